@@ -1,0 +1,164 @@
+/**
+ * The `tokenwarden.yaml` schema (DESIGN section 7). Every key carries a description; the
+ * docs page docs/configuration.md is generated from them. Unknown keys are errors.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+
+const duration = (what: string) =>
+  z
+    .union([z.string(), z.number()])
+    .refine((v) => parseDuration(v) !== null, { message: `expected a duration like 90s, 10m, 24h or 7d (${what})` })
+    .transform((v) => parseDuration(v) as number);
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
+  message: 'expected a name of letters, digits, _ . - (max 64)',
+});
+
+const url = z.string().url({ message: 'expected an absolute URL' });
+
+export const channelSchema = z.discriminatedUnion('type', [
+  z
+    .strictObject({
+      type: z.literal('telegram'),
+      bot_token: z.string().min(1).describe('Bot token from @BotFather (use ${TELEGRAM_BOT_TOKEN}).'),
+      chat_id: z.union([z.number().int(), z.string().min(1)]).describe('Chat to post re-authorization requests to.'),
+      allow_from: z.array(z.number().int()).min(1).describe('Telegram user ids whose pastes are accepted.'),
+      api_root: url.optional().describe('Bot API server root (default https://api.telegram.org).'),
+      poll_timeout: duration('long-poll timeout').optional().describe('getUpdates long-poll timeout (default 30s).'),
+    })
+    .describe('Two-way chat: sends links, receives pasted redirect URLs.'),
+  z.strictObject({
+    type: z.literal('slack'),
+    url: url.describe('Incoming webhook URL.'),
+  }),
+  z.strictObject({
+    type: z.literal('ntfy'),
+    url: url.describe('Topic URL, e.g. https://ntfy.sh/my-topic.'),
+    token: z.string().optional().describe('Bearer token for a protected topic.'),
+  }),
+  z.strictObject({
+    type: z.literal('webhook'),
+    url: url.describe('Receives a JSON POST per notification.'),
+    secret: z.string().optional().describe('If set, the body is signed with HMAC-SHA256 in X-Tokenwarden-Signature.'),
+  }),
+  z.strictObject({
+    type: z.literal('email'),
+    mailbox: name.describe('Mailbox whose non-OAuth route sends the message.'),
+    to: z.string().min(3).describe('Address of the human.'),
+  }),
+  z.strictObject({ type: z.literal('console') }).describe('Writes to stderr.'),
+]);
+
+export const connectionSchema = z
+  .strictObject({
+    provider: z.enum(['google', 'microsoft', 'github', 'oidc', 'oauth2']).describe('Provider profile.'),
+    kind: z
+      .enum(['oauth', 'client_credentials', 'service_account', 'static'])
+      .default('oauth')
+      .describe('oauth: user grant with refresh token; client_credentials; service_account (Google JWT bearer); static secret.'),
+    client_id: z.string().min(1).optional(),
+    client_secret: z.string().optional(),
+    scopes: z.array(z.string().min(1)).default([]),
+    issuer: url.optional().describe('OIDC issuer (provider oidc): endpoints come from discovery.'),
+    tenant: z.string().optional().describe('Microsoft tenant (default common).'),
+    auth_url: url.optional(),
+    token_url: url.optional(),
+    device_url: url.optional(),
+    revoke_url: url.optional(),
+    userinfo_url: url.optional(),
+    api_base: url.optional().describe('Base URL of the provider API used by the health probe.'),
+    redirect_uri: url.optional().describe('Registered redirect URI; loopback http://127.0.0.1:PORT/... enables callback capture.'),
+    flow: z.enum(['auto', 'device', 'auth_code']).default('auto'),
+    app_status: z
+      .enum(['testing', 'production'])
+      .optional()
+      .describe('Google: in testing, refresh tokens die 7 days after consent.'),
+    refresh_token_ttl: duration('refresh token lifetime').optional().describe('Override predicted refresh-token lifetime.'),
+    notify: z.array(name).default([]).describe('Channels to ask, in escalation order.'),
+    reauth_lead: duration('lead time').default(86_400_000).describe('Open a renewal flow this long before predicted death.'),
+    remind_after: duration('reminder').default(600_000).describe('Remind/escalate after this long without an answer.'),
+    quiet_hours: z
+      .string()
+      .regex(/^\d{1,2}:\d{2}-\d{1,2}:\d{2}( [A-Za-z_]+(\/[A-Za-z_+-]+)*)?$/, {
+        message: 'expected "HH:MM-HH:MM [IANA zone]", e.g. "22:00-07:30 Europe/Berlin"',
+      })
+      .optional(),
+    auth_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters.'),
+    // service_account
+    key_file: z.string().optional().describe('service_account: path to the Google JSON key.'),
+    subject: z.string().optional().describe('service_account: user to impersonate (domain-wide delegation).'),
+    // static
+    secret: z.string().optional().describe('static: the API key or app password.'),
+    account: z.string().optional().describe('Account identity shown in status (email, login).'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.provider === 'oidc' && !c.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'required for provider oidc' });
+    if (c.provider === 'oauth2' && c.kind === 'oauth' && (!c.auth_url || !c.token_url))
+      ctx.addIssue({ code: 'custom', path: ['token_url'], message: 'provider oauth2 needs auth_url and token_url' });
+    if ((c.kind === 'oauth' || c.kind === 'client_credentials') && !c.client_id)
+      ctx.addIssue({ code: 'custom', path: ['client_id'], message: `required for kind ${c.kind}` });
+    if (c.kind === 'service_account' && !c.key_file)
+      ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'required for kind service_account' });
+    if (c.kind === 'static' && !c.secret)
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for kind static' });
+  });
+
+const tlsOpts = {
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  secure: z.boolean().optional().describe('Implicit TLS (465/993). Default: true for 465/993.'),
+  starttls: z.boolean().optional().describe('Require STARTTLS on a plain port.'),
+  user: z.string().min(1),
+  password: z.string().optional().describe('App Password.'),
+  connection: name.optional().describe('Use XOAUTH2 with this connection\'s access token.'),
+  tls_reject_unauthorized: z.boolean().optional(),
+};
+
+const smtpRoute = z.strictObject({ smtp: z.strictObject(tlsOpts) });
+const imapRoute = z.strictObject({ imap: z.strictObject(tlsOpts) });
+const apiTarget = z.union([name, z.strictObject({ connection: name, api_base: url.optional() })]);
+const gmailRoute = z.strictObject({ gmail: apiTarget.describe('Gmail REST with this connection.') });
+const graphRoute = z.strictObject({ graph: apiTarget.describe('Microsoft Graph with this connection.') });
+
+export const mailboxSchema = z.strictObject({
+  address: z.string().min(3),
+  send: z.array(z.union([gmailRoute, graphRoute, smtpRoute])).default([]),
+  read: z.array(z.union([gmailRoute, graphRoute, imapRoute])).default([]),
+  max_message_bytes: z.number().int().positive().default(25 * 1024 * 1024),
+});
+
+export const serverSchema = z.strictObject({
+  listen: z
+    .string()
+    .regex(/^[^:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, { message: 'expected host:port, e.g. 127.0.0.1:7465' })
+    .default('127.0.0.1:7465'),
+  public_url: url.optional().describe('How the human\'s browser reaches this server (for callbacks and the dashboard).'),
+  api_key: z.string().optional().describe('API key (default: file .tokenwarden/api-key written by init).'),
+  api_key_file: z.string().optional(),
+  allow_insecure_public: z.boolean().default(false),
+  tls_cert: z.string().optional(),
+  tls_key: z.string().optional(),
+});
+
+export const configSchema = z.strictObject({
+  store: z
+    .string()
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+|:memory:)$/, { message: 'expected sqlite:PATH or postgres://…' })
+    .default('sqlite:.tokenwarden/state.db'),
+  key: z
+    .string()
+    .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, { message: 'expected env:VAR or file:PATH' })
+    .default('file:.tokenwarden/key'),
+  server: serverSchema.default({ listen: '127.0.0.1:7465', allow_insecure_public: false }),
+  channels: z.record(name, channelSchema).default({}),
+  connections: z.record(name, connectionSchema).default({}),
+  mailboxes: z.record(name, mailboxSchema).default({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConnectionConfig = z.output<typeof connectionSchema>;
+export type ChannelConfig = z.output<typeof channelSchema>;
+export type MailboxConfig = z.output<typeof mailboxSchema>;
+export type ServerConfig = z.output<typeof serverSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

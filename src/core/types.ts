@@ -1,0 +1,81 @@
+/**
+ * Shared domain types (contract names from DESIGN section 2 and 3). Pure data, no I/O.
+ */
+import type { DiagnosedCause } from './errors.js';
+
+/** DESIGN section 3 lifecycle. */
+export type ConnectionState =
+  | 'unauthorized'
+  | 'healthy'
+  | 'refreshing'
+  | 'degraded'
+  | 'expiring'
+  | 'reauth_required'
+  | 'awaiting_human';
+
+export const CONNECTION_STATES: readonly ConnectionState[] = [
+  'unauthorized',
+  'healthy',
+  'refreshing',
+  'degraded',
+  'expiring',
+  'reauth_required',
+  'awaiting_human',
+];
+
+export type ConnectionKind = 'oauth' | 'client_credentials' | 'service_account' | 'static';
+
+/** Tokens as returned by a grant, normalised. Times are epoch milliseconds. */
+export interface TokenSet {
+  accessToken: string;
+  tokenType: string;
+  refreshToken?: string | undefined;
+  idToken?: string | undefined;
+  scope?: string | undefined;
+  /** When the access token expires (absent: unknown / does not expire). */
+  expiresAt?: number | undefined;
+  /** Refresh-token expiry the provider told us (GitHub `refresh_token_expires_in`). */
+  refreshExpiresAt?: number | undefined;
+}
+
+export type EventType =
+  | 'authorized'
+  | 'refreshed'
+  | 'refresh_failed'
+  | 'degraded'
+  | 'recovered'
+  | 'reauth_required'
+  | 'reauth_requested'
+  | 'reauth_reminded'
+  | 'reauth_completed'
+  | 'reauth_failed'
+  | 'flow_expired'
+  | 'paste_rejected'
+  | 'expiring'
+  | 'probe_ok'
+  | 'probe_failed'
+  | 'revoked'
+  | 'rotation_adopted'
+  | 'mail_queued'
+  | 'mail_sent'
+  | 'mail_failed'
+  | 'mail_failover'
+  | 'route_opened'
+  | 'route_closed'
+  | 'channel_error'
+  | 'leader_acquired'
+  | 'leader_lost';
+
+/** An append-only record of what happened. `data` must never contain a secret value. */
+export interface WardenEvent {
+  id: number;
+  at: number;
+  type: EventType;
+  connection: string | null;
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+export type NewEvent = Omit<WardenEvent, 'id' | 'at'> & { at?: number };
+
+export type { DiagnosedCause };
