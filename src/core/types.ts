@@ -79,3 +79,19 @@ export interface WardenEvent {
 export type NewEvent = Omit<WardenEvent, 'id' | 'at'> & { at?: number };
 
 export type { DiagnosedCause };
+
+/** Where components report what happened (the warden records it in the store and fans it out). */
+export interface EventSink {
+  emit(event: NewEvent): Promise<void>;
+}
+
+/**
+ * What mail routes and other consumers need from the keeper: a valid access token for a
+ * connection. Throws ReauthRequiredError (the grant is dead; a human was asked) or
+ * TransientError (provider/network down) — never a raw provider error.
+ */
+export interface TokenSource {
+  accessToken(connection: string): Promise<string>;
+  /** Current lifecycle state without network I/O (null if unknown connection). */
+  stateOf?(connection: string): Promise<ConnectionState | null>;
+}
