@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../core/errors.js';
+import { findConfigPath, loadConfigFile, parseConfig } from './load.js';
+
+const designExample = `
+store: sqlite:.tokenwarden/state.db
+key: file:.tokenwarden/key
+server: { listen: 127.0.0.1:7465, public_url: https://agent.example.com }
+channels:
+  ops: { type: telegram, bot_token: "\${TELEGRAM_BOT_TOKEN}", chat_id: 123456789, allow_from: [123456789] }
+connections:
+  gmail:
+    provider: google
+    client_id: "\${GOOGLE_CLIENT_ID}"
+    client_secret: "\${GOOGLE_CLIENT_SECRET}"
+    scopes: [https://www.googleapis.com/auth/gmail.send, https://www.googleapis.com/auth/gmail.readonly]
+    app_status: testing
+    notify: [ops]
+    reauth_lead: 24h
+  sandbox:
+    provider: oidc
+    issuer: http://127.0.0.1:9000
+    client_id: app
+    client_secret: app-secret
+    redirect_uri: http://127.0.0.1:7465/oauth/callback
+    scopes: [openid, offline_access]
+mailboxes:
+  agent:
+    address: agent@example.com
+    send: [{ gmail: gmail }, { smtp: { host: smtp.gmail.com, port: 465, user: agent@example.com, password: "\${GMAIL_APP_PASSWORD}" } }]
+    read: [{ gmail: gmail }, { imap: { host: imap.gmail.com, port: 993, user: agent@example.com, password: "\${GMAIL_APP_PASSWORD}" } }]
+`;
+
+const env = {
+  TELEGRAM_BOT_TOKEN: '123:abc',
+  GOOGLE_CLIENT_ID: 'cid',
+  GOOGLE_CLIENT_SECRET: 'csecret',
+  GMAIL_APP_PASSWORD: 'apppw',
+};
+
+function write(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tw-config-'));
+  const p = join(dir, 'tokenwarden.yaml');
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('config loading', () => {
+  it('accepts the DESIGN section 7 example and expands ${VAR}', () => {
+    const { config, baseDir } = loadConfigFile(write(designExample), env);
+    expect(config.connections['gmail']?.client_id).toBe('cid');
+    expect(config.connections['gmail']?.reauth_lead).toBe(86_400_000);
+    expect(config.channels['ops']).toMatchObject({ type: 'telegram', bot_token: '123:abc' });
+    expect(config.mailboxes['agent']?.send).toHaveLength(2);
+    expect(baseDir).toMatch(/tw-config-/);
+  });
+
+  it.each([
+    ['unknown top-level key', { storee: 'x' }, /\(top level\): unknown key "storee"/],
+    ['unknown nested key', { connections: { a: { provider: 'google', client_id: 'x', scope: [] } } }, /connections\.a: unknown key "scope"/],
+    ['bad provider', { connections: { a: { provider: 'yahoo', client_id: 'x' } } }, /connections\.a\.provider: expected one of/],
+    ['wrong type', { connections: { a: { provider: 'google', client_id: 'x', scopes: 'gmail' } } }, /connections\.a\.scopes: expected array, got string/],
+    ['oidc without issuer', { connections: { a: { provider: 'oidc', client_id: 'x' } } }, /connections\.a\.issuer: required for provider oidc/],
+    ['bad duration', { connections: { a: { provider: 'google', client_id: 'x', reauth_lead: 'soon' } } }, /reauth_lead: expected a duration/],
+    ['bad store', { store: 'mysql://x' }, /store: expected sqlite:PATH or postgres/],
+    ['bad key spec', { key: 'hunter2' }, /key: expected env:VAR or file:PATH/],
+    ['unknown channel type', { channels: { c: { type: 'pigeon' } } }, /channels\.c/],
+    ['notify names a missing channel', { connections: { a: { provider: 'google', client_id: 'x', notify: ['ops'] } } }, /connections\.a\.notify\[0\]: unknown channel "ops"/],
+    ['route names a missing connection', { mailboxes: { m: { address: 'a@b.c', send: [{ gmail: 'nope' }] } } }, /mailboxes\.m\.send\[0\]: unknown connection "nope"/],
+    ['smtp route without credentials', { mailboxes: { m: { address: 'a@b.c', send: [{ smtp: { host: 'h', port: 25, user: 'u' } }] } } }, /needs either password/],
+    ['top level is a list', [1, 2], /mapping/],
+  ])('rejects %s with a message naming the key', (_label, raw, message) => {
+    expect(() => parseConfig(raw, {})).toThrow(ConfigError);
+    expect(() => parseConfig(raw, {})).toThrow(message);
+  });
+
+  it('names the key and variable when ${VAR} is unset, and supports ${VAR:-default}', () => {
+    expect(() => parseConfig({ connections: { g: { provider: 'google', client_id: '${NOPE}' } } }, {})).toThrow(
+      /connections\.g\.client_id: environment variable NOPE is not set/,
+    );
+    const c = parseConfig({ connections: { g: { provider: 'google', client_id: '${NOPE:-fallback}' } } }, {});
+    expect(c.connections['g']?.client_id).toBe('fallback');
+  });
+
+  it('reports YAML syntax errors without echoing values', () => {
+    expect(() => loadConfigFile(write('connections: [\n  bad: : :'), {})).toThrow(/is not valid YAML/);
+  });
+
+  it('finds the config via flag, TOKENWARDEN_CONFIG, then ./tokenwarden.yaml', () => {
+    const p = write('{}');
+    const dir = join(p, '..');
+    expect(findConfigPath({ flag: p, env: {}, cwd: '/' })).toBe(p);
+    expect(findConfigPath({ env: { TOKENWARDEN_CONFIG: p }, cwd: '/' })).toBe(p);
+    expect(findConfigPath({ env: {}, cwd: dir })).toBe(p);
+    expect(() => findConfigPath({ env: {}, cwd: tmpdir() + '/definitely-missing' })).toThrow(/tokenwarden init/);
+  });
+});

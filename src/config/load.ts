@@ -1,0 +1,146 @@
+/**
+ * Finding, reading, expanding and validating `tokenwarden.yaml` (DESIGN section 7).
+ * Errors name the key path and say what is expected; unknown keys are errors; nothing is
+ * read at import time.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export interface LoadedConfig {
+  config: Config;
+  /** Directory relative paths (store, key files) resolve against: the config file's folder. */
+  baseDir: string;
+  /** Absolute path of the config file, if loaded from one. */
+  path: string | null;
+}
+
+/** `--config` flag, then `TOKENWARDEN_CONFIG`, then `./tokenwarden.yaml`. */
+export function findConfigPath(opts: { flag?: string | undefined; env: NodeJS.ProcessEnv; cwd: string }): string {
+  const explicit = opts.flag ?? opts.env['TOKENWARDEN_CONFIG'];
+  if (explicit) {
+    const p = isAbsolute(explicit) ? explicit : resolve(opts.cwd, explicit);
+    if (!existsSync(p)) throw new ConfigError(`config file not found: ${p}`);
+    return p;
+  }
+  const p = resolve(opts.cwd, 'tokenwarden.yaml');
+  if (!existsSync(p))
+    throw new ConfigError(
+      `no tokenwarden.yaml in ${opts.cwd}: pass --config PATH, set TOKENWARDEN_CONFIG, or run \`tokenwarden init\``,
+    );
+  return p;
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    throw new ConfigError(`${path} is not valid YAML: ${first?.message.split('\n')[0] ?? 'parse error'}`);
+  }
+  const raw: unknown = doc.toJS();
+  return { config: parseConfig(raw ?? {}, env), baseDir: dirname(path), path };
+}
+
+/** Validate an in-memory config object (library use: `openWarden({ config })`). */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv): Config {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError('the config must be a mapping (key: value) at the top level');
+  const expanded = expandEnv(raw, env, []);
+  const result = configSchema.safeParse(expanded, { reportInput: true });
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  checkReferences(result.data);
+  return result.data;
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Expand `${VAR}` and `${VAR:-default}` in every string value; a missing variable is an error naming the key. */
+export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(VAR, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      throw new ConfigError(`environment variable ${name} is not set (referenced as \${${name}})`, {
+        path: keyPath(path),
+      });
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i]));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k]);
+    return out;
+  }
+  return value;
+}
+
+function keyPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('') || '(top level)';
+}
+
+function formatIssues(issues: z.core.$ZodIssue[]): string {
+  const lines = issues.slice(0, 8).map((issue) => {
+    const where = keyPath(issue.path);
+    if (issue.code === 'unrecognized_keys')
+      return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    if (issue.code === 'invalid_type') return `${where}: expected ${issue.expected}${describeReceived(issue.input)}`;
+    if (issue.code === 'invalid_value') return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator')
+      return `${where}: unknown or missing "type"`;
+    return `${where}: ${issue.message}`;
+  });
+  const more = issues.length > 8 ? `\n(and ${issues.length - 8} more)` : '';
+  return `invalid config:\n  ${lines.join('\n  ')}${more}`;
+}
+
+function describeReceived(input: unknown): string {
+  if (input === undefined) return ' (missing)';
+  if (input === null) return ', got null';
+  if (Array.isArray(input)) return ', got a list';
+  return `, got ${typeof input}`;
+}
+
+/** Cross-references: notify → channels, mailbox routes → connections. */
+function checkReferences(config: Config): void {
+  for (const [name, conn] of Object.entries(config.connections)) {
+    conn.notify.forEach((ch, i) => {
+      if (!config.channels[ch])
+        throw new ConfigError(`unknown channel "${ch}" (defined channels: ${Object.keys(config.channels).join(', ') || 'none'})`, {
+          path: `connections.${name}.notify[${i}]`,
+        });
+    });
+  }
+  for (const [name, mb] of Object.entries(config.mailboxes)) {
+    for (const [dir, routes] of [
+      ['send', mb.send],
+      ['read', mb.read],
+    ] as const) {
+      routes.forEach((route, i) => {
+        const r = route as Record<string, unknown>;
+        const target = r['gmail'] ?? r['graph'] ?? r['smtp'] ?? r['imap'];
+        const conn =
+          typeof target === 'string' ? target : (target as { connection?: string } | undefined)?.connection;
+        if (conn && !config.connections[conn])
+          throw new ConfigError(`unknown connection "${conn}"`, { path: `mailboxes.${name}.${dir}[${i}]` });
+        if (('smtp' in r || 'imap' in r) && !conn && !(target as { password?: string }).password)
+          throw new ConfigError('needs either password (App Password) or connection (XOAUTH2)', {
+            path: `mailboxes.${name}.${dir}[${i}]`,
+          });
+      });
+    }
+  }
+  for (const [name, ch] of Object.entries(config.channels)) {
+    if (ch.type === 'email' && !config.mailboxes[ch.mailbox])
+      throw new ConfigError(`unknown mailbox "${ch.mailbox}"`, { path: `channels.${name}.mailbox` });
+  }
+}
