@@ -53,9 +53,11 @@ export interface ConnectionRecord {
 }
 
 /** Fields that may be changed by {@link Store.updateConnection}. */
-export type ConnectionPatch = Partial<
-  Omit<ConnectionRecord, 'name' | 'version' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseUntil'>
->;
+export type ConnectionPatch = {
+  [K in keyof Omit<ConnectionRecord, 'name' | 'version' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseUntil'>]?:
+    | ConnectionRecord[K]
+    | undefined;
+};
 
 export type FlowKind = 'auth_code' | 'device_code';
 export type FlowStatus = 'open' | 'completed' | 'expired' | 'failed' | 'cancelled';

@@ -1,0 +1,73 @@
+/**
+ * Pure refresh decisions (DESIGN section 5). No I/O: the keeper feeds in facts and acts on
+ * the returned decision values.
+ */
+
+/** How long before expiry to refresh: 10% of the lifetime, at least min(60 s, 25%), at most 5 min. */
+export function refreshMargin(lifetimeMs: number): number {
+  if (!(lifetimeMs > 0)) return 0;
+  const margin = Math.max(lifetimeMs * 0.1, Math.min(60_000, lifetimeMs * 0.25));
+  return Math.min(margin, 300_000);
+}
+
+export interface TokenFacts {
+  now: number;
+  hasAccessToken: boolean;
+  accessExpiresAt: number | null;
+  /** When the current access token was obtained (lifetime = expiresAt − obtainedAt). */
+  obtainedAt: number | null;
+}
+
+export type RefreshReason = 'no_token' | 'expired' | 'within_margin' | 'fresh' | 'no_expiry';
+
+/** `shouldRefresh(...) → { should, reason, refreshAt }` (the Nango idea: a pure decision). */
+export function shouldRefresh(f: TokenFacts): { should: boolean; reason: RefreshReason; refreshAt: number | null } {
+  if (!f.hasAccessToken) return { should: true, reason: 'no_token', refreshAt: f.now };
+  if (f.accessExpiresAt === null) return { should: false, reason: 'no_expiry', refreshAt: null };
+  const lifetime = f.obtainedAt !== null ? f.accessExpiresAt - f.obtainedAt : 3_600_000;
+  const refreshAt = f.accessExpiresAt - refreshMargin(lifetime);
+  if (f.now >= f.accessExpiresAt) return { should: true, reason: 'expired', refreshAt };
+  if (f.now >= refreshAt) return { should: true, reason: 'within_margin', refreshAt };
+  return { should: false, reason: 'fresh', refreshAt };
+}
+
+/** Is the access token still usable right now (not past its expiry, with a small skew allowance)? */
+export function isUsable(now: number, accessExpiresAt: number | null, skewMs = 1_000): boolean {
+  return accessExpiresAt === null || now < accessExpiresAt - skewMs;
+}
+
+/**
+ * Exponential backoff with full jitter, honouring Retry-After: never earlier than the provider
+ * asked. `random` in [0,1) is injected for determinism.
+ */
+export function backoffDelay(failureCount: number, retryAfterMs: number | undefined, random: number): number {
+  const base = 1_000;
+  const cap = 5 * 60_000;
+  const exp = Math.min(cap, base * 2 ** Math.max(0, failureCount - 1));
+  const jittered = exp / 2 + (exp / 2) * random;
+  return Math.max(jittered, retryAfterMs ?? 0);
+}
+
+/**
+ * OAuth error codes that are a definitive "this grant/client is dead" (RFC 6749 §5.2 and
+ * provider variants). Anything else (server_error, temporarily_unavailable, unknown) is
+ * treated as transient: only a definitive answer may move a connection to reauth_required.
+ */
+const DEFINITIVE = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'unauthorized_client',
+  'invalid_scope',
+  'access_denied',
+  'interaction_required',
+  'consent_required',
+  'login_required',
+  'invalid_rapt',
+  'bad_refresh_token', // GitHub
+  'incorrect_client_credentials', // GitHub
+  'unsupported_grant_type',
+]);
+
+export function isDefinitiveOAuthError(error: string): boolean {
+  return DEFINITIVE.has(error);
+}

@@ -1,0 +1,341 @@
+/**
+ * The refresh engine (DESIGN section 5): proactive refresh, single-flight inside the process
+ * (one in-flight promise per connection) and across processes/hosts (a lease on the store row,
+ * re-read after taking it), rotation-safe (a rotated refresh token is persisted before the
+ * access token is returned; an absent one never overwrites a stored one), and failure
+ * classification (only a definitive provider answer moves a connection to reauth_required).
+ */
+import type { Clock } from '../core/clock.js';
+import {
+  ProviderError,
+  ReauthRequiredError,
+  TransientError,
+  type DiagnosedCause,
+  type ReauthFacts,
+} from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
+import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
+import type { ConnectionRecord, Store } from '../store/types.js';
+import { notAuthorizedCause, rotationRaceCause } from './causes.js';
+import type { ConnectionRuntime } from './runtime.js';
+
+export interface KeeperDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  events: EventSink;
+  /** Unique id of this process (lease owner). */
+  owner: string;
+  connections: ReadonlyMap<string, ConnectionRuntime>;
+  /** Called once when a connection becomes reauth_required (the re-auth orchestrator hooks in here). */
+  onReauthRequired?: (name: string, cause: DiagnosedCause) => void;
+  /** Which non-interactive fallbacks still work for a connection (mail routes, for error messages). */
+  fallbacksFor?: (name: string) => string[];
+  /** Refresh lease length. */
+  leaseMs?: number;
+  /** How often a waiter re-reads the store while another process holds the lease. */
+  waitPollMs?: number;
+  random?: () => number;
+}
+
+export interface AccessTokenInfo {
+  accessToken: string;
+  tokenType: string;
+  expiresAt: number | null;
+  state: ConnectionState;
+}
+
+interface Cached {
+  accessToken: string;
+  tokenType: string;
+  expiresAt: number | null;
+  refreshAt: number | null;
+}
+
+export class Keeper implements TokenSource {
+  private readonly cache = new Map<string, Cached>();
+  private readonly inflight = new Map<string, Promise<AccessTokenInfo>>();
+  private readonly leaseMs: number;
+  private readonly waitPollMs: number;
+  private readonly random: () => number;
+  /** Token-endpoint calls made by this process (observability and tests). */
+  refreshCount = 0;
+
+  constructor(private readonly deps: KeeperDeps) {
+    this.leaseMs = deps.leaseMs ?? 30_000;
+    this.waitPollMs = deps.waitPollMs ?? 25;
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** A valid access token, refreshed ahead of expiry. */
+  async accessToken(name: string): Promise<string> {
+    return (await this.tokenInfo(name)).accessToken;
+  }
+
+  async stateOf(name: string): Promise<ConnectionState | null> {
+    return (await this.deps.store.getConnection(name))?.state ?? null;
+  }
+
+  /** Hot path: a cached token that is not yet due for refresh is returned without I/O. */
+  tokenInfo(name: string): Promise<AccessTokenInfo> {
+    const cached = this.cache.get(name);
+    const now = this.deps.clock.now();
+    if (cached && (cached.refreshAt === null || now < cached.refreshAt))
+      return Promise.resolve({ accessToken: cached.accessToken, tokenType: cached.tokenType, expiresAt: cached.expiresAt, state: 'healthy' });
+    return this.singleFlight(name, () => this.obtain(name, false));
+  }
+
+  /** Refresh now even if the token is fresh (used by `fetch` after a 401, and by the scheduler). */
+  forceRefresh(name: string): Promise<AccessTokenInfo> {
+    this.cache.delete(name);
+    return this.singleFlight(name, () => this.obtain(name, true));
+  }
+
+  /** Drop the in-memory copy (after a flow stored new tokens, or on a change notification). */
+  invalidate(name: string): void {
+    this.cache.delete(name);
+  }
+
+  /** Persist tokens from a completed human flow (or first authorization). */
+  async storeGrant(name: string, tokens: TokenSet, opts: { account?: string | null } = {}): Promise<ConnectionRecord> {
+    const now = this.deps.clock.now();
+    await this.deps.store.ensureConnection(name, now);
+    const rec = await this.deps.store.updateConnection(
+      name,
+      {
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken ?? null,
+        idToken: tokens.idToken ?? null,
+        tokenType: tokens.tokenType,
+        scope: tokens.scope ?? this.runtime(name).config.scopes.join(' '),
+        accessExpiresAt: tokens.expiresAt ?? null,
+        grantedAt: now,
+        lastRefreshAt: now,
+        lastUsedAt: now,
+        refreshExpiresAt: this.predictDeath(name, { grantedAt: now, lastUsedAt: now, announced: tokens.refreshExpiresAt ?? null, scope: tokens.scope }),
+        state: 'healthy',
+        cause: null,
+        failureCount: 0,
+        nextAttemptAt: null,
+        lastError: null,
+        ...(opts.account !== undefined ? { account: opts.account } : {}),
+      },
+      { now },
+    );
+    this.remember(name, rec);
+    return rec;
+  }
+
+  /** Move a connection to reauth_required with a diagnosed cause (also used by probes). */
+  async markReauthRequired(name: string, cause: DiagnosedCause): Promise<void> {
+    const now = this.deps.clock.now();
+    this.cache.delete(name);
+    const before = await this.deps.store.getConnection(name);
+    await this.deps.store.updateConnection(name, { state: 'reauth_required', cause, lastError: cause.summary }, { now });
+    if (before?.state !== 'reauth_required' && before?.state !== 'awaiting_human') {
+      await this.deps.events.emit({ type: 'reauth_required', connection: name, message: `${cause.summary} Fix: ${cause.fix}`, data: { cause: cause.id } });
+      this.deps.onReauthRequired?.(name, cause);
+    }
+  }
+
+  private singleFlight(name: string, fn: () => Promise<AccessTokenInfo>): Promise<AccessTokenInfo> {
+    const existing = this.inflight.get(name);
+    if (existing) return existing;
+    const p = fn().finally(() => this.inflight.delete(name));
+    this.inflight.set(name, p);
+    return p;
+  }
+
+  private runtime(name: string): ConnectionRuntime {
+    const rt = this.deps.connections.get(name);
+    if (!rt) throw new ReauthRequiredError(name, { id: 'unknown_connection', summary: `No connection named "${name}" is configured.`, fix: 'Add it under connections: in tokenwarden.yaml.' });
+    return rt;
+  }
+
+  private async obtain(name: string, force: boolean): Promise<AccessTokenInfo> {
+    const rt = this.runtime(name);
+    const { store, clock } = this.deps;
+    if (rt.config.kind === 'static') return this.staticSecret(name, rt);
+    let row = await store.ensureConnection(name, clock.now());
+    for (let attempt = 0; ; attempt++) {
+      const now = clock.now();
+      await this.failIfDead(name, row);
+      const decision = shouldRefresh({ now, hasAccessToken: row.accessToken !== null, accessExpiresAt: row.accessExpiresAt, obtainedAt: row.lastRefreshAt });
+      if (!decision.should && !(force && attempt === 0)) return this.remember(name, row);
+      // Backing off after transient failures: serve the unexpired token, else say when to retry.
+      if (row.nextAttemptAt !== null && now < row.nextAttemptAt) {
+        if (row.accessToken && isUsable(now, row.accessExpiresAt)) return this.serveDegraded(row);
+        throw new TransientError(`Provider unavailable for "${name}"; next attempt in ${Math.ceil((row.nextAttemptAt - now) / 1000)} s`, {
+          retryAfterMs: row.nextAttemptAt - now,
+        });
+      }
+      const leased = await store.acquireRefreshLease(name, this.deps.owner, this.leaseMs, now);
+      if (!leased) {
+        // Another process is refreshing. An unexpired token can be served meanwhile.
+        if (row.accessToken && isUsable(now, row.accessExpiresAt)) return this.remember(name, row, true);
+        row = await this.waitForOther(name, row.version);
+        continue;
+      }
+      // Re-read under the lease: someone may have refreshed already.
+      const fresh = shouldRefresh({ now, hasAccessToken: leased.accessToken !== null, accessExpiresAt: leased.accessExpiresAt, obtainedAt: leased.lastRefreshAt });
+      if ((!fresh.should && !(force && leased.version === row.version)) || (leased.state === 'reauth_required' || leased.state === 'awaiting_human')) {
+        await store.releaseRefreshLease(name, this.deps.owner);
+        row = leased;
+        if (!fresh.should) return this.remember(name, row);
+        continue;
+      }
+      try {
+        return await this.refreshUnderLease(name, rt, leased);
+      } finally {
+        await store.releaseRefreshLease(name, this.deps.owner).catch(() => undefined);
+      }
+    }
+  }
+
+  private async refreshUnderLease(name: string, rt: ConnectionRuntime, row: ConnectionRecord): Promise<AccessTokenInfo> {
+    const { store, clock, owner } = this.deps;
+    const started = clock.now();
+    if (rt.config.kind === 'oauth' && !row.refreshToken) {
+      if (row.accessToken && isUsable(started, row.accessExpiresAt)) return this.remember(name, row);
+      await this.markReauthRequired(name, row.accessToken ? { id: 'no_refresh_token', summary: 'The provider issued no refresh token, and the access token has expired.', fix: rt.profile.id === 'google' ? 'Re-authorize; tokenwarden asks Google for offline access (access_type=offline, prompt=consent).' : 'Re-authorize with the offline_access scope (or the provider\'s equivalent) so a refresh token is issued.' } : notAuthorizedCause(name));
+      return this.failIfDead(name, (await store.getConnection(name)) ?? row).then(() => this.remember(name, row));
+    }
+    let tokens: TokenSet;
+    try {
+      const client = await rt.client();
+      this.refreshCount++;
+      tokens =
+        rt.config.kind === 'client_credentials'
+          ? await client.clientCredentials()
+          : rt.config.kind === 'service_account'
+            ? await client.jwtBearer()
+            : await client.refresh(row.refreshToken as string);
+    } catch (err) {
+      return this.handleFailure(name, rt, row, err);
+    }
+    const now = clock.now();
+    // Persist before returning (crash safety). The lease guard refuses the write if our lease was lost.
+    const updated = await store.updateConnection(
+      name,
+      {
+        accessToken: tokens.accessToken,
+        // Never replace a stored refresh token with an absent one.
+        refreshToken: tokens.refreshToken ?? undefined,
+        idToken: tokens.idToken ?? undefined,
+        tokenType: tokens.tokenType,
+        scope: tokens.scope ?? row.scope,
+        accessExpiresAt: tokens.expiresAt ?? null,
+        lastRefreshAt: now,
+        lastUsedAt: now,
+        refreshExpiresAt: this.predictDeath(name, { grantedAt: row.grantedAt, lastUsedAt: now, announced: tokens.refreshExpiresAt ?? row.refreshExpiresAt, scope: tokens.scope ?? row.scope }),
+        state: 'healthy',
+        cause: null,
+        failureCount: 0,
+        nextAttemptAt: null,
+        lastError: null,
+      },
+      { now, leaseOwner: owner },
+    );
+    const wasUnhealthy = row.state === 'degraded';
+    await this.deps.events.emit({
+      type: wasUnhealthy ? 'recovered' : 'refreshed',
+      connection: name,
+      message: wasUnhealthy ? `Provider reachable again; token refreshed after ${row.failureCount} failed attempt(s).` : 'Access token refreshed.',
+      data: { expiresAt: updated.accessExpiresAt, rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== row.refreshToken, ms: now - row.updatedAt >= 0 ? now - (row.lastRefreshAt ?? now) : null },
+    });
+    return this.remember(name, updated);
+  }
+
+  private async handleFailure(name: string, rt: ConnectionRuntime, row: ConnectionRecord, err: unknown): Promise<AccessTokenInfo> {
+    const { store, clock, owner } = this.deps;
+    const now = clock.now();
+    if (err instanceof ProviderError && isDefinitiveOAuthError(err.error)) {
+      // Rotation race: another process rotated the refresh token after our read. Adopt theirs.
+      const current = await store.getConnection(name);
+      if (current && current.refreshToken && current.refreshToken !== row.refreshToken) {
+        await this.deps.events.emit({ type: 'rotation_adopted', connection: name, message: rotationRaceCause().summary, data: null });
+        return this.remember(name, current);
+      }
+      const cause = rt.profile.diagnose({ error: err.error, description: err.description, conn: rt.config, grantedAt: row.grantedAt, lastUsedAt: row.lastUsedAt, now });
+      await this.deps.events.emit({ type: 'refresh_failed', connection: name, message: `Provider refused the refresh: ${err.error}`, data: { error: err.error, definitive: true } });
+      await this.markReauthRequired(name, cause);
+      throw await this.reauthError(name, cause, err);
+    }
+    const transient =
+      err instanceof TransientError
+        ? err
+        : new TransientError(err instanceof ProviderError ? `Provider answered ${err.error}` : `Refresh failed: ${(err as Error).message}`, { cause: err });
+    const failureCount = row.failureCount + 1;
+    const delay = backoffDelay(failureCount, transient.retryAfterMs, this.random());
+    await store.updateConnection(
+      name,
+      { state: 'degraded', failureCount, nextAttemptAt: now + delay, lastError: transient.message },
+      { now, leaseOwner: owner },
+    );
+    if (row.state !== 'degraded')
+      await this.deps.events.emit({ type: 'degraded', connection: name, message: `Refresh failed transiently (${transient.message}); serving the unexpired token and retrying.`, data: { retryInMs: Math.round(delay), status: transient.status ?? null } });
+    else
+      await this.deps.events.emit({ type: 'refresh_failed', connection: name, message: transient.message, data: { definitive: false, attempt: failureCount, retryInMs: Math.round(delay) } });
+    if (row.accessToken && isUsable(now, row.accessExpiresAt)) return this.serveDegraded(row);
+    throw transient;
+  }
+
+  private serveDegraded(row: ConnectionRecord): AccessTokenInfo {
+    // Do not cache: every call re-checks the store so recovery is noticed.
+    return { accessToken: row.accessToken as string, tokenType: row.tokenType ?? 'Bearer', expiresAt: row.accessExpiresAt, state: 'degraded' };
+  }
+
+  private async failIfDead(name: string, row: ConnectionRecord): Promise<void> {
+    if (row.state === 'reauth_required' || row.state === 'awaiting_human')
+      throw await this.reauthError(name, row.cause ?? notAuthorizedCause(name));
+    if (row.state === 'unauthorized' && !row.accessToken && !row.refreshToken && this.runtime(name).config.kind === 'oauth')
+      throw await this.reauthError(name, notAuthorizedCause(name));
+  }
+
+  private async reauthError(name: string, cause: DiagnosedCause, err?: unknown): Promise<ReauthRequiredError> {
+    const flow = (await this.deps.store.listOpenFlows(name))[0];
+    const reauth: ReauthFacts = flow
+      ? { flowId: flow.id, url: flow.url, userCode: flow.userCode ?? undefined, askedAt: flow.createdAt, askedVia: flow.askedVia, expiresAt: flow.expiresAt }
+      : {};
+    return new ReauthRequiredError(name, cause, { reauth, fallbacks: this.deps.fallbacksFor?.(name) ?? [], cause: err });
+  }
+
+  private async waitForOther(name: string, version: number): Promise<ConnectionRecord> {
+    const { store, clock } = this.deps;
+    const deadline = clock.now() + this.leaseMs + 1_000;
+    for (;;) {
+      await clock.sleep(this.waitPollMs);
+      const row = await store.getConnection(name);
+      if (!row) throw new TransientError(`Connection "${name}" disappeared from the store`);
+      const leaseFree = row.leaseOwner === null || (row.leaseUntil ?? 0) <= clock.now();
+      if (row.version !== version || leaseFree || clock.now() > deadline) return row;
+    }
+  }
+
+  private remember(name: string, row: ConnectionRecord, noCache = false): AccessTokenInfo {
+    if (!row.accessToken) throw new TransientError(`No access token available for "${name}"`);
+    const d = shouldRefresh({ now: this.deps.clock.now(), hasAccessToken: true, accessExpiresAt: row.accessExpiresAt, obtainedAt: row.lastRefreshAt });
+    const info: Cached = { accessToken: row.accessToken, tokenType: row.tokenType ?? 'Bearer', expiresAt: row.accessExpiresAt, refreshAt: d.refreshAt };
+    if (!noCache && !d.should) this.cache.set(name, info);
+    return { accessToken: info.accessToken, tokenType: info.tokenType, expiresAt: info.expiresAt, state: row.state };
+  }
+
+  private staticSecret(name: string, rt: ConnectionRuntime): AccessTokenInfo {
+    const secret = rt.config.secret;
+    if (!secret) throw new ReauthRequiredError(name, { id: 'no_secret', summary: 'The static connection has no secret configured.', fix: `Set connections.${name}.secret.` });
+    return { accessToken: secret, tokenType: 'Bearer', expiresAt: null, state: 'healthy' };
+  }
+
+  private predictDeath(name: string, f: { grantedAt: number | null; lastUsedAt: number | null; announced: number | null; scope: string | null | undefined }): number | null {
+    const rt = this.runtime(name);
+    if (rt.config.refresh_token_ttl !== undefined && f.grantedAt !== null) return f.grantedAt + rt.config.refresh_token_ttl;
+    return rt.profile.predictRefreshDeath({
+      conn: rt.config,
+      scopes: f.scope ? f.scope.split(' ') : rt.config.scopes,
+      grantedAt: f.grantedAt,
+      lastUsedAt: f.lastUsedAt,
+      announcedRefreshExpiresAt: f.announced,
+    });
+  }
+}
