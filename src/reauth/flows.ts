@@ -1,0 +1,272 @@
+/**
+ * Human-assisted flows (DESIGN section 4): open one (device code where the provider and scopes
+ * allow it, else authorization code + PKCE S256 with a single-use state), persist it before
+ * any link leaves, and complete it the instant the human's answer arrives — from any process,
+ * since flows live in the store.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { InputError, ProviderError, TokenwardenError, type DiagnosedCause } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { EventSink } from '../core/types.js';
+import type { Keeper } from '../keeper/keeper.js';
+import type { ConnectionRuntime } from '../keeper/runtime.js';
+import type { FlowKind, FlowRecord, Store } from '../store/types.js';
+import { parsePaste } from './paste.js';
+
+/** How long an authorization link is offered before a fresh one replaces it (RFC 6749 §4.1.2: codes ≤ 10 min). */
+export const AUTH_LINK_TTL_MS = 10 * 60_000;
+
+export interface FlowServiceDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  events: EventSink;
+  keeper: Keeper;
+  connections: ReadonlyMap<string, ConnectionRuntime>;
+  /** The redirect URI callbacks reach when the connection config names none (server.public_url + /oauth/callback). */
+  defaultRedirectUri?: string | undefined;
+}
+
+export interface CompletedFlow {
+  connection: string;
+  flowId: string;
+  account: string | null;
+  kind: FlowKind;
+}
+
+export class FlowService {
+  private readonly devicePolls = new Map<string, AbortController>();
+
+  constructor(private readonly deps: FlowServiceDeps) {}
+
+  /** Which flow a connection gets: config `flow`, else device code when allowed, else auth code. */
+  pickKind(rt: ConnectionRuntime): FlowKind {
+    if (rt.config.flow === 'device') return 'device_code';
+    if (rt.config.flow === 'auth_code') return 'auth_code';
+    const hasDevice = Boolean(rt.profile.endpoints.deviceUrl) || rt.profile.id === 'oidc';
+    return hasDevice && rt.profile.deviceFlowAllowed(rt.config.scopes) ? 'device_code' : 'auth_code';
+  }
+
+  /**
+   * Open a flow, or return the one already open for this connection (one at a time).
+   * The flow row is committed before this resolves: callers send links only afterwards.
+   */
+  async open(name: string, opts: { reason?: string; kind?: FlowKind; fresh?: boolean } = {}): Promise<FlowRecord> {
+    const rt = this.runtime(name);
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    for (const f of await store.listOpenFlows(name)) {
+      if (f.expiresAt > now && !opts.fresh) return f;
+      await store.finishFlow(f.id, opts.fresh && f.expiresAt > now ? 'cancelled' : 'expired', now, opts.fresh ? 'replaced by a fresh link' : 'link expired');
+    }
+    await store.ensureConnection(name, now);
+    let kind = opts.kind ?? this.pickKind(rt);
+    const client = await rt.client();
+    const id = randomBytes(9).toString('base64url');
+    if (kind === 'device_code') {
+      try {
+        const d = await client.startDeviceAuthorization();
+        const flow = await store.createFlow({
+          id,
+          connection: name,
+          kind,
+          state: null,
+          codeVerifier: null,
+          deviceCode: d.deviceCode,
+          nonce: null,
+          userCode: d.userCode,
+          url: d.verificationUriComplete ?? d.verificationUri,
+          redirectUri: null,
+          interval: d.interval,
+          reason: opts.reason ?? 'manual',
+          askedVia: [],
+          createdAt: now,
+          expiresAt: d.expiresAt,
+        });
+        await this.opened(flow);
+        return flow;
+      } catch (err) {
+        if (opts.kind === 'device_code' || rt.config.flow === 'device') throw err;
+        this.deps.logger.info('device flow unavailable, using authorization code', { connection: name, error: (err as Error).message });
+        kind = 'auth_code';
+      }
+    }
+    const redirectUri = rt.config.redirect_uri ?? this.deps.defaultRedirectUri;
+    if (!redirectUri)
+      throw new TokenwardenError('TW_CONFIG', `connections.${name}.redirect_uri: required for the authorization-code flow (or set server.public_url)`);
+    const req = await client.authorizationRequest({ redirectUri, ...(rt.config.auth_params ? { extraParams: rt.config.auth_params } : {}) });
+    const flow = await store.createFlow({
+      id,
+      connection: name,
+      kind: 'auth_code',
+      state: req.state,
+      codeVerifier: req.codeVerifier,
+      deviceCode: null,
+      nonce: req.nonce ?? null,
+      userCode: null,
+      url: req.url,
+      redirectUri: req.redirectUri,
+      interval: null,
+      reason: opts.reason ?? 'manual',
+      askedVia: [],
+      createdAt: now,
+      expiresAt: now + AUTH_LINK_TTL_MS,
+    });
+    await this.opened(flow);
+    return flow;
+  }
+
+  private async opened(flow: FlowRecord): Promise<void> {
+    const current = await this.deps.store.getConnection(flow.connection);
+    if (current && (current.state === 'reauth_required' || current.state === 'unauthorized'))
+      await this.deps.store.updateConnection(flow.connection, { state: current.state === 'reauth_required' ? 'awaiting_human' : current.state }, { now: this.deps.clock.now() });
+    await this.deps.events.emit({
+      type: 'reauth_requested',
+      connection: flow.connection,
+      message: `Opened a ${flow.kind === 'device_code' ? 'device-code' : 'authorization-code'} flow (${flow.reason ?? 'manual'}); link valid until ${new Date(flow.expiresAt).toISOString()}.`,
+      data: { flowId: flow.id, kind: flow.kind, expiresAt: flow.expiresAt, reason: flow.reason },
+    });
+  }
+
+  /**
+   * Complete an authorization-code flow from what the human sent back: the full redirect URL,
+   * the URL inside other text, or a bare code when exactly one flow is open. The flow is claimed
+   * atomically first (single use across processes), then the code is exchanged at once.
+   */
+  async completeFromInput(input: string, opts: { via?: string; connection?: string } = {}): Promise<CompletedFlow> {
+    const parsed = parsePaste(input);
+    const { store, clock } = this.deps;
+    if (parsed.kind === 'invalid') throw new InputError(`Not accepted: ${parsed.reason}`);
+    let flow: FlowRecord | null;
+    let callback: URL;
+    if (parsed.kind === 'redirect') {
+      if (parsed.error)
+        throw new InputError(`The provider returned an error instead of a code: ${parsed.error}${parsed.errorDescription ? ` (${parsed.errorDescription})` : ''}. Open a new link to try again.`);
+      if (!parsed.state) throw new InputError('Not accepted: the URL has no state parameter, so it cannot be matched to an open flow.');
+      flow = await store.findFlowByState(parsed.state);
+      if (!flow) throw new InputError('Not accepted: this link does not match any flow tokenwarden opened (unknown state).');
+      callback = parsed.url;
+    } else {
+      const open = (await store.listOpenFlows(opts.connection)).filter((f) => f.kind === 'auth_code');
+      if (open.length !== 1)
+        throw new InputError(open.length === 0 ? 'Not accepted: no authorization flow is open.' : 'Not accepted: several flows are open; paste the whole redirect URL so its state picks the right one.');
+      flow = open[0] as FlowRecord;
+      const u = new URL(flow.redirectUri ?? 'http://127.0.0.1/');
+      u.searchParams.set('code', parsed.code);
+      u.searchParams.set('state', flow.state ?? '');
+      callback = u;
+    }
+    if (flow.kind !== 'auth_code') throw new InputError('Not accepted: that flow is a device-code flow; approve it on the provider page instead.');
+    if (flow.status !== 'open') throw new InputError(`Not accepted: this link was already used or closed (${flow.outcome ?? flow.status}).`);
+    const now = clock.now();
+    if (flow.expiresAt <= now) {
+      await store.finishFlow(flow.id, 'expired', now, 'link expired');
+      throw new FlowExpiredError(flow, 'The link expired before it was used.');
+    }
+    if (!(await store.finishFlow(flow.id, 'completed', now, `completed via ${opts.via ?? 'paste'}`)))
+      throw new InputError('Not accepted: this link was already used.');
+    const rt = this.runtime(flow.connection);
+    try {
+      const client = await rt.client();
+      const tokens = await client.exchangeCode(callback, {
+        state: flow.state ?? '',
+        codeVerifier: flow.codeVerifier ?? '',
+        redirectUri: flow.redirectUri ?? '',
+        nonce: flow.nonce ?? undefined,
+      });
+      return await this.authorized(flow, tokens, opts.via ?? 'paste');
+    } catch (err) {
+      await store.updateFlow(flow.id, { outcome: `exchange failed: ${errorLabel(err)}` }).catch(() => undefined);
+      if (err instanceof ProviderError && err.error === 'invalid_grant')
+        throw new FlowExpiredError(flow, 'The code was expired or already used by the time it reached tokenwarden.', err);
+      throw err;
+    }
+  }
+
+  /** Poll a device-code flow to completion (RFC 8628 §3.4); resolves when tokens are stored. */
+  async completeDevice(flowId: string, opts: { signal?: AbortSignal } = {}): Promise<CompletedFlow> {
+    const { store, clock } = this.deps;
+    const flow = await store.getFlow(flowId);
+    if (!flow || flow.kind !== 'device_code' || !flow.deviceCode) throw new InputError(`No device flow ${flowId}`);
+    const client = await this.runtime(flow.connection).client();
+    const tokens = await client.pollDeviceAuthorization(
+      {
+        deviceCode: flow.deviceCode,
+        userCode: flow.userCode ?? '',
+        verificationUri: flow.url,
+        expiresAt: flow.expiresAt,
+        interval: flow.interval ?? 5,
+      },
+      opts.signal ? { signal: opts.signal } : {},
+    );
+    if (!(await store.finishFlow(flow.id, 'completed', clock.now(), 'device code approved')))
+      throw new InputError('Not accepted: this device flow was already completed or closed.');
+    return this.authorized(flow, tokens, 'device code');
+  }
+
+  /** Start polling open device flows in the background (daemon); idempotent. */
+  watchDevice(flow: FlowRecord, onDone: (r: CompletedFlow | Error) => void): void {
+    if (flow.kind !== 'device_code' || this.devicePolls.has(flow.id)) return;
+    const ac = new AbortController();
+    this.devicePolls.set(flow.id, ac);
+    this.completeDevice(flow.id, { signal: ac.signal })
+      .then(onDone, (e: unknown) => onDone(e as Error))
+      .finally(() => this.devicePolls.delete(flow.id));
+  }
+
+  stopWatching(): void {
+    for (const ac of this.devicePolls.values()) ac.abort(new Error('stopped'));
+    this.devicePolls.clear();
+  }
+
+  private async authorized(flow: FlowRecord, tokens: import('../core/types.js').TokenSet, via: string): Promise<CompletedFlow> {
+    const account = accountFromIdToken(tokens.idToken);
+    await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
+    const ms = this.deps.clock.now() - flow.createdAt;
+    await this.deps.events.emit({
+      type: 'reauth_completed',
+      connection: flow.connection,
+      message: `Authorized via ${via}${account ? ` as ${account}` : ''}; the connection is healthy.`,
+      data: { flowId: flow.id, kind: flow.kind, via, msSinceAsked: ms },
+    });
+    return { connection: flow.connection, flowId: flow.id, account, kind: flow.kind };
+  }
+
+  private runtime(name: string): ConnectionRuntime {
+    const rt = this.deps.connections.get(name);
+    if (!rt) throw new InputError(`No connection named "${name}" is configured.`);
+    return rt;
+  }
+}
+
+/** The code or link expired (or was used): the caller should open a fresh flow at once. */
+export class FlowExpiredError extends InputError {
+  constructor(
+    readonly flow: FlowRecord,
+    why: string,
+    cause?: unknown,
+  ) {
+    super(`${why} A fresh link is needed.`, { cause });
+  }
+}
+
+function errorLabel(err: unknown): string {
+  if (err instanceof ProviderError) return err.error;
+  if (err instanceof TokenwardenError) return err.code;
+  return 'error';
+}
+
+/** Account identity from an ID token's claims (not verified here: display only). */
+export function accountFromIdToken(idToken: string | undefined): string | null {
+  if (!idToken) return null;
+  try {
+    const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const v = payload['email'] ?? payload['preferred_username'] ?? payload['upn'] ?? payload['sub'];
+    return typeof v === 'string' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+export type { DiagnosedCause };

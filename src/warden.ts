@@ -1,0 +1,267 @@
+/**
+ * The composition root: builds the object graph from a config and hands every component its
+ * dependencies (store, clock, fetch, logger). The library's `openWarden()` and every interface
+ * (CLI, daemon, MCP) go through here.
+ */
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { loadConfigFile, parseConfig, findConfigPath } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { ReauthRequiredError, TimeoutError, TokenwardenError, type DiagnosedCause } from './core/errors.js';
+import { silentLogger, type Logger } from './core/logger.js';
+import type { ConnectionState, EventSink, NewEvent, WardenEvent } from './core/types.js';
+import { Keeper, type AccessTokenInfo } from './keeper/keeper.js';
+import type { ConnectionRuntime } from './keeper/runtime.js';
+import { resolveProfile } from './providers/index.js';
+import { FlowService } from './reauth/flows.js';
+import { loadKey } from './store/key.js';
+import { openStore } from './store/open-store.js';
+import type { FlowRecord, Store } from './store/types.js';
+
+export interface OpenWardenOptions {
+  /** Path to tokenwarden.yaml (default: TOKENWARDEN_CONFIG or ./tokenwarden.yaml). */
+  configPath?: string;
+  /** An already-parsed config object (validated like the file). */
+  config?: unknown;
+  /** Folder relative paths resolve against (default: the config file's folder, or cwd). */
+  baseDir?: string;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  logger?: Logger;
+  fetch?: typeof fetch;
+  /** Lease owner id of this process (default host:pid:random). */
+  owner?: string;
+  /** Refresh lease length (ms). */
+  leaseMs?: number;
+}
+
+export interface ConnectionStatus {
+  name: string;
+  provider: string;
+  kind: string;
+  state: ConnectionState;
+  account: string | null;
+  scopes: string[];
+  accessExpiresAt: number | null;
+  refreshExpiresAt: number | null;
+  grantedAt: number | null;
+  lastRefreshAt: number | null;
+  cause: DiagnosedCause | null;
+  lastError: string | null;
+  openFlow: { id: string; kind: string; url: string; userCode: string | null; expiresAt: number; askedVia: string[]; createdAt: number } | null;
+}
+
+export class Warden {
+  readonly events = new EventEmitter();
+  readonly keeper: Keeper;
+  readonly flows: FlowService;
+  readonly connections: ReadonlyMap<string, ConnectionRuntime>;
+  private readonly eventSink: EventSink;
+  private closed = false;
+  private readonly closers: Array<() => Promise<void>> = [];
+
+  constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly deps: { clock: Clock; logger: Logger; fetch: typeof fetch; owner: string; baseDir: string; leaseMs?: number | undefined },
+  ) {
+    this.events.setMaxListeners(100);
+    const sink: EventSink = {
+      emit: async (e: NewEvent) => {
+        const rec = await store.appendEvent(e, deps.clock.now());
+        deps.logger.info(rec.message, { event: rec.type, connection: rec.connection });
+        this.events.emit('event', rec);
+      },
+    };
+    this.eventSink = sink;
+    const runtimes = new Map<string, ConnectionRuntime>();
+    for (const [name, conn] of Object.entries(config.connections)) {
+      const profile = resolveProfile(conn);
+      let client: ReturnType<ConnectionRuntime['client']> | undefined;
+      runtimes.set(name, {
+        name,
+        config: conn,
+        profile,
+        // Loaded lazily: the OAuth stack is only needed when a refresh or flow happens.
+        client: () =>
+          (client ??= import('./oauth/index.js').then((m) =>
+            m.createGrantClient(conn, profile, { fetch: deps.fetch, clock: deps.clock, baseDir: deps.baseDir }),
+          )),
+      });
+    }
+    this.connections = runtimes;
+    this.keeper = new Keeper({
+      store,
+      clock: deps.clock,
+      logger: deps.logger,
+      events: sink,
+      owner: deps.owner,
+      connections: runtimes,
+      fallbacksFor: (name) => this.fallbacksFor(name),
+      onReauthRequired: (name, cause) => this.events.emit('reauth_required', name, cause),
+      ...(deps.leaseMs !== undefined ? { leaseMs: deps.leaseMs } : {}),
+    });
+    this.flows = new FlowService({
+      store,
+      clock: deps.clock,
+      logger: deps.logger,
+      events: sink,
+      keeper: this.keeper,
+      connections: runtimes,
+      defaultRedirectUri: config.server.public_url ? new URL('/oauth/callback', config.server.public_url).toString() : undefined,
+    });
+    this.events.on('event', (e: WardenEvent) => {
+      if (e.type === 'reauth_completed' && e.connection) this.keeper.invalidate(e.connection);
+    });
+  }
+
+  /** The event sink components report to (recorded in the store, then emitted as `event`). */
+  get sink(): EventSink {
+    return this.eventSink;
+  }
+
+  /** A valid access token for `conn`, refreshed ahead of expiry. Throws ReauthRequiredError or TransientError. */
+  accessToken(conn: string): Promise<string> {
+    return this.keeper.accessToken(this.known(conn));
+  }
+
+  tokenInfo(conn: string): Promise<AccessTokenInfo> {
+    return this.keeper.tokenInfo(this.known(conn));
+  }
+
+  /** Resolves with a token the moment the connection is healthy; rejects with TimeoutError after `timeoutMs`. */
+  async waitUntilReady(conn: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<string> {
+    this.known(conn);
+    const deadline = this.deps.clock.now() + (opts.timeoutMs ?? 10 * 60_000);
+    for (;;) {
+      try {
+        return await this.keeper.accessToken(conn);
+      } catch (err) {
+        if (!(err instanceof ReauthRequiredError)) throw err;
+        const left = deadline - this.deps.clock.now();
+        if (left <= 0) throw new TimeoutError(`Connection "${conn}" is still waiting for re-authorization after ${opts.timeoutMs ?? 600_000} ms`);
+        await this.waitForChange(conn, Math.min(left, 1_000), opts.signal);
+      }
+    }
+  }
+
+  /** Wait until an event about `conn` is recorded in this process, or `ms` passes (cross-process changes are seen on the next poll). */
+  private waitForChange(conn: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const ac = new AbortController();
+      const done = (): void => {
+        this.events.off('event', onEvent);
+        ac.abort();
+        resolve();
+      };
+      const onEvent = (e: WardenEvent): void => {
+        if (e.connection === conn) done();
+      };
+      this.events.on('event', onEvent);
+      signal?.addEventListener('abort', done, { once: true });
+      this.deps.clock.sleep(ms, ac.signal).then(done, () => undefined);
+    });
+  }
+
+  /** `fetch` with the connection's bearer token; on 401 refreshes once and retries. */
+  async fetch(conn: string, url: string | URL, init: RequestInit = {}): Promise<Response> {
+    const send = async (info: AccessTokenInfo): Promise<Response> => {
+      const headers = new Headers(init.headers);
+      headers.set('authorization', `${info.tokenType === 'bearer' ? 'Bearer' : info.tokenType} ${info.accessToken}`);
+      return this.deps.fetch(url, { ...init, headers });
+    };
+    const res = await send(await this.tokenInfo(conn));
+    if (res.status !== 401) return res;
+    await res.body?.cancel();
+    return send(await this.keeper.forceRefresh(conn));
+  }
+
+  async status(): Promise<ConnectionStatus[]> {
+    const rows = new Map((await this.store.listConnections()).map((r) => [r.name, r]));
+    const flows = await this.store.listOpenFlows();
+    return [...this.connections.values()].map((rt) => {
+      const r = rows.get(rt.name);
+      const f = flows.find((x) => x.connection === rt.name);
+      const state: ConnectionState =
+        rt.config.kind === 'static' ? 'healthy' : r?.state ?? (rt.config.kind === 'oauth' ? 'unauthorized' : 'healthy');
+      return {
+        name: rt.name,
+        provider: rt.profile.id,
+        kind: rt.config.kind,
+        state,
+        account: r?.account ?? rt.config.account ?? null,
+        scopes: r?.scope ? r.scope.split(' ') : rt.config.scopes,
+        accessExpiresAt: r?.accessExpiresAt ?? null,
+        refreshExpiresAt: r?.refreshExpiresAt ?? null,
+        grantedAt: r?.grantedAt ?? null,
+        lastRefreshAt: r?.lastRefreshAt ?? null,
+        cause: r?.cause ?? null,
+        lastError: r?.lastError ?? null,
+        openFlow: f ? flowSummary(f) : null,
+      };
+    });
+  }
+
+  /** Which non-interactive routes still work if `conn` dies (for error messages and agents). */
+  fallbacksFor(conn: string): string[] {
+    const out: string[] = [];
+    for (const [name, mb] of Object.entries(this.config.mailboxes)) {
+      const uses = [...mb.send, ...mb.read].some((r) => JSON.stringify(r).includes(`"${conn}"`));
+      if (!uses) continue;
+      for (const r of mb.send) if ('smtp' in r && r.smtp.password) out.push(`mailbox ${name}: send via smtp ${r.smtp.host} (app password)`);
+      for (const r of mb.read) if ('imap' in r && r.imap.password) out.push(`mailbox ${name}: read via imap ${r.imap.host} (app password)`);
+    }
+    return out;
+  }
+
+  /** Register cleanup for components started on this warden (daemon, mail service). */
+  onClose(fn: () => Promise<void>): void {
+    this.closers.push(fn);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.flows.stopWatching();
+    for (const fn of this.closers.reverse()) await fn().catch((e: unknown) => this.deps.logger.warn('close step failed', { error: String(e) }));
+    await this.store.close();
+  }
+
+  private known(conn: string): string {
+    if (!this.connections.has(conn))
+      throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${conn}" (configured: ${[...this.connections.keys()].join(', ') || 'none'})`);
+    return conn;
+  }
+}
+
+function flowSummary(f: FlowRecord): NonNullable<ConnectionStatus['openFlow']> {
+  return { id: f.id, kind: f.kind, url: f.url, userCode: f.userCode, expiresAt: f.expiresAt, askedVia: f.askedVia, createdAt: f.createdAt };
+}
+
+/** Open a warden from a config file or object. Remember to `close()` it. */
+export async function openWarden(opts: OpenWardenOptions = {}): Promise<Warden> {
+  const env = opts.env ?? process.env;
+  let config: Config;
+  let baseDir: string;
+  if (opts.config !== undefined) {
+    config = parseConfig(opts.config, env);
+    baseDir = opts.baseDir ?? process.cwd();
+  } else {
+    const path = findConfigPath({ flag: opts.configPath, env, cwd: process.cwd() });
+    const loaded = loadConfigFile(path, env);
+    config = loaded.config;
+    baseDir = opts.baseDir ?? loaded.baseDir;
+  }
+  const key = loadKey(config.key, { baseDir, env });
+  const store = await openStore(config.store, { key, keySpec: config.key, baseDir });
+  return new Warden(config, store, {
+    clock: opts.clock ?? systemClock,
+    logger: opts.logger ?? silentLogger,
+    fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
+    owner: opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    baseDir,
+    leaseMs: opts.leaseMs,
+  });
+}
