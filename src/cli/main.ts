@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * `tokenwarden` CLI. Command modules are imported lazily so `tokenwarden token <conn>` (used as
+ * msmtp `passwordeval`) starts fast.
+ */
+import { Command, CommanderError } from 'commander';
+import { exitCodeFor, EXIT } from './exit-codes.js';
+import { describeError, processIo } from './output.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('tokenwarden')
+    .description('Keeps OAuth credentials alive for headless programs; gets a human to re-authorize in seconds.')
+    .option('-c, --config <path>', 'config file (default: $TOKENWARDEN_CONFIG or ./tokenwarden.yaml)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => processIo.out(s), writeErr: (s) => processIo.err(s) });
+  let code = EXIT.ok as number;
+  const g = (): { config?: string } => program.opts<{ config?: string }>();
+  const run =
+    <A extends unknown[]>(fn: (...a: A) => Promise<number>) =>
+    async (...a: A): Promise<void> => {
+      code = await fn(...a);
+    };
+
+  program
+    .command('init')
+    .description('write a starter tokenwarden.yaml, a 32-byte key file and an API key (never overwrites)')
+    .option('--dir <dir>', 'folder to write into', '.')
+    .action(run(async (o: { dir: string }) => (await import('./init.js')).runInit(o.dir, processIo)));
+
+  program
+    .command('connect <conn>')
+    .description('authorize a connection: device code where allowed, else a link (callback or paste)')
+    .option('--via <channel>', 'send the link through a configured channel')
+    .option('--flow <kind>', 'force device or auth_code')
+    .option('--no-wait', 'persist the flow, print the link and exit (finish with `complete`)')
+    .option('--json', 'one JSON object per line')
+    .action(run(async (conn: string, o: { via?: string; flow?: string; wait: boolean; json?: boolean }) => (await import('./connect.js')).runConnect({ ...g(), conn, ...o }, processIo)));
+
+  program
+    .command('complete <input>')
+    .description('finish an open flow with the redirect URL (or bare code) the browser reached')
+    .option('--json', 'JSON output')
+    .action(run(async (input: string, o: { json?: boolean }) => (await import('./complete.js')).runComplete({ ...g(), input, ...o }, processIo)));
+
+  program
+    .command('token <conn>')
+    .description('print only a valid access token (usable as msmtp passwordeval)')
+    .action(run(async (conn: string) => (await import('./token.js')).runToken({ ...g(), conn }, processIo)));
+
+  program
+    .command('status')
+    .description('connections, their state, expiries and open flows')
+    .option('--json', 'JSON output')
+    .action(run(async (o: { json?: boolean }) => (await import('./status.js')).runStatus({ ...g(), ...o }, processIo)));
+
+  program
+    .command('check [conn]')
+    .description('run live provider probes')
+    .option('--json', 'JSON output')
+    .action(run(async (conn: string | undefined, o: { json?: boolean }) => (await import('./check.js')).runCheck({ ...g(), conn, ...o }, processIo)));
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    processIo.err(describeError(err, Date.now()));
+    return exitCodeFor(err);
+  }
+}
+
+// Run when executed directly (not when imported by tests).
+if (import.meta.url === `file://${process.argv[1] ?? ''}` || process.argv[1]?.endsWith('/tokenwarden')) {
+  main(process.argv.slice(2)).then(
+    (c) => {
+      process.exitCode = c;
+    },
+    (e: unknown) => {
+      processIo.err(describeError(e, Date.now()));
+      process.exitCode = EXIT.unexpected;
+    },
+  );
+}

@@ -1,0 +1,55 @@
+/**
+ * Live health probes (`tokenwarden check`, the daemon's schedule): a cheap authenticated GET
+ * chosen from the provider profile to fit the granted scopes (Gmail `users.getProfile` does not
+ * accept `gmail.send` alone).
+ */
+import { ReauthRequiredError, TransientError } from '../core/errors.js';
+import type { Warden } from '../warden.js';
+
+export interface ProbeResult {
+  connection: string;
+  ok: boolean;
+  /** `ok`, `reauth_required`, `unavailable`, `skipped`, `failed`. */
+  outcome: string;
+  account?: string | undefined;
+  status?: number | undefined;
+  detail: string;
+  ms: number;
+}
+
+export async function probeConnection(warden: Warden, name: string): Promise<ProbeResult> {
+  const started = warden.deps.clock.now();
+  const rt = warden.connections.get(name);
+  const result = (r: Omit<ProbeResult, 'connection' | 'ms'>): ProbeResult => ({ connection: name, ms: warden.deps.clock.now() - started, ...r });
+  if (!rt) return result({ ok: false, outcome: 'failed', detail: `unknown connection ${name}` });
+  let out: ProbeResult;
+  try {
+    const info = await warden.tokenInfo(name);
+    const granted = (await warden.store.getConnection(name))?.scope?.split(' ') ?? rt.config.scopes;
+    const probe = rt.profile.probes.find((p) => !p.requiresAnyScope || p.requiresAnyScope.some((s) => granted.includes(s)));
+    if (!probe) out = result({ ok: true, outcome: 'skipped', detail: `token valid (${info.state}); no probe fits the granted scopes` });
+    else {
+      const url = /^https?:/.test(probe.url) ? probe.url : new URL(probe.url, rt.profile.endpoints.apiBase ?? rt.profile.endpoints.issuer).toString();
+      const res = await warden.fetch(name, url, { signal: AbortSignal.timeout(15_000) });
+      if (res.ok) {
+        const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+        const account = probe.accountField ? body[probe.accountField] : undefined;
+        out = result({ ok: true, outcome: 'ok', status: res.status, account: typeof account === 'string' ? account : undefined, detail: `GET ${new URL(url).pathname} → ${res.status}` });
+      } else {
+        await res.body?.cancel();
+        out = result({ ok: false, outcome: res.status >= 500 || res.status === 429 ? 'unavailable' : 'failed', status: res.status, detail: `GET ${new URL(url).pathname} → ${res.status}` });
+      }
+    }
+  } catch (err) {
+    if (err instanceof ReauthRequiredError) out = result({ ok: false, outcome: 'reauth_required', detail: err.message });
+    else if (err instanceof TransientError) out = result({ ok: false, outcome: 'unavailable', detail: err.message });
+    else out = result({ ok: false, outcome: 'failed', detail: (err as Error).message });
+  }
+  await warden.sink.emit({
+    type: out.ok ? 'probe_ok' : 'probe_failed',
+    connection: name,
+    message: out.ok ? `Probe ok: ${out.detail}` : `Probe failed (${out.outcome}): ${out.detail}`,
+    data: { outcome: out.outcome, status: out.status ?? null, ms: out.ms },
+  });
+  return out;
+}
