@@ -1,0 +1,42 @@
+/**
+ * The one HTTP POST all one-way channels use: a timeout, no redirects, and errors that name
+ * the channel and the status but never the URL (webhook and Slack URLs are secrets).
+ */
+import { ChannelError } from './errors.js';
+
+export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
+
+export async function postChannel(
+  channel: string,
+  fetchFn: typeof fetch,
+  url: string,
+  init: { headers: Record<string, string>; body: string; timeoutMs?: number | undefined },
+): Promise<Response> {
+  const timeoutMs = init.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS;
+  let res: Response;
+  try {
+    res = await fetchFn(url, {
+      method: 'POST',
+      headers: init.headers,
+      body: init.body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+    throw new ChannelError(channel, timedOut ? `no answer within ${timeoutMs} ms` : 'network error while sending', {
+      transient: true,
+      cause: err,
+    });
+  }
+  if (res.status < 200 || res.status > 299) {
+    // Drain the body so the connection can be reused; its content may echo secrets, so drop it.
+    await res.body?.cancel().catch(() => undefined);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    throw new ChannelError(channel, `HTTP ${res.status} from the receiving server`, {
+      status: res.status,
+      retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    });
+  }
+  return res;
+}
