@@ -1,0 +1,25 @@
+/**
+ * The re-auth orchestrator's contract (DESIGN section 4), used by the daemon, the HTTP API,
+ * the dashboard and MCP. Implemented in reauth/orchestrator.ts.
+ */
+import type { FlowRecord } from '../store/types.js';
+import type { CompletedFlow } from './flows.js';
+
+export interface ReauthRequest {
+  /** Why: a diagnosed cause id, `predicted`, `manual`. */
+  reason?: string;
+  /** Channels to ask, in order (default: the connection's `notify` list). */
+  via?: string[];
+  /** Replace an open flow with a fresh link. */
+  fresh?: boolean;
+}
+
+export interface Orchestrator {
+  /** Arm (persist the flow, ensure capture paths listen), then send the link. One open flow per connection. */
+  requestReauth(connection: string, req?: ReauthRequest): Promise<FlowRecord>;
+  /**
+   * The human's answer arrived (chat paste, dashboard form, API, callback). Exchanges at once.
+   * On an expired/used code, opens a fresh flow and re-sends it (the returned error says so).
+   */
+  complete(input: string, opts: { via: string; sender?: string }): Promise<CompletedFlow>;
+}

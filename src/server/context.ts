@@ -1,0 +1,16 @@
+/** What every HTTP route receives: the warden, the orchestrator, auth settings and the clock. */
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { Orchestrator } from '../reauth/types.js';
+import type { Warden } from '../warden.js';
+
+export interface ServerContext {
+  warden: Warden;
+  orchestrator: Orchestrator;
+  /** Bearer key for /api/* (null: API disabled). */
+  apiKey: string | null;
+  clock: Clock;
+  logger: Logger;
+  /** Where the human's browser reaches this server (public_url or http://listen). */
+  baseUrl: string;
+}
