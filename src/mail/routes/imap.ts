@@ -88,7 +88,8 @@ export class ImapRoute implements ReadRoute {
     const o = (e ?? {}) as { responseText?: unknown; serverResponseCode?: unknown };
     const code = errorCode(e) ?? (typeof o.serverResponseCode === 'string' ? o.serverResponseCode : undefined);
     const text = typeof o.responseText === 'string' ? o.responseText : e instanceof Error ? e.message : 'IMAP error';
-    return new RouteError(kind, this.id, `${code ?? 'IMAP'}: ${firstLine(text)}`, { cause: e });
+    // No `cause`: the raw client error may carry the command that held the credential.
+    return new RouteError(kind, this.id, `${code ?? 'IMAP'}: ${firstLine(text)}`);
   }
 
   async probe(): Promise<void> {

@@ -120,7 +120,8 @@ export class SmtpRoute implements SendRoute {
     const reply = (e as { responseCode?: unknown }).responseCode;
     // nodemailer's message carries the server reply, never our credential.
     const msg = e instanceof Error ? firstLine(e.message) : 'SMTP error';
-    return new RouteError(kind, this.id, `${code ?? 'SMTP'}${typeof reply === 'number' ? ` ${reply}` : ''}: ${msg}`, { cause: e });
+    // No `cause`: nodemailer errors carry the failed command, which for AUTH holds the credential.
+    return new RouteError(kind, this.id, `${code ?? 'SMTP'}${typeof reply === 'number' ? ` ${reply}` : ''}: ${msg}`);
   }
 
   async close(): Promise<void> {

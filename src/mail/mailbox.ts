@@ -1,0 +1,182 @@
+/**
+ * One configured mailbox: `send` (persist sealed in the outbox, then try to deliver at once)
+ * and `list` (read with fallback across read routes).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { ReauthRequiredError, TransientError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { EventSink } from '../core/types.js';
+import type { MailboxConfig } from '../config/schema.js';
+import type { OutboxRecord, Store } from '../store/types.js';
+import type { RouteError } from './errors.js';
+import { toRouteError } from './errors.js';
+import type { MailMessage } from './message.js';
+import { encodePayload, prepareOutgoing } from './message.js';
+import type { DeliveryOutcome, RetryPolicy } from './outbox.js';
+import { deliverClaimed } from './outbox.js';
+import type { RouteHealth, RouteSlot } from './route-slot.js';
+import { emitSafe } from './route-slot.js';
+import type { ListQuery, NormalisedMessage, ReadRoute, SendRoute } from './routes/types.js';
+
+export interface SendResult {
+  /** Outbox id. */
+  id: string;
+  /** Stable RFC 5322 Message-ID, identical on every retry and route. */
+  messageId: string;
+  status: 'sent' | 'queued' | 'failed';
+  route?: string;
+  error?: string;
+}
+
+export interface ListResult {
+  route: string;
+  messages: NormalisedMessage[];
+  /** Read routes tried (or skipped) before `route` answered. */
+  fellBackFrom?: string[];
+}
+
+export interface Mailbox {
+  readonly name: string;
+  readonly address: string;
+  send(msg: MailMessage): Promise<SendResult>;
+  list(q?: ListQuery): Promise<ListResult>;
+}
+
+export interface MailboxDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  events: EventSink;
+  owner: string;
+  leaseMs: number;
+  retry: RetryPolicy;
+  /** Runs deliveries that must not hold up the caller (tracked so `stop()` can wait). */
+  background: (work: Promise<unknown>) => void;
+}
+
+export class MailboxImpl implements Mailbox {
+  readonly address: string;
+  constructor(
+    readonly name: string,
+    private readonly cfg: MailboxConfig,
+    readonly sendSlots: RouteSlot<SendRoute>[],
+    readonly readSlots: RouteSlot<ReadRoute>[],
+    private readonly d: MailboxDeps,
+  ) {
+    this.address = cfg.address;
+  }
+
+  async send(msg: MailMessage): Promise<SendResult> {
+    const now = this.d.clock.now();
+    // Validation and composition first: a bad message throws MailInputError and stores nothing.
+    const prepared = await prepareOutgoing(msg, { mailboxAddress: this.cfg.address, maxBytes: this.cfg.max_message_bytes, now });
+    const { record, created } = await this.d.store.enqueueMessage(
+      {
+        id: randomUUID(),
+        mailbox: this.name,
+        idempotencyKey: prepared.idempotencyKey,
+        messageId: prepared.messageId,
+        payload: encodePayload(prepared),
+        createdAt: now,
+      },
+      now,
+    );
+    if (created) {
+      await emitSafe(this.d.events, this.d.logger, {
+        type: 'mail_queued',
+        connection: null,
+        message: `Mail ${record.messageId} queued in mailbox "${this.name}"`,
+        data: { mailbox: this.name, id: record.id, messageId: record.messageId },
+      });
+    } else if (record.status === 'sent' || record.status === 'failed') {
+      // Same idempotency key: report the first send's outcome, never send a second copy.
+      return this.result(record, { status: record.status, ...(record.lastError ? { error: record.lastError } : {}) });
+    }
+    const claimed = await this.d.store.claimMessages({
+      owner: this.d.owner,
+      now: this.d.clock.now(),
+      leaseMs: this.d.leaseMs,
+      limit: 25,
+      mailbox: this.name,
+    });
+    const mine = claimed.find((r) => r.id === record.id);
+    const others = claimed.filter((r) => r.id !== record.id);
+    // Other due rows claimed alongside ours are delivered too, without holding up the caller.
+    if (others.length > 0) this.d.background(this.deliverMany(others));
+    if (!mine) {
+      // Another process holds it (or it is backing off): it will go out from the outbox.
+      return this.result(record, { status: 'queued' });
+    }
+    const outcome = await this.deliver(mine);
+    return this.result(mine, outcome);
+  }
+
+  /** Deliver rows this process has claimed. */
+  async deliverMany(recs: OutboxRecord[]): Promise<DeliveryOutcome[]> {
+    const out: DeliveryOutcome[] = [];
+    for (const r of recs) out.push(await this.deliver(r));
+    return out;
+  }
+
+  deliver(rec: OutboxRecord): Promise<DeliveryOutcome> {
+    return deliverClaimed(rec, {
+      mailbox: this.name,
+      owner: this.d.owner,
+      store: this.d.store,
+      clock: this.d.clock,
+      logger: this.d.logger,
+      events: this.d.events,
+      retry: this.d.retry,
+      slots: this.sendSlots,
+    });
+  }
+
+  async list(q: ListQuery = {}): Promise<ListResult> {
+    const skipped: { route: string; why: string }[] = [];
+    const failures: RouteError[] = [];
+    for (const slot of this.readSlots) {
+      await slot.sync();
+      if (!slot.circuit.allows()) {
+        skipped.push({ route: slot.id, why: `circuit open (${slot.circuit.snapshot().reason ?? 'auth'})` });
+        continue;
+      }
+      try {
+        const messages = await slot.route.list(q);
+        await slot.recordSuccess();
+        if (skipped.length > 0) {
+          await emitSafe(this.d.events, this.d.logger, {
+            type: 'mail_failover',
+            connection: slot.route.connection ?? null,
+            message: `Mailbox "${this.name}" read via ${slot.id} instead of ${skipped.map((s) => s.route).join(', ')}`,
+            data: { mailbox: this.name, direction: 'read', from: skipped.map((s) => s.route), to: slot.id, why: skipped },
+          });
+          return { route: slot.id, messages, fellBackFrom: skipped.map((s) => s.route) };
+        }
+        return { route: slot.id, messages };
+      } catch (e) {
+        const re = toRouteError(slot.id, e);
+        this.d.logger.warn('mail read route failed', { mailbox: this.name, route: slot.id, kind: re.kind, error: re.message });
+        await slot.recordFailure(re);
+        failures.push(re);
+        skipped.push({ route: slot.id, why: `${re.kind}: ${re.message}` });
+      }
+    }
+    const summary = skipped.map((s) => `${s.route}: ${s.why}`).join('; ') || 'no read routes configured';
+    const reauth = failures.map((f) => f.cause).find((c): c is ReauthRequiredError => c instanceof ReauthRequiredError);
+    if (reauth && failures.every((f) => f.kind !== 'transient')) throw reauth;
+    throw new TransientError(`Mailbox "${this.name}": no read route answered (${summary})`);
+  }
+
+  health(): RouteHealth[] {
+    return [...this.sendSlots, ...this.readSlots].map((s) => s.health());
+  }
+
+  private result(rec: OutboxRecord, o: DeliveryOutcome): SendResult {
+    const r: SendResult = { id: rec.id, messageId: rec.messageId, status: o.status };
+    const route = o.route ?? (o.status === 'sent' ? (rec.route ?? undefined) : undefined);
+    if (route) r.route = route;
+    if (o.error) r.error = o.error;
+    return r;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * A route with its circuit breaker and last probe result, plus the bookkeeping that turns
+ * circuit transitions into events (`route_opened`, `route_closed`).
+ */
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { ConnectionState, EventSink, NewEvent, TokenSource } from '../core/types.js';
+import type { CircuitOptions, CircuitSnapshot, CircuitTransition } from './circuit.js';
+import { CircuitBreaker } from './circuit.js';
+import type { RouteError } from './errors.js';
+import type { ReadRoute, RouteKind, SendRoute } from './routes/types.js';
+
+/** Connection states in which a token cannot be had until a human acts. */
+const NEEDS_HUMAN: ReadonlySet<ConnectionState> = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
+const CONN_REASON = 'connection ';
+
+export type Direction = 'send' | 'read';
+
+export interface RouteHealth {
+  mailbox: string;
+  direction: Direction;
+  route: string;
+  kind: RouteKind;
+  connection: string | null;
+  /** Result of the last probe (null: not probed yet). */
+  ok: boolean | null;
+  circuit: CircuitSnapshot;
+  checkedAt: number | null;
+  note?: string;
+  error?: string;
+}
+
+export interface SlotDeps {
+  mailbox: string;
+  clock: Clock;
+  tokens: TokenSource;
+  events: EventSink;
+  logger: Logger;
+  circuit?: CircuitOptions;
+}
+
+export async function emitSafe(events: EventSink, logger: Logger, e: NewEvent): Promise<void> {
+  try {
+    await events.emit(e);
+  } catch (err) {
+    logger.warn('event sink failed', { type: e.type, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+export class RouteSlot<R extends SendRoute | ReadRoute> {
+  readonly circuit: CircuitBreaker;
+  private lastProbe: { ok: boolean; at: number; note?: string; error?: string } | null = null;
+
+  constructor(
+    readonly route: R,
+    readonly direction: Direction,
+    private readonly d: SlotDeps,
+  ) {
+    this.circuit = new CircuitBreaker(d.clock, d.circuit);
+  }
+
+  get id(): string {
+    return this.route.id;
+  }
+
+  /**
+   * Align the circuit with what the keeper knows, without network I/O: a connection that
+   * needs a human opens the circuit; one that healed lets the next attempt through.
+   */
+  async sync(): Promise<void> {
+    const conn = this.route.connection;
+    if (!conn || !this.d.tokens.stateOf) return;
+    let state: ConnectionState | null;
+    try {
+      state = await this.d.tokens.stateOf(conn);
+    } catch {
+      return;
+    }
+    if (state && NEEDS_HUMAN.has(state)) {
+      await this.onTransition(this.circuit.forceOpen(`${CONN_REASON}${state}`), `connection "${conn}" is ${state}`);
+    } else if (state && this.circuit.state === 'open' && this.circuit.snapshot().reason?.startsWith(CONN_REASON)) {
+      this.circuit.halfOpenNow();
+    }
+  }
+
+  async recordSuccess(): Promise<void> {
+    await this.onTransition(this.circuit.recordSuccess(), 'succeeded');
+  }
+
+  async recordFailure(e: RouteError): Promise<void> {
+    if (e.kind === 'auth') await this.onTransition(this.circuit.recordAuthFailure(e.message), e.message);
+    else if (e.kind === 'transient') this.circuit.recordTransient(e.retryAfterMs);
+  }
+
+  setProbe(ok: boolean, extra: { note?: string; error?: string } = {}): void {
+    this.lastProbe = { ok, at: this.d.clock.now(), ...extra };
+  }
+
+  health(): RouteHealth {
+    const h: RouteHealth = {
+      mailbox: this.d.mailbox,
+      direction: this.direction,
+      route: this.route.id,
+      kind: this.route.kind,
+      connection: this.route.connection ?? null,
+      ok: this.lastProbe?.ok ?? null,
+      circuit: this.circuit.snapshot(),
+      checkedAt: this.lastProbe?.at ?? null,
+    };
+    if (this.lastProbe?.note) h.note = this.lastProbe.note;
+    if (this.lastProbe?.error) h.error = this.lastProbe.error;
+    return h;
+  }
+
+  private async onTransition(t: CircuitTransition, why: string): Promise<void> {
+    if (t !== 'opened' && t !== 'closed') return;
+    const opened = t === 'opened';
+    this.d.logger[opened ? 'warn' : 'info'](`mail route ${opened ? 'opened' : 'closed'}`, {
+      mailbox: this.d.mailbox,
+      route: this.id,
+      direction: this.direction,
+      why,
+    });
+    await emitSafe(this.d.events, this.d.logger, {
+      type: opened ? 'route_opened' : 'route_closed',
+      connection: this.route.connection ?? null,
+      message: opened
+        ? `Mailbox "${this.d.mailbox}" ${this.direction} route ${this.id} opened: ${why}`
+        : `Mailbox "${this.d.mailbox}" ${this.direction} route ${this.id} is healthy again`,
+      data: { mailbox: this.d.mailbox, route: this.id, direction: this.direction, ...(opened ? { why } : {}) },
+    });
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The mail service: builds every configured mailbox with its routes and circuits, runs the
+ * background delivery loop (claims due outbox rows under a lease) and scheduled health probes.
+ */
+import type { Clock } from '../core/clock.js';
+import { NotFoundError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { EventSink, TokenSource } from '../core/types.js';
+import type { Config } from '../config/schema.js';
+import type { Store } from '../store/types.js';
+import type { CircuitOptions } from './circuit.js';
+import { toRouteError } from './errors.js';
+import type { Mailbox } from './mailbox.js';
+import { MailboxImpl } from './mailbox.js';
+import type { RetryPolicy } from './outbox.js';
+import { DEFAULT_RETRY } from './outbox.js';
+import type { RouteHealth } from './route-slot.js';
+import { RouteSlot, emitSafe } from './route-slot.js';
+import { buildReadRoutes, buildSendRoutes } from './routes/index.js';
+
+export interface MailServiceOptions {
+  /** Outbox lease while a row is being delivered (default 5 min; longer than any route timeout). */
+  leaseMs?: number;
+  /** Delivery loop period (default 5 s). */
+  pollIntervalMs?: number;
+  /** Health probe period (default 5 min). */
+  probeIntervalMs?: number;
+  /** Rows claimed per loop iteration (default 20). */
+  batchSize?: number;
+  retry?: Partial<RetryPolicy>;
+  circuit?: CircuitOptions;
+}
+
+export interface MailServiceDeps {
+  config: Pick<Config, 'mailboxes' | 'connections'>;
+  store: Store;
+  tokens: TokenSource;
+  clock: Clock;
+  logger: Logger;
+  events: EventSink;
+  /** Process id for outbox leases (unique per process, e.g. `host:pid:random`). */
+  owner: string;
+  fetch?: typeof fetch;
+  options?: MailServiceOptions;
+}
+
+export interface MailboxStatus {
+  name: string;
+  address: string;
+  routes: RouteHealth[];
+  outbox: { pending: number; sending: number; sent: number; failed: number; oldestPendingAgeMs: number | null };
+}
+
+export interface MailService {
+  mailbox(name: string): Mailbox;
+  mailboxes(): string[];
+  /** Start the background delivery loop and scheduled probes (probes once at start). */
+  start(): void;
+  /** Stop the loop, wait for in-flight deliveries, close route connections. */
+  stop(): Promise<void>;
+  /** Claim and deliver due outbox rows once; returns how many were sent. */
+  deliverDue(): Promise<number>;
+  probeAll(): Promise<RouteHealth[]>;
+  status(): Promise<MailboxStatus[]>;
+}
+
+export function createMailService(deps: MailServiceDeps): MailService {
+  const opts = deps.options ?? {};
+  const leaseMs = opts.leaseMs ?? 5 * 60_000;
+  const pollIntervalMs = opts.pollIntervalMs ?? 5_000;
+  const probeIntervalMs = opts.probeIntervalMs ?? 5 * 60_000;
+  const batchSize = opts.batchSize ?? 20;
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
+  const inflight = new Set<Promise<unknown>>();
+  const background = (work: Promise<unknown>): void => {
+    const p = work
+      .catch((e: unknown) => deps.logger.error('background mail delivery failed', { error: e instanceof Error ? e.message : String(e) }))
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  };
+  const routeDeps = { config: deps.config, tokens: deps.tokens, clock: deps.clock, fetch: deps.fetch ?? globalThis.fetch };
+
+  const boxes = new Map<string, MailboxImpl>();
+  for (const [name, cfg] of Object.entries(deps.config.mailboxes)) {
+    const slotDeps = { mailbox: name, clock: deps.clock, tokens: deps.tokens, events: deps.events, logger: deps.logger, ...(opts.circuit ? { circuit: opts.circuit } : {}) };
+    const send = buildSendRoutes(cfg, routeDeps).map((r) => new RouteSlot(r, 'send', slotDeps));
+    const read = buildReadRoutes(cfg, routeDeps).map((r) => new RouteSlot(r, 'read', slotDeps));
+    boxes.set(
+      name,
+      new MailboxImpl(name, cfg, send, read, {
+        store: deps.store,
+        clock: deps.clock,
+        logger: deps.logger,
+        events: deps.events,
+        owner: deps.owner,
+        leaseMs,
+        retry,
+        background,
+      }),
+    );
+  }
+
+  const get = (name: string): MailboxImpl => {
+    const b = boxes.get(name);
+    if (!b) throw new NotFoundError(`No mailbox "${name}" in config (known: ${[...boxes.keys()].join(', ') || 'none'})`);
+    return b;
+  };
+
+  async function deliverDue(): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const claimed = await deps.store.claimMessages({ owner: deps.owner, now: deps.clock.now(), leaseMs, limit: batchSize });
+      for (const rec of claimed) {
+        const box = boxes.get(rec.mailbox);
+        if (!box) {
+          await deps.store.updateMessage(rec.id, { status: 'failed', lastError: `mailbox "${rec.mailbox}" is no longer configured` }, { owner: deps.owner });
+          continue;
+        }
+        const o = await box.deliver(rec);
+        if (o.status === 'sent') sent++;
+      }
+      if (claimed.length < batchSize) return sent;
+    }
+  }
+
+  async function probeAll(): Promise<RouteHealth[]> {
+    const out: RouteHealth[] = [];
+    for (const box of boxes.values()) {
+      for (const slot of [...box.sendSlots, ...box.readSlots]) {
+        await slot.sync();
+        if (slot.circuit.state === 'open' && slot.circuit.snapshot().reason?.startsWith('connection ')) {
+          // No point asking the provider: the keeper already knows a human must act.
+          slot.setProbe(false, { error: slot.circuit.snapshot().reason ?? 'connection needs re-authorization' });
+          out.push(slot.health());
+          continue;
+        }
+        try {
+          const r = await slot.route.probe();
+          slot.setProbe(true, r?.note ? { note: r.note } : {});
+          await slot.recordSuccess();
+        } catch (e) {
+          const re = toRouteError(slot.id, e);
+          slot.setProbe(false, { error: re.message });
+          await slot.recordFailure(re);
+          await emitSafe(deps.events, deps.logger, {
+            type: 'probe_failed',
+            connection: slot.route.connection ?? null,
+            message: `Mailbox "${box.name}" ${slot.direction} route ${slot.id} probe failed (${re.kind}): ${re.message}`,
+            data: { mailbox: box.name, route: slot.id, direction: slot.direction, kind: re.kind, error: re.message },
+          });
+        }
+        out.push(slot.health());
+      }
+    }
+    return out;
+  }
+
+  async function status(): Promise<MailboxStatus[]> {
+    const now = deps.clock.now();
+    const out: MailboxStatus[] = [];
+    for (const box of boxes.values()) {
+      const s = await deps.store.outboxStats(box.name);
+      out.push({
+        name: box.name,
+        address: box.address,
+        routes: box.health(),
+        outbox: {
+          pending: s.pending,
+          sending: s.sending,
+          sent: s.sent,
+          failed: s.failed,
+          oldestPendingAgeMs: s.oldestPendingAt === null ? null : now - s.oldestPendingAt,
+        },
+      });
+    }
+    return out;
+  }
+
+  let abort: AbortController | null = null;
+  let loop: Promise<void> | null = null;
+
+  async function run(signal: AbortSignal): Promise<void> {
+    let nextProbe = 0;
+    while (!signal.aborted) {
+      if (deps.clock.now() >= nextProbe) {
+        nextProbe = deps.clock.now() + probeIntervalMs;
+        await probeAll().catch((e: unknown) => deps.logger.error('mail probes failed', { error: String(e) }));
+      }
+      await deliverDue().catch((e: unknown) =>
+        deps.logger.error('mail delivery loop failed', { error: e instanceof Error ? e.message : String(e) }),
+      );
+      await deps.clock.sleep(pollIntervalMs, signal).catch(() => {});
+    }
+  }
+
+  return {
+    mailbox: get,
+    mailboxes: () => [...boxes.keys()],
+    start() {
+      if (loop) return;
+      abort = new AbortController();
+      loop = run(abort.signal);
+    },
+    async stop() {
+      abort?.abort();
+      await loop;
+      loop = null;
+      abort = null;
+      await Promise.allSettled([...inflight]);
+      for (const box of boxes.values()) {
+        for (const slot of [...box.sendSlots, ...box.readSlots]) await slot.route.close?.();
+      }
+    },
+    deliverDue,
+    probeAll,
+    status,
+  };
+}
