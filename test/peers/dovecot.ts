@@ -102,6 +102,8 @@ export async function startDovecot(opts: DovecotPeerOptions = {}): Promise<Dovec
     `log_path = ${logFile}`,
     'ssl = no',
     'disable_plaintext_auth = no',
+    // Failed logins answer at once (default 2 s) so auth-failure tests stay fast.
+    'auth_failure_delay = 0',
     `auth_mechanisms = plain login${opts.introspectionUrl ? ' xoauth2' : ''}`,
     `mail_location = maildir:${mailRoot}/%u/Maildir`,
     `first_valid_uid = ${Math.min(mailUid, 1)}`,
