@@ -37,7 +37,10 @@ export interface GrantClient {
    * (RFC 6749 §4.1, RFC 7636). Adds provider-required params (Google: access_type=offline,
    * prompt=consent).
    */
-  authorizationRequest(opts?: { redirectUri?: string; extraParams?: Record<string, string> }): Promise<AuthorizationRequest>;
+  authorizationRequest(opts?: {
+    redirectUri?: string;
+    extraParams?: Record<string, string>;
+  }): Promise<AuthorizationRequest>;
   /**
    * Exchange the code found in `callbackUrl` (the full redirect URL the browser reached).
    * Verifies `state` equals `expected.state`; throws InputError on mismatch or when the URL

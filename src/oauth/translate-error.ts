@@ -1,0 +1,148 @@
+/**
+ * The one place where lower-layer failures become tokenwarden errors (STYLE: translate once at
+ * the boundary). Whether the caller retries or asks a human depends only on this:
+ *
+ * - the provider answered with an OAuth error body (RFC 6749 §5.2, RFC 8628 §3.5, RFC 7009 §2.2.1)
+ *   → {@link ProviderError} (definitive)
+ * - network failure, timeout, 5xx, 408, 429, HTML or malformed body → {@link TransientError}
+ *
+ * Messages and causes never carry token values: causes are rebuilt from the error's name, code
+ * and message only (openid-client keeps response bodies on its errors).
+ */
+import { ResponseBodyError, WWWAuthenticateChallengeError } from 'openid-client';
+import { InputError, ProviderError, TokenwardenError, TransientError } from '../core/errors.js';
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; milliseconds from `now`.
+ * Undefined when absent or unparseable.
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+function isTransientStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+/** A cause safe to keep: name, code and message of the original, never its payload. */
+function safeCause(err: unknown): Error {
+  if (!(err instanceof Error)) return new Error(String(err).slice(0, 200));
+  const code = (err as { code?: unknown }).code;
+  const inner =
+    err.cause instanceof Error
+      ? ` (${err.cause.name}${(err.cause as { code?: unknown }).code ? ` ${String((err.cause as { code?: unknown }).code)}` : ''}: ${err.cause.message})`
+      : '';
+  return new Error(`${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}${inner}`);
+}
+
+/** OAuth error fields from a parsed JSON body, if it is an OAuth error response. */
+export function oauthErrorOf(body: unknown): { error: string; description?: string | undefined } | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const b = body as Record<string, unknown>;
+  if (typeof b['error'] !== 'string' || b['error'].length === 0) return null;
+  const description = typeof b['error_description'] === 'string' ? b['error_description'] : undefined;
+  return { error: b['error'], description };
+}
+
+/**
+ * Classify a raw HTTP answer from a hand-written request (JWT bearer, GitHub revocation).
+ * Returns null when the response is a success the caller should parse.
+ */
+export function errorFromResponse(what: string, res: Response, bodyText: string, now: number): TokenwardenError | null {
+  const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), now);
+  if (isTransientStatus(res.status)) {
+    return new TransientError(`${what}: provider answered HTTP ${res.status}`, { status: res.status, retryAfterMs });
+  }
+  let json: unknown;
+  try {
+    json = bodyText ? JSON.parse(bodyText) : undefined;
+  } catch {
+    json = undefined;
+  }
+  const oauth = oauthErrorOf(json);
+  if (oauth) return new ProviderError(oauth.error, { description: oauth.description, status: res.status });
+  if (res.status >= 400) {
+    return new TransientError(`${what}: provider answered HTTP ${res.status} without an OAuth error body`, {
+      status: res.status,
+    });
+  }
+  return null;
+}
+
+function responseOf(err: unknown): Response | undefined {
+  if (err instanceof ResponseBodyError || err instanceof WWWAuthenticateChallengeError) return err.response;
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  return cause instanceof Response ? cause : undefined;
+}
+
+function isTimeout(err: unknown): boolean {
+  for (let e: unknown = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const name = (e as { name?: unknown }).name;
+    if (name === 'TimeoutError' || name === 'AbortError') return true;
+  }
+  return false;
+}
+
+/**
+ * Translate anything thrown by openid-client or fetch. `what` names the operation for the message
+ * (e.g. `token refresh`); `timeoutMs` is quoted in timeout messages.
+ */
+export function translateError(err: unknown, ctx: { what: string; now: number; timeoutMs?: number }): TokenwardenError {
+  if (err instanceof TokenwardenError) return err;
+  const res = responseOf(err);
+  if (res && isTransientStatus(res.status)) {
+    return new TransientError(`${ctx.what}: provider answered HTTP ${res.status}`, {
+      status: res.status,
+      retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), ctx.now),
+      cause: safeCause(err),
+    });
+  }
+  if (err instanceof ResponseBodyError) {
+    return new ProviderError(err.error, {
+      description: err.error_description,
+      status: err.status,
+      cause: safeCause(err),
+    });
+  }
+  if (err instanceof WWWAuthenticateChallengeError) {
+    const params = err.cause[0]?.parameters;
+    return new ProviderError(params?.error ?? 'invalid_client', {
+      description: params?.error_description,
+      status: err.status,
+      cause: safeCause(err),
+    });
+  }
+  if (isTimeout(err)) {
+    return new TransientError(
+      `${ctx.what}: no answer from the provider${ctx.timeoutMs ? ` within ${ctx.timeoutMs} ms` : ''}`,
+      {
+        cause: safeCause(err),
+      },
+    );
+  }
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('OAUTH_') && /COMPARISON|TIMESTAMP|CLAIM/.test(code)) {
+    // A response that fails validation against this request (state/nonce/iss): not a network hiccup.
+    return new InputError(`${ctx.what}: the provider's answer does not match this request (${code})`, {
+      cause: safeCause(err),
+    });
+  }
+  if (res) {
+    return new TransientError(`${ctx.what}: unexpected HTTP ${res.status} response from the provider`, {
+      status: res.status,
+      cause: safeCause(err),
+    });
+  }
+  const network = err instanceof TypeError && /fetch failed|network/i.test(err.message);
+  return new TransientError(
+    `${ctx.what}: ${network ? 'network error' : 'unexpected or malformed response'} (${safeCause(err).message})`,
+    {
+      cause: safeCause(err),
+    },
+  );
+}
