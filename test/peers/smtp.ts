@@ -23,6 +23,11 @@ export interface SmtpPeerOptions {
   /** XOAUTH2 bearer check (default: reject every token). */
   verifyToken?: (token: string, user: string) => Promise<boolean>;
   port?: number;
+  /**
+   * Awaited before the server answers MAIL FROM (`mail`) or the end of DATA (`data`; the
+   * message is already recorded): lets a test kill a client mid-transaction.
+   */
+  beforeReply?: (stage: 'mail' | 'data') => Promise<void>;
 }
 
 export interface SmtpPeer {
@@ -78,6 +83,9 @@ export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPee
         authFailures.push({ user: auth.username, method: auth.method });
         cb(new Error('Invalid username or password'));
       },
+      onMailFrom(_address, _session, cb) {
+        (opts.beforeReply?.('mail') ?? Promise.resolve()).then(() => cb(), () => cb(new Error('hold failed')));
+      },
       onData(stream, session, cb) {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
@@ -99,7 +107,11 @@ export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPee
               w.resolve();
             }
           }
-          cb(null, `Message queued as m${received.length}`);
+          const n = received.length;
+          (opts.beforeReply?.('data') ?? Promise.resolve()).then(
+            () => cb(null, `Message queued as m${n}`),
+            () => cb(new Error('hold failed')),
+          );
         });
       },
     });
