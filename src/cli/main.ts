@@ -59,6 +59,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'JSON output')
     .action(run(async (conn: string | undefined, o: { json?: boolean }) => (await import('./check.js')).runCheck({ ...g(), conn, ...o }, processIo)));
 
+  program
+    .command('serve')
+    .description('run the daemon: refresh ahead of expiry, chat listeners, callback/API server, reminders')
+    .option('--listen <host:port>', 'override server.listen')
+    .action(run(async (o: { listen?: string }) => (await import('./serve.js')).runServe({ ...g(), ...o }, processIo)));
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

@@ -1,0 +1,175 @@
+/**
+ * `tokenwarden serve`: the long-running daemon. Starts, in this order, so that nothing is
+ * sent before its answer can be captured (DESIGN section 4.1):
+ *
+ * 1. the warden (store, keeper, flows) and the channels from config;
+ * 2. the HTTP server (`/healthz`, `/oauth/callback`, API, dashboard, metrics);
+ * 3. the orchestrator: device-flow polling resumed, two-way channels long-polling;
+ * 4. the scheduler (refresh ahead of expiry, probes, predicted deaths, reminders).
+ *
+ * SIGTERM/SIGINT stop it gracefully in the reverse order: no new work, long polls aborted,
+ * in-flight exchanges and sends finished, then the store closed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { Channel, LeaderLease } from '../channels/types.js';
+import type { Clock } from '../core/clock.js';
+import { jsonLogger, redact, type Logger } from '../core/logger.js';
+import { createOrchestrator, type ReauthOrchestrator } from '../reauth/orchestrator.js';
+import { createScheduler, type Scheduler, type SchedulerOptions } from '../reauth/scheduler.js';
+import { createApp } from '../server/app.js';
+import type { ServerContext } from '../server/context.js';
+import { listen, type ListeningServer } from '../server/listen.js';
+import { openWarden, type OpenWardenOptions, type Warden } from '../warden.js';
+import type { Io } from './output.js';
+
+export interface DaemonOptions extends OpenWardenOptions {
+  /** Use an already-open warden (tests, embedding) instead of opening one. */
+  warden?: Warden;
+  scheduler?: SchedulerOptions;
+  /** Override `server.listen` (tests bind 127.0.0.1:0). */
+  listen?: string;
+}
+
+export interface Daemon {
+  warden: Warden;
+  orchestrator: ReauthOrchestrator;
+  scheduler: Scheduler;
+  channels: Map<string, Channel>;
+  server: ListeningServer;
+  /** Where the human's browser reaches the daemon. */
+  baseUrl: string;
+  /** Graceful stop; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Build and start everything `serve` runs; the caller owns `close()`. */
+export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
+  const warden = opts.warden ?? (await openWarden(opts));
+  const ownsWarden = !opts.warden;
+  const clock: Clock = warden.deps.clock;
+  const logger: Logger = warden.deps.logger;
+  const channels = await buildChannels(warden);
+  const cfg = opts.listen ? { ...warden.config.server, listen: opts.listen } : warden.config.server;
+  let server: ListeningServer | null = null;
+  let orchestrator: ReauthOrchestrator | null = null;
+  let scheduler: Scheduler | null = null;
+  try {
+    // The orchestrator exists before the server so the callback route can reach it; it starts later.
+    const base = { value: cfg.public_url ?? '' };
+    orchestrator = createOrchestrator(warden, { channels, clock, logger, baseUrl: base.value });
+    const ctx: ServerContext = {
+      warden,
+      orchestrator,
+      apiKey: loadApiKey(warden),
+      clock,
+      logger,
+      get baseUrl() {
+        return base.value;
+      },
+    };
+    server = await listen(createApp(ctx), cfg, { baseDir: warden.deps.baseDir });
+    base.value = cfg.public_url ?? server.url;
+    await orchestrator.start();
+    await orchestrator.listenAll();
+    scheduler = createScheduler(warden, orchestrator, opts.scheduler ?? {});
+    scheduler.start();
+  } catch (err) {
+    await server?.close(0);
+    await orchestrator?.stop();
+    if (ownsWarden) await warden.close();
+    throw err;
+  }
+  const o = orchestrator;
+  const s = scheduler;
+  const srv = server;
+  let closing: Promise<void> | null = null;
+  return {
+    warden,
+    orchestrator: o,
+    scheduler: s,
+    channels,
+    server: srv,
+    baseUrl: cfg.public_url ?? srv.url,
+    close: () =>
+      (closing ??= (async () => {
+        // No new work; in-flight callbacks and scheduled steps finish.
+        await Promise.all([srv.close(), s.stop()]);
+        // Long polls aborted, pastes being handled finish, device polling stops, sends drain.
+        await o.stop();
+        if (ownsWarden) await warden.close();
+      })()),
+  };
+}
+
+/** Channels from config; one that cannot be built is reported and left out (the others still work). */
+async function buildChannels(warden: Warden): Promise<Map<string, Channel>> {
+  const { createChannel } = await import('../channels/index.js');
+  const out = new Map<string, Channel>();
+  for (const [name, cfg] of Object.entries(warden.config.channels)) {
+    try {
+      const leader: LeaderLease | undefined =
+        cfg.type === 'telegram' ? telegramLease(warden, cfg.bot_token.split(':')[0] ?? name, (cfg.poll_timeout ?? 30_000) + 30_000) : undefined;
+      out.set(
+        name,
+        createChannel(name, cfg, {
+          clock: warden.deps.clock,
+          logger: warden.deps.logger,
+          fetch: warden.deps.fetch,
+          ...(leader ? { leader } : {}),
+          onError: (err) => {
+            void warden.sink
+              .emit({ type: 'channel_error', connection: null, message: redact(`Channel ${name}: ${err.message}`), data: { channel: name } })
+              .catch(() => undefined);
+          },
+        }),
+      );
+    } catch (err) {
+      warden.deps.logger.error('channel could not be started', { channel: name, error: redact((err as Error).message) });
+    }
+  }
+  return out;
+}
+
+/** One getUpdates poller per bot among processes sharing a store (a lease row, DESIGN section 6). */
+function telegramLease(warden: Warden, botId: string, ttlMs: number): LeaderLease {
+  const key = `telegram:${botId}`;
+  return {
+    acquire: () => warden.store.acquireLease(key, warden.deps.owner, ttlMs, warden.deps.clock.now()),
+    release: () => warden.store.releaseLease(key, warden.deps.owner),
+  };
+}
+
+/** `server.api_key`, else `server.api_key_file`, else `.tokenwarden/api-key` if `init` wrote one; null disables the API. */
+export function loadApiKey(warden: Warden): string | null {
+  const s = warden.config.server;
+  if (s.api_key) return s.api_key;
+  const path = s.api_key_file ?? '.tokenwarden/api-key';
+  const full = isAbsolute(path) ? path : resolve(warden.deps.baseDir, path);
+  if (!existsSync(full)) return null;
+  const key = readFileSync(full, 'utf8').trim();
+  return key === '' ? null : key;
+}
+
+export async function runServe(o: { config?: string; listen?: string }, io: Io): Promise<number> {
+  const daemon = await startDaemon({
+    ...(o.config ? { configPath: o.config } : {}),
+    ...(o.listen ? { listen: o.listen } : {}),
+    logger: jsonLogger((process.env['TOKENWARDEN_LOG_LEVEL'] as 'debug' | 'info' | 'warn' | 'error' | undefined) ?? 'info'),
+  });
+  const listeners = [...daemon.channels.values()].filter((c) => c.twoWay).map((c) => c.name);
+  io.out(`tokenwarden serving on ${daemon.server.url} (callback ${new URL('/oauth/callback', daemon.baseUrl).toString()}${listeners.length ? `; listening on ${listeners.join(', ')}` : ''})\n`);
+  await new Promise<void>((resolveStop) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolveStop();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  io.err('tokenwarden: shutting down (finishing in-flight work)\n');
+  await daemon.close();
+  io.err('tokenwarden: stopped\n');
+  return 0;
+}

@@ -1,0 +1,454 @@
+/**
+ * The re-auth orchestrator (DESIGN section 4): gets a human to re-authorize a connection, fast,
+ * and never makes them do anything twice.
+ *
+ * - **Arm, then send.** The flow is persisted (`flows.open`), a device flow is already being
+ *   polled and every two-way channel it will go through is listening before any message
+ *   leaves; `askedVia` records where the human was asked.
+ * - **One open flow per connection**: requests for a connection are serialised here, and
+ *   `flows.open` returns the open flow instead of creating a second one.
+ * - **Instant exchange**: a paste (chat, API, dashboard) or a callback goes straight to
+ *   `flows.completeFromInput`; an expired or already-used code gets a fresh link at once,
+ *   sent where the human was asked, saying why.
+ * - **The human's time**: reminders after `remind_after`, escalating through the `notify` list
+ *   in order; predicted (not yet dead) expiries wait for the end of `quiet_hours`, a dead
+ *   credential does not; the human hears about the recovery too.
+ *
+ * The scheduler (reauth/scheduler.ts) calls {@link ReauthOrchestrator.followUp} when
+ * {@link ReauthOrchestrator.followUpAt} says a flow is due.
+ */
+import type { Channel, ChannelMessage, IncomingPaste, PasteResult } from '../channels/types.js';
+import type { Clock } from '../core/clock.js';
+import { formatDuration } from '../core/duration.js';
+import { InputError, NotFoundError, TokenwardenError } from '../core/errors.js';
+import { redact, type Logger } from '../core/logger.js';
+import type { WardenEvent } from '../core/types.js';
+import type { ConnectionRuntime } from '../keeper/runtime.js';
+import type { ConnectionRecord, FlowRecord } from '../store/types.js';
+import type { Warden } from '../warden.js';
+import { FlowExpiredError, type CompletedFlow } from './flows.js';
+import { flowMessage, notifyFlow } from './notify.js';
+import { isQuiet, nextAllowed, parseQuietHours, shiftOutOfQuiet, type QuietHours } from './quiet-hours.js';
+import type { Orchestrator, ReauthRequest } from './types.js';
+
+/** A link that expires within this margin is replaced rather than reminded about. */
+const NEARLY_EXPIRED_MS = 60_000;
+const DEAD_STATES = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
+
+export interface OrchestratorOptions {
+  /** Long-lived channels by config name (two-way ones are started here, with this orchestrator's paste handler). */
+  channels: Map<string, Channel>;
+  clock?: Clock;
+  logger?: Logger;
+  /** Where the human's browser reaches the daemon (callback route, dashboard paste form). */
+  baseUrl?: string;
+}
+
+/** A request plus what the message should add: why it is sent again, and as what kind. */
+export interface AskRequest extends ReauthRequest {
+  note?: string;
+  kind?: ChannelMessage['kind'];
+}
+
+/** Why a connection needs its human: dead now, or predicted to die within `reauth_lead`. */
+export type HumanNeed = 'dead' | 'predicted' | null;
+
+/**
+ * The answer could not be used because the code or link had expired (or was used); a fresh
+ * link was already sent. The message says why and where the new link went.
+ */
+export class FreshLinkSentError extends InputError {
+  constructor(
+    message: string,
+    readonly freshFlow: FlowRecord | null,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
+export class ReauthOrchestrator implements Orchestrator {
+  readonly channels: Map<string, Channel>;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly listening = new Set<string>();
+  private readonly quiet = new Map<string, QuietHours | null>();
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly onReauthRequired = (name: string, cause: { id: string }): void =>
+    this.track(this.requestReauth(name, { reason: cause.id }));
+  private readonly onEvent = (e: WardenEvent): void => {
+    if (e.type === 'reauth_completed' && e.connection) this.track(this.announceRecovery(e));
+  };
+  private started = false;
+
+  constructor(
+    readonly warden: Warden,
+    readonly opts: OrchestratorOptions,
+  ) {
+    this.channels = opts.channels;
+    this.clock = opts.clock ?? warden.deps.clock;
+    this.logger = opts.logger ?? warden.deps.logger;
+    for (const [name, rt] of warden.connections)
+      this.quiet.set(name, rt.config.quiet_hours ? parseQuietHours(rt.config.quiet_hours, `connections.${name}.quiet_hours`) : null);
+  }
+
+  /**
+   * Hook into the keeper (`reauth_required`) and completions (recovery notices), and resume
+   * polling of device flows that were open when the daemon last stopped.
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.warden.events.on('reauth_required', this.onReauthRequired);
+    this.warden.events.on('event', this.onEvent);
+    for (const f of await this.warden.store.listOpenFlows()) if (f.kind === 'device_code' && f.expiresAt > this.clock.now()) this.watch(f);
+  }
+
+  /** Stop listening (long polls aborted, in-flight pastes finished), stop device polling, drain background work. */
+  async stop(): Promise<void> {
+    this.warden.events.off('reauth_required', this.onReauthRequired);
+    this.warden.events.off('event', this.onEvent);
+    this.started = false;
+    await Promise.all(
+      [...this.listening].map(async (name) => {
+        await this.channels.get(name)?.stop?.();
+      }),
+    );
+    this.listening.clear();
+    this.warden.flows.stopWatching();
+    while (this.background.size) await Promise.allSettled([...this.background]);
+  }
+
+  /** Start every two-way channel's listener (the daemon listens even before a flow is open). */
+  async listenAll(): Promise<void> {
+    await this.arm([...this.channels.keys()]);
+  }
+
+  // ---------------------------------------------------------------- asking
+
+  requestReauth(connection: string, req: AskRequest = {}): Promise<FlowRecord> {
+    return this.serial(connection, () => this.ask(connection, req));
+  }
+
+  private async ask(connection: string, req: AskRequest): Promise<FlowRecord> {
+    const rt = this.runtime(connection);
+    const { store } = this.warden;
+    const now = this.clock.now();
+    const open = (await store.listOpenFlows(connection))[0];
+    if (open && open.expiresAt > now && !req.fresh) {
+      // Already asked: only channels named explicitly and not yet used get the link.
+      const missing = (req.via ?? (open.askedVia.length ? [] : rt.config.notify)).filter((c) => !open.askedVia.includes(c));
+      if (missing.length) await this.send(open, missing, { all: req.via !== undefined });
+      return (await store.getFlow(open.id)) ?? open;
+    }
+    const reason = req.reason ?? open?.reason ?? 'manual';
+    const flow = await this.warden.flows.open(connection, { reason, fresh: req.fresh ?? false });
+    if (reason === 'predicted') await this.markExpiring(connection);
+    const targets = req.via ?? rt.config.notify;
+    await this.send(flow, targets, { all: req.via !== undefined, ...(req.note ? { note: req.note } : {}), ...(req.kind ? { kind: req.kind } : {}) });
+    return (await store.getFlow(flow.id)) ?? flow;
+  }
+
+  /**
+   * Arm, then send: the flow is persisted already; start device polling and the listeners of
+   * two-way channels before anything leaves. Without `all`, the first channel that accepts is
+   * enough (escalation adds the next ones later).
+   */
+  private async send(flow: FlowRecord, targets: string[], o: { all: boolean; note?: string; kind?: ChannelMessage['kind'] }): Promise<string[]> {
+    if (flow.kind === 'device_code') this.watch(flow);
+    const known = targets.filter((t) => {
+      if (this.channels.has(t) || this.warden.config.channels[t]) return true;
+      this.logger.warn('reauth: unknown channel in notify list', { connection: flow.connection, channel: t });
+      return false;
+    });
+    await this.arm(known);
+    const sent: string[] = [];
+    let current = flow;
+    for (const name of known) {
+      const ok = await notifyFlow(this.warden, current, [name], {
+        ...(o.kind ? { kind: o.kind } : {}),
+        channelImpl: async (n) => withNote(await this.channel(n), o.note),
+      });
+      sent.push(...ok);
+      current = (await this.warden.store.getFlow(flow.id)) ?? current;
+      if (ok.length && !o.all) break;
+    }
+    if (!sent.length && known.length)
+      this.logger.warn('reauth: no channel accepted the link', { connection: flow.connection, tried: known });
+    return sent;
+  }
+
+  /** Make sure the capture paths of `names` listen (two-way channels). */
+  private async arm(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (this.listening.has(name)) continue;
+      const ch = this.channels.get(name);
+      if (!ch?.twoWay || !ch.start) continue;
+      this.listening.add(name);
+      await ch.start((p) => this.handlePaste(p));
+    }
+  }
+
+  private watch(flow: FlowRecord): void {
+    this.warden.flows.watchDevice(flow, (r) => {
+      if (r instanceof Error) this.logger.info('reauth: device flow ended without approval', { connection: flow.connection, error: redact(r.message) });
+    });
+  }
+
+  // ---------------------------------------------------------------- answers
+
+  async complete(input: string, opts: { via: string; sender?: string }): Promise<CompletedFlow> {
+    try {
+      return await this.warden.flows.completeFromInput(input, { via: opts.via });
+    } catch (err) {
+      if (err instanceof FlowExpiredError) throw await this.replaceExpired(err.flow, err.message, opts.via, err);
+      if (err instanceof InputError) {
+        await this.warden.sink.emit({
+          type: 'paste_rejected',
+          connection: null,
+          message: redact(err.message),
+          data: { via: opts.via, sender: opts.sender ?? null },
+        });
+        throw err;
+      }
+      throw err;
+    }
+  }
+
+  /** The two-way channels' handler: exchange at once, answer in words, delete the consumed message. */
+  async handlePaste(paste: IncomingPaste): Promise<PasteResult> {
+    try {
+      const done = await this.complete(paste.text, { via: paste.channel, sender: paste.sender });
+      return { ok: true, reply: acceptedReply(done), deleteMessage: true };
+    } catch (err) {
+      if (err instanceof FreshLinkSentError) return { ok: false, reply: redact(err.message), deleteMessage: true };
+      if (err instanceof InputError) return { ok: false, reply: redact(err.message) };
+      // The flow was claimed but the exchange failed (provider down): the code is spent on our side.
+      const flow = await this.latestFlowFor(paste.text);
+      const why = `The provider could not complete the exchange (${err instanceof TokenwardenError ? err.message : 'unexpected error'}).`;
+      if (flow) {
+        const fresh = await this.replaceExpired(flow, why, paste.channel, err);
+        return { ok: false, reply: redact(fresh.message), deleteMessage: true };
+      }
+      return { ok: false, reply: redact(`${why} Try again in a moment.`) };
+    }
+  }
+
+  private async latestFlowFor(text: string): Promise<FlowRecord | null> {
+    const state = /[?&#]state=([^&\s#]+)/.exec(text)?.[1];
+    return state ? this.warden.store.findFlowByState(decodeURIComponent(state)) : null;
+  }
+
+  /** The human's answer came too late: send a fresh link where they were asked, and say so. */
+  private async replaceExpired(old: FlowRecord, why: string, via: string, cause: unknown): Promise<FreshLinkSentError> {
+    await this.warden.sink.emit({
+      type: 'flow_expired',
+      connection: old.connection,
+      message: `Link for ${old.connection} could not be used: ${why}`,
+      data: { flowId: old.id, via },
+    });
+    const row = await this.warden.store.getConnection(old.connection);
+    if (!this.needsHuman(old.connection, row, this.clock.now()) && !(await this.stillWanted(old)))
+      return new FreshLinkSentError(`${why} Nothing more to do: ${old.connection} is healthy.`, null, cause);
+    const targets = [...new Set([...old.askedVia, ...(this.channels.has(via) ? [via] : [])])];
+    const fresh = await this.requestReauth(old.connection, {
+      reason: old.reason ?? 'manual',
+      fresh: true,
+      ...(targets.length ? { via: targets } : {}),
+      note: `${why.replace(/ A fresh link is needed\.$/, '')} Here is a fresh link.`,
+    });
+    const where = fresh.askedVia.length ? ` via ${fresh.askedVia.join(', ')}` : '';
+    return new FreshLinkSentError(
+      `Not accepted: ${why.replace(/ A fresh link is needed\.$/, '')} A fresh link was sent${where}; it expires in ${formatDuration(fresh.expiresAt - this.clock.now())}.`,
+      fresh,
+      cause,
+    );
+  }
+
+  /** A manual flow for a connection that is not dead (e.g. `connect --via`) is still wanted while it is the newest flow. */
+  private async stillWanted(old: FlowRecord): Promise<boolean> {
+    const latest = (await this.warden.store.listFlows({ connection: old.connection, limit: 1 }))[0];
+    return latest?.id === old.id && old.reason === 'manual' && old.outcome?.startsWith('exchange failed') === true;
+  }
+
+  private async announceRecovery(e: WardenEvent): Promise<void> {
+    const flowId = typeof e.data?.['flowId'] === 'string' ? e.data['flowId'] : null;
+    const flow = flowId ? await this.warden.store.getFlow(flowId) : null;
+    if (!flow || !e.connection) return;
+    const via = typeof e.data?.['via'] === 'string' ? e.data['via'] : '';
+    // The channel the answer came through already replied in place.
+    const targets = flow.askedVia.filter((c) => c !== via);
+    const row = await this.warden.store.getConnection(e.connection);
+    const msg: ChannelMessage = {
+      kind: 'recovered',
+      connection: e.connection,
+      title: `${e.connection} is healthy again`,
+      text: `${flow.reason === 'predicted' ? 'Renewed ahead of expiry' : 'Re-authorized'}${row?.account ? ` as ${row.account}` : ''}; new tokens are stored. Nothing more to do.`,
+    };
+    for (const name of targets) {
+      try {
+        await (await this.channel(name)).send(msg);
+      } catch (err) {
+        this.logger.warn('reauth: could not send the recovery notice', { connection: e.connection, channel: name, error: redact((err as Error).message) });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- the human's time
+
+  /** Does `connection` need its human now? Dead states need one at once; a predicted death from its renewal time on. */
+  needsHuman(connection: string, row: ConnectionRecord | null, now: number): HumanNeed {
+    if (!row) return null;
+    if (DEAD_STATES.has(row.state)) return row.state === 'unauthorized' && !row.grantedAt ? null : 'dead';
+    const at = this.renewalAt(connection, row);
+    return at !== null && now >= at ? 'predicted' : null;
+  }
+
+  /** When a renewal flow opens: `reauth_lead` before the predicted death, moved out of quiet hours. */
+  renewalAt(connection: string, row: Pick<ConnectionRecord, 'refreshExpiresAt'>): number | null {
+    const rt = this.warden.connections.get(connection);
+    if (!rt || rt.config.kind !== 'oauth' || row.refreshExpiresAt === null) return null;
+    return shiftOutOfQuiet(this.quiet.get(connection) ?? null, row.refreshExpiresAt - rt.config.reauth_lead, row.refreshExpiresAt);
+  }
+
+  /** When an open flow next needs attention: a reminder, or its link expiring (predicted ones wait for quiet hours to end). */
+  followUpAt(flow: FlowRecord, need: HumanNeed): number {
+    const rt = this.warden.connections.get(flow.connection);
+    const remindAfter = rt?.config.remind_after ?? 600_000;
+    const at = Math.min(flow.expiresAt, (flow.remindedAt ?? flow.createdAt) + remindAfter);
+    return need === 'predicted' ? nextAllowed(this.quiet.get(flow.connection) ?? null, at) : at;
+  }
+
+  /**
+   * A flow is due: remind (escalating to the next `notify` channel), or replace an expired
+   * link with a fresh one while the connection still needs its human.
+   */
+  followUp(flowId: string): Promise<void> {
+    return this.serial(`flow:${flowId}`, async () => {
+      const flow = await this.warden.store.getFlow(flowId);
+      if (!flow || flow.status !== 'open') return;
+      await this.serial(flow.connection, () => this.followUpLocked(flow));
+    });
+  }
+
+  private async followUpLocked(initial: FlowRecord): Promise<void> {
+    const { store } = this.warden;
+    const flow = (await store.getFlow(initial.id)) ?? initial;
+    if (flow.status !== 'open') return;
+    const now = this.clock.now();
+    const need = this.needsHuman(flow.connection, await store.getConnection(flow.connection), now);
+    const expired = flow.expiresAt <= now;
+    if (!need && flow.reason !== 'manual') {
+      if (expired) await store.finishFlow(flow.id, 'expired', now, 'link expired; no longer needed');
+      return;
+    }
+    if (need === 'predicted' && isQuiet(this.quiet.get(flow.connection) ?? null, now)) return;
+    const rt = this.runtime(flow.connection);
+    const remindDue = now >= (flow.remindedAt ?? flow.createdAt) + rt.config.remind_after;
+    if (!remindDue && !expired) return;
+    const targets = escalate(flow.askedVia, rt.config.notify, remindDue);
+    if (expired || flow.expiresAt - now < NEARLY_EXPIRED_MS) {
+      if (!need) {
+        // A manual flow nobody answered: close it; the human can ask again.
+        if (expired) await store.finishFlow(flow.id, 'expired', now, 'link expired');
+        return;
+      }
+      await this.ask(flow.connection, {
+        reason: flow.reason ?? 'manual',
+        fresh: true,
+        via: targets,
+        kind: remindDue ? 'reminder' : 'reauth_request',
+        note: 'The previous link expired unused; here is a fresh one.',
+      });
+      await this.warden.sink.emit({ type: 'reauth_reminded', connection: flow.connection, message: `Sent a fresh link via ${targets.join(', ') || 'no channel'} (the previous one expired unused).`, data: { flowId: flow.id, channels: targets } });
+      return;
+    }
+    await store.updateFlow(flow.id, { remindedAt: now });
+    const newcomers = targets.filter((c) => !flow.askedVia.includes(c));
+    const asked = targets.filter((c) => flow.askedVia.includes(c));
+    if (asked.length) await this.send(flow, asked, { all: true, kind: 'reminder' });
+    if (newcomers.length) await this.send((await store.getFlow(flow.id)) ?? flow, newcomers, { all: true });
+    await this.warden.sink.emit({
+      type: 'reauth_reminded',
+      connection: flow.connection,
+      message: `Reminded via ${targets.join(', ') || 'no channel'}${newcomers.length ? ` (escalated to ${newcomers.join(', ')})` : ''}.`,
+      data: { flowId: flow.id, channels: targets, escalatedTo: newcomers },
+    });
+  }
+
+  /** While a renewal flow is open the connection keeps serving, shown as `expiring`. */
+  async markExpiring(connection: string): Promise<void> {
+    const row = await this.warden.store.getConnection(connection);
+    if (row?.state !== 'healthy') return;
+    await this.warden.store.updateConnection(connection, { state: 'expiring' }, { now: this.clock.now() });
+    await this.warden.sink.emit({
+      type: 'expiring',
+      connection,
+      message: `The refresh token is predicted to die ${row.refreshExpiresAt ? `at ${new Date(row.refreshExpiresAt).toISOString()}` : 'soon'}; a renewal flow is open and the connection keeps working meanwhile.`,
+      data: { refreshExpiresAt: row.refreshExpiresAt },
+    });
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private async channel(name: string): Promise<Channel> {
+    const ch = this.channels.get(name);
+    if (ch) return ch;
+    const { buildChannel } = await import('./notify.js');
+    const built = await buildChannel(this.warden, name);
+    this.channels.set(name, built);
+    return built;
+  }
+
+  private runtime(name: string): ConnectionRuntime {
+    const rt = this.warden.connections.get(name);
+    if (!rt) throw new NotFoundError(`No connection named "${name}" is configured.`);
+    return rt;
+  }
+
+  /** Run `fn` after every earlier task for `key` (one open flow per connection). */
+  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return next;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const t = p.catch((err: unknown) => this.logger.error('reauth: background step failed', { error: redact(String((err as Error)?.message ?? err)) }));
+    this.background.add(t);
+    void t.finally(() => this.background.delete(t));
+  }
+}
+
+/** Channels for the next ask: those already asked, plus (when a reminder is due) the next in `notify` order. */
+export function escalate(askedVia: string[], notify: string[], step: boolean): string[] {
+  const out = notify.filter((c) => askedVia.includes(c));
+  for (const c of askedVia) if (!out.includes(c)) out.push(c);
+  if (step) {
+    const next = notify.find((c) => !out.includes(c));
+    if (next) out.push(next);
+  }
+  if (!out.length && notify[0]) out.push(notify[0]);
+  return out;
+}
+
+export function acceptedReply(done: CompletedFlow): string {
+  return `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.`;
+}
+
+function withNote(ch: Channel, note: string | undefined): Channel {
+  if (!note) return ch;
+  return { name: ch.name, type: ch.type, twoWay: ch.twoWay, send: (m) => ch.send({ ...m, text: `${note} ${m.text}` }) };
+}
+
+export function createOrchestrator(warden: Warden, opts: OrchestratorOptions): ReauthOrchestrator {
+  return new ReauthOrchestrator(warden, opts);
+}
+
+export { flowMessage };

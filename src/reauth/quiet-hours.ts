@@ -1,0 +1,93 @@
+/**
+ * Quiet hours (`"22:00-07:30 Europe/Berlin"`): when a predicted, not-yet-dead expiry may not
+ * disturb the human. Pure functions of a spec and an instant; the zone's wall clock comes from
+ * `Intl.DateTimeFormat`, so daylight-saving changes are handled by the platform's tz database.
+ * A dead credential never waits for quiet hours to end (DESIGN section 4.7).
+ */
+import { ConfigError } from '../core/errors.js';
+
+export interface QuietHours {
+  /** Minutes after local midnight when quiet starts. */
+  startMin: number;
+  /** Minutes after local midnight when quiet ends (may be smaller than start: spans midnight). */
+  endMin: number;
+  /** IANA zone (default UTC). */
+  timeZone: string;
+}
+
+const SPEC = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?: ([A-Za-z_]+(?:\/[A-Za-z_+-]+)*))?$/;
+
+/** Parse `"HH:MM-HH:MM [Zone]"`; throws ConfigError naming what is wrong. */
+export function parseQuietHours(spec: string, path = 'quiet_hours'): QuietHours {
+  const m = SPEC.exec(spec.trim());
+  if (!m) throw new ConfigError(`expected "HH:MM-HH:MM [IANA zone]", got "${spec}"`, { path });
+  const [sh, sm, eh, em] = [m[1], m[2], m[3], m[4]].map(Number) as [number, number, number, number];
+  if (sh > 23 || eh > 23 || sm > 59 || em > 59) throw new ConfigError(`hours must be 00-23 and minutes 00-59 ("${spec}")`, { path });
+  const timeZone = m[5] ?? 'UTC';
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+  } catch {
+    throw new ConfigError(`unknown time zone "${timeZone}"`, { path });
+  }
+  return { startMin: sh * 60 + sm, endMin: eh * 60 + em, timeZone };
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Wall-clock minutes after midnight (with fractional seconds) at `t` in `timeZone`. */
+export function localMinutes(t: number, timeZone: string): number {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    formatters.set(timeZone, f);
+  }
+  let h = 0;
+  let min = 0;
+  let s = 0;
+  for (const p of f.formatToParts(t)) {
+    if (p.type === 'hour') h = Number(p.value) % 24;
+    else if (p.type === 'minute') min = Number(p.value);
+    else if (p.type === 'second') s = Number(p.value);
+  }
+  return h * 60 + min + (s + (((t % 1000) + 1000) % 1000) / 1000) / 60;
+}
+
+function inWindow(q: QuietHours, minutes: number): boolean {
+  if (q.startMin === q.endMin) return false;
+  return q.startMin < q.endMin ? minutes >= q.startMin && minutes < q.endMin : minutes >= q.startMin || minutes < q.endMin;
+}
+
+export function isQuiet(q: QuietHours | null, t: number): boolean {
+  return q !== null && inWindow(q, localMinutes(t, q.timeZone));
+}
+
+/** Minutes from `from` forward to `to` on a 24 h dial. */
+function forward(from: number, to: number): number {
+  return (((to - from) % 1440) + 1440) % 1440;
+}
+
+/** The first instant at or after `t` that is outside quiet hours. */
+export function nextAllowed(q: QuietHours | null, t: number): number {
+  if (q === null) return t;
+  let at = t;
+  // Usually one step; a DST jump inside the window may need a second look.
+  for (let i = 0; i < 3 && isQuiet(q, at); i++) at += Math.ceil(forward(localMinutes(at, q.timeZone), q.endMin) * 60_000);
+  return at;
+}
+
+/** When the quiet period containing (or next after) `t` starts; `t` itself if quiet now. */
+function quietStartBefore(q: QuietHours, t: number): number {
+  return t - Math.floor(forward(q.startMin, localMinutes(t, q.timeZone)) * 60_000);
+}
+
+/**
+ * Move a planned time (a renewal before a predicted death) out of quiet hours: to the end of
+ * the quiet period when that is still before `deadline`, else back to the last moment before
+ * the period began. Outside quiet hours the time is kept.
+ */
+export function shiftOutOfQuiet(q: QuietHours | null, planned: number, deadline: number): number {
+  if (q === null || !isQuiet(q, planned)) return planned;
+  const after = nextAllowed(q, planned);
+  if (after < deadline) return after;
+  return quietStartBefore(q, planned) - 60_000;
+}
