@@ -119,7 +119,7 @@ describe('kill -9 mid-delivery', () => {
   it.each([
     ['data', 2, 'provider accepted, not yet recorded: one bounded duplicate, same Message-ID'],
     ['mail', 1, 'killed before the provider accepted: exactly one copy'],
-  ] as const)('killed at %s → restart delivers (%s copies): %s', async (stage, copies) => {
+  ] as [ 'mail' | 'data', number, string][])('killed at %s → restart delivers (%s copies): %s', async (stage: 'mail' | 'data', copies: number) => {
     const { smtp, t, release } = await runAndKill(stage);
     try {
       const rows = await t.store.listMessages({ mailbox: 'agent' });

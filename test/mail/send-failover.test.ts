@@ -5,7 +5,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MailInputError } from '../../src/mail/errors.js';
-import { createMailService, type MailService } from '../../src/mail/index.js';
+import { createMailService, type MailMessage, type MailService } from '../../src/mail/index.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 import { FakeClock, RecordingEvents, StatefulStubTokens, StubTokens, googleConn, mailConfig, openTestStore, silentLogger, type TestStore } from './helpers.js';
@@ -200,13 +200,13 @@ describe('send with route failover', () => {
 
   it.each([
     [{ ...msg, to: 'not an address' }, 'to'],
-    [{ ...msg, to: [] as string[], bcc: undefined }, 'to'],
+    [{ to: [] as string[], subject: 's', text: 't' }, 'to'],
     [{ ...msg, cc: ['ok@example.org', 'bad@'] }, 'cc[1]'],
     [{ ...msg, subject: 'x\r\nBcc: evil@example.com' }, 'subject'],
     [{ ...msg, headers: { 'X-Tag': 'a\nb' } }, 'headers.X-Tag'],
     [{ ...msg, attachments: [{ filename: 'a.bin', content: '!!not base64!!' }] }, 'attachments[0].content'],
     [{ ...msg, text: 'x'.repeat(70 * 1024) }, 'message'],
-  ])('rejects bad input before queueing (%#: %s)', async (bad, field) => {
+  ] as [MailMessage, string][])('rejects bad input before queueing (%#: %s)', async (bad, field) => {
     const err = await svc.mailbox('agent').send(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MailInputError);
     expect((err as MailInputError).field).toBe(field);

@@ -9,7 +9,8 @@
  */
 import type { HttpDeps } from './http.js';
 import { bearerJson } from './http.js';
-import type { ListQuery, NormalisedMessage, ReadRoute, SendRoute } from './types.js';
+import type { ListQuery, NormalisedMessage, ReadRoute, SendMeta, SendRoute } from './types.js';
+import type { Envelope } from '../message.js';
 import { splitAddressList } from './normalise.js';
 import { toRouteError } from '../errors.js';
 
@@ -48,7 +49,7 @@ export class GmailRoute implements SendRoute, ReadRoute {
     this.base = `${(o.apiBase ?? GMAIL_API_BASE).replace(/\/+$/, '')}/gmail/v1/users/me`;
   }
 
-  async send(raw: Buffer): Promise<{ providerId?: string }> {
+  async send(raw: Buffer, _envelope?: Envelope, _meta?: SendMeta): Promise<{ providerId?: string }> {
     const res = (await bearerJson(this.id, this.o, `${this.base}/messages/send`, {
       method: 'POST',
       body: JSON.stringify({ raw: raw.toString('base64url') }),

@@ -9,7 +9,8 @@
 import type { HttpDeps } from './http.js';
 import { bearerJson } from './http.js';
 import { formatAddress } from './normalise.js';
-import type { ListQuery, NormalisedMessage, ReadRoute, SendRoute } from './types.js';
+import type { ListQuery, NormalisedMessage, ReadRoute, SendMeta, SendRoute } from './types.js';
+import type { Envelope } from '../message.js';
 
 export const GRAPH_API_BASE = 'https://graph.microsoft.com';
 const SELECT = 'id,conversationId,internetMessageId,subject,from,toRecipients,receivedDateTime,bodyPreview';
@@ -44,7 +45,7 @@ export class GraphRoute implements SendRoute, ReadRoute {
     this.base = `${(o.apiBase ?? GRAPH_API_BASE).replace(/\/+$/, '')}/v1.0/me`;
   }
 
-  async send(raw: Buffer): Promise<{ providerId?: string }> {
+  async send(raw: Buffer, _envelope?: Envelope, _meta?: SendMeta): Promise<{ providerId?: string }> {
     await bearerJson(this.id, this.o, `${this.base}/sendMail`, {
       method: 'POST',
       body: raw.toString('base64'),

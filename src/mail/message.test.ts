@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { MailInputError } from './errors.js';
+import { deriveIdempotencyKey, normaliseMessage, prepareOutgoing, stripBcc, decodePayload, encodePayload } from './message.js';
+
+const base = { to: 'bob@example.org', subject: 'hi', text: 'hello' };
+
+describe('message preparation', () => {
+  it('defaults from to the mailbox address and assigns <uuid@domain-of-from>', async () => {
+    const p = await prepareOutgoing(base, { mailboxAddress: 'agent@corp.example', maxBytes: 1e6, now: Date.UTC(2026, 0, 1) });
+    expect(p.messageId).toMatch(/^<[0-9a-f-]{36}@corp\.example>$/);
+    expect(p.envelope).toEqual({ from: 'agent@corp.example', to: ['bob@example.org'] });
+    const raw = p.raw.toString();
+    expect(raw).toContain(`Message-ID: ${p.messageId}`);
+    expect(raw).toContain('Date: Thu, 01 Jan 2026 00:00:00 +0000');
+    expect(decodePayload(encodePayload(p)).raw.equals(p.raw)).toBe(true);
+  });
+
+  it('derived idempotency keys ignore address case/order, not content', () => {
+    const a = normaliseMessage({ ...base, to: ['A@x.org', 'b@y.org'] }, 'me@z.org');
+    const b = normaliseMessage({ ...base, to: ['b@y.org', 'a@x.org'] }, 'me@z.org');
+    const c = normaliseMessage({ ...base, to: ['b@y.org', 'a@x.org'], text: 'other' }, 'me@z.org');
+    expect(deriveIdempotencyKey(a)).toBe(deriveIdempotencyKey(b));
+    expect(deriveIdempotencyKey(a)).not.toBe(deriveIdempotencyKey(c));
+    expect(deriveIdempotencyKey(a)).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it.each([
+    [{ ...base, from: 'a@x.org, b@y.org' }, 'from'],
+    [{ ...base, replyTo: 'nope' }, 'replyTo'],
+    [{ ...base, inReplyTo: 'not-a-msgid' }, 'inReplyTo'],
+    [{ ...base, headers: { Subject: 'override' } }, 'headers.Subject'],
+    [{ ...base, headers: { 'Bad Name': 'x' } }, 'headers.Bad Name'],
+    [{ ...base, attachments: [{ filename: '', content: 'aGk=' }] }, 'attachments[0].filename'],
+    [{ ...base, idempotencyKey: '' }, 'idempotencyKey'],
+  ])('rejects %# naming %s', (m, field) => {
+    let err: unknown;
+    try {
+      normaliseMessage(m, 'me@z.org');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MailInputError);
+    expect((err as MailInputError).field).toBe(field);
+  });
+
+  it('accepts display names, attachments from base64 and Buffers', async () => {
+    const p = await prepareOutgoing(
+      { ...base, to: '"Bob B" <bob@example.org>', attachments: [{ filename: 'a.txt', content: 'aGVsbG8=' }, { filename: 'b.bin', content: Buffer.from([1, 2]), contentType: 'application/octet-stream' }] },
+      { mailboxAddress: 'me@z.org', maxBytes: 1e6, now: 0 },
+    );
+    expect(p.envelope.to).toEqual(['bob@example.org']);
+    expect(p.raw.toString()).toContain('filename=a.txt');
+  });
+
+  it('stripBcc removes the Bcc header and its folded lines only', () => {
+    const raw = Buffer.from('From: a@x\r\nBcc: one@x,\r\n two@x\r\nTo: b@x\r\nSubject: s\r\n\r\nBcc: in body stays\r\n');
+    expect(stripBcc(raw).toString()).toBe('From: a@x\r\nTo: b@x\r\nSubject: s\r\n\r\nBcc: in body stays\r\n');
+  });
+});
