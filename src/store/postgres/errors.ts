@@ -45,7 +45,10 @@ export function isUnavailable(e: unknown): boolean {
 export function isConnectFailure(e: unknown): boolean {
   const err = e as { code?: unknown; message?: unknown };
   const code = typeof err.code === 'string' ? err.code : '';
-  return code === 'ECONNREFUSED' || code === '57P03' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+  if (code === 'ECONNREFUSED' || code === '57P03' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return true;
+  // The pool handed out a client already known to be broken, or could not connect in time.
+  const message = typeof err.message === 'string' ? err.message : '';
+  return /not queryable|timeout exceeded when trying to connect/i.test(message);
 }
 
 export function isUniqueViolation(e: unknown): boolean {

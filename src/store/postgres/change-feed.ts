@@ -1,0 +1,145 @@
+/**
+ * Tells this process when a connection row changed on any node (DESIGN section 6): PostgreSQL
+ * LISTEN/NOTIFY on one dedicated connection, with polling of the `change_seq` column where
+ * NOTIFY is unavailable (some PostgreSQL-compatible distributed SQL engines) or while the
+ * listening connection is down. After a reconnect it catches up by polling once, so a change
+ * made while it was away is still reported. Best effort: a consumer must re-read the store.
+ *
+ * Writers send `NOTIFY` in the same statement as their UPDATE, so it is delivered on commit
+ * and never for a rolled-back change. Payload: `<change_seq> <name>`.
+ */
+import type pg from 'pg';
+
+export const CHANNEL = 'tokenwarden_connections';
+
+export interface ChangeFeedOptions {
+  /** Opens a dedicated (non-pooled) client for LISTEN. */
+  connect: () => Promise<pg.Client>;
+  /** Runs a pooled query (for polling). */
+  query: <R extends pg.QueryResultRow>(sql: string, values: unknown[]) => Promise<pg.QueryResult<R>>;
+  /** Whether the server supports LISTEN/NOTIFY. */
+  notify: boolean;
+  /** Polling period when NOTIFY is unavailable or the listener is down. */
+  pollMs: number;
+  /** `seq` is the row's change_seq, if known. */
+  emit: (name: string, seq: number | null) => void;
+  /** Told about listener connection trouble (never contains secrets). */
+  onTrouble?: (message: string) => void;
+}
+
+export class ChangeFeed {
+  private client: pg.Client | null = null;
+  private watermark = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private reconnectDelay = 100;
+
+  constructor(private readonly opts: ChangeFeedOptions) {}
+
+  async start(): Promise<void> {
+    this.watermark = await this.maxSeq();
+    if (this.opts.notify) await this.listen().catch(() => this.scheduleReconnect());
+    else this.schedulePoll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const c = this.client;
+    this.client = null;
+    if (c) await c.end().catch(() => undefined);
+  }
+
+  private async maxSeq(): Promise<number> {
+    const r = await this.opts.query<{ s: number | null }>(`SELECT MAX(change_seq) AS s FROM connections`, []);
+    return Number(r.rows[0]?.s ?? 0);
+  }
+
+  private async listen(): Promise<void> {
+    const client = await this.opts.connect();
+    const lost = (why: string): void => {
+      if (this.client !== client) return;
+      this.client = null;
+      client.removeAllListeners('notification');
+      client.end().catch(() => undefined);
+      this.opts.onTrouble?.(`change notification connection lost (${why}); polling until it is back`);
+      this.scheduleReconnect();
+    };
+    // An unhandled 'error' on a pg client kills the process.
+    client.on('error', (e: Error) => lost(e.message));
+    client.on('end', () => lost('ended'));
+    client.on('notification', (n) => this.onNotification(n.payload ?? ''));
+    try {
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.reconnectDelay = 100;
+    // Changes committed while we were not listening.
+    await this.poll().catch(() => undefined);
+  }
+
+  private onNotification(payload: string): void {
+    const space = payload.indexOf(' ');
+    if (space <= 0) return;
+    const seq = Number(payload.slice(0, space));
+    if (Number.isFinite(seq) && seq > this.watermark) this.watermark = seq;
+    this.emitSafely(payload.slice(space + 1), Number.isFinite(seq) ? seq : null);
+  }
+
+  private emitSafely(name: string, seq: number | null): void {
+    try {
+      this.opts.emit(name, seq);
+    } catch {
+      // A listener's failure is its own business.
+    }
+  }
+
+  private async poll(): Promise<void> {
+    for (;;) {
+      const r = await this.opts.query<{ name: string; change_seq: number }>(
+        `SELECT name, change_seq FROM connections WHERE change_seq > $1 ORDER BY change_seq LIMIT 1000`,
+        [this.watermark],
+      );
+      for (const row of r.rows) {
+        this.watermark = Math.max(this.watermark, Number(row.change_seq));
+        this.emitSafely(row.name, Number(row.change_seq));
+      }
+      if (r.rows.length < 1000) return;
+    }
+  }
+
+  private schedulePoll(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.poll()
+        .catch(() => undefined)
+        .finally(() => this.schedulePoll());
+    }, this.opts.pollMs);
+    this.timer.unref();
+  }
+
+  /** Poll while the listener is down; try to LISTEN again with backoff up to the poll period. */
+  private scheduleReconnect(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.poll()
+        .catch(() => undefined)
+        .then(() => this.listen())
+        .catch(() => {
+          this.reconnectDelay = Math.min(this.reconnectDelay * 2, this.opts.pollMs);
+          this.scheduleReconnect();
+        });
+    }, this.reconnectDelay);
+    this.timer.unref();
+  }
+}

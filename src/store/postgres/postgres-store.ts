@@ -1,0 +1,597 @@
+/**
+ * The shared {@link Store} (DESIGN sections 6 and 9): every node of a deployment points at the
+ * same PostgreSQL (or a PostgreSQL-compatible distributed SQL engine), and refresh leases, flows,
+ * outbox claims and leader leases all live there.
+ *
+ * - Each method is one statement, so it is atomic without explicit transactions. Leases are
+ *   conditional UPDATEs / upserts whose WHERE clause PostgreSQL re-checks on the newest row
+ *   version after waiting for a concurrent writer; no advisory locks.
+ * - Outbox claims use `FOR UPDATE SKIP LOCKED`: concurrent senders take disjoint messages.
+ * - Connection changes NOTIFY in the same statement (delivered on commit); see change-feed.ts.
+ * - Secrets are sealed exactly as in SQLite (same AAD `<table>:<row key>:<column>`, same
+ *   key-check record), so sealed values move between the two stores unchanged.
+ * - Times are epoch milliseconds from the caller; the database clock is never read.
+ */
+import type pg from 'pg';
+
+import { ConflictError, KeyError, NotFoundError, StoreError } from '../../core/errors.js';
+import type { NewEvent, WardenEvent } from '../../core/types.js';
+import {
+  aad,
+  connectionFromRow,
+  connectionPatchColumns,
+  eventFromRow,
+  flowFromRow,
+  flowToRow,
+  outboxFromRow,
+  type ConnectionRow,
+  type EventRow,
+  type FlowRow,
+  type OutboxRow,
+} from '../sqlite/rows.js';
+import type {
+  ConnectionPatch,
+  ConnectionRecord,
+  FlowPatch,
+  FlowRecord,
+  FlowStatus,
+  NewFlow,
+  NewOutboxMessage,
+  OutboxPatch,
+  OutboxRecord,
+  OutboxStats,
+  OutboxStatus,
+  Sealer,
+  Store,
+} from '../types.js';
+import { ChangeFeed, CHANNEL } from './change-feed.js';
+import { describeTarget, isUniqueViolation, toStoreError } from './errors.js';
+import { assertSchemaNotNewer, migrate } from './migrations.js';
+import { PgPool } from './pool.js';
+
+export interface PostgresStoreOptions {
+  sealer: Sealer;
+  /** How the key was named (`file:…`, `env:…`), for error messages only. */
+  keySpec: string;
+  /** Pool size per process (default 10). */
+  poolSize?: number;
+  /** Keep retrying this long while the server is unreachable (default 15 s). */
+  retryMs?: number;
+  /** `auto` (default): LISTEN/NOTIFY when the server supports it; `poll`: always poll. */
+  notify?: 'auto' | 'poll';
+  /** Polling period of change notification without NOTIFY (default 1 s). */
+  pollMs?: number;
+  /** Told about connection trouble (never contains secrets). */
+  onTrouble?: (message: string) => void;
+}
+
+/** Identical to the SQLite store's key check, so a store moved by `migrate` keeps working. */
+export const KEY_CHECK_AAD = aad('meta', 'key_check', 'value');
+export const KEY_CHECK_PLAINTEXT = 'tokenwarden key check v1';
+const DEFAULT_LIMIT = 100;
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres';
+  private readonly listeners = new Set<(name: string) => void>();
+  private feed: ChangeFeed | null = null;
+  /** change_seq values written by this object, so their NOTIFY echo is not reported twice. */
+  private readonly ownChanges = new Set<number>();
+
+  private constructor(
+    private readonly db: PgPool,
+    private readonly sealer: Sealer,
+    private readonly notifySupported: boolean,
+    private readonly opts: PostgresStoreOptions,
+  ) {}
+
+  /**
+   * Connect, refuse a newer schema or a different key, migrate, and check the key again.
+   * Throws TransientError when the server cannot be reached, StoreError when the database is
+   * missing or refuses us, KeyError for the wrong key. Messages name `user@host:port/db` only.
+   */
+  static async open(url: string, opts: PostgresStoreOptions): Promise<PostgresStore> {
+    const target = describeTarget(url);
+    const db = new PgPool({
+      url,
+      target,
+      ...(opts.poolSize !== undefined ? { max: opts.poolSize } : {}),
+      ...(opts.retryMs !== undefined ? { retryMs: opts.retryMs } : {}),
+      ...(opts.onTrouble !== undefined ? { onTrouble: opts.onTrouble } : {}),
+    });
+    try {
+      const notify = await db.withClient(async (c) => {
+        await assertSchemaNotNewer(c, target);
+        await verifyKeyCheck(c, opts, false);
+        await migrate(c, target, Date.now(), async (tx) => {
+          await tx.query(`INSERT INTO meta (key, value) VALUES ('key_check', $1) ON CONFLICT (key) DO NOTHING`, [
+            opts.sealer.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD),
+          ]);
+        });
+        await verifyKeyCheck(c, opts, true);
+        return opts.notify !== 'poll' && (await supportsNotify(c));
+      });
+      return new PostgresStore(db, opts.sealer, notify, opts);
+    } catch (e) {
+      await db.end().catch(() => undefined);
+      throw toStoreError(e, target);
+    }
+  }
+
+  /** Whether change notification uses LISTEN/NOTIFY (else polling). */
+  get usesNotify(): boolean {
+    return this.notifySupported;
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private async rows<R extends pg.QueryResultRow>(sql: string, values: unknown[], idempotent = true): Promise<R[]> {
+    return (await this.db.query<R>(sql, values, { idempotent })).rows;
+  }
+
+  /** `WITH w AS (<write> RETURNING *) SELECT w.*` plus, if supported, the NOTIFY of each row. */
+  private notifying(write: string): string {
+    return this.notifySupported
+      ? `WITH w AS (${write} RETURNING *) SELECT w.*, pg_notify('${CHANNEL}', w.change_seq || ' ' || w.name) AS notified FROM w`
+      : `${write} RETURNING *`;
+  }
+
+  private changed(row: { name: string; change_seq?: number }): void {
+    if (this.feed && row.change_seq !== undefined) {
+      this.ownChanges.add(Number(row.change_seq));
+      if (this.ownChanges.size > 10_000) this.ownChanges.clear();
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(row.name);
+      } catch {
+        // A listener's failure is its own business; the write has committed.
+      }
+    }
+  }
+
+  private connection(row: ConnectionRow): ConnectionRecord {
+    return connectionFromRow(this.sealer, row);
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  async getConnection(name: string): Promise<ConnectionRecord | null> {
+    const [row] = await this.rows<ConnectionRow>(`SELECT * FROM connections WHERE name = $1`, [name]);
+    return row ? this.connection(row) : null;
+  }
+
+  async listConnections(): Promise<ConnectionRecord[]> {
+    const rows = await this.rows<ConnectionRow>(`SELECT * FROM connections ORDER BY name`, []);
+    return rows.map((r) => this.connection(r));
+  }
+
+  async ensureConnection(name: string, now: number): Promise<ConnectionRecord> {
+    const [inserted] = await this.rows<ConnectionRow & { change_seq: number }>(
+      this.notifying(
+        `INSERT INTO connections (name, state, version, failure_count, created_at, updated_at)
+         VALUES ($1, 'unauthorized', 1, 0, $2, $2) ON CONFLICT (name) DO NOTHING`,
+      ),
+      [name, now],
+    );
+    if (inserted) {
+      this.changed(inserted);
+      return this.connection(inserted);
+    }
+    const existing = await this.getConnection(name);
+    if (!existing) throw new StoreError(`connection "${name}" vanished while being created; retry`);
+    return existing;
+  }
+
+  async updateConnection(
+    name: string,
+    patch: ConnectionPatch,
+    opts: { now: number; expectVersion?: number; leaseOwner?: string },
+  ): Promise<ConnectionRecord> {
+    const { columns, values } = connectionPatchColumns(this.sealer, name, patch);
+    const params: unknown[] = [name, opts.now, ...values];
+    const sets = [
+      ...columns.map((c, i) => `${c} = $${i + 3}`),
+      'version = version + 1',
+      'updated_at = $2',
+      `change_seq = nextval('connection_change_seq')`,
+    ];
+    const where = ['name = $1'];
+    if (opts.expectVersion !== undefined) {
+      params.push(opts.expectVersion);
+      where.push(`version = $${params.length}`);
+    }
+    if (opts.leaseOwner !== undefined) {
+      params.push(opts.leaseOwner);
+      // A lease holder whose lease ended must not write.
+      where.push(`lease_owner = $${params.length} AND lease_until > $2`);
+    }
+    // Re-running the same patch under the same lease is harmless; a version check is not.
+    const [row] = await this.rows<ConnectionRow & { change_seq: number }>(
+      this.notifying(`UPDATE connections SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`),
+      params,
+      opts.expectVersion === undefined,
+    );
+    if (row) {
+      this.changed(row);
+      return this.connection(row);
+    }
+    const [current] = await this.rows<{ version: number }>(`SELECT version FROM connections WHERE name = $1`, [name]);
+    if (!current) throw new NotFoundError(`connection "${name}" is not in the store`);
+    if (opts.expectVersion !== undefined && current.version !== opts.expectVersion) {
+      throw new ConflictError(
+        `connection "${name}" changed meanwhile (version ${current.version}, expected ${opts.expectVersion}); re-read it`,
+      );
+    }
+    throw new ConflictError(`connection "${name}": the refresh lease of this owner expired or was taken over`);
+  }
+
+  async acquireRefreshLease(name: string, owner: string, ttlMs: number, now: number): Promise<ConnectionRecord | null> {
+    // The WHERE clause is re-evaluated on the newest row after a concurrent writer commits, and
+    // RETURNING is the row as re-read under the lease (someone may have refreshed meanwhile).
+    const [row] = await this.rows<ConnectionRow>(
+      `UPDATE connections SET lease_owner = $2, lease_until = $3
+       WHERE name = $1 AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= $4 OR lease_owner = $2)
+       RETURNING *`,
+      [name, owner, now + ttlMs, now],
+    );
+    if (row) return this.connection(row);
+    const [exists] = await this.rows(`SELECT 1 FROM connections WHERE name = $1`, [name]);
+    if (!exists) throw new NotFoundError(`connection "${name}" is not in the store`);
+    return null;
+  }
+
+  async releaseRefreshLease(name: string, owner: string): Promise<void> {
+    await this.rows(`UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`, [
+      name,
+      owner,
+    ]);
+  }
+
+  async deleteConnection(name: string): Promise<void> {
+    const [row] = await this.rows<{ name: string; change_seq: number }>(
+      this.notifying(`DELETE FROM connections WHERE name = $1`),
+      [name],
+    );
+    if (row) this.changed(row);
+  }
+
+  // ------------------------------------------------------------------ flows
+
+  async createFlow(flow: NewFlow): Promise<FlowRecord> {
+    const record: FlowRecord = { ...flow, status: 'open', remindedAt: null, completedAt: null, outcome: null };
+    const row = flowToRow(this.sealer, record);
+    const columns = Object.keys(row);
+    try {
+      const [inserted] = await this.rows<FlowRow>(
+        `INSERT INTO flows (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
+        Object.values(row),
+        false,
+      );
+      return flowFromRow(this.sealer, inserted as FlowRow);
+    } catch (e) {
+      if (isUniqueViolation((e as Error).cause ?? e)) throw new ConflictError(`a flow with this id or state already exists`);
+      throw e;
+    }
+  }
+
+  async getFlow(id: string): Promise<FlowRecord | null> {
+    const [row] = await this.rows<FlowRow>(`SELECT * FROM flows WHERE id = $1`, [id]);
+    return row ? flowFromRow(this.sealer, row) : null;
+  }
+
+  async findFlowByState(state: string): Promise<FlowRecord | null> {
+    const [row] = await this.rows<FlowRow>(`SELECT * FROM flows WHERE state = $1`, [state]);
+    return row ? flowFromRow(this.sealer, row) : null;
+  }
+
+  async listOpenFlows(connection?: string): Promise<FlowRecord[]> {
+    const rows =
+      connection === undefined
+        ? await this.rows<FlowRow>(`SELECT * FROM flows WHERE status = 'open' ORDER BY created_at DESC, seq DESC`, [])
+        : await this.rows<FlowRow>(
+            `SELECT * FROM flows WHERE status = 'open' AND connection = $1 ORDER BY created_at DESC, seq DESC`,
+            [connection],
+          );
+    return rows.map((r) => flowFromRow(this.sealer, r));
+  }
+
+  async listFlows(opts: { connection?: string; limit?: number } = {}): Promise<FlowRecord[]> {
+    const limit = opts.limit ?? DEFAULT_LIMIT;
+    const rows =
+      opts.connection === undefined
+        ? await this.rows<FlowRow>(`SELECT * FROM flows ORDER BY created_at DESC, seq DESC LIMIT $1`, [limit])
+        : await this.rows<FlowRow>(`SELECT * FROM flows WHERE connection = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`, [
+            opts.connection,
+            limit,
+          ]);
+    return rows.map((r) => flowFromRow(this.sealer, r));
+  }
+
+  async updateFlow(id: string, patch: FlowPatch): Promise<FlowRecord> {
+    const sets: string[] = [];
+    const values: unknown[] = [id];
+    const set = (column: string, value: unknown): void => {
+      if (value === undefined) return;
+      values.push(value);
+      sets.push(`${column} = $${values.length}`);
+    };
+    set('asked_via', patch.askedVia === undefined ? undefined : JSON.stringify(patch.askedVia));
+    set('reminded_at', patch.remindedAt);
+    set('outcome', patch.outcome);
+    set('url', patch.url);
+    set('expires_at', patch.expiresAt);
+    const [row] =
+      sets.length > 0
+        ? await this.rows<FlowRow>(`UPDATE flows SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values)
+        : await this.rows<FlowRow>(`SELECT * FROM flows WHERE id = $1`, values);
+    if (!row) throw new NotFoundError(`flow ${id} is not in the store`);
+    return flowFromRow(this.sealer, row);
+  }
+
+  async finishFlow(id: string, status: Exclude<FlowStatus, 'open'>, now: number, outcome: string | null): Promise<boolean> {
+    // Not idempotent: a second run would say "already used" about our own completion.
+    const rows = await this.rows(
+      `UPDATE flows SET status = $2, completed_at = $3, outcome = $4 WHERE id = $1 AND status = 'open' RETURNING id`,
+      [id, status, now, outcome],
+      false,
+    );
+    return rows.length === 1;
+  }
+
+  // ------------------------------------------------------------------ events
+
+  async appendEvent(event: NewEvent, now: number): Promise<WardenEvent> {
+    const data = event.data === null ? null : JSON.stringify(event.data);
+    const [row] = await this.rows<EventRow>(
+      `INSERT INTO events (at, type, connection, message, data) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+      [event.at ?? now, event.type, event.connection, event.message, data],
+      false,
+    );
+    return eventFromRow(row as EventRow);
+  }
+
+  async listEvents(
+    opts: { since?: number; connection?: string; limit?: number; newestFirst?: boolean } = {},
+  ): Promise<WardenEvent[]> {
+    const values: unknown[] = [opts.since ?? 0, opts.limit ?? DEFAULT_LIMIT];
+    let where = 'id > $1';
+    if (opts.connection !== undefined) {
+      values.push(opts.connection);
+      where += ` AND connection = $3`;
+    }
+    const order = opts.newestFirst ? 'DESC' : 'ASC';
+    const rows = await this.rows<EventRow>(`SELECT * FROM events WHERE ${where} ORDER BY id ${order} LIMIT $2`, values);
+    return rows.map(eventFromRow);
+  }
+
+  // ------------------------------------------------------------------ outbox
+
+  async enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }> {
+    let inserted: OutboxRow | undefined;
+    try {
+      [inserted] = await this.rows<OutboxRow>(
+        `INSERT INTO outbox (id, mailbox, idempotency_key, message_id, payload, status, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)
+         ON CONFLICT (mailbox, idempotency_key) DO NOTHING RETURNING *`,
+        [
+          msg.id,
+          msg.mailbox,
+          msg.idempotencyKey,
+          msg.messageId,
+          this.sealer.seal(msg.payload, aad('outbox', msg.id, 'payload')),
+          now,
+          msg.createdAt,
+        ],
+      );
+    } catch (e) {
+      if (isUniqueViolation((e as Error).cause ?? e)) throw new ConflictError(`outbox message ${msg.id} already exists`);
+      throw e;
+    }
+    if (inserted) return { record: outboxFromRow(this.sealer, inserted), created: true };
+    const [existing] = await this.rows<OutboxRow>(`SELECT * FROM outbox WHERE mailbox = $1 AND idempotency_key = $2`, [
+      msg.mailbox,
+      msg.idempotencyKey,
+    ]);
+    if (!existing) throw new StoreError(`outbox message ${msg.id} vanished while being enqueued; retry`);
+    return { record: outboxFromRow(this.sealer, existing), created: false };
+  }
+
+  async getMessage(id: string): Promise<OutboxRecord | null> {
+    const [row] = await this.rows<OutboxRow>(`SELECT * FROM outbox WHERE id = $1`, [id]);
+    return row ? outboxFromRow(this.sealer, row) : null;
+  }
+
+  async claimMessages(opts: {
+    owner: string;
+    now: number;
+    leaseMs: number;
+    limit: number;
+    mailbox?: string;
+  }): Promise<OutboxRecord[]> {
+    const values: unknown[] = [opts.owner, opts.now + opts.leaseMs, opts.now, opts.limit];
+    let mailbox = '';
+    if (opts.mailbox !== undefined) {
+      values.push(opts.mailbox);
+      mailbox = 'mailbox = $5 AND';
+    }
+    // SKIP LOCKED: a row another sender is claiming right now is left to it, not waited for.
+    const rows = await this.rows<OutboxRow>(
+      `UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2
+       WHERE id IN (
+         SELECT id FROM outbox
+         WHERE ${mailbox} ((status = 'pending' AND next_attempt_at <= $3)
+                OR (status = 'sending' AND (lease_until IS NULL OR lease_until <= $3)))
+         ORDER BY next_attempt_at, created_at, id
+         LIMIT $4
+         FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      values,
+      false,
+    );
+    rows.sort(
+      (a, b) => a.next_attempt_at - b.next_attempt_at || a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+    return rows.map((r) => outboxFromRow(this.sealer, r));
+  }
+
+  async updateMessage(id: string, patch: OutboxPatch, opts: { owner?: string }): Promise<OutboxRecord | null> {
+    const sets: string[] = [];
+    const values: unknown[] = [id];
+    const set = (column: string, value: unknown): void => {
+      if (value === undefined) return;
+      values.push(value);
+      sets.push(`${column} = $${values.length}`);
+    };
+    set('status', patch.status);
+    set('attempts', patch.attempts);
+    set('next_attempt_at', patch.nextAttemptAt);
+    set('route', patch.route);
+    set('last_error', patch.lastError);
+    set('sent_at', patch.sentAt);
+    // Leaving `sending` ends the claim.
+    if (patch.status !== undefined && patch.status !== 'sending') sets.push('lease_owner = NULL', 'lease_until = NULL');
+    if (sets.length === 0) sets.push('id = id');
+    let where = 'id = $1';
+    if (opts.owner !== undefined) {
+      values.push(opts.owner);
+      where += ` AND lease_owner = $${values.length}`;
+    }
+    const [row] = await this.rows<OutboxRow>(`UPDATE outbox SET ${sets.join(', ')} WHERE ${where} RETURNING *`, values);
+    return row ? outboxFromRow(this.sealer, row) : null;
+  }
+
+  async listMessages(opts: { mailbox?: string; status?: OutboxStatus; limit?: number } = {}): Promise<OutboxRecord[]> {
+    const where: string[] = [];
+    const values: unknown[] = [opts.limit ?? DEFAULT_LIMIT];
+    if (opts.mailbox !== undefined) {
+      values.push(opts.mailbox);
+      where.push(`mailbox = $${values.length}`);
+    }
+    if (opts.status !== undefined) {
+      values.push(opts.status);
+      where.push(`status = $${values.length}`);
+    }
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const rows = await this.rows<OutboxRow>(`SELECT * FROM outbox ${clause} ORDER BY created_at DESC, seq DESC LIMIT $1`, values);
+    return rows.map((r) => outboxFromRow(this.sealer, r));
+  }
+
+  async outboxStats(mailbox?: string): Promise<OutboxStats> {
+    const rows = await this.rows<{ status: OutboxStatus; n: number; oldest: number }>(
+      `SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox ${mailbox === undefined ? '' : 'WHERE mailbox = $1'} GROUP BY status`,
+      mailbox === undefined ? [] : [mailbox],
+    );
+    const stats: OutboxStats = { pending: 0, sending: 0, sent: 0, failed: 0, oldestPendingAt: null };
+    for (const r of rows) {
+      stats[r.status] = Number(r.n);
+      if ((r.status === 'pending' || r.status === 'sending') && (stats.oldestPendingAt ?? Infinity) > r.oldest) {
+        stats.oldestPendingAt = r.oldest;
+      }
+    }
+    return stats;
+  }
+
+  // ------------------------------------------------------------------ leader leases
+
+  async acquireLease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    // A concurrent insert of the same key waits for the first to commit, then takes the
+    // DO UPDATE branch, whose WHERE sees the committed holder.
+    const rows = await this.rows(
+      `INSERT INTO leases (key, owner, until) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
+       WHERE leases.owner = EXCLUDED.owner OR leases.until <= $4
+       RETURNING key`,
+      [key, owner, now + ttlMs, now],
+    );
+    return rows.length === 1;
+  }
+
+  async releaseLease(key: string, owner: string): Promise<void> {
+    await this.rows(`DELETE FROM leases WHERE key = $1 AND owner = $2`, [key, owner]);
+  }
+
+  async getLease(key: string): Promise<{ owner: string; until: number } | null> {
+    const [row] = await this.rows<{ owner: string; until: number }>(`SELECT owner, until FROM leases WHERE key = $1`, [key]);
+    return row ? { owner: row.owner, until: row.until } : null;
+  }
+
+  // ------------------------------------------------------------------ change notification
+
+  /**
+   * Called when a connection row changes on any node: at once for changes made through this
+   * object, by LISTEN/NOTIFY (or polling) for the others. Best effort: re-read the store.
+   */
+  onConnectionChanged(listener: (name: string) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.feed) {
+      const feed = new ChangeFeed({
+        connect: () => this.db.client(),
+        query: (sql, values) => this.db.query(sql, values, { idempotent: true }),
+        notify: this.notifySupported,
+        pollMs: this.opts.pollMs ?? 1_000,
+        emit: (name, seq) => {
+          if (seq !== null && this.ownChanges.delete(seq)) return;
+          for (const l of this.listeners) l(name);
+          // (ChangeFeed catches a listener's throw.)
+        },
+        ...(this.opts.onTrouble !== undefined ? { onTrouble: this.opts.onTrouble } : {}),
+      });
+      this.feed = feed;
+      feed.start().catch((e: unknown) => this.opts.onTrouble?.(`change notification not started: ${(e as Error).message}`));
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.feed) {
+        const feed = this.feed;
+        this.feed = null;
+        this.ownChanges.clear();
+        void feed.stop();
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    const feed = this.feed;
+    this.feed = null;
+    if (feed) await feed.stop();
+    await this.db.end();
+  }
+}
+
+/** Open a PostgreSQL store (the `postgres://` seam of open-store.ts). */
+export function openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<Store> {
+  return PostgresStore.open(url, opts);
+}
+
+async function supportsNotify(c: pg.ClientBase): Promise<boolean> {
+  try {
+    await c.query(`SELECT pg_notify('${CHANNEL}_probe', '')`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Fail with KeyError if the store's key-check record does not open with this key. */
+async function verifyKeyCheck(c: pg.ClientBase, opts: PostgresStoreOptions, required: boolean): Promise<void> {
+  const hasMeta = (await c.query<{ t: string | null }>(`SELECT to_regclass('meta')::text AS t`)).rows[0]?.t != null;
+  const row = hasMeta
+    ? (await c.query<{ value: string }>(`SELECT value FROM meta WHERE key = 'key_check'`)).rows[0]
+    : undefined;
+  if (!row) {
+    if (required) throw new StoreError('store has no key-check record after migration');
+    return;
+  }
+  let ok = false;
+  try {
+    ok = opts.sealer.open(row.value, KEY_CHECK_AAD) === KEY_CHECK_PLAINTEXT;
+  } catch {
+    ok = false;
+  }
+  if (!ok) {
+    throw new KeyError(
+      `the encryption key does not match the one this store was created with (key: ${opts.keySpec}); use the original key`,
+    );
+  }
+}
