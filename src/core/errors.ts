@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'TW_TIMEOUT'
   | 'TW_MAIL'
   | 'TW_UNAUTHORIZED'
+  | 'TW_RATE_LIMITED'
   | 'TW_INTERNAL';
 
 export class TokenwardenError extends Error {

@@ -1,6 +1,7 @@
 /** What every HTTP route receives: the warden, the orchestrator, auth settings and the clock. */
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { MailService } from '../mail/index.js';
 import type { Orchestrator } from '../reauth/types.js';
 import type { Warden } from '../warden.js';
 
@@ -13,4 +14,6 @@ export interface ServerContext {
   logger: Logger;
   /** Where the human's browser reaches this server (public_url or http://listen). */
   baseUrl: string;
+  /** The mail service when mailboxes are configured (absent: mail routes answer 404). */
+  mail?: MailService | undefined;
 }

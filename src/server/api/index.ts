@@ -1,7 +1,38 @@
-/** `/api/v1/*` JSON API. */
-import type { Hono } from 'hono';
+/**
+ * `/api/v1/*` JSON API (DESIGN section 7): every call needs `Authorization: Bearer <api key>`;
+ * every error is `{ "error": { "code": "TW_…", "message": … } }` with the status mapped from
+ * its code in server/error-status.ts.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { NotFoundError, TokenwardenError } from '../../core/errors.js';
+import { FailureLimiter, apiAuth, type FailureLimiterOptions } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { errorResponse } from '../error-status.js';
+import { mountConnections } from './connections.js';
+import { mountEvents } from './events.js';
+import { mountFlows } from './flows.js';
+import { mountMailboxes } from './mailboxes.js';
 
-export function mountApi(_app: Hono, _ctx: ServerContext): void {
-  // Filled in by the HTTP API work (issue: the daemon's faces).
+/** Largest request body accepted (mail with attachments, base64). */
+const MAX_BODY_BYTES = 25 * 1024 * 1024;
+
+export function mountApi(app: Hono, ctx: ServerContext, opts: { limiter?: FailureLimiterOptions } = {}): void {
+  const api = new Hono();
+  const limiter = new FailureLimiter(ctx.clock, opts.limiter);
+  api.onError((err, c) => errorResponse(c, err, ctx.logger));
+  api.use('*', apiAuth(ctx, limiter));
+  api.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => errorResponse(c, new TokenwardenError('TW_BAD_INPUT', `Request body larger than ${MAX_BODY_BYTES} bytes.`)),
+    }),
+  );
+  mountConnections(api, ctx);
+  mountFlows(api, ctx);
+  mountEvents(api, ctx);
+  mountMailboxes(api, ctx);
+  api.all('*', (c) => errorResponse(c, new NotFoundError(`No API route ${c.req.method} ${c.req.path}.`)));
+  app.route('/api/v1', api);
 }

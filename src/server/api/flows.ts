@@ -1,0 +1,13 @@
+/** `POST /flows/complete` `{ "input": "<redirect URL or code>" }`: the human's answer, by API. */
+import type { Hono } from 'hono';
+import type { ServerContext } from '../context.js';
+import { readBody } from './body.js';
+import { completeBody } from './schemas.js';
+
+export function mountFlows(api: Hono, ctx: ServerContext): void {
+  api.post('/flows/complete', async (c) => {
+    const { input } = await readBody(c, completeBody);
+    const done = await ctx.orchestrator.complete(input, { via: 'api' });
+    return c.json({ connection: done.connection, flow_id: done.flowId, account: done.account, kind: done.kind });
+  });
+}
