@@ -230,4 +230,34 @@ describe('send with route failover', () => {
     const ev = JSON.stringify(events.events);
     for (const needle of ['CONFIDENTIAL-BODY', 'SECRET-SUBJECT', TOKEN, APP_PASSWORD]) expect(ev).not.toContain(needle);
   });
+
+  it('probes: Gmail profile with read scopes; with gmail.send alone only the token is checked', async () => {
+    const health = await svc.probeAll();
+    expect(health.map((h) => [h.direction, h.route, h.ok])).toEqual([
+      ['send', 'gmail:gmail', true],
+      ['send', `smtp:${smtp.host}`, true],
+    ]);
+    expect(gmail.requests.map((r) => r.path)).toEqual(['/gmail/v1/users/me/profile']);
+
+    const sendOnly = await startGmailFake({ verifyToken: async (t) => t === TOKEN, scopes: ['https://www.googleapis.com/auth/gmail.send'] });
+    const s2 = createMailService({
+      config: mailConfig(
+        { agent: { address: 'agent@example.com', send: [{ gmail: { connection: 'gmail', api_base: sendOnly.url } }] } },
+        { gmail: googleConn(['https://www.googleapis.com/auth/gmail.send']) },
+      ),
+      store: ts.store, tokens, clock, logger: silentLogger, events, owner: 'p',
+    });
+    try {
+      const [h] = await s2.probeAll();
+      expect(h).toMatchObject({ ok: true, note: expect.stringContaining('probe limited by scopes'), circuit: { state: 'closed' } });
+      expect(sendOnly.requests).toHaveLength(0);
+      tokens.revoke('gmail');
+      const [h2] = await s2.probeAll();
+      expect(h2).toMatchObject({ ok: false, circuit: { state: 'open' } });
+      expect(events.ofType('probe_failed')).toHaveLength(1);
+    } finally {
+      await s2.stop();
+      await sendOnly.stop();
+    }
+  });
 });
