@@ -272,8 +272,9 @@ export function createGrantClient(
     async jwtBearer() {
       if (!conn.key_file) throw new ConfigError('required for kind service_account', { path: 'key_file' });
       const key = await readServiceAccountKey(conn.key_file, deps.baseDir);
-      const tokenUrl = endpoints.tokenUrl ?? key.token_uri ?? GOOGLE_TOKEN_URL;
-      checkEndpointUrl(tokenUrl, endpoints.tokenUrl ? 'token_url' : 'key_file');
+      // An explicit token_url wins, then the key file's token_uri, then the profile's endpoint.
+      const tokenUrl = conn.token_url ?? key.token_uri ?? endpoints.tokenUrl ?? GOOGLE_TOKEN_URL;
+      checkEndpointUrl(tokenUrl, conn.token_url ? 'token_url' : 'key_file');
       const assertion = signAssertion(key, { audience: tokenUrl, scopes, subject: conn.subject, now: clock.now() });
       const body = await postForm('service account token request', tokenUrl, {
         grant_type: JWT_BEARER_GRANT,

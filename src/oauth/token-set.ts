@@ -13,6 +13,14 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
+/** `bearer` → `Bearer` (RFC 6750 §1.1 scheme spelling, usable as-is in Authorization headers). */
+function canonicalType(t: string | undefined): string {
+  const lower = t?.toLowerCase();
+  if (lower === undefined || lower === 'bearer') return 'Bearer';
+  if (lower === 'dpop') return 'DPoP';
+  return t as string;
+}
+
 /**
  * `expires_in` → `expiresAt` (by `now`, the injected clock); GitHub's `refresh_token_expires_in`
  * → `refreshExpiresAt`; an absent refresh token stays undefined (the keeper never overwrites a
@@ -25,7 +33,7 @@ export function toTokenSet(body: Record<string, unknown>, now: number): TokenSet
   const refreshExpiresIn = num(body['refresh_token_expires_in']);
   const set: TokenSet = {
     accessToken,
-    tokenType: str(body['token_type']) ?? 'Bearer',
+    tokenType: canonicalType(str(body['token_type'])),
   };
   const refreshToken = str(body['refresh_token']);
   if (refreshToken) set.refreshToken = refreshToken;

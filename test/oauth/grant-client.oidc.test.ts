@@ -49,7 +49,7 @@ describe('authorization code + PKCE', () => {
     expect(tokens.accessToken).toBeTruthy();
     expect(tokens.refreshToken).toBeTruthy();
     expect(tokens.idToken).toBeTruthy();
-    expect(tokens.tokenType.toLowerCase()).toBe('bearer');
+    expect(tokens.tokenType).toBe('Bearer');
     expect(tokens.expiresAt).toBeGreaterThanOrEqual(before + 4000);
     expect(tokens.expiresAt).toBeLessThanOrEqual(Date.now() + 5000);
     expect((await peer.introspect(tokens.accessToken)).active).toBe(true);
