@@ -155,7 +155,8 @@ export async function migrate(
   now: number,
   afterMigrate: (tx: pg.ClientBase) => Promise<void>,
 ): Promise<void> {
-  // CREATE TABLE IF NOT EXISTS can itself race (duplicate catalog row): retry it once.
+  // CREATE TABLE IF NOT EXISTS races with a concurrent opener (duplicate type/catalog row);
+  // once the other has committed, the retry finds the table.
   for (let attempt = 0; ; attempt++) {
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -165,7 +166,8 @@ export async function migrate(
       )`);
       break;
     } catch (e) {
-      if (attempt > 0 || (e as { code?: string }).code !== '23505') throw e;
+      const code = (e as { code?: string }).code ?? '';
+      if (attempt >= 3 || !['23505', '42710', '42P07'].includes(code)) throw e;
     }
   }
   await client.query('BEGIN');

@@ -74,6 +74,7 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   private readonly listeners = new Set<(name: string) => void>();
   private feed: ChangeFeed | null = null;
+  private feedStarted: Promise<void> = Promise.resolve();
   /** change_seq values written by this object, so their NOTIFY echo is not reported twice. */
   private readonly ownChanges = new Set<number>();
 
@@ -537,7 +538,9 @@ export class PostgresStore implements Store {
         ...(this.opts.onTrouble !== undefined ? { onTrouble: this.opts.onTrouble } : {}),
       });
       this.feed = feed;
-      feed.start().catch((e: unknown) => this.opts.onTrouble?.(`change notification not started: ${(e as Error).message}`));
+      this.feedStarted = feed
+        .start()
+        .catch((e: unknown) => this.opts.onTrouble?.(`change notification not started: ${(e as Error).message}`));
     }
     return () => {
       this.listeners.delete(listener);
@@ -548,6 +551,11 @@ export class PostgresStore implements Store {
         void feed.stop();
       }
     };
+  }
+
+  /** Resolves once changes committed from now on will be reported (the LISTEN is in place). */
+  changeFeedReady(): Promise<void> {
+    return this.feedStarted;
   }
 
   async close(): Promise<void> {
