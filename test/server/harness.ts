@@ -6,6 +6,7 @@
 import { createServer } from 'node:net';
 import type { Hono } from 'hono';
 import { jsonLogger, type Logger } from '../../src/core/logger.js';
+import { createMailService } from '../../src/mail/index.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../../src/reauth/orchestrator.js';
 import { createApp } from '../../src/server/app.js';
 import type { ServerContext } from '../../src/server/context.js';
@@ -46,6 +47,8 @@ export interface HarnessOptions {
   port?: number;
   /** More connections, built once the provider peer is up. */
   extraConnections?: (peer: OidcPeer, redirectUri: string) => Promise<Record<string, unknown>>;
+  /** `mailboxes:` config; when given, a real mail service is built on the warden and passed as `ctx.mail`. */
+  mailboxes?: Record<string, unknown>;
   ctx?: Partial<ServerContext>;
 }
 
@@ -67,13 +70,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       },
       ...(await opts.extraConnections?.(peer, redirectUri)),
     },
+    ...(opts.mailboxes ? { mailboxes: opts.mailboxes } : {}),
   });
   const logs: string[] = [];
   const logger: Logger = jsonLogger('debug', (l) => logs.push(l));
   const warden = await openWarden({ configPath: ws.configPath, logger });
   const orchestrator = createOrchestrator(warden, { channels: new Map(), baseUrl, logger });
   await orchestrator.start();
-  const ctx: ServerContext = { warden, orchestrator, apiKey: API_KEY, clock: warden.deps.clock, logger, baseUrl, ...opts.ctx };
+  const mail = opts.mailboxes
+    ? createMailService({ config: warden.config, store: warden.store, tokens: warden.keeper, clock: warden.deps.clock, logger, events: warden.sink, owner: 'test' })
+    : undefined;
+  const ctx: ServerContext = { warden, orchestrator, apiKey: API_KEY, clock: warden.deps.clock, logger, baseUrl, mail, ...opts.ctx };
   const app = createApp(ctx);
   return {
     peer,
@@ -95,6 +102,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return Promise.resolve(app.request(path, { ...init, headers }));
     },
     async close() {
+      await mail?.stop();
       await orchestrator.stop();
       await warden.close();
       await peer.stop();
