@@ -49,7 +49,7 @@ export interface TelegramChannel extends Channel {
 /** Remove the bot token (and anything shaped like one) from text that may echo a request URL. */
 export function redactBotToken(text: string, token: string): string {
   let out = token ? text.split(token).join('[bot-token]') : text;
-  out = out.replace(/\b\d{5,}:[A-Za-z0-9_-]{20,}\b/g, '[bot-token]');
+  out = out.replace(/(?<![0-9])\d{5,}:[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])/g, '[bot-token]');
   return out;
 }
 
