@@ -124,7 +124,7 @@ export class Warden {
 
   /** A valid access token for `conn`, refreshed ahead of expiry. Throws ReauthRequiredError or TransientError. */
   accessToken(conn: string): Promise<string> {
-    return this.keeper.accessToken(this.known(conn));
+    return this.connections.has(conn) ? this.keeper.accessToken(conn) : Promise.reject(this.unknown(conn));
   }
 
   tokenInfo(conn: string): Promise<AccessTokenInfo> {
@@ -230,9 +230,12 @@ export class Warden {
   }
 
   private known(conn: string): string {
-    if (!this.connections.has(conn))
-      throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${conn}" (configured: ${[...this.connections.keys()].join(', ') || 'none'})`);
+    if (!this.connections.has(conn)) throw this.unknown(conn);
     return conn;
+  }
+
+  private unknown(conn: string): TokenwardenError {
+    return new TokenwardenError('TW_NOT_FOUND', `No connection named "${conn}" (configured: ${[...this.connections.keys()].join(', ') || 'none'})`);
   }
 }
 

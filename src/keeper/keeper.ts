@@ -51,6 +51,7 @@ interface Cached {
   tokenType: string;
   expiresAt: number | null;
   refreshAt: number | null;
+  promise: Promise<string>;
 }
 
 export class Keeper implements TokenSource {
@@ -69,8 +70,11 @@ export class Keeper implements TokenSource {
   }
 
   /** A valid access token, refreshed ahead of expiry. */
-  async accessToken(name: string): Promise<string> {
-    return (await this.tokenInfo(name)).accessToken;
+  accessToken(name: string): Promise<string> {
+    const cached = this.cache.get(name);
+    // Hot path: one Map lookup and one clock read; the settled promise is reused, not re-allocated.
+    if (cached && (cached.refreshAt === null || this.deps.clock.now() < cached.refreshAt)) return cached.promise;
+    return this.tokenInfo(name).then((i) => i.accessToken);
   }
 
   async stateOf(name: string): Promise<ConnectionState | null> {
@@ -316,7 +320,7 @@ export class Keeper implements TokenSource {
   private remember(name: string, row: ConnectionRecord, noCache = false): AccessTokenInfo {
     if (!row.accessToken) throw new TransientError(`No access token available for "${name}"`);
     const d = shouldRefresh({ now: this.deps.clock.now(), hasAccessToken: true, accessExpiresAt: row.accessExpiresAt, obtainedAt: row.lastRefreshAt });
-    const info: Cached = { accessToken: row.accessToken, tokenType: row.tokenType ?? 'Bearer', expiresAt: row.accessExpiresAt, refreshAt: d.refreshAt };
+    const info: Cached = { accessToken: row.accessToken, tokenType: row.tokenType ?? 'Bearer', expiresAt: row.accessExpiresAt, refreshAt: d.refreshAt, promise: Promise.resolve(row.accessToken) };
     if (!noCache && !d.should) this.cache.set(name, info);
     return { accessToken: info.accessToken, tokenType: info.tokenType, expiresAt: info.expiresAt, state: row.state };
   }
