@@ -24,16 +24,16 @@ import { JWT_BEARER_GRANT, readServiceAccountKey, signAssertion } from './jwt-be
 
 export interface GrantClientDeps {
   /** Injected for tests and proxies (default: global fetch). */
-  fetch?: typeof fetch;
+  fetch?: typeof fetch | undefined;
   clock: Clock;
   /** Per-request timeout (default 15 s). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Directory relative paths (key_file) resolve against. */
-  baseDir?: string;
+  baseDir?: string | undefined;
   /** Device-flow poll interval in seconds when the provider sends none (RFC 8628 §3.2 default 5). */
-  deviceIntervalSeconds?: number;
+  deviceIntervalSeconds?: number | undefined;
   /** Shared metadata cache (default: one per process). */
-  discoveryCache?: DiscoveryCache;
+  discoveryCache?: DiscoveryCache | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;

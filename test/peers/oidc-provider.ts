@@ -181,7 +181,7 @@ export async function startOidcProvider(opts: OidcPeerOptions = {}): Promise<Oid
           ctx.body = page('<p id="device-success">Signed in.</p>');
         },
       },
-      revocation: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: () => true },
       introspection: { enabled: true, allowedPolicy: () => true },
       clientCredentials: { enabled: true },
     },
