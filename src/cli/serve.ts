@@ -109,7 +109,9 @@ async function buildChannels(warden: Warden): Promise<Map<string, Channel>> {
   for (const [name, cfg] of Object.entries(warden.config.channels)) {
     try {
       const leader: LeaderLease | undefined =
-        cfg.type === 'telegram' ? telegramLease(warden, cfg.bot_token.split(':')[0] ?? name, (cfg.poll_timeout ?? 30_000) + 30_000) : undefined;
+        cfg.type === 'telegram'
+          ? telegramLease(warden, cfg.bot_token.split(':')[0] ?? name, (cfg.poll_timeout ?? 30_000) + 30_000)
+          : undefined;
       out.set(
         name,
         createChannel(name, cfg, {
@@ -119,13 +121,21 @@ async function buildChannels(warden: Warden): Promise<Map<string, Channel>> {
           ...(leader ? { leader } : {}),
           onError: (err) => {
             void warden.sink
-              .emit({ type: 'channel_error', connection: null, message: redact(`Channel ${name}: ${err.message}`), data: { channel: name } })
+              .emit({
+                type: 'channel_error',
+                connection: null,
+                message: redact(`Channel ${name}: ${err.message}`),
+                data: { channel: name },
+              })
               .catch(() => undefined);
           },
         }),
       );
     } catch (err) {
-      warden.deps.logger.error('channel could not be started', { channel: name, error: redact((err as Error).message) });
+      warden.deps.logger.error('channel could not be started', {
+        channel: name,
+        error: redact((err as Error).message),
+      });
     }
   }
   return out;
@@ -155,10 +165,14 @@ export async function runServe(o: { config?: string; listen?: string }, io: Io):
   const daemon = await startDaemon({
     ...(o.config ? { configPath: o.config } : {}),
     ...(o.listen ? { listen: o.listen } : {}),
-    logger: jsonLogger((process.env['TOKENWARDEN_LOG_LEVEL'] as 'debug' | 'info' | 'warn' | 'error' | undefined) ?? 'info'),
+    logger: jsonLogger(
+      (process.env['TOKENWARDEN_LOG_LEVEL'] as 'debug' | 'info' | 'warn' | 'error' | undefined) ?? 'info',
+    ),
   });
   const listeners = [...daemon.channels.values()].filter((c) => c.twoWay).map((c) => c.name);
-  io.out(`tokenwarden serving on ${daemon.server.url} (callback ${new URL('/oauth/callback', daemon.baseUrl).toString()}${listeners.length ? `; listening on ${listeners.join(', ')}` : ''})\n`);
+  io.out(
+    `tokenwarden serving on ${daemon.server.url} (callback ${new URL('/oauth/callback', daemon.baseUrl).toString()}${listeners.length ? `; listening on ${listeners.join(', ')}` : ''})\n`,
+  );
   await new Promise<void>((resolveStop) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);

@@ -90,7 +90,10 @@ export class ReauthOrchestrator implements Orchestrator {
     this.clock = opts.clock ?? warden.deps.clock;
     this.logger = opts.logger ?? warden.deps.logger;
     for (const [name, rt] of warden.connections)
-      this.quiet.set(name, rt.config.quiet_hours ? parseQuietHours(rt.config.quiet_hours, `connections.${name}.quiet_hours`) : null);
+      this.quiet.set(
+        name,
+        rt.config.quiet_hours ? parseQuietHours(rt.config.quiet_hours, `connections.${name}.quiet_hours`) : null,
+      );
   }
 
   /**
@@ -102,7 +105,8 @@ export class ReauthOrchestrator implements Orchestrator {
     this.started = true;
     this.warden.events.on('reauth_required', this.onReauthRequired);
     this.warden.events.on('event', this.onEvent);
-    for (const f of await this.warden.store.listOpenFlows()) if (f.kind === 'device_code' && f.expiresAt > this.clock.now()) this.watch(f);
+    for (const f of await this.warden.store.listOpenFlows())
+      if (f.kind === 'device_code' && f.expiresAt > this.clock.now()) this.watch(f);
   }
 
   /** Stop listening (long polls aborted, in-flight pastes finished), stop device polling, drain background work. */
@@ -138,7 +142,9 @@ export class ReauthOrchestrator implements Orchestrator {
     const open = (await store.listOpenFlows(connection))[0];
     if (open && open.expiresAt > now && !req.fresh) {
       // Already asked: only channels named explicitly and not yet used get the link.
-      const missing = (req.via ?? (open.askedVia.length ? [] : rt.config.notify)).filter((c) => !open.askedVia.includes(c));
+      const missing = (req.via ?? (open.askedVia.length ? [] : rt.config.notify)).filter(
+        (c) => !open.askedVia.includes(c),
+      );
       if (missing.length) await this.send(open, missing, { all: req.via !== undefined });
       return (await store.getFlow(open.id)) ?? open;
     }
@@ -146,7 +152,11 @@ export class ReauthOrchestrator implements Orchestrator {
     const flow = await this.warden.flows.open(connection, { reason, fresh: req.fresh ?? false });
     if (reason === 'predicted') await this.markExpiring(connection);
     const targets = req.via ?? rt.config.notify;
-    await this.send(flow, targets, { all: req.via !== undefined, ...(req.note ? { note: req.note } : {}), ...(req.kind ? { kind: req.kind } : {}) });
+    await this.send(flow, targets, {
+      all: req.via !== undefined,
+      ...(req.note ? { note: req.note } : {}),
+      ...(req.kind ? { kind: req.kind } : {}),
+    });
     return (await store.getFlow(flow.id)) ?? flow;
   }
 
@@ -155,7 +165,11 @@ export class ReauthOrchestrator implements Orchestrator {
    * two-way channels before anything leaves. Without `all`, the first channel that accepts is
    * enough (escalation adds the next ones later).
    */
-  private async send(flow: FlowRecord, targets: string[], o: { all: boolean; note?: string; kind?: ChannelMessage['kind'] }): Promise<string[]> {
+  private async send(
+    flow: FlowRecord,
+    targets: string[],
+    o: { all: boolean; note?: string; kind?: ChannelMessage['kind'] },
+  ): Promise<string[]> {
     if (flow.kind === 'device_code') this.watch(flow);
     const known = targets.filter((t) => {
       if (this.channels.has(t) || this.warden.config.channels[t]) return true;
@@ -192,7 +206,11 @@ export class ReauthOrchestrator implements Orchestrator {
 
   private watch(flow: FlowRecord): void {
     this.warden.flows.watchDevice(flow, (r) => {
-      if (r instanceof Error) this.logger.info('reauth: device flow ended without approval', { connection: flow.connection, error: redact(r.message) });
+      if (r instanceof Error)
+        this.logger.info('reauth: device flow ended without approval', {
+          connection: flow.connection,
+          error: redact(r.message),
+        });
     });
   }
 
@@ -290,7 +308,11 @@ export class ReauthOrchestrator implements Orchestrator {
       try {
         await (await this.channel(name)).send(msg);
       } catch (err) {
-        this.logger.warn('reauth: could not send the recovery notice', { connection: e.connection, channel: name, error: redact((err as Error).message) });
+        this.logger.warn('reauth: could not send the recovery notice', {
+          connection: e.connection,
+          channel: name,
+          error: redact((err as Error).message),
+        });
       }
     }
   }
@@ -309,7 +331,11 @@ export class ReauthOrchestrator implements Orchestrator {
   renewalAt(connection: string, row: Pick<ConnectionRecord, 'refreshExpiresAt'>): number | null {
     const rt = this.warden.connections.get(connection);
     if (!rt || rt.config.kind !== 'oauth' || row.refreshExpiresAt === null) return null;
-    return shiftOutOfQuiet(this.quiet.get(connection) ?? null, row.refreshExpiresAt - rt.config.reauth_lead, row.refreshExpiresAt);
+    return shiftOutOfQuiet(
+      this.quiet.get(connection) ?? null,
+      row.refreshExpiresAt - rt.config.reauth_lead,
+      row.refreshExpiresAt,
+    );
   }
 
   /** When an open flow next needs attention: a reminder, or its link expiring (predicted ones wait for quiet hours to end). */
@@ -361,7 +387,12 @@ export class ReauthOrchestrator implements Orchestrator {
         kind: remindDue ? 'reminder' : 'reauth_request',
         note: 'The previous link expired unused; here is a fresh one.',
       });
-      await this.warden.sink.emit({ type: 'reauth_reminded', connection: flow.connection, message: `Sent a fresh link via ${targets.join(', ') || 'no channel'} (the previous one expired unused).`, data: { flowId: flow.id, channels: targets } });
+      await this.warden.sink.emit({
+        type: 'reauth_reminded',
+        connection: flow.connection,
+        message: `Sent a fresh link via ${targets.join(', ') || 'no channel'} (the previous one expired unused).`,
+        data: { flowId: flow.id, channels: targets },
+      });
       return;
     }
     await store.updateFlow(flow.id, { remindedAt: now });
@@ -420,7 +451,9 @@ export class ReauthOrchestrator implements Orchestrator {
   }
 
   private track(p: Promise<unknown>): void {
-    const t = p.catch((err: unknown) => this.logger.error('reauth: background step failed', { error: redact(String((err as Error)?.message ?? err)) }));
+    const t = p.catch((err: unknown) =>
+      this.logger.error('reauth: background step failed', { error: redact(String((err as Error)?.message ?? err)) }),
+    );
     this.background.add(t);
     void t.finally(() => this.background.delete(t));
   }

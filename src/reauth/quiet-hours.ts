@@ -22,7 +22,8 @@ export function parseQuietHours(spec: string, path = 'quiet_hours'): QuietHours 
   const m = SPEC.exec(spec.trim());
   if (!m) throw new ConfigError(`expected "HH:MM-HH:MM [IANA zone]", got "${spec}"`, { path });
   const [sh, sm, eh, em] = [m[1], m[2], m[3], m[4]].map(Number) as [number, number, number, number];
-  if (sh > 23 || eh > 23 || sm > 59 || em > 59) throw new ConfigError(`hours must be 00-23 and minutes 00-59 ("${spec}")`, { path });
+  if (sh > 23 || eh > 23 || sm > 59 || em > 59)
+    throw new ConfigError(`hours must be 00-23 and minutes 00-59 ("${spec}")`, { path });
   const timeZone = m[5] ?? 'UTC';
   try {
     new Intl.DateTimeFormat('en-US', { timeZone });
@@ -38,7 +39,13 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 export function localMinutes(t: number, timeZone: string): number {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
     formatters.set(timeZone, f);
   }
   let h = 0;
@@ -54,7 +61,9 @@ export function localMinutes(t: number, timeZone: string): number {
 
 function inWindow(q: QuietHours, minutes: number): boolean {
   if (q.startMin === q.endMin) return false;
-  return q.startMin < q.endMin ? minutes >= q.startMin && minutes < q.endMin : minutes >= q.startMin || minutes < q.endMin;
+  return q.startMin < q.endMin
+    ? minutes >= q.startMin && minutes < q.endMin
+    : minutes >= q.startMin || minutes < q.endMin;
 }
 
 export function isQuiet(q: QuietHours | null, t: number): boolean {
@@ -71,7 +80,8 @@ export function nextAllowed(q: QuietHours | null, t: number): number {
   if (q === null) return t;
   let at = t;
   // Usually one step; a DST jump inside the window may need a second look.
-  for (let i = 0; i < 3 && isQuiet(q, at); i++) at += Math.ceil(forward(localMinutes(at, q.timeZone), q.endMin) * 60_000);
+  for (let i = 0; i < 3 && isQuiet(q, at); i++)
+    at += Math.ceil(forward(localMinutes(at, q.timeZone), q.endMin) * 60_000);
   return at;
 }
 

@@ -11,6 +11,7 @@
  * and a FakeClock drives it in tests.
  */
 import type { Clock } from '../core/clock.js';
+import { ReauthRequiredError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import { shouldRefresh } from '../core/refresh-policy.js';
 import type { WardenEvent } from '../core/types.js';
@@ -74,8 +75,14 @@ export function planConnection(p: PlanInput): { due: WorkKind[]; nextAt: number 
     let refreshAt: number | null = null;
     if (!row.accessToken) refreshAt = p.kind === 'oauth' && !row.refreshToken ? null : p.now;
     else if (row.accessExpiresAt !== null)
-      refreshAt = shouldRefresh({ now: p.now, hasAccessToken: true, accessExpiresAt: row.accessExpiresAt, obtainedAt: row.lastRefreshAt }).refreshAt;
-    if (refreshAt !== null && row.state === 'degraded' && row.nextAttemptAt !== null) refreshAt = Math.max(refreshAt, row.nextAttemptAt);
+      refreshAt = shouldRefresh({
+        now: p.now,
+        hasAccessToken: true,
+        accessExpiresAt: row.accessExpiresAt,
+        obtainedAt: row.lastRefreshAt,
+      }).refreshAt;
+    if (refreshAt !== null && row.state === 'degraded' && row.nextAttemptAt !== null)
+      refreshAt = Math.max(refreshAt, row.nextAttemptAt);
     at(refreshAt, 'refresh');
     if (row.accessToken) at(p.probeAt, 'probe');
   }
@@ -97,7 +104,8 @@ export class Scheduler {
   private readonly entries = new Map<string, Entry>();
   private readonly dirty = new Set<string>();
   private readonly nextProbe = new Map<string, number>();
-  private readonly notBefore = new Map<string, number>();
+  /** A step that ran and is still due waits until `until`, unless the row changed meanwhile. */
+  private readonly notBefore = new Map<string, { until: number; version: number | null }>();
   private nextScanAt = 0;
   private wake: AbortController | null = null;
   private loop: Promise<void> | null = null;
@@ -106,7 +114,14 @@ export class Scheduler {
   private parkWaiters: Array<() => void> = [];
   private unsubscribe: Array<() => void> = [];
   /** Work items run so far, by kind (observability and tests). */
-  readonly counts: Record<WorkKind, number> = { refresh: 0, probe: 0, ask: 0, renew: 0, follow_up: 0, mark_expiring: 0 };
+  readonly counts: Record<WorkKind, number> = {
+    refresh: 0,
+    probe: 0,
+    ask: 0,
+    renew: 0,
+    follow_up: 0,
+    mark_expiring: 0,
+  };
 
   constructor(
     private readonly warden: Warden,
@@ -131,7 +146,9 @@ export class Scheduler {
     this.unsubscribe.push(() => this.warden.events.off('event', onEvent));
     const off = this.warden.store.onConnectionChanged?.((name) => this.poke(name));
     if (off) this.unsubscribe.push(off);
-    this.loop = this.run().catch((err: unknown) => this.logger.error('scheduler stopped on an error', { error: redact(String(err)) }));
+    this.loop = this.run().catch((err: unknown) =>
+      this.logger.error('scheduler stopped on an error', { error: redact(String(err)) }),
+    );
   }
 
   /** Stop after the work in progress finishes. */
@@ -203,8 +220,8 @@ export class Scheduler {
       for (const kind of plan.due) {
         const key = `${kind}:${name}`;
         const nb = this.notBefore.get(key);
-        if (nb !== undefined && nb > now) {
-          nextAt = Math.min(nextAt, nb);
+        if (nb !== undefined && nb.until > now && nb.version === (entry.row?.version ?? null)) {
+          nextAt = Math.min(nextAt, nb.until);
           continue;
         }
         work.push({ name, kind, entry });
@@ -265,11 +282,18 @@ export class Scheduler {
     } catch (err) {
       ok = false;
       // ReauthRequiredError from a refresh already reached the orchestrator through the keeper's hook.
-      this.logger.warn(`scheduler: ${kind} failed`, { connection: name, error: redact((err as Error)?.message ?? String(err)) });
+      if (err instanceof ReauthRequiredError)
+        this.logger.info(`scheduler: ${kind}: ${name} needs its human`, { connection: name });
+      else
+        this.logger.warn(`scheduler: ${kind} failed`, {
+          connection: name,
+          error: redact((err as Error)?.message ?? String(err)),
+        });
     }
     // A step that is still due right after it ran (or failed) waits before it runs again.
-    this.notBefore.set(key, this.clock.now() + (ok ? Math.min(1_000, this.retryMs) : this.retryMs));
-    this.dirty.add(name);
+    await this.scanOne(name);
+    const version = this.entries.get(name)?.row?.version ?? null;
+    this.notBefore.set(key, { until: this.clock.now() + (ok ? Math.min(1_000, this.retryMs) : this.retryMs), version });
   }
 
   private async scanAll(): Promise<void> {
@@ -297,6 +321,10 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
-export function createScheduler(warden: Warden, orchestrator: ReauthOrchestrator, opts: SchedulerOptions = {}): Scheduler {
+export function createScheduler(
+  warden: Warden,
+  orchestrator: ReauthOrchestrator,
+  opts: SchedulerOptions = {},
+): Scheduler {
   return new Scheduler(warden, orchestrator, opts);
 }

@@ -22,13 +22,21 @@ export function mountCallback(app: Hono, ctx: ServerContext): void {
       if (err instanceof FreshLinkSentError) return page(c, 410, 'Link expired', err.message);
       if (err instanceof InputError) return page(c, 400, 'Not accepted', err.message);
       ctx.logger.error('callback: exchange failed', { error: redact((err as Error).message) });
-      return page(c, 502, 'Could not finish', 'The provider could not complete the authorization. Ask for a fresh link and try again.');
+      return page(
+        c,
+        502,
+        'Could not finish',
+        'The provider could not complete the authorization. Ask for a fresh link and try again.',
+      );
     }
   });
 }
 
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string);
+  return s.replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch] as string,
+  );
 }
 
 function page(c: Context, status: 200 | 400 | 410 | 502, title: string, text: string): Response {

@@ -37,7 +37,9 @@ export async function listen(app: Hono, cfg: ServerConfig, opts: { baseDir?: str
   const { host, port } = parseListen(cfg.listen);
   const tls = Boolean(cfg.tls_cert && cfg.tls_key);
   if ((cfg.tls_cert === undefined) !== (cfg.tls_key === undefined))
-    throw new ConfigError('set both tls_cert and tls_key (or neither)', { path: cfg.tls_cert ? 'server.tls_key' : 'server.tls_cert' });
+    throw new ConfigError('set both tls_cert and tls_key (or neither)', {
+      path: cfg.tls_cert ? 'server.tls_key' : 'server.tls_cert',
+    });
   if (!isLoopback(host) && !tls && !cfg.allow_insecure_public)
     throw new ConfigError(
       `refusing to serve plain HTTP on ${host}: the API carries tokens and the callback carries authorization codes. Bind 127.0.0.1, set tls_cert/tls_key, or set allow_insecure_public: true if a TLS proxy sits in front`,
@@ -51,7 +53,10 @@ export async function listen(app: Hono, cfg: ServerConfig, opts: { baseDir?: str
         hostname: host,
         port,
         ...(tls
-          ? { createServer: createHttpsServer, serverOptions: { cert: file(cfg.tls_cert as string), key: file(cfg.tls_key as string) } }
+          ? {
+              createServer: createHttpsServer,
+              serverOptions: { cert: file(cfg.tls_cert as string), key: file(cfg.tls_key as string) },
+            }
           : {}),
       },
       () => res(s),
