@@ -65,6 +65,43 @@ export async function main(argv: string[]): Promise<number> {
     .option('--listen <host:port>', 'override server.listen')
     .action(run(async (o: { listen?: string }) => (await import('./serve.js')).runServe({ ...g(), ...o }, processIo)));
 
+  program
+    .command('migrate')
+    .description('move every connection, flow, event and queued mail between stores (SQLite <-> PostgreSQL), secrets kept sealed')
+    .requiredOption('--from <store>', 'source store URL (sqlite:PATH or postgres://…)')
+    .requiredOption('--to <store>', 'target store URL')
+    .option('--key <spec>', 'encryption key (env:VAR or file:PATH; default: the config\'s key)')
+    .option('--force', 'replace the contents of a non-empty target')
+    .option('--json', 'JSON output')
+    .action(run(async (o: { from: string; to: string; key?: string; force?: boolean; json?: boolean }) => (await import('./migrate.js')).runMigrate({ ...g(), ...o }, processIo)));
+
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  const mail = program.command('mail').description('send and read mail through a mailbox\'s routes');
+  mail
+    .command('send <mailbox>')
+    .description('queue durably and deliver through the first healthy route (body from --text, --html or stdin)')
+    .option('--to <addr>', 'recipient (repeatable)', collect)
+    .option('--cc <addr>', 'cc (repeatable)', collect)
+    .option('--bcc <addr>', 'bcc (repeatable)', collect)
+    .option('--subject <text>', 'subject')
+    .option('--text <body>', 'plain-text body')
+    .option('--html <body>', 'HTML body')
+    .option('--attach <file>', 'attachment (repeatable)', collect)
+    .option('--from <addr>', 'sender (default: the mailbox address)')
+    .option('--reply-to <addr>', 'Reply-To')
+    .option('--in-reply-to <message-id>', 'thread under this Message-ID')
+    .option('--idempotency-key <key>', 'dedupe key (default: derived from the message)')
+    .option('--json', 'JSON output')
+    .action(run(async (mailbox: string, o: Record<string, unknown>) => (await import('./mail.js')).runMailSend({ ...g(), mailbox, ...(o as object) }, processIo)));
+  mail
+    .command('list <mailbox>')
+    .description('recent messages, falling back across read routes')
+    .option('--since <when>', 'duration (24h, 7d) or date')
+    .option('--limit <n>', 'max messages', '20')
+    .option('--query <q>', 'provider search query')
+    .option('--json', 'JSON output')
+    .action(run(async (mailbox: string, o: { since?: string; limit?: string; query?: string; json?: boolean }) => (await import('./mail.js')).runMailList({ ...g(), mailbox, ...o }, processIo)));
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
