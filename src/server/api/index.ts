@@ -12,6 +12,7 @@ import { errorResponse } from '../error-status.js';
 import { mountConnections } from './connections.js';
 import { mountEvents } from './events.js';
 import { mountFlows } from './flows.js';
+import { mountLoginLink } from './login-link.js';
 import { mountMailboxes } from './mailboxes.js';
 
 /** Largest request body accepted (mail with attachments, base64). */
@@ -33,6 +34,7 @@ export function mountApi(app: Hono, ctx: ServerContext, opts: { limiter?: Failur
   mountFlows(api, ctx);
   mountEvents(api, ctx);
   mountMailboxes(api, ctx);
+  mountLoginLink(api, ctx);
   api.all('*', (c) => errorResponse(c, new NotFoundError(`No API route ${c.req.method} ${c.req.path}.`)));
   app.route('/api/v1', api);
 }

@@ -1,0 +1,206 @@
+/**
+ * `GET /` dashboard (DESIGN section 7; issue 5): sign-in by one-time link, connections with
+ * their state and expiries, open flows with link, QR code and paste form, mailboxes, the event
+ * timeline, live updates over server-sent events. Every page carries a strict CSP (no inline
+ * script or style), frame denial and no-referrer; every form a CSRF token.
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { streamSSE } from 'hono/streaming';
+import QRCode from 'qrcode';
+import { TokenwardenError } from '../../core/errors.js';
+import type { WardenEvent } from '../../core/types.js';
+import { FailureLimiter, clientAddress, secretsEqual } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
+import { loadModel } from './model.js';
+import { DashboardPage, Live, SignInPage } from './page.js';
+import { SESSION_TTL_MS, sessionsFor, type Session } from './sessions.js';
+
+export { createLoginLink } from './sessions.js';
+
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+const securityHeaders: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.header('Content-Security-Policy', CSP);
+  c.header('X-Frame-Options', 'DENY');
+  c.header('Referrer-Policy', 'no-referrer');
+  c.header('X-Content-Type-Options', 'nosniff');
+  if (!c.res.headers.get('Cache-Control')) c.header('Cache-Control', 'no-store');
+};
+
+/** Heartbeat comment on the event stream so proxies keep it open. */
+const SSE_HEARTBEAT_MS = 15_000;
+
+export function mountDashboard(app: Hono, ctx: ServerContext): void {
+  const sessions = sessionsFor(ctx);
+  const limiter = new FailureLimiter(ctx.clock);
+  const secure = (): boolean => ctx.baseUrl.startsWith('https:');
+  const cookieName = (): string => (secure() ? '__Host-tw_session' : 'tw_session');
+  const current = (c: Context): { id: string | undefined; session: Session | null } => {
+    const id = getCookie(c, cookieName());
+    return { id, session: sessions.get(id) };
+  };
+  const signedOut = (c: Context): Response | Promise<Response> => {
+    c.status(401);
+    return c.html(<SignInPage token={null} valid={false} />);
+  };
+
+  const dash = new Hono();
+  dash.use('*', securityHeaders);
+
+  dash.get('/assets/dashboard.js', (c) => {
+    c.header('Content-Type', 'text/javascript; charset=utf-8');
+    c.header('Cache-Control', 'no-cache');
+    return c.body(DASHBOARD_JS);
+  });
+  dash.get('/assets/dashboard.css', (c) => {
+    c.header('Content-Type', 'text/css; charset=utf-8');
+    c.header('Cache-Control', 'no-cache');
+    return c.body(DASHBOARD_CSS);
+  });
+
+  dash.get('/login', (c) => {
+    const token = c.req.query('token') ?? null;
+    // Looking does not use the link up (chat apps fetch links to preview them); signing in does.
+    return c.html(<SignInPage token={token} valid={token !== null && sessions.loginTokenValid(token)} />, token && !sessions.loginTokenValid(token) ? 401 : 200);
+  });
+
+  dash.post('/login', async (c) => {
+    const client = clientAddress(c);
+    if (limiter.blockedFor(client) > 0) {
+      c.header('Retry-After', String(Math.ceil(limiter.blockedFor(client) / 1000)));
+      return c.text('Too many failed sign-in attempts; wait a minute.', 429);
+    }
+    const form = await c.req.parseBody();
+    const token = typeof form['token'] === 'string' ? form['token'] : '';
+    const opened = sessions.login(token);
+    if (!opened) {
+      limiter.fail(client);
+      ctx.logger.warn('dashboard sign-in with an unknown, used or expired link', { client });
+      return c.html(<SignInPage token={token || null} valid={false} />, 401);
+    }
+    limiter.succeed(client);
+    ctx.logger.info('dashboard sign-in', { client });
+    setCookie(c, cookieName(), opened.id, { httpOnly: true, sameSite: 'Strict', secure: secure(), path: '/', maxAge: Math.floor(SESSION_TTL_MS / 1000) });
+    return c.redirect('/', 303);
+  });
+
+  dash.post('/logout', async (c) => {
+    const { id, session } = current(c);
+    if (session && (await csrfOk(c, session))) sessions.logout(id);
+    deleteCookie(c, cookieName(), { path: '/', secure: secure() });
+    return c.redirect('/login', 303);
+  });
+
+  dash.get('/', async (c) => {
+    const { session } = current(c);
+    if (!session) return signedOut(c);
+    const model = await loadModel(ctx);
+    const page = c.req.query('partial') === '1' ? <Live model={model} session={session} /> : <DashboardPage model={model} session={session} />;
+    const res = await c.html(page);
+    session.flash = null;
+    return res;
+  });
+
+  dash.get('/flows/:id/qr.svg', async (c) => {
+    if (!current(c).session) return c.text('Sign in first.', 401);
+    const flow = await ctx.warden.store.getFlow(c.req.param('id'));
+    if (!flow || flow.status !== 'open') return c.text('No such open flow.', 404);
+    const svg = await QRCode.toString(flow.url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    c.header('Content-Type', 'image/svg+xml');
+    return c.body(svg);
+  });
+
+  dash.post('/flows/complete', async (c) => {
+    const { session } = current(c);
+    if (!session) return signedOut(c);
+    const form = await c.req.parseBody();
+    if (!(await csrfOk(c, session, form))) return c.text('Stale or missing form token; reload the page.', 403);
+    const input = typeof form['input'] === 'string' ? form['input'].trim() : '';
+    try {
+      const done = await ctx.orchestrator.complete(input, { via: 'dashboard' });
+      session.flash = { kind: 'ok', text: `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.` };
+    } catch (err) {
+      session.flash = { kind: 'error', text: messageOf(err, ctx) };
+    }
+    return c.redirect('/', 303);
+  });
+
+  dash.post('/connections/:name/reauth', async (c) => {
+    const { session } = current(c);
+    if (!session) return signedOut(c);
+    if (!(await csrfOk(c, session))) return c.text('Stale or missing form token; reload the page.', 403);
+    const name = c.req.param('name');
+    try {
+      if (!ctx.warden.connections.has(name)) throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${name}".`);
+      const open = (await ctx.warden.store.listOpenFlows(name))[0];
+      await ctx.orchestrator.requestReauth(name, { reason: 'manual', fresh: open !== undefined });
+      session.flash = { kind: 'ok', text: `A ${open ? 'fresh ' : ''}link for ${name} is below.` };
+    } catch (err) {
+      session.flash = { kind: 'error', text: messageOf(err, ctx) };
+    }
+    return c.redirect('/', 303);
+  });
+
+  dash.get('/events/stream', (c) => {
+    if (!current(c).session) return c.text('Sign in first.', 401);
+    return streamSSE(c, async (stream) => {
+      const queue: WardenEvent[] = [];
+      let wake: (() => void) | null = null;
+      const onEvent = (e: WardenEvent): void => {
+        queue.push(e);
+        wake?.();
+      };
+      ctx.warden.events.on('event', onEvent);
+      stream.onAbort(() => {
+        ctx.warden.events.off('event', onEvent);
+        wake?.();
+      });
+      await stream.writeSSE({ event: 'hello', data: '{}' });
+      while (!stream.aborted && !stream.closed) {
+        const e = queue.shift();
+        if (e) {
+          // Ids and types only: the page re-renders from the server, so nothing else needs to travel.
+          await stream.writeSSE({ event: 'warden', id: String(e.id), data: JSON.stringify({ id: e.id, type: e.type, connection: e.connection }) });
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, SSE_HEARTBEAT_MS);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+        wake = null;
+        if (queue.length === 0 && !stream.aborted) await stream.write(': ping\n\n');
+      }
+      ctx.warden.events.off('event', onEvent);
+    });
+  });
+
+  app.route('/', dash);
+}
+
+async function csrfOk(c: Context, session: Session, form?: Record<string, unknown>): Promise<boolean> {
+  const body = form ?? (await c.req.parseBody());
+  const token = body['_csrf'];
+  return typeof token === 'string' && secretsEqual(token, session.csrf);
+}
+
+/** Errors from our own code carry safe messages; anything else is logged and summarised. */
+function messageOf(err: unknown, ctx: ServerContext): string {
+  if (err instanceof TokenwardenError) return err.message;
+  ctx.logger.error('dashboard action failed', { error: err instanceof Error ? err.message : String(err) });
+  return 'Something went wrong; see the server log.';
+}
