@@ -19,6 +19,8 @@ import { FlowService } from './reauth/flows.js';
 import { loadKey } from './store/key.js';
 import { openStore } from './store/open-store.js';
 import type { FlowRecord, Store } from './store/types.js';
+import type { ListResult, MailMessage, MailService, SendResult } from './mail/index.js';
+import type { ListQuery } from './mail/routes/types.js';
 
 export interface OpenWardenOptions {
   /** Path to tokenwarden.yaml (default: TOKENWARDEN_CONFIG or ./tokenwarden.yaml). */
@@ -60,6 +62,7 @@ export class Warden {
   readonly connections: ReadonlyMap<string, ConnectionRuntime>;
   private readonly eventSink: EventSink;
   private closed = false;
+  private mailService: Promise<MailService> | undefined;
   private readonly closers: Array<() => Promise<void>> = [];
 
   constructor(
@@ -214,6 +217,38 @@ export class Warden {
       for (const r of mb.read) if ('imap' in r && r.imap.password) out.push(`mailbox ${name}: read via imap ${r.imap.host} (app password)`);
     }
     return out;
+  }
+
+  /**
+   * The mail service (outbox, route failover, read fallback), created on first use. The
+   * daemon starts its delivery loop; library callers get immediate delivery attempts on send.
+   */
+  mail(): Promise<MailService> {
+    this.mailService ??= import('./mail/index.js').then((m) => {
+      const svc = m.createMailService({
+        config: this.config,
+        store: this.store,
+        tokens: this.keeper,
+        clock: this.deps.clock,
+        logger: this.deps.logger,
+        events: this.eventSink,
+        owner: this.deps.owner,
+        fetch: this.deps.fetch,
+      });
+      this.onClose(() => svc.stop());
+      return svc;
+    });
+    return this.mailService;
+  }
+
+  /** A configured mailbox: `send` goes through the durable outbox; `list` falls back across read routes. */
+  mailbox(name: string): { send(msg: MailMessage): Promise<SendResult>; list(q?: ListQuery): Promise<ListResult> } {
+    if (!this.config.mailboxes[name])
+      throw new TokenwardenError('TW_NOT_FOUND', `No mailbox named "${name}" (configured: ${Object.keys(this.config.mailboxes).join(', ') || 'none'})`);
+    return {
+      send: async (msg) => (await this.mail()).mailbox(name).send(msg),
+      list: async (q) => (await this.mail()).mailbox(name).list(q),
+    };
   }
 
   /** Register cleanup for components started on this warden (daemon, mail service). */

@@ -1,5 +1,6 @@
-/** Causes the keeper itself diagnoses (provider-specific causes live in providers/). */
+/** Causes the keeper itself diagnoses; texts live with the others in providers/causes.ts. */
 import type { DiagnosedCause } from '../core/errors.js';
+import { CAUSES } from '../providers/causes.js';
 
 export function notAuthorizedCause(name: string): DiagnosedCause {
   return {
@@ -10,9 +11,5 @@ export function notAuthorizedCause(name: string): DiagnosedCause {
 }
 
 export function rotationRaceCause(): DiagnosedCause {
-  return {
-    id: 'rotation_race',
-    summary: 'Another process rotated the refresh token first; its new token was adopted from the store.',
-    fix: 'Nothing to do: tokenwarden recovered by itself.',
-  };
+  return { ...CAUSES.rotation_race };
 }

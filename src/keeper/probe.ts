@@ -4,6 +4,7 @@
  * accept `gmail.send` alone).
  */
 import { ReauthRequiredError, TransientError } from '../core/errors.js';
+import { probeFor, probeUrl } from '../providers/index.js';
 import type { Warden } from '../warden.js';
 
 export interface ProbeResult {
@@ -26,10 +27,10 @@ export async function probeConnection(warden: Warden, name: string): Promise<Pro
   try {
     const info = await warden.tokenInfo(name);
     const granted = (await warden.store.getConnection(name))?.scope?.split(' ') ?? rt.config.scopes;
-    const probe = rt.profile.probes.find((p) => !p.requiresAnyScope || p.requiresAnyScope.some((s) => granted.includes(s)));
-    if (!probe) out = result({ ok: true, outcome: 'skipped', detail: `token valid (${info.state}); no probe fits the granted scopes` });
+    const probe = probeFor(rt.profile, granted);
+    const url = probe ? (probeUrl(rt.profile, probe) ?? (probe.url === 'userinfo' ? await discoveredUserinfo(warden, rt.profile.endpoints.issuer) : null)) : null;
+    if (!probe || !url) out = result({ ok: true, outcome: 'skipped', detail: `token valid (${info.state}); no probe fits the granted scopes` });
     else {
-      const url = /^https?:/.test(probe.url) ? probe.url : new URL(probe.url, rt.profile.endpoints.apiBase ?? rt.profile.endpoints.issuer).toString();
       const res = await warden.fetch(name, url, { signal: AbortSignal.timeout(15_000) });
       if (res.ok) {
         const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
@@ -52,4 +53,16 @@ export async function probeConnection(warden: Warden, name: string): Promise<Pro
     data: { outcome: out.outcome, status: out.status ?? null, ms: out.ms },
   });
   return out;
+}
+
+/** OIDC: the userinfo endpoint from discovery (RFC 8414 / OpenID Discovery). */
+async function discoveredUserinfo(warden: Warden, issuer: string | undefined): Promise<string | null> {
+  if (!issuer) return null;
+  try {
+    const res = await warden.deps.fetch(new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`), { signal: AbortSignal.timeout(10_000) });
+    const meta = (await res.json()) as { userinfo_endpoint?: unknown };
+    return typeof meta.userinfo_endpoint === 'string' ? meta.userinfo_endpoint : null;
+  } catch {
+    return null;
+  }
 }
