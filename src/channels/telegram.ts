@@ -34,6 +34,8 @@ const BACKOFF_MAX_MS = 60_000;
 /** A stranger is told once per this period, so the bot cannot be used to spam a chat. */
 const REFUSAL_QUIET_MS = 600_000;
 const MESSAGE_LIMIT = 4096;
+/** How long stop() waits for a paste already being handled. */
+const STOP_DRAIN_MS = 5_000;
 
 export type TelegramListenerState = 'stopped' | 'polling' | 'passive' | 'backoff';
 
@@ -316,19 +318,24 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
       }
     },
 
-    start(handler: PasteHandler, opts: { signal?: AbortSignal } = {}) {
-      if (loop) return Promise.reject(new Error(`channel ${name}: already listening`));
+    async start(handler: PasteHandler, opts: { signal?: AbortSignal } = {}) {
+      if (loop && controller?.signal.aborted) await loop; // winding down after the caller's abort
+      if (loop) throw new Error(`channel ${name}: already listening`);
       const ctl = new AbortController();
       controller = ctl;
       opts.signal?.addEventListener('abort', () => ctl.abort(), { once: true });
       if (opts.signal?.aborted) ctl.abort();
-      state = 'polling';
-      loop = run(handler, ctl.signal)
+      state = deps.leader ? 'passive' : 'polling';
+      const running: Promise<void> = run(handler, ctl.signal)
         .catch((err: unknown) => report(toError(err, 'getUpdates')))
         .finally(() => {
           state = 'stopped';
+          if (loop === running) {
+            loop = null; // ended by the caller's signal: start() may be called again
+            controller = null;
+          }
         });
-      return Promise.resolve();
+      loop = running;
     },
 
     async stop() {
@@ -337,7 +344,10 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
       loop = null;
       controller = null;
       if (running) await running;
-      await queue;
+      // Let a paste being handled finish (its tokens must be stored), but never hang shutdown.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([queue, new Promise<void>((r) => (timer = setTimeout(r, STOP_DRAIN_MS).unref()))]);
+      clearTimeout(timer);
       if (holdingLease && deps.leader) {
         holdingLease = false;
         await deps.leader.release().catch(() => undefined);

@@ -300,6 +300,12 @@ describe('telegram channel: being a good citizen of the Bot API', () => {
     await peer.waitForParkedPolls(1);
     ctl.abort();
     await peer.waitForNoParkedPolls();
+    // ...and the channel can be started again afterwards.
+    const h = recorder();
+    await ch.start(h.handler);
+    await peer.userSays(PASTE);
+    await h.received(1);
+    await expect(ch.start(h.handler)).rejects.toThrow(/already listening/);
   });
 
   it('backs off with jitter on network errors, without leaking the bot token', async () => {
