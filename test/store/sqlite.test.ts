@@ -13,7 +13,14 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { KeyError, StoreError } from '../../src/core/errors.js';
-import { generateKey, openStore, SCHEMA_VERSION, type Store } from '../../src/store/index.js';
+import {
+  createSealer,
+  generateKey,
+  openStore,
+  SCHEMA_VERSION,
+  SqliteStore,
+  type Store,
+} from '../../src/store/index.js';
 import { runStoreContract } from './contract.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -214,6 +221,53 @@ describe('SQLite store on disk', () => {
     expect((await rejection(reopened.getMessage('m2'))).message).toContain('outbox:m2:payload');
     expect((await reopened.getMessage('m1'))?.payload).toBe('m1');
     await reopened.close();
+  });
+});
+
+describe('SQLite change notification across handles', () => {
+  it('reports connections changed by another handle, once, and not lease-only changes', async () => {
+    const f = fixture();
+    const key = generateKey();
+    mkdirSync(f.dir, { recursive: true });
+    const open = (): SqliteStore =>
+      SqliteStore.open(f.db, {
+        sealer: createSealer(key),
+        keySpec: 'env:K',
+        pollMs: 0,
+      });
+    const a = open();
+    const b = open();
+    await b.ensureConnection('gmail', T);
+    const seen: string[] = [];
+    const off = a.onConnectionChanged((name) => seen.push(name));
+
+    a.pollChanges();
+    expect(seen).toEqual([]); // subscribing took the baseline
+    await b.ensureConnection('outlook', T);
+    await b.updateConnection('gmail', { accessToken: 'new' }, { now: T });
+    a.pollChanges();
+    expect(seen.sort()).toEqual(['gmail', 'outlook']);
+    a.pollChanges();
+    expect(seen).toHaveLength(2); // nothing new
+
+    await b.acquireRefreshLease('gmail', 'B', 1000, T); // not a data change
+    await b.appendEvent({ type: 'probe_ok', connection: 'gmail', message: 'ok', data: null }, T);
+    a.pollChanges();
+    expect(seen).toHaveLength(2);
+
+    seen.length = 0;
+    await a.updateConnection('gmail', { failureCount: 1 }, { now: T }); // own write: told at once
+    expect(seen).toEqual(['gmail']);
+    await b.deleteConnection('outlook');
+    a.pollChanges();
+    expect(seen).toEqual(['gmail', 'outlook']); // own write not repeated; deletion seen
+
+    off();
+    await b.updateConnection('gmail', { failureCount: 2 }, { now: T });
+    a.pollChanges();
+    expect(seen).toHaveLength(2);
+    await a.close();
+    await b.close();
   });
 });
 

@@ -52,6 +52,9 @@ while (wins < target) {
     // Re-read under the lease, as the keeper does, then write back.
     const current = await store.getConnection('shared');
     const count = Number(current?.accessToken ?? '0');
+    // Widen the critical section a little so the others, back from SQLite's busy back-off,
+    // really find the lease taken. Correctness never depends on this pause.
+    await new Promise((r) => setTimeout(r, 2));
     await store.updateConnection(
       'shared',
       { accessToken: String(count + 1), lastError: owner },

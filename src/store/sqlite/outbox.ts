@@ -1,0 +1,160 @@
+/**
+ * The `outbox` table (durable outgoing mail, sealed payloads, claims with expiring leases) and
+ * the `leases` table (leader-only work). Claims run inside one immediate transaction.
+ */
+import { ConflictError } from '../../core/errors.js';
+import type { NewOutboxMessage, OutboxPatch, OutboxRecord, OutboxStats, OutboxStatus } from '../types.js';
+import type { Db } from './db.js';
+import { DEFAULT_LIMIT, isUniqueViolation } from './flows.js';
+import { aad, outboxFromRow, type OutboxRow, type SqlValue } from './rows.js';
+
+function row(db: Db, id: string): OutboxRow | undefined {
+  return db.q(`SELECT * FROM outbox WHERE id = ?`).get(id) as OutboxRow | undefined;
+}
+
+/** Run inside an immediate transaction (look up, then insert). */
+export function enqueueMessage(db: Db, msg: NewOutboxMessage, now: number): { record: OutboxRecord; created: boolean } {
+  const existing = db
+    .q(`SELECT * FROM outbox WHERE mailbox = ? AND idempotency_key = ?`)
+    .get(msg.mailbox, msg.idempotencyKey) as OutboxRow | undefined;
+  if (existing) return { record: outboxFromRow(db.sealer, existing), created: false };
+  try {
+    db.q(
+      `INSERT INTO outbox (id, mailbox, idempotency_key, message_id, payload, status, attempts, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+    ).run(
+      msg.id,
+      msg.mailbox,
+      msg.idempotencyKey,
+      msg.messageId,
+      db.sealer.seal(msg.payload, aad('outbox', msg.id, 'payload')),
+      now,
+      msg.createdAt,
+    );
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new ConflictError(`outbox message ${msg.id} already exists`);
+    throw e;
+  }
+  return { record: outboxFromRow(db.sealer, row(db, msg.id) as OutboxRow), created: true };
+}
+
+export function getMessage(db: Db, id: string): OutboxRecord | null {
+  const r = row(db, id);
+  return r ? outboxFromRow(db.sealer, r) : null;
+}
+
+/** Run inside an immediate transaction: select due rows and mark them ours atomically. */
+export function claimMessages(
+  db: Db,
+  opts: { owner: string; now: number; leaseMs: number; limit: number; mailbox?: string },
+): OutboxRecord[] {
+  // Due: pending and time has come, or `sending` whose sender's lease ran out (it crashed).
+  const due = `((status = 'pending' AND next_attempt_at <= ?)
+                OR (status = 'sending' AND (lease_until IS NULL OR lease_until <= ?)))`;
+  const order = 'ORDER BY next_attempt_at, created_at, id LIMIT ?';
+  const ids = (
+    opts.mailbox === undefined
+      ? db.q(`SELECT id FROM outbox WHERE ${due} ${order}`).all(opts.now, opts.now, opts.limit)
+      : db
+          .q(`SELECT id FROM outbox WHERE mailbox = ? AND ${due} ${order}`)
+          .all(opts.mailbox, opts.now, opts.now, opts.limit)
+  ) as { id: string }[];
+  const claim = db.q(`UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE id = ?`);
+  return ids.map(({ id }) => {
+    claim.run(opts.owner, opts.now + opts.leaseMs, id);
+    return outboxFromRow(db.sealer, row(db, id) as OutboxRow);
+  });
+}
+
+/**
+ * Apply `patch`; with `owner`, only if that owner still holds the claim (nobody re-claimed the
+ * message). Moving out of `sending` ends the claim. Null if absent or not ours.
+ */
+export function updateMessage(db: Db, id: string, patch: OutboxPatch, opts: { owner?: string }): OutboxRecord | null {
+  const sets: string[] = [];
+  const values: SqlValue[] = [];
+  const set = (column: string, value: SqlValue | undefined): void => {
+    if (value === undefined) return;
+    sets.push(`${column} = ?`);
+    values.push(value);
+  };
+  set('status', patch.status);
+  set('attempts', patch.attempts);
+  set('next_attempt_at', patch.nextAttemptAt);
+  set('route', patch.route);
+  set('last_error', patch.lastError);
+  set('sent_at', patch.sentAt);
+  if (patch.status !== undefined && patch.status !== 'sending') sets.push('lease_owner = NULL', 'lease_until = NULL');
+  if (sets.length === 0) sets.push('id = id');
+  const info =
+    opts.owner === undefined
+      ? db.q(`UPDATE outbox SET ${sets.join(', ')} WHERE id = ?`).run(...values, id)
+      : db.q(`UPDATE outbox SET ${sets.join(', ')} WHERE id = ? AND lease_owner = ?`).run(...values, id, opts.owner);
+  if (info.changes === 0) return null;
+  return outboxFromRow(db.sealer, row(db, id) as OutboxRow);
+}
+
+/** Newest first. */
+export function listMessages(
+  db: Db,
+  opts: { mailbox?: string; status?: OutboxStatus; limit?: number },
+): OutboxRecord[] {
+  const where: string[] = [];
+  const values: SqlValue[] = [];
+  if (opts.mailbox !== undefined) {
+    where.push('mailbox = ?');
+    values.push(opts.mailbox);
+  }
+  if (opts.status !== undefined) {
+    where.push('status = ?');
+    values.push(opts.status);
+  }
+  const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  const rows = db
+    .q(`SELECT * FROM outbox ${clause} ORDER BY created_at DESC, rowid DESC LIMIT ?`)
+    .all(...values, opts.limit ?? DEFAULT_LIMIT) as OutboxRow[];
+  return rows.map((r) => outboxFromRow(db.sealer, r));
+}
+
+export function outboxStats(db: Db, mailbox?: string): OutboxStats {
+  const rows = (
+    mailbox === undefined
+      ? db.q(`SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox GROUP BY status`).all()
+      : db
+          .q(`SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE mailbox = ? GROUP BY status`)
+          .all(mailbox)
+  ) as { status: OutboxStatus; n: number; oldest: number }[];
+  const stats: OutboxStats = { pending: 0, sending: 0, sent: 0, failed: 0, oldestPendingAt: null };
+  for (const r of rows) {
+    stats[r.status] = r.n;
+    if ((r.status === 'pending' || r.status === 'sending') && (stats.oldestPendingAt ?? Infinity) > r.oldest) {
+      stats.oldestPendingAt = r.oldest;
+    }
+  }
+  return stats;
+}
+
+// ---------------------------------------------------------------- leader leases
+
+/** Take or renew `key` if free, expired or ours, in one conditional upsert. */
+export function acquireLease(db: Db, key: string, owner: string, ttlMs: number, now: number): boolean {
+  return (
+    db
+      .q(
+        `INSERT INTO leases (key, owner, until) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, until = excluded.until
+         WHERE leases.owner = excluded.owner OR leases.until <= ?`,
+      )
+      .run(key, owner, now + ttlMs, now).changes === 1
+  );
+}
+
+export function releaseLease(db: Db, key: string, owner: string): void {
+  db.q(`DELETE FROM leases WHERE key = ? AND owner = ?`).run(key, owner);
+}
+
+export function getLease(db: Db, key: string): { owner: string; until: number } | null {
+  const r = db.q(`SELECT owner, until FROM leases WHERE key = ?`).get(key) as
+    { owner: string; until: number } | undefined;
+  return r ? { owner: r.owner, until: r.until } : null;
+}
