@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { InputError, ProviderError, TokenwardenError, type DiagnosedCause } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { EventSink } from '../core/types.js';
+import type { EventSink, TokenSet } from '../core/types.js';
 import type { Keeper } from '../keeper/keeper.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { FlowKind, FlowRecord, Store } from '../store/types.js';
@@ -220,7 +220,7 @@ export class FlowService {
     this.devicePolls.clear();
   }
 
-  private async authorized(flow: FlowRecord, tokens: import('../core/types.js').TokenSet, via: string): Promise<CompletedFlow> {
+  private async authorized(flow: FlowRecord, tokens: TokenSet, via: string): Promise<CompletedFlow> {
     const account = accountFromIdToken(tokens.idToken);
     await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
     const ms = this.deps.clock.now() - flow.createdAt;
