@@ -267,7 +267,8 @@ export class ReauthOrchestrator implements Orchestrator {
       data: { flowId: old.id, via },
     });
     const row = await this.warden.store.getConnection(old.connection);
-    if (!this.needsHuman(old.connection, row, this.clock.now()) && !(await this.stillWanted(old)))
+    // Healed by another answer since this link was sent: nothing to re-send.
+    if (row?.grantedAt != null && row.grantedAt >= old.createdAt && !DEAD_STATES.has(row.state))
       return new FreshLinkSentError(`${why} Nothing more to do: ${old.connection} is healthy.`, null, cause);
     const targets = [...new Set([...old.askedVia, ...(this.channels.has(via) ? [via] : [])])];
     const fresh = await this.requestReauth(old.connection, {
@@ -282,12 +283,6 @@ export class ReauthOrchestrator implements Orchestrator {
       fresh,
       cause,
     );
-  }
-
-  /** A manual flow for a connection that is not dead (e.g. `connect --via`) is still wanted while it is the newest flow. */
-  private async stillWanted(old: FlowRecord): Promise<boolean> {
-    const latest = (await this.warden.store.listFlows({ connection: old.connection, limit: 1 }))[0];
-    return latest?.id === old.id && old.reason === 'manual' && old.outcome?.startsWith('exchange failed') === true;
   }
 
   private async announceRecovery(e: WardenEvent): Promise<void> {
