@@ -80,8 +80,16 @@ export function nextAllowed(q: QuietHours | null, t: number): number {
   if (q === null) return t;
   let at = t;
   // Usually one step; a DST jump inside the window may need a second look.
-  for (let i = 0; i < 3 && isQuiet(q, at); i++)
-    at += Math.ceil(forward(localMinutes(at, q.timeZone), q.endMin) * 60_000);
+  for (let i = 0; i < 3 && isQuiet(q, at); i++) {
+    let cand = at + Math.round(forward(localMinutes(at, q.timeZone), q.endMin) * 60_000);
+    // A DST change inside the window moves the wall clock: step back to the exact local end.
+    const over = forward(q.endMin, localMinutes(cand, q.timeZone));
+    if (over > 0 && over < 720) {
+      const back = cand - Math.round(over * 60_000);
+      if (back > at && !isQuiet(q, back)) cand = back;
+    }
+    at = cand;
+  }
   return at;
 }
 
