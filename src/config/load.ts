@@ -46,7 +46,13 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
     const first = doc.errors[0];
     throw new ConfigError(`${path} is not valid YAML: ${first?.message.split('\n')[0] ?? 'parse error'}`);
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (e) {
+    // Parsed but not representable, e.g. an alias to an anchor that does not exist (`*x`).
+    throw new ConfigError(`${path} is not valid YAML: ${(e as Error).message.split('\n')[0] ?? 'cannot read it'}`);
+  }
   return { config: parseConfig(raw ?? {}, env), baseDir: dirname(path), path };
 }
 
@@ -64,7 +70,12 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv): Config {
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Expand `${VAR}` and `${VAR:-default}` in every string value; a missing variable is an error naming the key. */
-export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[]): unknown {
+export function expandEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: (string | number)[],
+  ancestors: Set<object> = new Set(),
+): unknown {
   if (typeof value === 'string') {
     return value.replace(VAR, (_m, name: string, fallback: string | undefined) => {
       const v = env[name];
@@ -75,11 +86,18 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string 
       });
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i]));
   if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k]);
-    return out;
+    // A YAML alias may refer to its own ancestor (`x: &a [*a]`): refuse it instead of recursing forever.
+    if (ancestors.has(value)) throw new ConfigError('a YAML alias refers to the node that contains it (circular structure)', { path: keyPath(path) });
+    ancestors.add(value);
+    try {
+      if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i], ancestors));
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k], ancestors);
+      return out;
+    } finally {
+      ancestors.delete(value);
+    }
   }
   return value;
 }

@@ -1,0 +1,347 @@
+/**
+ * Scale (issue 8 §1): N connections (default 100,000) on one SQLite node against a fast local
+ * token endpoint with refresh-token rotation (test/peers/fast-token-endpoint.ts, in its own
+ * process), with a FakeClock compressing hours of token lifetimes into minutes.
+ *
+ * Measures: every connection refreshed ahead of expiry, expired tokens served (checked from the
+ * token itself: the endpoint writes its expiry into it), refresh lag, resident memory,
+ * start-up time, CPU per simulated hour, and at the end that every stored refresh token is the
+ * newest generation the endpoint honours (no rotation lost).
+ *
+ *   npx tsx bench/scale.ts                                 # 100,000 connections, 2 simulated hours, sweep driver
+ *   npx tsx bench/scale.ts --connections 10000 --hours 1
+ *   npx tsx bench/scale.ts --driver scheduler --hours 0.25 # the daemon's Scheduler instead of the sweep
+ *   npx tsx bench/scale.ts --tmp-dir /dev/shm              # store on tmpfs: CPU bound, no fsync cost
+ *
+ * Drivers: `sweep` keeps a min-heap of refresh times and calls the keeper when one is due (what
+ * a scheduler for 100k connections must do); `scheduler` runs src/reauth/scheduler.ts as the
+ * daemon does. Both use the real Warden, Keeper, SQLite store (synchronous=FULL) and HTTP.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { FakeClock } from '../src/core/clock.js';
+import { silentLogger } from '../src/core/logger.js';
+import { shouldRefresh } from '../src/core/refresh-policy.js';
+import { createOrchestrator } from '../src/reauth/orchestrator.js';
+import { createScheduler } from '../src/reauth/scheduler.js';
+import { generateKey } from '../src/store/key.js';
+import { openStore } from '../src/store/open-store.js';
+import { createSealer } from '../src/store/seal.js';
+import { openWarden } from '../src/warden.js';
+import { accessTokenExpiry, initialRefreshToken } from '../test/peers/fast-token-endpoint.js';
+
+const { values: args } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '100000' },
+    hours: { type: 'string', default: '2' },
+    ttl: { type: 'string', default: '3600' },
+    tick: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '32' },
+    callers: { type: 'string', default: '100' },
+    driver: { type: 'string', default: 'sweep' },
+    /** Where the store lives (default the OS temp dir; /dev/shm shows the CPU bound without fsync cost). */
+    'tmp-dir': { type: 'string', default: tmpdir() },
+    json: { type: 'boolean', default: false },
+  },
+});
+const N = Number(args.connections);
+const HOURS = Number(args.hours);
+const TTL_S = Number(args.ttl);
+const TICK_MS = Number(args.tick) * 1000;
+const CONCURRENCY = Number(args.concurrency);
+const CALLERS = Number(args.callers);
+const DRIVER = args.driver as 'sweep' | 'scheduler';
+
+/** Deterministic PRNG (mulberry32) so runs are comparable. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Binary min-heap of due times. */
+class DueHeap {
+  private readonly items: Array<{ at: number; name: string; exp: number }> = [];
+  get size(): number {
+    return this.items.length;
+  }
+  peek(): { at: number; name: string; exp: number } | undefined {
+    return this.items[0];
+  }
+  push(x: { at: number; name: string; exp: number }): void {
+    const a = this.items;
+    a.push(x);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if ((a[p] as typeof x).at <= x.at) break;
+      a[i] = a[p] as typeof x;
+      i = p;
+    }
+    a[i] = x;
+  }
+  pop(): { at: number; name: string; exp: number } | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && (a[l] as typeof last).at < (m === i ? last.at : (a[m] as typeof last).at)) m = l;
+        if (r < a.length && (a[r] as typeof last).at < (m === i ? last.at : (a[m] as typeof last).at)) m = r;
+        if (m === i) break;
+        a[i] = a[m] as typeof last;
+        i = m;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function ask<T>(child: ChildProcess, msg: unknown, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: unknown): void => {
+      if (m && typeof m === 'object' && key in m) {
+        child.off('message', on);
+        resolve((m as Record<string, T>)[key] as T);
+      }
+    };
+    child.on('message', on);
+    if (msg !== null) child.send(msg as string);
+  });
+}
+
+const names = Array.from({ length: N }, (_, i) => `c${String(i).padStart(6, '0')}`);
+const dir = mkdtempSync(join(args['tmp-dir'], 'tw-bench-scale-'));
+const env = { TW_KEY: generateKey().toString('base64') };
+const key = Buffer.from(env.TW_KEY, 'base64');
+const START = Date.UTC(2026, 0, 5, 9);
+const TTL_MS = TTL_S * 1000;
+const rand = prng(42);
+
+const endpoint = fork(join(import.meta.dirname, 'scale-endpoint.ts'), [String(TTL_S)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const ep = await ask<string>(endpoint, null, 'tokenUrl').then(async (tokenUrl) => ({ tokenUrl, authUrl: tokenUrl.replace('/token', '/authorize') }));
+
+try {
+  // ---- seed: N authorized connections, access tokens expiring uniformly over one lifetime ----
+  const dbFile = join(dir, 'state.db');
+  const seedStarted = performance.now();
+  await (await openStore('sqlite:state.db', { key, keySpec: 'env:TW_KEY', baseDir: dir })).close();
+  {
+    const sealer = createSealer(key);
+    const db = new Database(dbFile);
+    db.pragma('journal_mode = WAL');
+    const ins = db.prepare(
+      `INSERT INTO connections (name, state, version, access_token, refresh_token, token_type, scope, access_expires_at,
+         granted_at, last_refresh_at, last_used_at, failure_count, created_at, updated_at)
+       VALUES (?, 'healthy', 1, ?, ?, 'Bearer', 'api', ?, ?, ?, ?, 0, ?, ?)`,
+    );
+    db.transaction(() => {
+      for (const n of names) {
+        // Nothing is due at t=0 (margin is 5 min of a 1 h token): expiries spread over (5 min, 1 lifetime].
+        const exp = START + 301_000 + Math.floor(rand() * (TTL_MS - 301_000));
+        ins.run(n, sealer.seal(`at.${n}.0.${exp}`, `connections:${n}:access_token`), sealer.seal(initialRefreshToken(n), `connections:${n}:refresh_token`), exp, START, exp - TTL_MS, START, START, START);
+      }
+    })();
+    db.close();
+  }
+  const seedMs = performance.now() - seedStarted;
+
+  // ---- start-up: parse a config of N connections, open the store, first full read ----
+  const clock = new FakeClock(START);
+  const simFetch: typeof fetch = (url, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set('x-sim-now', String(clock.now()));
+    return fetch(url, { ...init, headers });
+  };
+  const rssBefore = process.memoryUsage().rss;
+  const startupStarted = performance.now();
+  const connection = { provider: 'oauth2', client_id: 'scale-client', client_secret: 'scale-secret', auth_url: ep.authUrl, token_url: ep.tokenUrl, scopes: ['api'], redirect_uri: 'http://127.0.0.1:1/cb' };
+  const warden = await openWarden({
+    config: { store: 'sqlite:state.db', key: 'env:TW_KEY', connections: Object.fromEntries(names.map((n) => [n, connection])) },
+    baseDir: dir,
+    env,
+    clock,
+    fetch: simFetch,
+  });
+  const openMs = performance.now() - startupStarted;
+  const scanStarted = performance.now();
+  const rows = await warden.store.listConnections();
+  const firstScanMs = performance.now() - scanStarted;
+  const startupMs = performance.now() - startupStarted;
+
+  let maxRss = process.memoryUsage().rss;
+  const sampleRss = (): void => {
+    maxRss = Math.max(maxRss, process.memoryUsage().rss);
+  };
+  const end = START + HOURS * 3_600_000;
+  const lagMs: number[] = [];
+  const realMs: number[] = [];
+  let refreshed = 0;
+  let ahead = 0;
+  let late = 0;
+  let notRefreshed = 0;
+  let expiredServed = 0;
+  let served = 0;
+  const errors = new Map<string, number>();
+  const addError = (e: unknown): void => {
+    const code = (e as { code?: string }).code ?? (e as Error).message;
+    errors.set(code, (errors.get(code) ?? 0) + 1);
+  };
+
+  /** Callers: a random sample asks for tokens every tick; each token is checked against its own expiry. */
+  const callers = async (): Promise<void> => {
+    for (let i = 0; i < CALLERS; i++) {
+      const n = names[Math.floor(rand() * N)] as string;
+      try {
+        const t = await warden.accessToken(n);
+        served++;
+        const exp = accessTokenExpiry(t);
+        if (exp === null || exp <= clock.now()) expiredServed++;
+      } catch (e) {
+        addError(e);
+      }
+    }
+  };
+
+  const cpuStarted = process.cpuUsage();
+  const driveStarted = performance.now();
+  let passes = 0;
+  let schedulerCounts: Record<string, number> | null = null;
+
+  if (DRIVER === 'sweep') {
+    const heap = new DueHeap();
+    for (const r of rows) {
+      const at = shouldRefresh({ now: START, hasAccessToken: true, accessExpiresAt: r.accessExpiresAt, obtainedAt: r.lastRefreshAt }).refreshAt as number;
+      heap.push({ at, name: r.name, exp: r.accessExpiresAt as number });
+    }
+    rows.length = 0;
+    while (clock.now() < end) {
+      await clock.advance(TICK_MS);
+      const now = clock.now();
+      const batch: Array<{ at: number; name: string; exp: number }> = [];
+      while ((heap.peek()?.at ?? Infinity) <= now) batch.push(heap.pop() as { at: number; name: string; exp: number });
+      const tickStarted = performance.now();
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < batch.length) {
+          const item = batch[next++] as { at: number; name: string; exp: number };
+          try {
+            const info = await warden.tokenInfo(item.name);
+            const done = performance.now();
+            served++;
+            const exp = accessTokenExpiry(info.accessToken);
+            if (exp === null || exp <= now) expiredServed++;
+            if (info.expiresAt === item.exp) notRefreshed++;
+            else {
+              refreshed++;
+              if (now < item.exp) ahead++;
+              else late++;
+            }
+            lagMs.push(now - item.at + (done - tickStarted));
+            realMs.push(done - tickStarted);
+            const at = shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: info.expiresAt, obtainedAt: now }).refreshAt as number;
+            heap.push({ at, name: item.name, exp: info.expiresAt as number });
+          } catch (e) {
+            addError(e);
+            heap.push({ at: now + 30_000, name: item.name, exp: item.exp });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.length) }, worker));
+      passes++;
+      await callers();
+      if (passes % 60 === 0) sampleRss();
+    }
+  } else {
+    rows.length = 0;
+    const orchestrator = createOrchestrator(warden, { channels: new Map(), clock, logger: silentLogger, baseUrl: 'http://127.0.0.1:1' });
+    const scheduler = createScheduler(warden, orchestrator, { clock, probeIntervalMs: 0, concurrency: CONCURRENCY });
+    const before = () => warden.keeper.refreshCount;
+    scheduler.start();
+    await scheduler.settled();
+    while (clock.now() < end) {
+      const r0 = before();
+      await clock.advance(TICK_MS);
+      await scheduler.settled();
+      refreshed += warden.keeper.refreshCount - r0;
+      passes++;
+      await callers();
+      if (passes % 60 === 0) sampleRss();
+      if (passes % 30 === 0 && !args.json)
+        process.stderr.write(`  sim ${((clock.now() - START) / 60_000).toFixed(1)} min, ${refreshed} refreshes, ${((performance.now() - driveStarted) / 1000).toFixed(0)} s real\n`);
+    }
+    await scheduler.stop();
+    schedulerCounts = { ...scheduler.counts };
+  }
+  sampleRss();
+  const cpu = process.cpuUsage(cpuStarted);
+  const driveMs = performance.now() - driveStarted;
+
+  // ---- final audit: every row fresh, every stored refresh token the endpoint's newest ----
+  const gens = await ask<Record<string, number>>(endpoint, 'gens', 'gens');
+  const epStats = await ask<{ refreshes: number; reused: number; malformed: number }>(endpoint, 'stats', 'stats');
+  const finalRows = await warden.store.listConnections();
+  let expiredAtEnd = 0;
+  let staleRefreshTokens = 0;
+  let unhealthy = 0;
+  for (const r of finalRows) {
+    if ((r.accessExpiresAt ?? 0) <= clock.now()) expiredAtEnd++;
+    if (r.refreshToken !== `rt.${r.name}.${gens[r.name] ?? 0}`) staleRefreshTokens++;
+    if (r.state !== 'healthy') unhealthy++;
+  }
+  const dbBytes = statSync(dbFile).size;
+  await warden.close();
+
+  lagMs.sort((a, b) => a - b);
+  realMs.sort((a, b) => a - b);
+  const simHours = HOURS;
+  const result = {
+    driver: DRIVER,
+    connections: N,
+    simulatedHours: simHours,
+    accessTokenTtlSeconds: TTL_S,
+    tickSeconds: TICK_MS / 1000,
+    seedMs: Math.round(seedMs),
+    startup: { openWardenMs: Math.round(openMs), firstFullReadMs: Math.round(firstScanMs), totalMs: Math.round(startupMs) },
+    refreshes: { total: refreshed, endpointRefreshes: epStats.refreshes, ahead, late, notRefreshedWhenDue: notRefreshed, reusedRefreshTokens: epStats.reused },
+    tokensServed: served,
+    expiredTokensServed: expiredServed,
+    refreshLagMs: DRIVER === 'sweep' ? { p50: Math.round(pct(lagMs, 50)), p99: Math.round(pct(lagMs, 99)), max: Math.round(lagMs[lagMs.length - 1] ?? 0) } : null,
+    refreshRealLatencyMs: DRIVER === 'sweep' ? { p50: +pct(realMs, 50).toFixed(1), p99: +pct(realMs, 99).toFixed(1), max: +(realMs[realMs.length - 1] ?? 0).toFixed(1) } : null,
+    memory: { rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20), maxRssMB: Math.round(maxRss / 2 ** 20), heapUsedMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20) },
+    cpu: {
+      totalSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1),
+      secondsPerSimulatedHour: +((cpu.user + cpu.system) / 1e6 / simHours).toFixed(1),
+      realSeconds: +(driveMs / 1000).toFixed(1),
+      refreshesPerRealSecond: Math.round(refreshed / (driveMs / 1000)),
+      passes,
+    },
+    scheduler: schedulerCounts,
+    audit: { rows: finalRows.length, expiredAtEnd, staleRefreshTokens, unhealthy, dbMB: +(dbBytes / 2 ** 20).toFixed(1) },
+    errors: Object.fromEntries(errors),
+  };
+  if (args.json) process.stdout.write(JSON.stringify(result) + '\n');
+  else console.log(JSON.stringify(result, null, 2));
+} finally {
+  endpoint.send('exit');
+  rmSync(dir, { recursive: true, force: true });
+}
