@@ -54,6 +54,8 @@ describe('quiet hours', () => {
     expect(shiftOutOfQuiet(berlin, planned, utc('2026-01-12T22:00:00'))).toBe(utc('2026-01-12T06:30:00'));
     // Dies at 05:00 Berlin: the morning is too late, so ask before the quiet period began.
     expect(shiftOutOfQuiet(berlin, planned, utc('2026-01-12T04:00:00'))).toBe(utc('2026-01-11T20:59:00'));
-    expect(shiftOutOfQuiet(berlin, utc('2026-01-11T12:00:00'), utc('2026-01-12T12:00:00'))).toBe(utc('2026-01-11T12:00:00'));
+    expect(shiftOutOfQuiet(berlin, utc('2026-01-11T12:00:00'), utc('2026-01-12T12:00:00'))).toBe(
+      utc('2026-01-11T12:00:00'),
+    );
   });
 });
