@@ -110,7 +110,15 @@ export function translateError(err: unknown, ctx: { what: string; now: number; t
     });
   }
   if (err instanceof WWWAuthenticateChallengeError) {
-    const params = err.cause[0]?.parameters;
+    const params = err.cause.find((c) => c.parameters.error)?.parameters ?? err.cause[0]?.parameters;
+    // Only a 400/401 challenge is the token endpoint refusing the client (RFC 6749 §5.2); a
+    // challenge on another status (a proxy's 404/407/403 page) says nothing about the grant.
+    if (err.status !== 400 && err.status !== 401 && !params?.error) {
+      return new TransientError(`${ctx.what}: unexpected HTTP ${err.status} authentication challenge (not from the token endpoint?)`, {
+        status: err.status,
+        cause: safeCause(err),
+      });
+    }
     return new ProviderError(params?.error ?? 'invalid_client', {
       description: params?.error_description,
       status: err.status,
@@ -125,7 +133,7 @@ export function translateError(err: unknown, ctx: { what: string; now: number; t
       },
     );
   }
-  const code = (err as { code?: unknown }).code;
+  const code = (err as { code?: unknown } | null | undefined)?.code;
   if (typeof code === 'string' && code.startsWith('OAUTH_') && /COMPARISON|TIMESTAMP|CLAIM/.test(code)) {
     // A response that fails validation against this request (state/nonce/iss): not a network hiccup.
     return new InputError(`${ctx.what}: the provider's answer does not match this request (${code})`, {
