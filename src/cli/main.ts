@@ -75,6 +75,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'JSON output')
     .action(run(async (o: { from: string; to: string; key?: string; force?: boolean; json?: boolean }) => (await import('./migrate.js')).runMigrate({ ...g(), ...o }, processIo)));
 
+  program
+    .command('mcp')
+    .description('Model Context Protocol server on stdio: credential status, re-authorization, mail (never hands out tokens)')
+    .action(run(async () => (await import('../mcp/run.js')).runMcp({ ...g() }, processIo)));
+
+  program
+    .command('demo')
+    .description('self-contained sandbox tour: local OAuth provider, SMTP server, daemon and a simulated human (no account needed)')
+    .option('--once', 'run the tour, print a summary and exit (non-zero if a step failed)')
+    .option('--dir <dir>', 'keep the sandbox state in this folder (default: a temp folder, removed at the end)')
+    .option('--verbose', 'daemon logs (JSON lines) on stderr')
+    .action(run(async (o: { once?: boolean; dir?: string; verbose?: boolean }) => (await import('../demo/run.js')).runDemo(o, processIo)));
+
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   const mail = program.command('mail').description('send and read mail through a mailbox\'s routes');
   mail
