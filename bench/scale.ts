@@ -188,9 +188,13 @@ try {
   const firstScanMs = performance.now() - scanStarted;
   const startupMs = performance.now() - startupStarted;
 
-  let maxRss = process.memoryUsage().rss;
+  const rssAfterStartup = process.memoryUsage().rss;
+  let maxRss = rssAfterStartup;
+  let maxHeap = process.memoryUsage().heapUsed;
   const sampleRss = (): void => {
-    maxRss = Math.max(maxRss, process.memoryUsage().rss);
+    const m = process.memoryUsage();
+    maxRss = Math.max(maxRss, m.rss);
+    maxHeap = Math.max(maxHeap, m.heapUsed);
   };
   const end = START + HOURS * 3_600_000;
   const lagMs: number[] = [];
@@ -327,7 +331,13 @@ try {
     expiredTokensServed: expiredServed,
     refreshLagMs: DRIVER === 'sweep' ? { p50: Math.round(pct(lagMs, 50)), p99: Math.round(pct(lagMs, 99)), max: Math.round(lagMs[lagMs.length - 1] ?? 0) } : null,
     refreshRealLatencyMs: DRIVER === 'sweep' ? { p50: +pct(realMs, 50).toFixed(1), p99: +pct(realMs, 99).toFixed(1), max: +(realMs[realMs.length - 1] ?? 0).toFixed(1) } : null,
-    memory: { rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20), maxRssMB: Math.round(maxRss / 2 ** 20), heapUsedMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20) },
+    memory: {
+      rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20),
+      rssAfterStartupMB: Math.round(rssAfterStartup / 2 ** 20),
+      maxRssMB: Math.round(maxRss / 2 ** 20),
+      maxHeapUsedMB: Math.round(maxHeap / 2 ** 20),
+      endHeapUsedMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+    },
     cpu: {
       totalSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1),
       secondsPerSimulatedHour: +((cpu.user + cpu.system) / 1e6 / simHours).toFixed(1),
