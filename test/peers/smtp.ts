@@ -116,7 +116,15 @@ export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPee
       },
     });
 
-  let server = make();
+  // A client killed mid-session resets its socket; smtp-server reports that as an 'error' event
+  // on the server, which must not crash the process hosting the peer.
+  const make_ = make;
+  const makeQuiet = (): ReturnType<typeof make> => {
+    const s = make_();
+    s.on('error', () => undefined);
+    return s;
+  };
+  let server = makeQuiet();
   const listen = (port: number): Promise<number> =>
     new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -152,7 +160,7 @@ export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPee
       if (d) {
         await close();
       } else {
-        server = make();
+        server = makeQuiet();
         await listen(port);
       }
     },
