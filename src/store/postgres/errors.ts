@@ -62,7 +62,10 @@ export function toStoreError(e: unknown, target: string): Error {
   const code = typeof err.code === 'string' ? err.code : '';
   const message = typeof err.message === 'string' ? err.message : String(e);
   if (isUnavailable(e)) {
-    return new TransientError(`PostgreSQL store ${target} is unavailable (${code || message}); retrying later`, { cause: e });
+    return new TransientError(
+      `PostgreSQL store ${target} is unreachable (${code || message}); check that the server is up and the store URL is right`,
+      { cause: e },
+    );
   }
   if (code === '3D000') {
     return new StoreError(`PostgreSQL store ${target}: the database does not exist; create it (CREATE DATABASE) or fix the store URL`, {
