@@ -7,7 +7,11 @@ import type { Warden } from '../warden.js';
 
 export class EventLog {
   private readonly seen: WardenEvent[] = [];
-  private readonly waiters = new Set<{ after: number; match: (e: WardenEvent) => boolean; resolve: (e: WardenEvent) => void }>();
+  private readonly waiters = new Set<{
+    after: number;
+    match: (e: WardenEvent) => boolean;
+    resolve: (e: WardenEvent) => void;
+  }>();
   private readonly onEvent = (e: WardenEvent): void => {
     this.seen.push(e);
     for (const w of [...this.waiters])
@@ -27,7 +31,11 @@ export class EventLog {
   }
 
   /** The first event after `after` (an id from {@link mark}) matching `match`; rejects after `timeoutMs`. */
-  waitFor(what: string, match: (e: WardenEvent) => boolean, opts: { after: number; timeoutMs: number }): Promise<WardenEvent> {
+  waitFor(
+    what: string,
+    match: (e: WardenEvent) => boolean,
+    opts: { after: number; timeoutMs: number },
+  ): Promise<WardenEvent> {
     const past = this.seen.find((e) => e.id > opts.after && match(e));
     if (past) return Promise.resolve(past);
     return new Promise((resolve, reject) => {

@@ -45,8 +45,17 @@ interface Interaction {
 interface ProviderInstance {
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
-  interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
-  Grant: new (init: { accountId: string; clientId: string }) => { addOIDCScope(s: string): void; addOIDCClaims(c: string[]): void; save(): Promise<string> };
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: Record<string, unknown>,
+    opts?: { mergeWithLastSubmission?: boolean },
+  ): Promise<void>;
+  Grant: new (init: { accountId: string; clientId: string }) => {
+    addOIDCScope(s: string): void;
+    addOIDCClaims(c: string[]): void;
+    save(): Promise<string>;
+  };
   on(event: string, fn: (...a: unknown[]) => void): unknown;
 }
 
@@ -87,7 +96,12 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
   const scopes = ['openid', 'offline_access', 'email', 'profile'];
   const Provider = await loadProvider();
   // Our own signing key (ID tokens), so the provider does not fall back to its development keys.
-  const signingKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'demo' };
+  const signingKey = {
+    ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+    use: 'sig',
+    alg: 'RS256',
+    kid: 'demo',
+  };
   const provider = new Provider(issuer, {
     adapter: storage.adapterClass(),
     jwks: { keys: [signingKey] },
@@ -112,8 +126,11 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
     pkce: { required: () => true },
     // Like Microsoft and GitHub: every refresh returns a new refresh token; reusing an old one kills the grant.
     rotateRefreshToken: () => true,
-    issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }, code: { scopes: Set<string> }) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    issueRefreshToken: (
+      _ctx: unknown,
+      client: { grantTypeAllowed(t: string): boolean },
+      code: { scopes: Set<string> },
+    ) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     interactions: { url: (_ctx: unknown, i: { uid: string }) => `/interaction/${i.uid}` },
     features: {
       devInteractions: { enabled: false },
@@ -148,7 +165,11 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
       return;
     }
     // offline_access is only honoured with prompt=consent (OIDC Core §11); a real consent screen always shows.
-    if (url.pathname === '/auth' && (url.searchParams.get('scope') ?? '').split(' ').includes('offline_access') && !url.searchParams.has('prompt')) {
+    if (
+      url.pathname === '/auth' &&
+      (url.searchParams.get('scope') ?? '').split(' ').includes('offline_access') &&
+      !url.searchParams.has('prompt')
+    ) {
       url.searchParams.set('prompt', 'consent');
       req.url = url.pathname + url.search;
     }
@@ -161,7 +182,8 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
     clientId,
     clientSecret,
     introspectionUrl,
-    approve: (authUrl, accountId = 'alice') => new HeadlessHuman(issuer).authorize(authUrl, opts.redirectUri, accountId),
+    approve: (authUrl, accountId = 'alice') =>
+      new HeadlessHuman(issuer).authorize(authUrl, opts.redirectUri, accountId),
     revokeAll: () => {
       const grants = storage.all('Grant');
       for (const g of grants) storage.revokeGrant(String(g['jti']));
@@ -185,7 +207,12 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
 }
 
 /** The interaction routes: a JSON prompt on GET, then login / confirm by POST (no HTML needed). */
-async function interaction(provider: ProviderInstance, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function interaction(
+  provider: ProviderInstance,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
   const action = url.pathname.split('/')[3];
   const details = await provider.interactionDetails(req, res);
   if (req.method === 'GET' && action === undefined) {
@@ -195,15 +222,28 @@ async function interaction(provider: ProviderInstance, req: IncomingMessage, res
   }
   const form = new URLSearchParams(await readBody(req));
   if (action === 'login') {
-    await provider.interactionFinished(req, res, { login: { accountId: form.get('accountId') ?? 'alice' } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: form.get('accountId') ?? 'alice' } },
+      { mergeWithLastSubmission: false },
+    );
     return;
   }
   if (action === 'confirm') {
-    const grant = new provider.Grant({ accountId: details.session?.accountId ?? 'alice', clientId: String(details.params['client_id']) });
+    const grant = new provider.Grant({
+      accountId: details.session?.accountId ?? 'alice',
+      clientId: String(details.params['client_id']),
+    });
     const d = details.prompt.details;
     if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
     if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
-    await provider.interactionFinished(req, res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
+    await provider.interactionFinished(
+      req,
+      res,
+      { consent: { grantId: await grant.save() } },
+      { mergeWithLastSubmission: true },
+    );
     return;
   }
   res.statusCode = 404;
@@ -226,7 +266,8 @@ class HeadlessHuman {
 
   private async request(url: string, form?: Record<string, string>): Promise<Response> {
     const headers: Record<string, string> = {};
-    if (this.jar.size && new URL(url).origin === this.origin) headers['cookie'] = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (this.jar.size && new URL(url).origin === this.origin)
+      headers['cookie'] = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
     if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
     const res = await fetch(url, {
       method: form ? 'POST' : 'GET',
@@ -258,10 +299,14 @@ class HeadlessHuman {
         continue;
       }
       const url = new URL(res.url || authUrl);
-      if (!url.pathname.startsWith('/interaction/')) throw new Error(`sign-in stopped at ${url.pathname} (HTTP ${res.status})`);
+      if (!url.pathname.startsWith('/interaction/'))
+        throw new Error(`sign-in stopped at ${url.pathname} (HTTP ${res.status})`);
       const { prompt } = (await res.json()) as { prompt: string };
       const base = `${this.origin}${url.pathname}`;
-      res = prompt === 'login' ? await this.request(`${base}/login`, { accountId }) : await this.request(`${base}/confirm`, {});
+      res =
+        prompt === 'login'
+          ? await this.request(`${base}/login`, { accountId })
+          : await this.request(`${base}/confirm`, {});
     }
     throw new Error('sign-in: too many redirects');
   }

@@ -16,12 +16,15 @@ export class SandboxStorage {
   /** Every live payload of `model` (e.g. `Grant`). */
   all(model: string): Array<Record<string, unknown>> {
     const now = Date.now();
-    return [...this.entries].filter(([k, e]) => k.startsWith(`${model}:`) && e.expiresAt > now).map(([, e]) => e.payload);
+    return [...this.entries]
+      .filter(([k, e]) => k.startsWith(`${model}:`) && e.expiresAt > now)
+      .map(([, e]) => e.payload);
   }
 
   /** Remove every artifact (tokens, codes, the grant) bound to `grantId`. */
   revokeGrant(grantId: string): void {
-    for (const [key, e] of this.entries) if (e.payload['grantId'] === grantId || key === `Grant:${grantId}`) this.entries.delete(key);
+    for (const [key, e] of this.entries)
+      if (e.payload['grantId'] === grantId || key === `Grant:${grantId}`) this.entries.delete(key);
   }
 
   /** The adapter class oidc-provider instantiates once per model name. */
@@ -34,7 +37,10 @@ export class SandboxStorage {
         return `${this.model}:${id}`;
       }
       upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
-        entries.set(this.key(id), { payload, expiresAt: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity });
+        entries.set(this.key(id), {
+          payload,
+          expiresAt: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity,
+        });
         return Promise.resolve();
       }
       find(id: string): Promise<Record<string, unknown> | undefined> {
@@ -61,7 +67,8 @@ export class SandboxStorage {
         return Promise.resolve();
       }
       revokeByGrantId(grantId: string): Promise<void> {
-        for (const [key, e] of entries) if (key.startsWith(`${this.model}:`) && e.payload['grantId'] === grantId) entries.delete(key);
+        for (const [key, e] of entries)
+          if (key.startsWith(`${this.model}:`) && e.payload['grantId'] === grantId) entries.delete(key);
         return Promise.resolve();
       }
     };

@@ -18,8 +18,13 @@ export interface DemoOptions {
 }
 
 export async function runDemo(o: DemoOptions, io: Io): Promise<number> {
-  io.out('tokenwarden demo: a local OAuth provider, a local SMTP server and the daemon, on 127.0.0.1 (no account needed)\n');
-  const sb = await startSandbox({ ...(o.dir ? { dir: o.dir } : {}), ...(o.verbose ? { logger: jsonLogger('info') } : {}) });
+  io.out(
+    'tokenwarden demo: a local OAuth provider, a local SMTP server and the daemon, on 127.0.0.1 (no account needed)\n',
+  );
+  const sb = await startSandbox({
+    ...(o.dir ? { dir: o.dir } : {}),
+    ...(o.verbose ? { logger: jsonLogger('info') } : {}),
+  });
   let ok = false;
   try {
     io.out(await describeSandbox(sb));
@@ -53,7 +58,10 @@ async function describeSandbox(sb: Sandbox): Promise<string> {
   const base = sb.daemon.baseUrl;
   let dashboard = `${base} (sign-in link unavailable)`;
   try {
-    const res = await fetch(new URL('/api/v1/dashboard/login-link', base), { method: 'POST', headers: { authorization: `Bearer ${sb.apiKey}` } });
+    const res = await fetch(new URL('/api/v1/dashboard/login-link', base), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sb.apiKey}` },
+    });
     if (res.ok) dashboard = `${((await res.json()) as { url: string }).url}  (one-time sign-in link, valid 5 min)`;
   } catch {
     // The dashboard is optional for the tour.

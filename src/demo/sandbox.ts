@@ -65,14 +65,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     mkdirSync(dir, { recursive: true });
     const port = await freePort();
     const callback = `http://127.0.0.1:${port}/oauth/callback`;
-    const provider = await startOidcSandbox({ redirectUri: callback, ...(opts.accessTokenTtl ? { accessTokenTtl: opts.accessTokenTtl } : {}) });
+    const provider = await startOidcSandbox({
+      redirectUri: callback,
+      ...(opts.accessTokenTtl ? { accessTokenTtl: opts.accessTokenTtl } : {}),
+    });
     cleanups.push(() => provider.stop());
     const appPassword = randomBytes(12).toString('base64url');
     const smtp = await startSmtpCatcher({ user: DEMO_ADDRESS, appPassword, verifyToken: (t) => provider.isActive(t) });
     cleanups.push(() => smtp.stop());
 
     // A fresh key and API key per run (the state of an earlier run in a kept folder is replaced).
-    for (const f of ['state.db', 'state.db-wal', 'state.db-shm', 'key', 'api-key']) rmSync(join(dir, f), { force: true });
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm', 'key', 'api-key'])
+      rmSync(join(dir, f), { force: true });
     writeKeyFile(join(dir, 'key'));
     const apiKey = randomBytes(24).toString('base64url');
     writeFileSync(join(dir, 'api-key'), apiKey + '\n', { mode: 0o600 });
@@ -98,15 +102,26 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         [DEMO_MAILBOX]: {
           address: DEMO_ADDRESS,
           // First the OAuth route (XOAUTH2 with the connection's token), then the App Password.
-          send: [{ smtp: { ...smtpBase, connection: DEMO_CONNECTION } }, { smtp: { ...smtpBase, password: appPassword } }],
+          send: [
+            { smtp: { ...smtpBase, connection: DEMO_CONNECTION } },
+            { smtp: { ...smtpBase, password: appPassword } },
+          ],
         },
       },
     };
     const configPath = join(dir, 'tokenwarden.yaml');
-    writeFileSync(configPath, `# tokenwarden demo sandbox (generated; ports change every run)\n${stringify(config)}`, { mode: 0o600 });
-    const daemon = await startDaemon({ configPath, ...(opts.logger ? { logger: opts.logger } : {}), scheduler: { probeIntervalMs: 0 } });
+    writeFileSync(configPath, `# tokenwarden demo sandbox (generated; ports change every run)\n${stringify(config)}`, {
+      mode: 0o600,
+    });
+    const daemon = await startDaemon({
+      configPath,
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      scheduler: { probeIntervalMs: 0 },
+    });
     cleanups.push(() => daemon.close());
-    const sendRoutes = ((await (await daemon.warden.mail()).status()).find((m) => m.name === DEMO_MAILBOX)?.routes ?? []).filter((r) => r.direction === 'send');
+    const sendRoutes = (
+      (await (await daemon.warden.mail()).status()).find((m) => m.name === DEMO_MAILBOX)?.routes ?? []
+    ).filter((r) => r.direction === 'send');
     const oauth = sendRoutes.find((r) => r.connection !== null)?.route ?? '?';
     const appPw = sendRoutes.find((r) => r.connection === null)?.route ?? '?';
     return {

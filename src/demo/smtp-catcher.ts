@@ -39,7 +39,10 @@ export async function startSmtpCatcher(opts: {
       if (auth.method === 'XOAUTH2') {
         opts.verifyToken(auth.accessToken ?? '').then(
           // RFC 7628 §3.2.2-style failure: the client learns the bearer token is no good.
-          (ok) => (ok && auth.username === opts.user ? cb(null, { user: 'xoauth2' }) : cb(null, { data: { status: '401', schemes: 'bearer' } })),
+          (ok) =>
+            ok && auth.username === opts.user
+              ? cb(null, { user: 'xoauth2' })
+              : cb(null, { data: { status: '401', schemes: 'bearer' } }),
           () => cb(new Error('token check unavailable')),
         );
         return;
@@ -51,8 +54,13 @@ export async function startSmtpCatcher(opts: {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        const head = (Buffer.concat(chunks).toString('latin1').split(/\r?\n\r?\n/, 1)[0] ?? '').replace(/\r?\n[ \t]+/g, ' ');
-        const header = (name: string): string | null => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? null;
+        const head = (
+          Buffer.concat(chunks)
+            .toString('latin1')
+            .split(/\r?\n\r?\n/, 1)[0] ?? ''
+        ).replace(/\r?\n[ \t]+/g, ' ');
+        const header = (name: string): string | null =>
+          new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim() ?? null;
         caught.push({
           auth: session.user === 'xoauth2' ? 'xoauth2' : 'password',
           to: session.envelope.rcptTo.map((r) => r.address),

@@ -36,7 +36,8 @@ function check(cond: unknown, what: string): asserts cond {
 }
 
 /** Milliseconds below 10 s (the interesting range for the human's turn-around), else a duration. */
-const since = (t: number): string => (Date.now() - t < 10_000 ? `${Date.now() - t} ms` : formatDuration(Date.now() - t));
+const since = (t: number): string =>
+  Date.now() - t < 10_000 ? `${Date.now() - t} ms` : formatDuration(Date.now() - t);
 const clock = (t: number): string => new Date(t).toISOString().slice(11, 19);
 /** The pasted URL as shown on screen: the code and state are single-use secrets, so they are elided. */
 const masked = (url: string): string => url.replace(/([?&](?:code|state|iss)=)[^&]*/g, '$1…');
@@ -49,7 +50,8 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
   const steps: TourStep[] = [];
   const pasteMs: number[] = [];
   const say = (s: string): void => out(`        ${s}\n`);
-  const status = async (): Promise<ConnectionStatus> => (await warden.status()).find((s) => s.name === C) as ConnectionStatus;
+  const status = async (): Promise<ConnectionStatus> =>
+    (await warden.status()).find((s) => s.name === C) as ConnectionStatus;
   const mailbox = warden.mailbox(DEMO_MAILBOX);
   const ttlWait = 20_000;
   let revokeMark = 0;
@@ -75,7 +77,10 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
     check(r.status === 'sent', `mail was ${r.status}${r.error ? `: ${r.error}` : ''}`);
     check(r.route === expectRoute, `mail went through ${r.route ?? 'no route'}, expected ${expectRoute}`);
     const got = smtp.caught[before];
-    check(got && got.auth === expectAuth && got.messageId === r.messageId, `the SMTP server did not receive it with ${expectAuth}`);
+    check(
+      got && got.auth === expectAuth && got.messageId === r.messageId,
+      `the SMTP server did not receive it with ${expectAuth}`,
+    );
     return r.messageId;
   };
 
@@ -84,7 +89,9 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
       'Connect: the human authorizes the agent',
       async () => {
         const flow = await daemon.orchestrator.requestReauth(C, { reason: 'first authorization' });
-        say(`tokenwarden opened an authorization-code flow (PKCE S256, single-use state, link valid ${formatDuration(flow.expiresAt - Date.now())})`);
+        say(
+          `tokenwarden opened an authorization-code flow (PKCE S256, single-use state, link valid ${formatDuration(flow.expiresAt - Date.now())})`,
+        );
         say(`and asked the human via ${flow.askedVia.join(', ') || 'no channel'} (the console message is on stderr).`);
         check(flow.askedVia.includes('human'), 'the console channel was not asked');
         const pasted = await provider.approve(flow.url);
@@ -102,11 +109,16 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
         let after = log.mark();
         const lines: string[] = [];
         for (let i = 1; i <= 2; i++) {
-          const e = await log.waitFor('proactive refresh', (x) => x.type === 'refreshed' && x.connection === C, { after, timeoutMs: ttlWait });
+          const e = await log.waitFor('proactive refresh', (x) => x.type === 'refreshed' && x.connection === C, {
+            after,
+            timeoutMs: ttlWait,
+          });
           after = e.id;
           const exp = typeof e.data?.['expiresAt'] === 'number' ? e.data['expiresAt'] : null;
           const rotated = e.data?.['rotated'] === true;
-          say(`refresh ${i} at ${clock(e.at)}: before expiry, new access token valid until ${exp ? clock(exp) : '?'}; refresh token rotated: ${rotated ? 'yes, new one stored before use' : 'no'}`);
+          say(
+            `refresh ${i} at ${clock(e.at)}: before expiry, new access token valid until ${exp ? clock(exp) : '?'}; refresh token rotated: ${rotated ? 'yes, new one stored before use' : 'no'}`,
+          );
           check(rotated, 'the provider rotates refresh tokens, but the refresh did not store a new one');
           lines.push(clock(e.at));
         }
@@ -127,10 +139,15 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
         const t0 = performance.now();
         const n = provider.revokeAll();
         say(`provider: alice removed the app's access (${n} grant revoked); every token of it is dead now.`);
-        const e = await log.waitFor('diagnosis', (x) => x.type === 'reauth_required' && x.connection === C, { after, timeoutMs: ttlWait });
+        const e = await log.waitFor('diagnosis', (x) => x.type === 'reauth_required' && x.connection === C, {
+          after,
+          timeoutMs: ttlWait,
+        });
         const s = await status();
         check(s.cause, 'no diagnosed cause recorded');
-        say(`the next proactive refresh got invalid_grant ${((performance.now() - t0) / 1000).toFixed(1)} s later (${clock(e.at)}).`);
+        say(
+          `the next proactive refresh got invalid_grant ${((performance.now() - t0) / 1000).toFixed(1)} s later (${clock(e.at)}).`,
+        );
         say(`diagnosis: ${s.cause.summary}`);
         say(`fix:       ${s.cause.fix}`);
         return `invalid_grant diagnosed as "${s.cause.id}"; state ${s.state}`;
@@ -139,16 +156,24 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
     [
       'Re-authorization requested',
       async () => {
-        await log.waitFor('re-auth request', (x) => x.type === 'reauth_requested' && x.connection === C, { after: revokeMark, timeoutMs: ttlWait });
+        await log.waitFor('re-auth request', (x) => x.type === 'reauth_requested' && x.connection === C, {
+          after: revokeMark,
+          timeoutMs: ttlWait,
+        });
         // Asking again is safe: one open flow per connection, so this returns the daemon's flow once it was sent.
         const flow = await daemon.orchestrator.requestReauth(C);
         check(flow.askedVia.includes('human'), 'the human was not asked');
-        say(`the daemon opened a fresh flow and asked the human via ${flow.askedVia.join(', ')} at ${clock(flow.createdAt)} (link valid ${formatDuration(flow.expiresAt - Date.now())}).`);
+        say(
+          `the daemon opened a fresh flow and asked the human via ${flow.askedVia.join(', ')} at ${clock(flow.createdAt)} (link valid ${formatDuration(flow.expiresAt - Date.now())}).`,
+        );
         try {
           await warden.accessToken(C);
           throw new StepFailed('a token was served for a dead grant');
         } catch (err) {
-          check(err instanceof ReauthRequiredError, `callers got ${(err as Error).message} instead of ReauthRequiredError`);
+          check(
+            err instanceof ReauthRequiredError,
+            `callers got ${(err as Error).message} instead of ReauthRequiredError`,
+          );
           say(`a caller asking for a token now gets ${err.code} at once, not a raw invalid_grant:`);
           say(`  "${err.message}"`);
           if (err.fallbacks.length) say(`  still works: ${err.fallbacks.join('; ')}`);
@@ -220,6 +245,8 @@ export function renderSummary(r: TourResult, sb: Pick<Sandbox, 'smtp'>): string 
   ];
   if (r.pasteMs.length) lines.push(`  paste → tokens stored: ${r.pasteMs.map((m) => `${m.toFixed(1)} ms`).join(', ')}`);
   const by = (a: 'xoauth2' | 'password'): number => sb.smtp.caught.filter((m) => m.auth === a).length;
-  lines.push(`  mail received by the local SMTP server: ${by('xoauth2')} via OAuth (XOAUTH2), ${by('password')} via App Password`);
+  lines.push(
+    `  mail received by the local SMTP server: ${by('xoauth2')} via OAuth (XOAUTH2), ${by('password')} via App Password`,
+  );
   return lines.join('\n') + '\n';
 }

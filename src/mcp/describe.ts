@@ -1,0 +1,219 @@
+/**
+ * Pure: turn a connection's status, its open flow and the mail routes into the facts an agent
+ * acts on, and into plain sentences ("Gmail is waiting for re-authorization since 10:02 UTC,
+ * asked via telegram; sending still works through the SMTP fallback"). No I/O, no secrets:
+ * the inputs carry none (status rows and route health never hold a token).
+ */
+import type { Config } from '../config/schema.js';
+import { formatDuration } from '../core/duration.js';
+import type { DiagnosedCause } from '../core/errors.js';
+import type { ConnectionState } from '../core/types.js';
+import type { RouteHealth } from '../mail/route-slot.js';
+import type { ConnectionStatus } from '../warden.js';
+
+/** A mail route as the agent needs to know it: what it is, what it depends on, whether it is up. */
+export interface RouteFact {
+  mailbox: string;
+  direction: 'send' | 'read';
+  route: string;
+  /** `oauth` (uses a connection's token) or `app password` (a static secret). */
+  auth: 'oauth' | 'app password';
+  connection: string | null;
+  usable: boolean;
+  why?: string;
+}
+
+export interface ConnectionFacts {
+  name: string;
+  provider: string;
+  kind: string;
+  state: ConnectionState;
+  account: string | null;
+  /** Can a caller get a token right now? */
+  serving: boolean;
+  access_expires_at: string | null;
+  refresh_expires_at: string | null;
+  last_refresh_at: string | null;
+  cause: DiagnosedCause | null;
+  /** When the connection stopped serving (the last `reauth_required` event), if it did. */
+  since: string | null;
+  /** The human-assisted flow in progress: the link for the human, when and where they were asked. */
+  asked: {
+    flow_id: string;
+    link: string;
+    user_code: string | null;
+    asked_at: string;
+    via: string[];
+    link_expires_at: string;
+  } | null;
+  /** What the agent can still do without this connection (App Password routes, other connections). */
+  still_works: string[];
+  /** What is unavailable until this connection heals. */
+  unavailable: string[];
+  /** What the agent should do next, if anything. */
+  next_step: string | null;
+  sentence: string;
+}
+
+const NEEDS_HUMAN: ReadonlySet<ConnectionState> = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
+
+export const iso = (t: number | null | undefined): string | null =>
+  t === null || t === undefined ? null : new Date(t).toISOString();
+
+/** `10:02 UTC` (plus the date when it is not today). */
+export function at(t: number, now: number): string {
+  const d = new Date(t).toISOString();
+  const day = d.slice(0, 10) === new Date(now).toISOString().slice(0, 10);
+  return `${day ? '' : `${d.slice(0, 10)} `}${d.slice(11, 16)} UTC`;
+}
+
+const ago = (t: number, now: number): string => (now - t < 60_000 ? 'just now' : `${formatDuration(now - t)} ago`);
+
+/** Which routes of which mailboxes depend on `conn`, and which still work without it. */
+export function routeFacts(
+  config: Pick<Config, 'mailboxes'>,
+  health: RouteHealth[],
+  states: ReadonlyMap<string, ConnectionState>,
+): RouteFact[] {
+  return health
+    .map((h) => {
+      const connState = h.connection ? states.get(h.connection) : undefined;
+      const deadConn = connState !== undefined && NEEDS_HUMAN.has(connState);
+      const open = h.circuit.state === 'open';
+      const usable = !deadConn && !open;
+      const fact: RouteFact = {
+        mailbox: h.mailbox,
+        direction: h.direction,
+        route: h.route,
+        auth: h.connection ? 'oauth' : 'app password',
+        connection: h.connection,
+        usable,
+      };
+      if (deadConn) fact.why = `connection ${h.connection} is ${connState}`;
+      else if (open) fact.why = h.circuit.reason ?? 'circuit open';
+      return fact;
+    })
+    .filter((f) => config.mailboxes[f.mailbox] !== undefined);
+}
+
+const verb = (d: 'send' | 'read'): string => (d === 'send' ? 'sending' : 'reading');
+const routeLabel = (r: RouteFact): string =>
+  `${r.route}${r.auth === 'app password' ? ' (App Password)' : ` (OAuth via ${r.connection ?? '?'})`}`;
+
+/** Facts and one paragraph about one connection. */
+export function describeConnection(
+  s: ConnectionStatus,
+  o: { now: number; displayName: string; routes: RouteFact[]; deadSince: number | null; notify: string[] },
+): ConnectionFacts {
+  const { now } = o;
+  const needsHuman = NEEDS_HUMAN.has(s.state);
+  const label = `${s.name} (${o.displayName}${s.account ? `, ${s.account}` : ''})`;
+  const stillWorks: string[] = [];
+  const unavailable: string[] = [];
+  // Mail capabilities that depend on this connection: per mailbox and direction, is there another way?
+  const groups = new Map<string, RouteFact[]>();
+  for (const r of o.routes)
+    groups.set(`${r.mailbox}\u0000${r.direction}`, [...(groups.get(`${r.mailbox}\u0000${r.direction}`) ?? []), r]);
+  for (const rs of groups.values()) {
+    const first = rs[0] as RouteFact;
+    if (!rs.some((r) => r.connection === s.name)) continue;
+    const what = `${verb(first.direction)} mail from mailbox ${first.mailbox}`;
+    const alt = rs.find((r) => r.usable && (!needsHuman || r.connection !== s.name));
+    if (alt) stillWorks.push(`${what} through ${routeLabel(alt)}${alt.connection !== s.name ? ' as a fallback' : ''}`);
+    else unavailable.push(`${what} (no other ${first.direction} route works)`);
+  }
+
+  const parts: string[] = [];
+  let next: string | null = null;
+  const f = s.openFlow;
+  const asked = f
+    ? {
+        flow_id: f.id,
+        link: f.url,
+        user_code: f.userCode,
+        asked_at: new Date(f.createdAt).toISOString(),
+        via: f.askedVia,
+        link_expires_at: new Date(f.expiresAt).toISOString(),
+      }
+    : null;
+  const askedSentence = (): string =>
+    f
+      ? f.askedVia.length
+        ? `The human was asked via ${f.askedVia.join(', ')} at ${at(f.createdAt, now)} (${ago(f.createdAt, now)}); the link expires at ${at(f.expiresAt, now)}.`
+        : `A link is open since ${at(f.createdAt, now)} but no channel delivered it: give the human the link (${f.url}) or call request_reauthorization with a channel.`
+      : '';
+
+  switch (s.state) {
+    case 'healthy':
+    case 'refreshing':
+      parts.push(
+        `${label} is healthy${s.accessExpiresAt ? `: the current access token is valid until ${at(s.accessExpiresAt, now)} and is refreshed automatically before then` : ''}.`,
+      );
+      if (s.refreshExpiresAt)
+        parts.push(
+          `Its refresh token is predicted to last until ${at(s.refreshExpiresAt, now)}; a renewal is requested ahead of that.`,
+        );
+      break;
+    case 'expiring':
+      parts.push(
+        `${label} works now, but its refresh token is predicted to die at ${s.refreshExpiresAt ? at(s.refreshExpiresAt, now) : 'soon'}.`,
+      );
+      if (s.cause) parts.push(`${s.cause.summary} Fix: ${s.cause.fix}`);
+      parts.push(f ? askedSentence() : 'A renewal will be requested from the human ahead of that.');
+      break;
+    case 'degraded':
+      parts.push(
+        `${label} cannot reach its provider right now (${s.lastError ?? 'transient failure'}); tokenwarden keeps serving the unexpired access token and retries with backoff. No human action is needed.`,
+      );
+      break;
+    case 'unauthorized':
+      parts.push(`${label} has never been authorized.`);
+      if (f) parts.push(askedSentence());
+      else next = 'Call request_reauthorization to send the human an authorization link.';
+      break;
+    case 'reauth_required':
+    case 'awaiting_human': {
+      const since = o.deadSince ? ` since ${at(o.deadSince, now)}` : '';
+      parts.push(
+        f && f.askedVia.length
+          ? `${label} is waiting for re-authorization${since}.`
+          : `${label} needs re-authorization${since}.`,
+      );
+      if (s.cause) parts.push(`Cause: ${s.cause.summary} Fix: ${s.cause.fix}`);
+      if (f) parts.push(askedSentence());
+      else {
+        next =
+          'Call request_reauthorization to send the human a link' +
+          (o.notify.length ? ` (configured channels: ${o.notify.join(', ')}).` : '.');
+        parts.push(`Nobody has been asked yet. ${next}`);
+      }
+      break;
+    }
+  }
+  if (stillWorks.length) parts.push(`Still works: ${stillWorks.join('; ')}.`);
+  if (unavailable.length)
+    parts.push(
+      `Unavailable until ${s.name} is ${needsHuman ? 're-authorized' : 'healthy'}: ${unavailable.join('; ')}.`,
+    );
+  if (needsHuman && f)
+    next = `Wait for the human (or call credential_status again later); do not ask again before ${at(f.expiresAt, now)}.`;
+
+  return {
+    name: s.name,
+    provider: s.provider,
+    kind: s.kind,
+    state: s.state,
+    account: s.account,
+    serving: !needsHuman,
+    access_expires_at: iso(s.accessExpiresAt),
+    refresh_expires_at: iso(s.refreshExpiresAt),
+    last_refresh_at: iso(s.lastRefreshAt),
+    cause: s.cause,
+    since: needsHuman ? iso(o.deadSince) : null,
+    asked,
+    still_works: stillWorks,
+    unavailable,
+    next_step: next,
+    sentence: parts.filter(Boolean).join(' '),
+  };
+}
