@@ -44,6 +44,7 @@ export class FailureLimiter {
 
   /** Milliseconds until `client` may try again, or 0 if it may try now. */
   blockedFor(client: string): number {
+    if (!this.failures.has(client)) return 0;
     const recent = this.recent(client);
     if (recent.length < this.maxFailures) return 0;
     const oldest = recent[recent.length - this.maxFailures] ?? this.clock.now();
@@ -84,6 +85,12 @@ export function clientAddress(c: Context): string {
 
 /** Middleware guarding `/api/*`. */
 export function apiAuth(ctx: ServerContext, limiter: FailureLimiter): MiddlewareHandler {
+  // The expected key's hash, computed once (the key is fixed for the server's life).
+  let expected: { key: string; digest: Buffer } | null = null;
+  const matches = (presented: string, key: string): boolean => {
+    if (expected?.key !== key) expected = { key, digest: createHash('sha256').update(key).digest() };
+    return timingSafeEqual(createHash('sha256').update(presented).digest(), expected.digest);
+  };
   return async (c, next) => {
     const client = clientAddress(c);
     const wait = limiter.blockedFor(client);
@@ -92,7 +99,7 @@ export function apiAuth(ctx: ServerContext, limiter: FailureLimiter): Middleware
       return errorResponse(c, new TokenwardenError('TW_UNAUTHORIZED', 'The HTTP API is disabled: no API key is configured (server.api_key or server.api_key_file).'));
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    if (!m?.[1] || !secretsEqual(m[1], ctx.apiKey)) {
+    if (!m?.[1] || !matches(m[1], ctx.apiKey)) {
       limiter.fail(client);
       ctx.logger.warn('API request with a missing or wrong key', { client, path: c.req.path, presented: m ? 'wrong key' : 'none' });
       c.header('WWW-Authenticate', 'Bearer realm="tokenwarden"');

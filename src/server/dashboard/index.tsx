@@ -57,7 +57,9 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
   };
 
   const dash = new Hono();
-  dash.use('*', securityHeaders);
+  // Scoped to the dashboard's own paths: a sub-app's `use('*')` would also wrap routes other
+  // parts of the server register later.
+  for (const path of ['/', '/login', '/logout', '/assets/*', '/flows/*', '/connections/*', '/events/stream']) dash.use(path, securityHeaders);
 
   dash.get('/assets/dashboard.js', (c) => {
     c.header('Content-Type', 'text/javascript; charset=utf-8');
