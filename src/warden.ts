@@ -16,6 +16,7 @@ import { Keeper, type AccessTokenInfo } from './keeper/keeper.js';
 import type { ConnectionRuntime } from './keeper/runtime.js';
 import { resolveProfile } from './providers/index.js';
 import { FlowService } from './reauth/flows.js';
+import { plannedRenewalAt } from './reauth/quiet-hours.js';
 import { loadKey } from './store/key.js';
 import { openStore } from './store/open-store.js';
 import type { FlowRecord, Store } from './store/types.js';
@@ -48,6 +49,8 @@ export interface ConnectionStatus {
   scopes: string[];
   accessExpiresAt: number | null;
   refreshExpiresAt: number | null;
+  /** When a renewal flow opens ahead of the predicted death (reauth_lead, out of quiet hours). */
+  plannedRenewalAt: number | null;
   grantedAt: number | null;
   lastRefreshAt: number | null;
   cause: DiagnosedCause | null;
@@ -204,6 +207,7 @@ export class Warden {
         scopes: r?.scope ? r.scope.split(' ') : rt.config.scopes,
         accessExpiresAt: r?.accessExpiresAt ?? null,
         refreshExpiresAt: r?.refreshExpiresAt ?? null,
+        plannedRenewalAt: plannedRenewalAt(rt.config, r?.refreshExpiresAt ?? null),
         grantedAt: r?.grantedAt ?? null,
         lastRefreshAt: r?.lastRefreshAt ?? null,
         cause: r?.cause ?? null,

@@ -49,6 +49,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const ownsWarden = !opts.warden;
   const clock: Clock = warden.deps.clock;
   const logger: Logger = warden.deps.logger;
+  // Mail first: the email channel sends through a mailbox, and the API serves /mailboxes.
+  const mail = Object.keys(warden.config.mailboxes).length ? await warden.mail() : undefined;
   const channels = await buildChannels(warden);
   const cfg = opts.listen ? { ...warden.config.server, listen: opts.listen } : warden.config.server;
   let server: ListeningServer | null = null;
@@ -62,6 +64,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       warden,
       orchestrator,
       apiKey: loadApiKey(warden),
+      mail,
       clock,
       logger,
       get baseUrl() {
@@ -74,7 +77,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     await orchestrator.listenAll();
     scheduler = createScheduler(warden, orchestrator, opts.scheduler ?? {});
     scheduler.start();
+    mail?.start();
   } catch (err) {
+    await mail?.stop();
     await server?.close(0);
     await orchestrator?.stop();
     if (ownsWarden) await warden.close();
@@ -95,6 +100,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       (closing ??= (async () => {
         // No new work; in-flight callbacks and scheduled steps finish.
         await Promise.all([srv.close(), s.stop()]);
+        // The outbox loop finishes in-flight deliveries; undelivered rows stay queued in the store.
+        await mail?.stop();
         // Long polls aborted, pastes being handled finish, device polling stops, sends drain.
         await o.stop();
         if (ownsWarden) await warden.close();
@@ -119,6 +126,7 @@ async function buildChannels(warden: Warden): Promise<Map<string, Channel>> {
           logger: warden.deps.logger,
           fetch: warden.deps.fetch,
           ...(leader ? { leader } : {}),
+          ...(cfg.type === 'email' ? { sendMail: emailSender(warden, cfg.mailbox) } : {}),
           onError: (err) => {
             void warden.sink
               .emit({
@@ -139,6 +147,17 @@ async function buildChannels(warden: Warden): Promise<Map<string, Channel>> {
     }
   }
   return out;
+}
+
+/**
+ * The email channel's sender: the mailbox's outbox, whose OAuth routes are skipped while their
+ * connection awaits a human (open circuit), so the message leaves through the App Password route.
+ */
+function emailSender(warden: Warden, mailbox: string): (to: string, subject: string, text: string) => Promise<void> {
+  return async (to, subject, text) => {
+    const r = await warden.mailbox(mailbox).send({ to, subject, text });
+    if (r.status === 'failed') throw new Error(`mailbox ${mailbox} could not send: ${r.error ?? 'failed'}`);
+  };
 }
 
 /** One getUpdates poller per bot among processes sharing a store (a lease row, DESIGN section 6). */

@@ -28,7 +28,7 @@ import type { ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
 import { FlowExpiredError, type CompletedFlow } from './flows.js';
 import { flowMessage, notifyFlow } from './notify.js';
-import { isQuiet, nextAllowed, parseQuietHours, shiftOutOfQuiet, type QuietHours } from './quiet-hours.js';
+import { isQuiet, nextAllowed, parseQuietHours, plannedRenewalAt, type QuietHours } from './quiet-hours.js';
 import type { Orchestrator, ReauthRequest } from './types.js';
 
 /** A link that expires within this margin is replaced rather than reminded about. */
@@ -325,12 +325,7 @@ export class ReauthOrchestrator implements Orchestrator {
   /** When a renewal flow opens: `reauth_lead` before the predicted death, moved out of quiet hours. */
   renewalAt(connection: string, row: Pick<ConnectionRecord, 'refreshExpiresAt'>): number | null {
     const rt = this.warden.connections.get(connection);
-    if (!rt || rt.config.kind !== 'oauth' || row.refreshExpiresAt === null) return null;
-    return shiftOutOfQuiet(
-      this.quiet.get(connection) ?? null,
-      row.refreshExpiresAt - rt.config.reauth_lead,
-      row.refreshExpiresAt,
-    );
+    return rt ? plannedRenewalAt(rt.config, row.refreshExpiresAt, this.quiet.get(connection) ?? null) : null;
   }
 
   /** When an open flow next needs attention: a reminder, or its link expiring (predicted ones wait for quiet hours to end). */

@@ -109,3 +109,16 @@ export function shiftOutOfQuiet(q: QuietHours | null, planned: number, deadline:
   if (after < deadline) return after;
   return quietStartBefore(q, planned) - 60_000;
 }
+
+/**
+ * When a renewal flow opens for a connection: `reauth_lead` before the predicted refresh-token
+ * death, moved out of quiet hours (never past the death itself). Null when no death is predicted.
+ */
+export function plannedRenewalAt(
+  conn: { kind: string; reauth_lead: number; quiet_hours?: string | undefined },
+  refreshExpiresAt: number | null,
+  quiet: QuietHours | null = conn.quiet_hours ? parseQuietHours(conn.quiet_hours) : null,
+): number | null {
+  if (conn.kind !== 'oauth' || refreshExpiresAt === null) return null;
+  return shiftOutOfQuiet(quiet, refreshExpiresAt - conn.reauth_lead, refreshExpiresAt);
+}
