@@ -1,0 +1,73 @@
+/**
+ * The daemon runs the outbox: a message queued while every route is down is delivered by the
+ * daemon's loop when SMTP returns, and the `email` channel reaches the human through the
+ * mailbox's App Password route while the OAuth connection awaits re-authorization.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
+import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
+import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
+
+let oidc: OidcPeer;
+let smtp: SmtpPeer;
+let ws: Workspace;
+let daemon: Daemon;
+const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
+
+beforeAll(async () => {
+  oidc = await startOidcProvider({ redirectUris: [REDIRECT], accessTokenTtl: 600, refreshTokenTtl: 3600 });
+  smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'app-pw-42' } });
+  ws = makeWorkspace({
+    server: { listen: '127.0.0.1:0' },
+    channels: { mail: { type: 'email', mailbox: 'agent', to: 'human@example.org' } },
+    connections: {
+      sandbox: {
+        provider: 'oidc',
+        issuer: oidc.issuer,
+        client_id: oidc.clientId,
+        client_secret: oidc.clientSecret,
+        redirect_uri: REDIRECT,
+        scopes: ['openid', 'offline_access'],
+        flow: 'auth_code',
+        notify: ['mail'],
+      },
+    },
+    mailboxes: {
+      agent: {
+        address: 'agent@example.com',
+        send: [{ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'app-pw-42' } }],
+      },
+    },
+  });
+  daemon = await startDaemon({ configPath: ws.configPath, scheduler: { probeIntervalMs: 0 } });
+});
+
+afterAll(async () => {
+  await daemon?.close();
+  await smtp?.stop();
+  await oidc?.stop();
+  ws?.cleanup();
+});
+
+describe('serve with mailboxes', () => {
+  it('the email channel sends the re-authorization link through the mailbox', async () => {
+    const before = smtp.received.length;
+    const flow = await daemon.orchestrator.requestReauth('sandbox', { reason: 'manual' });
+    expect(flow.askedVia).toEqual(['mail']);
+    await smtp.waitForCount(before + 1);
+    const msg = smtp.received.at(-1);
+    expect(msg?.envelope.to).toEqual(['human@example.org']);
+    expect(msg?.raw.toString()).toContain(new URL(flow.url).origin);
+  });
+
+  it('a message queued while SMTP is down is delivered by the daemon loop when it returns', async () => {
+    await smtp.setDown(true);
+    const r = await daemon.warden.mailbox('agent').send({ to: 'bob@example.org', subject: 'queued while down', text: 'hello' });
+    expect(r.status).toBe('queued');
+    const before = smtp.received.length;
+    await smtp.setDown(false);
+    await smtp.waitForCount(before + 1, 30_000);
+    expect(smtp.countByMessageId(r.messageId)).toBe(1);
+  });
+});
