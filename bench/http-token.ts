@@ -31,15 +31,35 @@ const w = await openWarden({
   config: {
     store: 'sqlite:state.db',
     key: 'env:K',
-    connections: { api: { provider: 'oauth2', auth_url: 'http://127.0.0.1:1/a', token_url: 'http://127.0.0.1:1/t', client_id: 'c', scopes: [] } },
+    connections: {
+      api: {
+        provider: 'oauth2',
+        auth_url: 'http://127.0.0.1:1/a',
+        token_url: 'http://127.0.0.1:1/t',
+        client_id: 'c',
+        scopes: [],
+      },
+    },
   },
   baseDir: dir,
   env: { K: generateKey().toString('base64') },
 });
-await w.keeper.storeGrant('api', { accessToken: 'at-' + 'x'.repeat(40), tokenType: 'Bearer', refreshToken: 'rt', expiresAt: Date.now() + 24 * 3_600_000 });
+await w.keeper.storeGrant('api', {
+  accessToken: 'at-' + 'x'.repeat(40),
+  tokenType: 'Bearer',
+  refreshToken: 'rt',
+  expiresAt: Date.now() + 24 * 3_600_000,
+});
 
 const orchestrator = createOrchestrator(w, { channels: new Map() });
-const app = createApp({ warden: w, orchestrator, apiKey: API_KEY, clock: w.deps.clock, logger: w.deps.logger, baseUrl: 'http://127.0.0.1' });
+const app = createApp({
+  warden: w,
+  orchestrator,
+  apiKey: API_KEY,
+  clock: w.deps.clock,
+  logger: w.deps.logger,
+  baseUrl: 'http://127.0.0.1',
+});
 app.post('/bench/bare', (c) => c.json({ ok: true }));
 const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 });
 await new Promise((r) => server.once('listening', r));
@@ -56,15 +76,34 @@ interface Run {
 async function load(path: string): Promise<Run> {
   const { stdout } = await promisify(execFile)(
     AUTOCANNON,
-    ['--json', '-m', 'POST', '-H', `authorization=Bearer ${API_KEY}`, '-c', String(connections), '-d', String(seconds), `${base}${path}`],
+    [
+      '--json',
+      '-m',
+      'POST',
+      '-H',
+      `authorization=Bearer ${API_KEY}`,
+      '-c',
+      String(connections),
+      '-d',
+      String(seconds),
+      `${base}${path}`,
+    ],
     { maxBuffer: 64 * 1024 * 1024 },
   );
-  const r = JSON.parse(stdout) as { requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
+  const r = JSON.parse(stdout) as {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+  };
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors };
 }
 
 // Sanity: the token route really answers a token.
-const check = await fetch(`${base}/api/v1/connections/api/token`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+const check = await fetch(`${base}/api/v1/connections/api/token`, {
+  method: 'POST',
+  headers: { authorization: `Bearer ${API_KEY}` },
+});
 if (check.status !== 200) throw new Error(`token route answered ${check.status}`);
 
 const bare: Run[] = [];

@@ -96,14 +96,27 @@ export function apiAuth(ctx: ServerContext, limiter: FailureLimiter): Middleware
     const wait = limiter.blockedFor(client);
     if (wait > 0) return errorResponse(c, new RateLimitedError(wait));
     if (ctx.apiKey === null)
-      return errorResponse(c, new TokenwardenError('TW_UNAUTHORIZED', 'The HTTP API is disabled: no API key is configured (server.api_key or server.api_key_file).'));
+      return errorResponse(
+        c,
+        new TokenwardenError(
+          'TW_UNAUTHORIZED',
+          'The HTTP API is disabled: no API key is configured (server.api_key or server.api_key_file).',
+        ),
+      );
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
     if (!m?.[1] || !matches(m[1], ctx.apiKey)) {
       limiter.fail(client);
-      ctx.logger.warn('API request with a missing or wrong key', { client, path: c.req.path, presented: m ? 'wrong key' : 'none' });
+      ctx.logger.warn('API request with a missing or wrong key', {
+        client,
+        path: c.req.path,
+        presented: m ? 'wrong key' : 'none',
+      });
       c.header('WWW-Authenticate', 'Bearer realm="tokenwarden"');
-      return errorResponse(c, new TokenwardenError('TW_UNAUTHORIZED', 'Missing or wrong API key: send "Authorization: Bearer <api key>".'));
+      return errorResponse(
+        c,
+        new TokenwardenError('TW_UNAUTHORIZED', 'Missing or wrong API key: send "Authorization: Bearer <api key>".'),
+      );
     }
     limiter.succeed(client);
     await next();

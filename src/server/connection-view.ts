@@ -38,7 +38,8 @@ export interface ConnectionView {
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-const secondsLeft = (t: number | null, now: number): number | null => (t === null ? null : Math.round((t - now) / 1000));
+const secondsLeft = (t: number | null, now: number): number | null =>
+  t === null ? null : Math.round((t - now) / 1000);
 
 export function connectionView(s: ConnectionStatus, now: number, config?: Pick<Config, 'connections'>): ConnectionView {
   const lead = config?.connections[s.name]?.reauth_lead ?? null;

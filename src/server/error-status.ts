@@ -58,7 +58,10 @@ export function errorResponse(c: Context, err: unknown, logger?: Logger): Respon
     body = err.toJSON();
     status = statusForCode(err.code);
   } else {
-    logger?.error('unexpected error in HTTP route', { path: c.req.path, error: err instanceof Error ? err.message : String(err) });
+    logger?.error('unexpected error in HTTP route', {
+      path: c.req.path,
+      error: err instanceof Error ? err.message : String(err),
+    });
     body = { code: 'TW_INTERNAL', message: 'Internal error; see the server log.' };
     status = 500;
   }

@@ -102,7 +102,8 @@ export function createMetrics(ctx: ServerContext): WardenMetrics {
         refreshes.labels(conn, 'adopted').inc();
         break;
       case 'reauth_completed':
-        if (typeof d['msSinceAsked'] === 'number' && d['msSinceAsked'] >= 0) reauthLatency.observe(d['msSinceAsked'] / 1000);
+        if (typeof d['msSinceAsked'] === 'number' && d['msSinceAsked'] >= 0)
+          reauthLatency.observe(d['msSinceAsked'] / 1000);
         break;
       case 'probe_ok':
         probes.labels(conn, 'ok').inc();
@@ -142,7 +143,8 @@ export function createMetrics(ctx: ServerContext): WardenMetrics {
     outboxDepth.reset();
     for (const mailbox of Object.keys(warden.config.mailboxes)) {
       const st = await warden.store.outboxStats(mailbox);
-      for (const status of ['pending', 'sending', 'failed'] as const) outboxDepth.labels(mailbox, status).set(st[status]);
+      for (const status of ['pending', 'sending', 'failed'] as const)
+        outboxDepth.labels(mailbox, status).set(st[status]);
     }
   }
 

@@ -39,7 +39,11 @@ afterAll(async () => {
   await proxy?.stop();
 });
 
-const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 describe('HTTP API', () => {
   it('refuses requests without the right bearer key, and never logs the presented key', async () => {
@@ -51,7 +55,9 @@ describe('HTTP API', () => {
     const wrong = await h.app.request('/api/v1/connections', { headers: { authorization: `Bearer ${wrongKey}` } });
     expect(wrong.status).toBe(401);
     // A prefix of the real key is still wrong (no prefix comparison).
-    const prefix = await h.app.request('/api/v1/connections', { headers: { authorization: `Bearer ${API_KEY.slice(0, 10)}` } });
+    const prefix = await h.app.request('/api/v1/connections', {
+      headers: { authorization: `Bearer ${API_KEY.slice(0, 10)}` },
+    });
     expect(prefix.status).toBe(401);
     const ok = await h.api('/api/v1/connections');
     expect(ok.status).toBe(200);
@@ -60,7 +66,9 @@ describe('HTTP API', () => {
   });
 
   it('lists connections; an unauthorized one answers the token route 409 with the cause', async () => {
-    const list = (await (await h.api('/api/v1/connections')).json()) as { connections: Array<{ name: string; state: string }> };
+    const list = (await (await h.api('/api/v1/connections')).json()) as {
+      connections: Array<{ name: string; state: string }>;
+    };
     expect(list.connections.map((c) => [c.name, c.state])).toEqual([
       ['sandbox', 'unauthorized'],
       ['flaky', 'unauthorized'],
@@ -98,7 +106,9 @@ describe('HTTP API', () => {
     expect(JSON.stringify(flow)).not.toContain(stored?.codeVerifier);
     expect(Object.keys(flow).join()).not.toMatch(/verifier|device|nonce/i);
 
-    const view = (await (await h.api('/api/v1/connections/sandbox')).json()) as { open_flow: { id: string; url: string } };
+    const view = (await (await h.api('/api/v1/connections/sandbox')).json()) as {
+      open_flow: { id: string; url: string };
+    };
     expect(view.open_flow.id).toBe(flow['id']);
 
     const finalUrl = await h.peer.approveAuthorization(String(flow['url']));
@@ -130,7 +140,11 @@ describe('HTTP API', () => {
     ['wrong type', json({ input: 42 }), /input/],
     ['unknown field', json({ input: 'x', extra: true }), /extra/],
     ['garbage paste', json({ input: 'hello, here is my answer' }), /Not accepted/],
-    ['forged state', json({ input: `${h?.baseUrl ?? 'http://x'}/oauth/callback?code=abc&state=forged` }), /does not match any flow/],
+    [
+      'forged state',
+      json({ input: `${h?.baseUrl ?? 'http://x'}/oauth/callback?code=abc&state=forged` }),
+      /does not match any flow/,
+    ],
   ] as const)('flows/complete rejects %s with a clear 400', async (_label, init, message) => {
     const res = await h.api('/api/v1/flows/complete', init);
     expect(res.status).toBe(400);
@@ -159,12 +173,15 @@ describe('HTTP API', () => {
     expect(body.error.code).toBe('TW_REAUTH_REQUIRED');
     expect((body.error['cause'] as { id: string }).id).toBeTruthy();
     expect((body.error['reauth'] as { url: string }).url).toContain(h.peer.issuer);
-    const view = (await (await h.api('/api/v1/connections/sandbox')).json()) as { state: string; cause: { fix: string } };
+    const view = (await (await h.api('/api/v1/connections/sandbox')).json()) as {
+      state: string;
+      cause: { fix: string };
+    };
     expect(view.state).toBe('awaiting_human');
     expect(view.cause.fix).toBeTruthy();
   });
 
-  it('provider down and no usable token: 503 TW_PROVIDER_UNAVAILABLE with the provider\'s Retry-After', async () => {
+  it("provider down and no usable token: 503 TW_PROVIDER_UNAVAILABLE with the provider's Retry-After", async () => {
     await h.authorize({ connection: 'flaky' });
     await h.warden.store.updateConnection('flaky', { accessExpiresAt: Date.now() - 1_000 }, { now: Date.now() });
     h.warden.keeper.invalidate('flaky');
@@ -180,18 +197,30 @@ describe('HTTP API', () => {
   });
 
   it('events: since= pages forward; a bad since is a 400', async () => {
-    const all = (await (await h.api('/api/v1/events?since=0&limit=1000')).json()) as { events: Array<{ id: number; type: string }>; next_since: number };
-    expect(all.events.map((e) => e.type)).toEqual(expect.arrayContaining(['reauth_requested', 'reauth_completed', 'reauth_required']));
+    const all = (await (await h.api('/api/v1/events?since=0&limit=1000')).json()) as {
+      events: Array<{ id: number; type: string }>;
+      next_since: number;
+    };
+    expect(all.events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['reauth_requested', 'reauth_completed', 'reauth_required']),
+    );
     const ids = all.events.map((e) => e.id);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     const mid = ids[Math.floor(ids.length / 2)] as number;
-    const rest = (await (await h.api(`/api/v1/events?since=${mid}&limit=1000`)).json()) as { events: Array<{ id: number }> };
+    const rest = (await (await h.api(`/api/v1/events?since=${mid}&limit=1000`)).json()) as {
+      events: Array<{ id: number }>;
+    };
     expect(rest.events.map((e) => e.id)).toEqual(ids.filter((i) => i > mid));
-    const none = (await (await h.api(`/api/v1/events?since=${all.next_since}`)).json()) as { events: unknown[]; next_since: number };
+    const none = (await (await h.api(`/api/v1/events?since=${all.next_since}`)).json()) as {
+      events: unknown[];
+      next_since: number;
+    };
     expect(none).toEqual({ events: [], next_since: all.next_since });
     const bad = await h.api('/api/v1/events?since=yesterday');
     expect(bad.status).toBe(400);
-    const one = (await (await h.api('/api/v1/events?connection=flaky&limit=1000')).json()) as { events: Array<{ connection: string }> };
+    const one = (await (await h.api('/api/v1/events?connection=flaky&limit=1000')).json()) as {
+      events: Array<{ connection: string }>;
+    };
     expect(one.events.length).toBeGreaterThan(0);
     expect(new Set(one.events.map((e) => e.connection))).toEqual(new Set(['flaky']));
   });
@@ -209,7 +238,12 @@ describe('HTTP API', () => {
     const secrets = [...(await storedSecrets(h.warden, 'sandbox')), ...(await storedSecrets(h.warden, 'flaky'))];
     expect(secrets.length).toBeGreaterThanOrEqual(4);
     const bodies = await Promise.all(
-      ['/api/v1/connections', '/api/v1/connections/sandbox', '/api/v1/events?since=0&limit=1000', '/api/v1/mailboxes'].map(async (p) => (await h.api(p)).text()),
+      [
+        '/api/v1/connections',
+        '/api/v1/connections/sandbox',
+        '/api/v1/events?since=0&limit=1000',
+        '/api/v1/mailboxes',
+      ].map(async (p) => (await h.api(p)).text()),
     );
     bodies.push(await (await h.api('/api/v1/connections/sandbox/reauth', json({ fresh: true }))).text());
     for (const s of secrets) {

@@ -32,7 +32,14 @@ beforeAll(async () => {
   });
   browser = await chromium.launch({
     executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   // A phone-sized viewport: the dashboard must work there.
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
@@ -88,7 +95,12 @@ describe('dashboard in Chromium', () => {
 
     // Hostile text in an event arrives live and stays text.
     await page.waitForSelector('body[data-live="1"]');
-    await h.warden.sink.emit({ type: 'probe_failed', connection: 'sandbox', message: `Probe said ${EVIL}`, data: null });
+    await h.warden.sink.emit({
+      type: 'probe_failed',
+      connection: 'sandbox',
+      message: `Probe said ${EVIL}`,
+      data: null,
+    });
     await page.locator('#timeline li', { hasText: 'Probe said <script>' }).first().waitFor();
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
 

@@ -24,7 +24,10 @@ afterAll(async () => {
 /** Sign in with a fresh one-time link; returns the Cookie header value. */
 async function signIn(app: Hono = h.app, ctx: ServerContext = h.ctx): Promise<string> {
   const link = createLoginLink(ctx);
-  const res = await app.request('/login', { method: 'POST', body: new URLSearchParams({ token: link.searchParams.get('token') ?? '' }) });
+  const res = await app.request('/login', {
+    method: 'POST',
+    body: new URLSearchParams({ token: link.searchParams.get('token') ?? '' }),
+  });
   expect(res.status).toBe(303);
   const cookie = res.headers.get('set-cookie') ?? '';
   return cookie.split(';')[0] ?? '';
@@ -82,7 +85,10 @@ describe('dashboard', () => {
     expect(again.headers.get('set-cookie')).toBeNull();
     expect(await again.text()).toMatch(/already used or has expired/);
     const expired = createLoginLink(h.ctx, { ttlMs: 0 });
-    const late = await h.app.request('/login', { method: 'POST', body: new URLSearchParams({ token: expired.searchParams.get('token') ?? '' }) });
+    const late = await h.app.request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ token: expired.searchParams.get('token') ?? '' }),
+    });
     expect(late.status).toBe(401);
     expect((await page('tw_session=forged-session-id')).status).toBe(401);
   });
@@ -92,7 +98,10 @@ describe('dashboard', () => {
     const app = createApp(ctx);
     const link = createLoginLink(ctx);
     expect(link.toString()).toMatch(/^https:\/\/agent\.example\.com\/login\?token=/);
-    const res = await app.request('/login', { method: 'POST', body: new URLSearchParams({ token: link.searchParams.get('token') ?? '' }) });
+    const res = await app.request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ token: link.searchParams.get('token') ?? '' }),
+    });
     const cookie = res.headers.get('set-cookie') ?? '';
     expect(cookie).toMatch(/^__Host-tw_session=/);
     expect(cookie).toMatch(/Secure/);
@@ -103,7 +112,10 @@ describe('dashboard', () => {
     expect(res.status).toBe(201);
     const { url } = (await res.json()) as { url: string };
     const u = new URL(url);
-    const signIn = await h.app.request('/login', { method: 'POST', body: new URLSearchParams({ token: u.searchParams.get('token') ?? '' }) });
+    const signIn = await h.app.request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ token: u.searchParams.get('token') ?? '' }),
+    });
     expect(signIn.status).toBe(303);
   });
 
@@ -115,7 +127,11 @@ describe('dashboard', () => {
     expect(p.html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
 
     // Ask through the dashboard's own button.
-    const ask = await h.app.request('/connections/sandbox/reauth', { method: 'POST', headers: { cookie }, body: new URLSearchParams({ _csrf: csrfOf(p.html) }) });
+    const ask = await h.app.request('/connections/sandbox/reauth', {
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams({ _csrf: csrfOf(p.html) }),
+    });
     expect(ask.status).toBe(303);
     const flow = (await h.warden.store.listOpenFlows('sandbox'))[0];
     expect(flow).toBeDefined();
@@ -134,13 +150,20 @@ describe('dashboard', () => {
     const finalUrl = await h.peer.approveAuthorization(flow?.url ?? '');
     const code = new URL(finalUrl).searchParams.get('code') ?? '';
     // Without or with a wrong CSRF token nothing happens.
-    for (const body of [new URLSearchParams({ input: finalUrl }), new URLSearchParams({ input: finalUrl, _csrf: 'guess' })]) {
+    for (const body of [
+      new URLSearchParams({ input: finalUrl }),
+      new URLSearchParams({ input: finalUrl, _csrf: 'guess' }),
+    ]) {
       const res = await h.app.request('/flows/complete', { method: 'POST', headers: { cookie }, body });
       expect(res.status).toBe(403);
     }
     expect((await h.warden.store.getFlow(flow?.id ?? ''))?.status).toBe('open');
 
-    const done = await h.app.request('/flows/complete', { method: 'POST', headers: { cookie }, body: new URLSearchParams({ input: finalUrl, _csrf: csrfOf(p.html) }) });
+    const done = await h.app.request('/flows/complete', {
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams({ input: finalUrl, _csrf: csrfOf(p.html) }),
+    });
     expect(done.status).toBe(303);
     p = await page(cookie);
     expect(p.html).toContain('Accepted: sandbox is healthy again');
@@ -153,15 +176,26 @@ describe('dashboard', () => {
   it('a rejected paste says why and changes nothing', async () => {
     const cookie = await signIn();
     const p = await page(cookie);
-    const res = await h.app.request('/flows/complete', { method: 'POST', headers: { cookie }, body: new URLSearchParams({ input: 'just some words', _csrf: csrfOf(p.html) }) });
+    const res = await h.app.request('/flows/complete', {
+      method: 'POST',
+      headers: { cookie },
+      body: new URLSearchParams({ input: 'just some words', _csrf: csrfOf(p.html) }),
+    });
     expect(res.status).toBe(303);
     expect((await page(cookie)).html).toMatch(/notice error[^>]*>Not accepted/);
   });
 
   it('renders account and event text containing markup inert', async () => {
     const flow = await h.warden.flows.open('sandbox', { reason: 'manual', fresh: true });
-    await h.warden.flows.completeFromInput(await h.peer.approveAuthorization(flow.url, { accountId: EVIL }), { via: 'test' });
-    await h.warden.sink.emit({ type: 'probe_failed', connection: 'sandbox', message: `Probe said ${EVIL}`, data: null });
+    await h.warden.flows.completeFromInput(await h.peer.approveAuthorization(flow.url, { accountId: EVIL }), {
+      via: 'test',
+    });
+    await h.warden.sink.emit({
+      type: 'probe_failed',
+      connection: 'sandbox',
+      message: `Probe said ${EVIL}`,
+      data: null,
+    });
     const cookie = await signIn();
     const { html } = await page(cookie);
     expect(html).toContain('&lt;script&gt;window.__pwned=1&lt;/script&gt;');

@@ -45,9 +45,22 @@ describe('errorResponse', () => {
     const r = await answer(new RateLimitedError(30_000));
     expect(r.status).toBe(429);
     expect(r.headers.get('retry-after')).toBe('30');
-    const reauth = await answer(new ReauthRequiredError('gmail', { id: 'revoked', summary: 'Revoked.', fix: 'Reconnect.' }, { reauth: { url: 'https://x/auth' } }));
+    const reauth = await answer(
+      new ReauthRequiredError(
+        'gmail',
+        { id: 'revoked', summary: 'Revoked.', fix: 'Reconnect.' },
+        { reauth: { url: 'https://x/auth' } },
+      ),
+    );
     expect(reauth.status).toBe(409);
-    expect(await reauth.json()).toMatchObject({ error: { code: 'TW_REAUTH_REQUIRED', connection: 'gmail', cause: { id: 'revoked' }, reauth: { url: 'https://x/auth' } } });
+    expect(await reauth.json()).toMatchObject({
+      error: {
+        code: 'TW_REAUTH_REQUIRED',
+        connection: 'gmail',
+        cause: { id: 'revoked' },
+        reauth: { url: 'https://x/auth' },
+      },
+    });
   });
 
   it('hides the text of unexpected errors', async () => {

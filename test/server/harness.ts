@@ -78,9 +78,26 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const orchestrator = createOrchestrator(warden, { channels: new Map(), baseUrl, logger });
   await orchestrator.start();
   const mail = opts.mailboxes
-    ? createMailService({ config: warden.config, store: warden.store, tokens: warden.keeper, clock: warden.deps.clock, logger, events: warden.sink, owner: 'test' })
+    ? createMailService({
+        config: warden.config,
+        store: warden.store,
+        tokens: warden.keeper,
+        clock: warden.deps.clock,
+        logger,
+        events: warden.sink,
+        owner: 'test',
+      })
     : undefined;
-  const ctx: ServerContext = { warden, orchestrator, apiKey: API_KEY, clock: warden.deps.clock, logger, baseUrl, mail, ...opts.ctx };
+  const ctx: ServerContext = {
+    warden,
+    orchestrator,
+    apiKey: API_KEY,
+    clock: warden.deps.clock,
+    logger,
+    baseUrl,
+    mail,
+    ...opts.ctx,
+  };
   const app = createApp(ctx);
   return {
     peer,
@@ -114,5 +131,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 /** Every secret value stored for a connection (to prove none leaks). */
 export async function storedSecrets(warden: Warden, name: string): Promise<string[]> {
   const row = await warden.store.getConnection(name);
-  return [row?.accessToken, row?.refreshToken, row?.idToken].filter((x): x is string => typeof x === 'string' && x.length > 0);
+  return [row?.accessToken, row?.refreshToken, row?.idToken].filter(
+    (x): x is string => typeof x === 'string' && x.length > 0,
+  );
 }

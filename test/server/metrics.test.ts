@@ -17,7 +17,17 @@ beforeAll(async () => {
     mailboxes: {
       agent: {
         address: 'agent@example.com',
-        send: [{ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'app-password-1' } }],
+        send: [
+          {
+            smtp: {
+              host: smtp.host,
+              port: smtp.port,
+              secure: false,
+              user: 'agent@example.com',
+              password: 'app-password-1',
+            },
+          },
+        ],
       },
     },
   });
@@ -41,10 +51,14 @@ function value(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 describe('/metrics', () => {
-  it('tracks state, expiries, refresh outcomes and re-auth latency through a grant\'s life', async () => {
+  it("tracks state, expiries, refresh outcomes and re-auth latency through a grant's life", async () => {
     let m = await scrape();
     expect(value(m, 'tokenwarden_connection_state{connection="sandbox",state="unauthorized"}')).toBe(1);
     expect(value(m, 'tokenwarden_connection_state{connection="sandbox",state="healthy"}')).toBe(0);
@@ -78,12 +92,18 @@ describe('/metrics', () => {
     await h.authorize();
     await probeConnection(h.warden, 'sandbox');
     const m = await scrape();
-    const total = m.split('\n').filter((l) => l.startsWith('tokenwarden_probe_total{connection="sandbox"')).map((l) => Number(l.split(' ').at(-1)));
+    const total = m
+      .split('\n')
+      .filter((l) => l.startsWith('tokenwarden_probe_total{connection="sandbox"'))
+      .map((l) => Number(l.split(' ').at(-1)));
     expect(total.reduce((a, b) => a + b, 0)).toBe(1);
   });
 
   it('mail sent through the API shows per route; a queued message shows in the outbox depth', async () => {
-    const res = await h.api('/api/v1/mailboxes/agent/send', json({ to: 'bob@example.com', subject: 'hello', text: 'from the HTTP API' }));
+    const res = await h.api(
+      '/api/v1/mailboxes/agent/send',
+      json({ to: 'bob@example.com', subject: 'hello', text: 'from the HTTP API' }),
+    );
     expect(res.status).toBe(200);
     const sent = (await res.json()) as { status: string; message_id: string; route: string };
     expect(sent.status).toBe('sent');
@@ -95,12 +115,18 @@ describe('/metrics', () => {
     const bad = await h.api('/api/v1/mailboxes/agent/send', json({ to: 'not an address', subject: 'x', text: 'x' }));
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('TW_BAD_INPUT');
-    const unknown = await h.api('/api/v1/mailboxes/nobody/send', json({ to: 'bob@example.com', subject: 'x', text: 'x' }));
+    const unknown = await h.api(
+      '/api/v1/mailboxes/nobody/send',
+      json({ to: 'bob@example.com', subject: 'x', text: 'x' }),
+    );
     expect(unknown.status).toBe(404);
 
     await smtp.setDown(true);
     try {
-      const queued = await h.api('/api/v1/mailboxes/agent/send', json({ to: 'bob@example.com', subject: 'later', text: 'queued while down' }));
+      const queued = await h.api(
+        '/api/v1/mailboxes/agent/send',
+        json({ to: 'bob@example.com', subject: 'later', text: 'queued while down' }),
+      );
       expect(queued.status).toBe(202);
       expect(((await queued.json()) as { status: string }).status).toBe('queued');
       m = await scrape();

@@ -52,7 +52,10 @@ describe('API auth over a socket', () => {
 
   it('the token route works over the socket for any HTTP client', async () => {
     await h.authorize();
-    const res = await fetch(`${base}/api/v1/connections/sandbox/token`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+    const res = await fetch(`${base}/api/v1/connections/sandbox/token`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
     expect(res.status).toBe(200);
     const { access_token } = (await res.json()) as { access_token: string };
     expect((await h.peer.introspect(access_token)).active).toBe(true);

@@ -6,13 +6,23 @@ import type { ServerContext } from '../context.js';
 import { eventsQuery } from './schemas.js';
 
 export function eventView(e: WardenEvent): Record<string, unknown> {
-  return { id: e.id, at: new Date(e.at).toISOString(), type: e.type, connection: e.connection, message: e.message, data: e.data };
+  return {
+    id: e.id,
+    at: new Date(e.at).toISOString(),
+    type: e.type,
+    connection: e.connection,
+    message: e.message,
+    data: e.data,
+  };
 }
 
 export function mountEvents(api: Hono, ctx: ServerContext): void {
   api.get('/events', async (c) => {
     const q = eventsQuery.safeParse(c.req.query());
-    if (!q.success) throw new InputError(`Invalid query: ${q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!q.success)
+      throw new InputError(
+        `Invalid query: ${q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const since = q.data.since ?? 0;
     const events = await ctx.warden.store.listEvents({
       since,

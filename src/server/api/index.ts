@@ -27,7 +27,8 @@ export function mountApi(app: Hono, ctx: ServerContext, opts: { limiter?: Failur
   // @hono/node-server, which costs the token hot path ~4x (bench/http-token.ts).
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
-    onError: (c) => errorResponse(c, new TokenwardenError('TW_BAD_INPUT', `Request body larger than ${MAX_BODY_BYTES} bytes.`)),
+    onError: (c) =>
+      errorResponse(c, new TokenwardenError('TW_BAD_INPUT', `Request body larger than ${MAX_BODY_BYTES} bytes.`)),
   });
   for (const path of ['/connections/:name/reauth', '/flows/complete', '/mailboxes/:name/send']) api.post(path, limit);
   mountConnections(api, ctx);

@@ -7,6 +7,9 @@ export function mountLoginLink(api: Hono, ctx: ServerContext): void {
   api.post('/dashboard/login-link', (c) => {
     const url = createLoginLink(ctx);
     c.header('Cache-Control', 'no-store');
-    return c.json({ url: url.toString(), expires_at: new Date(ctx.clock.now() + LOGIN_LINK_TTL_MS).toISOString() }, 201);
+    return c.json(
+      { url: url.toString(), expires_at: new Date(ctx.clock.now() + LOGIN_LINK_TTL_MS).toISOString() },
+      201,
+    );
   });
 }

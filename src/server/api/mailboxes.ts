@@ -18,14 +18,22 @@ export function mountMailboxes(api: Hono, ctx: ServerContext): void {
   api.post('/mailboxes/:name/send', async (c) => {
     const name = c.req.param('name');
     const mail = ctx.mail;
-    if (!mail) throw new NotFoundError('Mail is not enabled on this server: no mailboxes are configured (or the mail service is not running).');
-    if (!mail.mailboxes().includes(name)) throw new NotFoundError(`No mailbox named "${name}" (configured: ${mail.mailboxes().join(', ') || 'none'}).`);
+    if (!mail)
+      throw new NotFoundError(
+        'Mail is not enabled on this server: no mailboxes are configured (or the mail service is not running).',
+      );
+    if (!mail.mailboxes().includes(name))
+      throw new NotFoundError(`No mailbox named "${name}" (configured: ${mail.mailboxes().join(', ') || 'none'}).`);
     const body = await readBody(c, mailSendBody);
     const idem = c.req.header('idempotency-key');
-    const msg = dropUndefined({ ...body, ...(idem && !body.idempotencyKey ? { idempotencyKey: idem } : {}) }) as MailMessage;
+    const msg = dropUndefined({
+      ...body,
+      ...(idem && !body.idempotencyKey ? { idempotencyKey: idem } : {}),
+    }) as MailMessage;
     const r = await mail.mailbox(name).send(msg);
     const out = { id: r.id, message_id: r.messageId, status: r.status, route: r.route ?? null };
-    if (r.status === 'failed') return c.json({ error: { code: 'TW_MAIL', message: r.error ?? 'Delivery failed.', ...out } }, 502);
+    if (r.status === 'failed')
+      return c.json({ error: { code: 'TW_MAIL', message: r.error ?? 'Delivery failed.', ...out } }, 502);
     return c.json(out, r.status === 'sent' ? 200 : 202);
   });
 }
@@ -34,4 +42,3 @@ export function mountMailboxes(api: Hono, ctx: ServerContext): void {
 function dropUndefined<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
-

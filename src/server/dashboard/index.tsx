@@ -59,7 +59,8 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
   const dash = new Hono();
   // Scoped to the dashboard's own paths: a sub-app's `use('*')` would also wrap routes other
   // parts of the server register later.
-  for (const path of ['/', '/login', '/logout', '/assets/*', '/flows/*', '/connections/*', '/events/stream']) dash.use(path, securityHeaders);
+  for (const path of ['/', '/login', '/logout', '/assets/*', '/flows/*', '/connections/*', '/events/stream'])
+    dash.use(path, securityHeaders);
 
   dash.get('/assets/dashboard.js', (c) => {
     c.header('Content-Type', 'text/javascript; charset=utf-8');
@@ -75,7 +76,10 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
   dash.get('/login', (c) => {
     const token = c.req.query('token') ?? null;
     // Looking does not use the link up (chat apps fetch links to preview them); signing in does.
-    return c.html(<SignInPage token={token} valid={token !== null && sessions.loginTokenValid(token)} />, token && !sessions.loginTokenValid(token) ? 401 : 200);
+    return c.html(
+      <SignInPage token={token} valid={token !== null && sessions.loginTokenValid(token)} />,
+      token && !sessions.loginTokenValid(token) ? 401 : 200,
+    );
   });
 
   dash.post('/login', async (c) => {
@@ -94,7 +98,13 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     }
     limiter.succeed(client);
     ctx.logger.info('dashboard sign-in', { client });
-    setCookie(c, cookieName(), opened.id, { httpOnly: true, sameSite: 'Strict', secure: secure(), path: '/', maxAge: Math.floor(SESSION_TTL_MS / 1000) });
+    setCookie(c, cookieName(), opened.id, {
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: secure(),
+      path: '/',
+      maxAge: Math.floor(SESSION_TTL_MS / 1000),
+    });
     return c.redirect('/', 303);
   });
 
@@ -109,7 +119,12 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     const { session } = current(c);
     if (!session) return signedOut(c);
     const model = await loadModel(ctx);
-    const page = c.req.query('partial') === '1' ? <Live model={model} session={session} /> : <DashboardPage model={model} session={session} />;
+    const page =
+      c.req.query('partial') === '1' ? (
+        <Live model={model} session={session} />
+      ) : (
+        <DashboardPage model={model} session={session} />
+      );
     const res = await c.html(page);
     session.flash = null;
     return res;
@@ -132,7 +147,10 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     const input = typeof form['input'] === 'string' ? form['input'].trim() : '';
     try {
       const done = await ctx.orchestrator.complete(input, { via: 'dashboard' });
-      session.flash = { kind: 'ok', text: `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.` };
+      session.flash = {
+        kind: 'ok',
+        text: `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.`,
+      };
     } catch (err) {
       session.flash = { kind: 'error', text: messageOf(err, ctx) };
     }
@@ -145,7 +163,8 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     if (!(await csrfOk(c, session))) return c.text('Stale or missing form token; reload the page.', 403);
     const name = c.req.param('name');
     try {
-      if (!ctx.warden.connections.has(name)) throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${name}".`);
+      if (!ctx.warden.connections.has(name))
+        throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${name}".`);
       const open = (await ctx.warden.store.listOpenFlows(name))[0];
       await ctx.orchestrator.requestReauth(name, { reason: 'manual', fresh: open !== undefined });
       session.flash = { kind: 'ok', text: `A ${open ? 'fresh ' : ''}link for ${name} is below.` };
@@ -174,7 +193,11 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
         const e = queue.shift();
         if (e) {
           // Ids and types only: the page re-renders from the server, so nothing else needs to travel.
-          await stream.writeSSE({ event: 'warden', id: String(e.id), data: JSON.stringify({ id: e.id, type: e.type, connection: e.connection }) });
+          await stream.writeSSE({
+            event: 'warden',
+            id: String(e.id),
+            data: JSON.stringify({ id: e.id, type: e.type, connection: e.connection }),
+          });
           continue;
         }
         await new Promise<void>((resolve) => {

@@ -16,7 +16,10 @@ export interface DashboardModel {
 export async function loadModel(ctx: ServerContext): Promise<DashboardModel> {
   const now = ctx.clock.now();
   const { warden } = ctx;
-  const [statuses, timeline] = await Promise.all([warden.status(), warden.store.listEvents({ newestFirst: true, limit: 40 })]);
+  const [statuses, timeline] = await Promise.all([
+    warden.status(),
+    warden.store.listEvents({ newestFirst: true, limit: 40 }),
+  ]);
   const connections = await Promise.all(
     statuses.map(async (s) => ({
       ...connectionView(s, now, warden.config),

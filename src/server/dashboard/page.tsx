@@ -21,9 +21,21 @@ const STATE_WORDS: Record<string, string> = {
 };
 
 const When: FC<{ at: string | null; countdown?: boolean }> = ({ at, countdown }) =>
-  at === null ? <span class="k">unknown</span> : countdown ? <time datetime={at} data-countdown="">{at}</time> : <time datetime={at}>{at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</time>;
+  at === null ? (
+    <span class="k">unknown</span>
+  ) : countdown ? (
+    <time datetime={at} data-countdown="">
+      {at}
+    </time>
+  ) : (
+    <time datetime={at}>{at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</time>
+  );
 
-export const Layout: FC<PropsWithChildren<{ title: string; session?: Session | null }>> = ({ title, session, children }) => (
+export const Layout: FC<PropsWithChildren<{ title: string; session?: Session | null }>> = ({
+  title,
+  session,
+  children,
+}) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -40,7 +52,9 @@ export const Layout: FC<PropsWithChildren<{ title: string; session?: Session | n
             <span id="conn-status">connecting…</span>
             <form method="post" action="/logout">
               <input type="hidden" name="_csrf" value={session.csrf} />
-              <button class="secondary" type="submit">Sign out</button>
+              <button class="secondary" type="submit">
+                Sign out
+              </button>
             </form>
           </>
         ) : null}
@@ -55,7 +69,8 @@ const Csrf: FC<{ session: Session }> = ({ session }) => <input type="hidden" nam
 
 const EventLine: FC<{ e: WardenEvent; withConnection?: boolean }> = ({ e, withConnection }) => (
   <li data-event-id={String(e.id)}>
-    <span class="ev-type">{e.type}</span> {withConnection && e.connection ? <strong>{e.connection}</strong> : null} <span class="msg">{e.message}</span>{' '}
+    <span class="ev-type">{e.type}</span> {withConnection && e.connection ? <strong>{e.connection}</strong> : null}{' '}
+    <span class="msg">{e.message}</span>{' '}
     <span class="k">
       <When at={new Date(e.at).toISOString()} countdown />
     </span>
@@ -89,11 +104,26 @@ const FlowCard: FC<{ c: ConnectionView; session: Session }> = ({ c, session }) =
           {f.url}
         </a>
       </p>
-      <img class="qr" src={`/flows/${encodeURIComponent(f.id)}/qr.svg`} alt={`QR code of the ${c.name} authorization link`} width="192" height="192" />
+      <img
+        class="qr"
+        src={`/flows/${encodeURIComponent(f.id)}/qr.svg`}
+        alt={`QR code of the ${c.name} authorization link`}
+        width="192"
+        height="192"
+      />
       {f.kind === 'auth_code' ? (
         <form method="post" action="/flows/complete" class="paste">
-          <label for={`paste-${f.id}`}>2. Paste the address your browser ended on (it may show an error page — that is fine):</label>
-          <textarea id={`paste-${f.id}`} name="input" required autocomplete="off" spellcheck={false} placeholder="http://127.0.0.1:…/oauth/callback?code=…&state=…"></textarea>
+          <label for={`paste-${f.id}`}>
+            2. Paste the address your browser ended on (it may show an error page — that is fine):
+          </label>
+          <textarea
+            id={`paste-${f.id}`}
+            name="input"
+            required
+            autocomplete="off"
+            spellcheck={false}
+            placeholder="http://127.0.0.1:…/oauth/callback?code=…&state=…"
+          ></textarea>
           <Csrf session={session} />
           <button type="submit">Complete</button>
         </form>
@@ -192,7 +222,9 @@ const MailboxCard: FC<{ m: MailboxStatus }> = ({ m }) => (
     </table>
     <p class="k outbox">
       outbox: {m.outbox.pending} pending · {m.outbox.sending} sending · {m.outbox.failed} failed · {m.outbox.sent} sent
-      {m.outbox.oldestPendingAgeMs !== null ? ` · oldest waiting ${Math.round(m.outbox.oldestPendingAgeMs / 1000)}s` : ''}
+      {m.outbox.oldestPendingAgeMs !== null
+        ? ` · oldest waiting ${Math.round(m.outbox.oldestPendingAgeMs / 1000)}s`
+        : ''}
     </p>
   </div>
 );
@@ -202,7 +234,11 @@ export const Live: FC<{ model: DashboardModel; session: Session }> = ({ model, s
   const flows = model.connections.filter((c) => c.open_flow);
   return (
     <>
-      {session.flash ? <div class={`notice ${session.flash.kind}`} role="status">{session.flash.text}</div> : null}
+      {session.flash ? (
+        <div class={`notice ${session.flash.kind}`} role="status">
+          {session.flash.text}
+        </div>
+      ) : null}
       {flows.length ? (
         <section id="flows">
           <h2>Needs you</h2>
@@ -213,7 +249,11 @@ export const Live: FC<{ model: DashboardModel; session: Session }> = ({ model, s
       ) : null}
       <section id="connections">
         <h2>Connections</h2>
-        {model.connections.length ? model.connections.map((c) => <ConnectionCard c={c} session={session} />) : <p class="k">No connections configured.</p>}
+        {model.connections.length ? (
+          model.connections.map((c) => <ConnectionCard c={c} session={session} />)
+        ) : (
+          <p class="k">No connections configured.</p>
+        )}
       </section>
       {model.mailboxes ? (
         <section id="mailboxes">
@@ -256,9 +296,14 @@ export const SignInPage: FC<{ token: string | null; valid: boolean }> = ({ token
       </form>
     ) : (
       <>
-        <p>{token ? 'This sign-in link was already used or has expired.' : 'Sign in with the one-time link printed by tokenwarden serve.'}</p>
+        <p>
+          {token
+            ? 'This sign-in link was already used or has expired.'
+            : 'Sign in with the one-time link printed by tokenwarden serve.'}
+        </p>
         <p class="k">
-          A new link: restart <code>tokenwarden serve</code>, or ask the API: <code>POST /api/v1/dashboard/login-link</code> with the API key.
+          A new link: restart <code>tokenwarden serve</code>, or ask the API:{' '}
+          <code>POST /api/v1/dashboard/login-link</code> with the API key.
         </p>
       </>
     )}

@@ -93,7 +93,8 @@ export function sessionsFor(ctx: ServerContext): DashboardSessions {
  * sign-in page; the first sign-in uses it up; it expires after `ttlMs` (default 5 minutes).
  */
 export function createLoginLink(ctx: ServerContext, opts: { ttlMs?: number } = {}): URL {
-  if (!ctx.baseUrl) throw new TokenwardenError('TW_CONFIG', 'The server has no base URL yet: create login links after it listens.');
+  if (!ctx.baseUrl)
+    throw new TokenwardenError('TW_CONFIG', 'The server has no base URL yet: create login links after it listens.');
   const url = new URL('/login', ctx.baseUrl);
   url.searchParams.set('token', sessionsFor(ctx).issueLoginToken(opts.ttlMs));
   return url;
