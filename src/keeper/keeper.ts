@@ -161,7 +161,8 @@ export class Keeper implements TokenSource {
     const rt = this.runtime(name);
     const { store, clock } = this.deps;
     if (rt.config.kind === 'static') return this.staticSecret(name, rt);
-    let row = await store.ensureConnection(name, clock.now());
+    // Read first: ensureConnection is a write (a transaction) and rows exist after the first use.
+    let row = (await store.getConnection(name)) ?? (await store.ensureConnection(name, clock.now()));
     for (let attempt = 0; ; attempt++) {
       const now = clock.now();
       await this.failIfDead(name, row);
