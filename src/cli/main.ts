@@ -88,6 +88,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--verbose', 'daemon logs (JSON lines) on stderr')
     .action(run(async (o: { once?: boolean; dir?: string; verbose?: boolean }) => (await import('../demo/run.js')).runDemo(o, processIo)));
 
+  program
+    .command('rotate-key')
+    .description('re-seal every stored secret under a new key (atomic), keeping the old key file as a backup; stop the daemon first')
+    .option('--json', 'JSON output')
+    .action(run(async (o: { json?: boolean }) => (await import('./rotate-key.js')).runRotateKey({ ...g(), ...o }, processIo)));
+
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   const mail = program.command('mail').description('send and read mail through a mailbox\'s routes');
   mail
