@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { Io } from '../../src/cli/output.js';
 import { resealSqlite, runRotateKey } from '../../src/cli/rotate-key.js';
 import { KeyError } from '../../src/core/errors.js';
 import { decodeKey, writeKeyFile } from '../../src/store/key.js';
@@ -36,9 +37,9 @@ async function workspace(): Promise<{ dir: string; configPath: string; keyPath: 
   return { dir, configPath, keyPath, flowId: flow.id };
 }
 
-const io = (): { out: string[]; io: { out: (s: string) => void; err: (s: string) => void } } => {
+const io = (): { out: string[]; io: Io } => {
   const out: string[] = [];
-  return { out, io: { out: (s) => out.push(s), err: (s) => out.push(s) } };
+  return { out, io: { out: (s) => void out.push(s), err: (s) => void out.push(s), now: () => Date.now() } };
 };
 
 describe('rotate-key', () => {
