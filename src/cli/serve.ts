@@ -18,6 +18,7 @@ import { jsonLogger, redact, type Logger } from '../core/logger.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../reauth/orchestrator.js';
 import { createScheduler, type Scheduler, type SchedulerOptions } from '../reauth/scheduler.js';
 import { createApp } from '../server/app.js';
+import { createLoginLink } from '../server/dashboard/sessions.js';
 import type { ServerContext } from '../server/context.js';
 import { listen, type ListeningServer } from '../server/listen.js';
 import { openWarden, type OpenWardenOptions, type Warden } from '../warden.js';
@@ -39,6 +40,8 @@ export interface Daemon {
   server: ListeningServer;
   /** Where the human's browser reaches the daemon. */
   baseUrl: string;
+  /** A fresh single-use dashboard sign-in link (valid a few minutes). */
+  loginLink(): URL;
   /** Graceful stop; idempotent. */
   close(): Promise<void>;
 }
@@ -56,11 +59,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let server: ListeningServer | null = null;
   let orchestrator: ReauthOrchestrator | null = null;
   let scheduler: Scheduler | null = null;
+  let ctx: ServerContext | null = null;
   try {
     // The orchestrator exists before the server so the callback route can reach it; it starts later.
     const base = { value: cfg.public_url ?? '' };
     orchestrator = createOrchestrator(warden, { channels, clock, logger, baseUrl: base.value });
-    const ctx: ServerContext = {
+    ctx = {
       warden,
       orchestrator,
       apiKey: loadApiKey(warden),
@@ -87,6 +91,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   }
   const o = orchestrator;
   const s = scheduler;
+  const context = ctx as ServerContext;
   const srv = server;
   let closing: Promise<void> | null = null;
   return {
@@ -96,6 +101,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     channels,
     server: srv,
     baseUrl: cfg.public_url ?? srv.url,
+    loginLink: () => createLoginLink(context),
     close: () =>
       (closing ??= (async () => {
         // No new work; in-flight callbacks and scheduled steps finish.
@@ -192,6 +198,7 @@ export async function runServe(o: { config?: string; listen?: string }, io: Io):
   io.out(
     `tokenwarden serving on ${daemon.server.url} (callback ${new URL('/oauth/callback', daemon.baseUrl).toString()}${listeners.length ? `; listening on ${listeners.join(', ')}` : ''})\n`,
   );
+  io.out(`Dashboard sign-in (single use, valid 5 min): ${daemon.loginLink().toString()}\n`);
   await new Promise<void>((resolveStop) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);

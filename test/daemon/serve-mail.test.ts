@@ -51,6 +51,14 @@ afterAll(async () => {
 });
 
 describe('serve with mailboxes', () => {
+  it('hands out a dashboard sign-in link that the server honours', async () => {
+    const link = daemon.loginLink();
+    expect(link.origin).toBe(new URL(daemon.server.url).origin);
+    const res = await fetch(link);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/sign in/i);
+  });
+
   it('the email channel sends the re-authorization link through the mailbox', async () => {
     const before = smtp.received.length;
     const flow = await daemon.orchestrator.requestReauth('sandbox', { reason: 'manual' });
