@@ -88,7 +88,7 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
       c.header('Retry-After', String(Math.ceil(limiter.blockedFor(client) / 1000)));
       return c.text('Too many failed sign-in attempts; wait a minute.', 429);
     }
-    const form = await c.req.parseBody();
+    const form = await formBody(c);
     const token = typeof form['token'] === 'string' ? form['token'] : '';
     const opened = sessions.login(token);
     if (!opened) {
@@ -142,7 +142,7 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
   dash.post('/flows/complete', async (c) => {
     const { session } = current(c);
     if (!session) return signedOut(c);
-    const form = await c.req.parseBody();
+    const form = await formBody(c);
     if (!(await csrfOk(c, session, form))) return c.text('Stale or missing form token; reload the page.', 403);
     const input = typeof form['input'] === 'string' ? form['input'].trim() : '';
     try {
@@ -218,7 +218,7 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
 }
 
 async function csrfOk(c: Context, session: Session, form?: Record<string, unknown>): Promise<boolean> {
-  const body = form ?? (await c.req.parseBody());
+  const body = form ?? (await formBody(c));
   const token = body['_csrf'];
   return typeof token === 'string' && secretsEqual(token, session.csrf);
 }
@@ -228,4 +228,13 @@ function messageOf(err: unknown, ctx: ServerContext): string {
   if (err instanceof TokenwardenError) return err.message;
   ctx.logger.error('dashboard action failed', { error: err instanceof Error ? err.message : String(err) });
   return 'Something went wrong; see the server log.';
+}
+
+/** The posted form, or an empty one when the body is not a parseable form (a malformed multipart body must be a 4xx, not a 500). */
+async function formBody(c: Context): Promise<Record<string, string | File>> {
+  try {
+    return (await c.req.parseBody()) as Record<string, string | File>;
+  } catch {
+    return {};
+  }
 }
