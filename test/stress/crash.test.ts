@@ -9,7 +9,7 @@ import { runCrash } from '../../bench/crash-run.js';
 
 describe('kill -9 at random instants', () => {
   it('loses no credential outside the answer→commit window and no acknowledged mail', async () => {
-    const r = await runCrash({ refreshKills: 4, flowKills: 0, mailKills: 3, minDelayMs: 50, maxDelayMs: 400 });
+    const r = await runCrash({ refreshKills: 4, flowKills: 0, mailKills: 3, minDelayMs: 300, maxDelayMs: 900 });
     expect(r.kills).toBe(7);
     expect(r.refresh.lostOutsideWindow).toBe(0);
     // Workers did refresh with rotation before dying, and the window was measured.
