@@ -105,7 +105,7 @@ describe('nodes sharing a PostgreSQL store', () => {
       const before = oidc.tokenRequests('refresh_token');
       const answers = await Promise.all(nodes.map((n) => n.ask({ op: 'token', t, conn: 'sandbox' })));
       failures.push(...answers.filter((r) => !r.ok).map((r) => `cycle ${i}: ${r.error}`));
-      expect(new Set(answers.map((r) => r.value)).size).toBe(1);
+      expect(new Set(answers.map((r) => r.value)).size, `cycle ${i}: ${JSON.stringify(answers.map((r) => r.ok ? 'ok' : r.error))}`).toBe(1);
       perExpiry.push(oidc.tokenRequests('refresh_token') - before);
     }
     await restart;
