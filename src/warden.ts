@@ -122,6 +122,7 @@ export class Warden {
       events: sink,
       keeper: this.keeper,
       connections: runtimes,
+      owner: deps.owner,
       defaultRedirectUri: config.server.public_url ? new URL('/oauth/callback', config.server.public_url).toString() : undefined,
     });
     this.events.on('event', (e: WardenEvent) => {

@@ -17,6 +17,9 @@ import { parsePaste } from './paste.js';
 /** How long an authorization link is offered before a fresh one replaces it (RFC 6749 §4.1.2: codes ≤ 10 min). */
 export const AUTH_LINK_TTL_MS = 10 * 60_000;
 
+/** How long one exchange may hold a flow before another paste of it may try (crash recovery). */
+export const EXCHANGE_LEASE_MS = 60_000;
+
 export interface FlowServiceDeps {
   store: Store;
   clock: Clock;
@@ -24,6 +27,8 @@ export interface FlowServiceDeps {
   events: EventSink;
   keeper: Keeper;
   connections: ReadonlyMap<string, ConnectionRuntime>;
+  /** This process's lease owner id (claims a flow while its code is exchanged). */
+  owner: string;
   /** The redirect URI callbacks reach when the connection config names none (server.public_url + /oauth/callback). */
   defaultRedirectUri?: string | undefined;
 }
@@ -164,29 +169,43 @@ export class FlowService {
       await store.finishFlow(flow.id, 'expired', now, 'link expired');
       throw new FlowExpiredError(flow, 'The link expired before it was used.');
     }
-    if (!(await store.finishFlow(flow.id, 'completed', now, `completed via ${opts.via ?? 'paste'}`)))
-      throw new InputError('Not accepted: this link was already used.');
-    const rt = this.runtime(flow.connection);
+    // Claim the flow for this exchange with a short lease (not by closing it): a second paste of
+    // the same URL is refused while we exchange — a code redeemed twice makes the provider revoke
+    // the grant (RFC 6749 §4.1.2) — yet a crash or a network failure mid-exchange leaves the flow
+    // open, so the human's same link still works once the lease lapses.
+    const claim = `flow:${flow.id}`;
+    if (!(await store.acquireLease(claim, this.deps.owner, EXCHANGE_LEASE_MS, now)))
+      throw new InputError('Not accepted: this link is being completed right now (it was sent twice).');
     try {
-      const client = await rt.client();
-      const tokens = await client.exchangeCode(callback, {
-        state: flow.state ?? '',
-        codeVerifier: flow.codeVerifier ?? '',
-        redirectUri: flow.redirectUri ?? '',
-        nonce: flow.nonce ?? undefined,
-      });
+      const current = await store.getFlow(flow.id);
+      if (!current || current.status !== 'open') throw new InputError('Not accepted: this link was already used.');
+      const rt = this.runtime(flow.connection);
+      let tokens: TokenSet;
+      try {
+        const client = await rt.client();
+        tokens = await client.exchangeCode(callback, {
+          state: flow.state ?? '',
+          codeVerifier: flow.codeVerifier ?? '',
+          redirectUri: flow.redirectUri ?? '',
+          nonce: flow.nonce ?? undefined,
+        });
+      } catch (err) {
+        if (err instanceof ProviderError && err.error === 'invalid_grant') {
+          await store.finishFlow(flow.id, 'failed', clock.now(), 'code expired or already used');
+          throw new FlowExpiredError(flow, 'The code was expired or already used by the time it reached tokenwarden.', err);
+        }
+        await store.updateFlow(flow.id, { outcome: `exchange failed (${errorLabel(err)}); link still open` }).catch(() => undefined);
+        throw err;
+      }
       return await this.authorized(flow, tokens, opts.via ?? 'paste');
-    } catch (err) {
-      await store.updateFlow(flow.id, { outcome: `exchange failed: ${errorLabel(err)}` }).catch(() => undefined);
-      if (err instanceof ProviderError && err.error === 'invalid_grant')
-        throw new FlowExpiredError(flow, 'The code was expired or already used by the time it reached tokenwarden.', err);
-      throw err;
+    } finally {
+      await store.releaseLease(claim, this.deps.owner).catch(() => undefined);
     }
   }
 
   /** Poll a device-code flow to completion (RFC 8628 §3.4); resolves when tokens are stored. */
   async completeDevice(flowId: string, opts: { signal?: AbortSignal } = {}): Promise<CompletedFlow> {
-    const { store, clock } = this.deps;
+    const { store } = this.deps;
     const flow = await store.getFlow(flowId);
     if (!flow || flow.kind !== 'device_code' || !flow.deviceCode) throw new InputError(`No device flow ${flowId}`);
     const client = await this.runtime(flow.connection).client();
@@ -200,8 +219,6 @@ export class FlowService {
       },
       opts.signal ? { signal: opts.signal } : {},
     );
-    if (!(await store.finishFlow(flow.id, 'completed', clock.now(), 'device code approved')))
-      throw new InputError('Not accepted: this device flow was already completed or closed.');
     return this.authorized(flow, tokens, 'device code');
   }
 
@@ -220,10 +237,14 @@ export class FlowService {
     this.devicePolls.clear();
   }
 
+  /** Tokens first (the credential is what matters), then the flow is closed, then the event. */
   private async authorized(flow: FlowRecord, tokens: TokenSet, via: string): Promise<CompletedFlow> {
     const account = accountFromIdToken(tokens.idToken);
     await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
-    const ms = this.deps.clock.now() - flow.createdAt;
+    const now = this.deps.clock.now();
+    if (!(await this.deps.store.finishFlow(flow.id, 'completed', now, `completed via ${via}`)))
+      this.deps.logger.warn('flow was closed meanwhile; the new tokens are stored regardless', { flowId: flow.id });
+    const ms = now - flow.createdAt;
     await this.deps.events.emit({
       type: 'reauth_completed',
       connection: flow.connection,

@@ -242,13 +242,13 @@ export class ReauthOrchestrator implements Orchestrator {
     } catch (err) {
       if (err instanceof FreshLinkSentError) return { ok: false, reply: redact(err.message), deleteMessage: true };
       if (err instanceof InputError) return { ok: false, reply: redact(err.message) };
-      // The flow was claimed but the exchange failed (provider down): the code is spent on our side.
+      // The exchange failed without a verdict (provider down, timeout): the flow stays open, and
+      // the same link works again while its code lives; if the provider did spend it, the next
+      // try gets invalid_grant and a fresh link is sent at once.
       const flow = await this.latestFlowFor(paste.text);
       const why = `The provider could not complete the exchange (${err instanceof TokenwardenError ? err.message : 'unexpected error'}).`;
-      if (flow) {
-        const fresh = await this.replaceExpired(flow, why, paste.channel, err);
-        return { ok: false, reply: redact(fresh.message), deleteMessage: true };
-      }
+      if (flow && flow.status === 'open')
+        return { ok: false, reply: redact(`${why} Send the same link again in a moment; it stays valid until ${new Date(flow.expiresAt).toISOString()}.`) };
       return { ok: false, reply: redact(`${why} Try again in a moment.`) };
     }
   }
@@ -315,7 +315,11 @@ export class ReauthOrchestrator implements Orchestrator {
   // ---------------------------------------------------------------- the human's time
 
   /** Does `connection` need its human now? Dead states need one at once; a predicted death from its renewal time on. */
-  needsHuman(connection: string, row: ConnectionRecord | null, now: number): HumanNeed {
+  needsHuman(
+    connection: string,
+    row: Pick<ConnectionRecord, 'state' | 'grantedAt' | 'refreshExpiresAt'> | null,
+    now: number,
+  ): HumanNeed {
     if (!row) return null;
     if (DEAD_STATES.has(row.state)) return row.state === 'unauthorized' && !row.grantedAt ? null : 'dead';
     const at = this.renewalAt(connection, row);
