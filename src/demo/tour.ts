@@ -31,6 +31,9 @@ export interface TourResult {
 
 class StepFailed extends Error {}
 
+/** No step may hang the tour: CI must get a verdict (the longest step waits on ~2 refresh cycles). */
+const STEP_TIMEOUT_MS = 30_000;
+
 function check(cond: unknown, what: string): asserts cond {
   if (!cond) throw new StepFailed(what);
 }
@@ -100,6 +103,14 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
         const ms = await paste(pasted);
         const s = await status();
         check(s.state === 'healthy', `state is ${s.state}, expected healthy`);
+        // The daemon probed its mail routes at start, before there was a grant; probe again now.
+        const probed = await (await warden.mail()).probeAll();
+        const oauthRoute = probed.find((h) => h.route === routes.oauth && h.direction === 'send');
+        check(
+          oauthRoute?.ok === true && oauthRoute.circuit.state === 'closed',
+          `the OAuth mail route is not ready: ${oauthRoute?.error ?? oauthRoute?.circuit.reason ?? 'unknown'}`,
+        );
+        say(`mail routes probed again: ${routes.oauth} (XOAUTH2 with the new token) is ready.`);
         return `code exchanged and tokens stored ${ms.toFixed(1)} ms after the paste; "${C}" is healthy as ${s.account ?? '?'}`;
       },
     ],
@@ -220,7 +231,14 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
     }
     out(`\n[${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s] ${i + 1}. ${title}\n`);
     try {
-      const summary = await fn();
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new StepFailed(`step did not finish within ${STEP_TIMEOUT_MS / 1000} s`)),
+          STEP_TIMEOUT_MS,
+        );
+      });
+      const summary = await Promise.race([fn(), limit]).finally(() => clearTimeout(timer));
       out(`        ✔ ${summary}\n`);
       steps.push({ title, status: 'ok', summary });
     } catch (err) {
