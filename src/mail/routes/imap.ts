@@ -3,6 +3,7 @@
  * A short-lived connection per call: reads are rare and a pooled IMAP session would hold a
  * token that may be rotated under it. Lists INBOX newest first.
  */
+import { isLoopbackHost } from '../../oauth/endpoint-policy.js';
 import { ImapFlow } from 'imapflow';
 import type { FetchMessageObject, SearchObject } from 'imapflow';
 import type { TokenSource } from '../../core/types.js';
@@ -63,7 +64,8 @@ export class ImapRoute implements ReadRoute {
       host: this.o.host,
       port: this.o.port,
       secure,
-      doSTARTTLS: secure ? undefined : this.o.starttls,
+      // STARTTLS required towards remote hosts unless `starttls: false` (see smtp.ts).
+      doSTARTTLS: secure ? undefined : (this.o.starttls ?? !isLoopbackHost(this.o.host)),
       auth,
       logger: false,
       connectionTimeout: timeout,

@@ -6,6 +6,7 @@
  * SMTP replies are classified here: 535/534/530 and nodemailer EAUTH are auth failures,
  * 4xx replies and socket/timeout errors are transient, other 5xx replies are permanent.
  */
+import { isLoopbackHost } from '../../oauth/endpoint-policy.js';
 import { createTransport } from 'nodemailer';
 import type { TokenSource } from '../../core/types.js';
 import type { Envelope } from '../message.js';
@@ -70,7 +71,7 @@ export class SmtpRoute implements SendRoute {
     }
     if (this.transport && token === this.transportToken) return this.transport;
     this.transport?.close();
-    const secure = this.o.secure ?? this.o.port === 465;
+    const { secure, requireTLS, ignoreTLS } = smtpTransportSecurity(this.o);
     const timeout = this.o.timeoutMs ?? 30_000;
     this.transport = createTransport({
       pool: true,
@@ -78,8 +79,8 @@ export class SmtpRoute implements SendRoute {
       host: this.o.host,
       port: this.o.port,
       secure,
-      requireTLS: this.o.starttls === true,
-      ignoreTLS: !secure && this.o.starttls === false,
+      requireTLS,
+      ignoreTLS,
       connectionTimeout: timeout,
       greetingTimeout: timeout,
       socketTimeout: timeout * 2,
@@ -129,4 +130,22 @@ export class SmtpRoute implements SendRoute {
     this.transport = null;
     this.transportToken = null;
   }
+}
+
+/**
+ * TLS for an SMTP route: implicit TLS on 465 (or `secure: true`); otherwise STARTTLS is
+ * required towards any non-loopback host, so an App Password or token never crosses the network
+ * in clear, unless the config says `starttls: false` explicitly.
+ */
+export function smtpTransportSecurity(o: { host: string; port: number; secure?: boolean | undefined; starttls?: boolean | undefined }): {
+  secure: boolean;
+  requireTLS: boolean;
+  ignoreTLS: boolean;
+} {
+  const secure = o.secure ?? o.port === 465;
+  return {
+    secure,
+    requireTLS: !secure && (o.starttls ?? !isLoopbackHost(o.host)),
+    ignoreTLS: !secure && o.starttls === false,
+  };
 }
