@@ -23,6 +23,7 @@ export interface RouteDeps {
 }
 
 type ApiTarget = string | { connection: string; api_base?: string | undefined };
+type ServerRouteConfig = Extract<MailboxConfig['send'][number], { smtp: unknown }>['smtp'];
 
 function target(t: ApiTarget, deps: RouteDeps): { connection: string; apiBase: string | undefined; scopes: string[] | undefined } {
   const connection = typeof t === 'string' ? t : t.connection;
@@ -39,60 +40,40 @@ function uniqueId(base: string, seen: Set<string>): string {
   return id;
 }
 
+/** Gmail and Graph routes serve both directions; the same object answers send and read. */
+function apiRoute(r: { gmail: ApiTarget } | { graph: ApiTarget }, deps: RouteDeps, seen: Set<string>): GmailRoute | GraphRoute {
+  if ('gmail' in r) {
+    const t = target(r.gmail, deps);
+    seen.add(`gmail:${t.connection}`);
+    return new GmailRoute({ ...deps, connection: t.connection, apiBase: t.apiBase, scopes: t.scopes });
+  }
+  const t = target(r.graph, deps);
+  seen.add(`graph:${t.connection}`);
+  return new GraphRoute({ ...deps, connection: t.connection, apiBase: t.apiBase });
+}
+
+/** SMTP/IMAP options from config (App Password or XOAUTH2 via a connection). */
+function serverOptions(kind: 'smtp' | 'imap', s: ServerRouteConfig, deps: RouteDeps, seen: Set<string>) {
+  return {
+    id: uniqueId(`${kind}:${s.host}`, seen),
+    host: s.host,
+    port: s.port,
+    secure: s.secure,
+    starttls: s.starttls,
+    user: s.user,
+    password: s.password,
+    connection: s.connection,
+    tlsRejectUnauthorized: s.tls_reject_unauthorized,
+    tokens: deps.tokens,
+  };
+}
+
 export function buildSendRoutes(mb: MailboxConfig, deps: RouteDeps): SendRoute[] {
   const seen = new Set<string>();
-  return mb.send.map((r): SendRoute => {
-    if ('gmail' in r) {
-      const t = target(r.gmail, deps);
-      seen.add(`gmail:${t.connection}`);
-      return new GmailRoute({ ...deps, connection: t.connection, apiBase: t.apiBase, scopes: t.scopes });
-    }
-    if ('graph' in r) {
-      const t = target(r.graph, deps);
-      seen.add(`graph:${t.connection}`);
-      return new GraphRoute({ ...deps, connection: t.connection, apiBase: t.apiBase });
-    }
-    const s = r.smtp;
-    return new SmtpRoute({
-      id: uniqueId(`smtp:${s.host}`, seen),
-      host: s.host,
-      port: s.port,
-      secure: s.secure,
-      starttls: s.starttls,
-      user: s.user,
-      password: s.password,
-      connection: s.connection,
-      tlsRejectUnauthorized: s.tls_reject_unauthorized,
-      tokens: deps.tokens,
-    });
-  });
+  return mb.send.map((r): SendRoute => ('smtp' in r ? new SmtpRoute(serverOptions('smtp', r.smtp, deps, seen)) : apiRoute(r, deps, seen)));
 }
 
 export function buildReadRoutes(mb: MailboxConfig, deps: RouteDeps): ReadRoute[] {
   const seen = new Set<string>();
-  return mb.read.map((r): ReadRoute => {
-    if ('gmail' in r) {
-      const t = target(r.gmail, deps);
-      seen.add(`gmail:${t.connection}`);
-      return new GmailRoute({ ...deps, connection: t.connection, apiBase: t.apiBase, scopes: t.scopes });
-    }
-    if ('graph' in r) {
-      const t = target(r.graph, deps);
-      seen.add(`graph:${t.connection}`);
-      return new GraphRoute({ ...deps, connection: t.connection, apiBase: t.apiBase });
-    }
-    const s = r.imap;
-    return new ImapRoute({
-      id: uniqueId(`imap:${s.host}`, seen),
-      host: s.host,
-      port: s.port,
-      secure: s.secure,
-      starttls: s.starttls,
-      user: s.user,
-      password: s.password,
-      connection: s.connection,
-      tlsRejectUnauthorized: s.tls_reject_unauthorized,
-      tokens: deps.tokens,
-    });
-  });
+  return mb.read.map((r): ReadRoute => ('imap' in r ? new ImapRoute(serverOptions('imap', r.imap, deps, seen)) : apiRoute(r, deps, seen)));
 }
