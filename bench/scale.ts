@@ -276,6 +276,34 @@ try {
       if (passes % 60 === 0) sampleRss();
     }
   } else {
+    // Audit from the warden's own events: each `refreshed` must come before the token it replaces
+    // expires; an expiry heap finds tokens that expired without a refresh.
+    const exp = new Map<string, number>();
+    const dueAt = new Map<string, number>();
+    const expiries = new DueHeap();
+    for (const r of rows) {
+      exp.set(r.name, r.accessExpiresAt as number);
+      dueAt.set(r.name, shouldRefresh({ now: START, hasAccessToken: true, accessExpiresAt: r.accessExpiresAt, obtainedAt: r.lastRefreshAt }).refreshAt as number);
+      expiries.push({ at: r.accessExpiresAt as number, name: r.name, exp: r.accessExpiresAt as number });
+    }
+    warden.events.on('event', (e: { type: string; connection: string | null; data: Record<string, unknown> | null }) => {
+      if (e.type !== 'refreshed' || !e.connection) return;
+      const now = clock.now();
+      const before = exp.get(e.connection) as number;
+      if (now < before) ahead++;
+      else late++;
+      lagMs.push(now - (dueAt.get(e.connection) as number));
+      const next = e.data?.['expiresAt'] as number;
+      exp.set(e.connection, next);
+      dueAt.set(e.connection, shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: next, obtainedAt: now }).refreshAt as number);
+      expiries.push({ at: next, name: e.connection, exp: next });
+    });
+    const auditExpiries = (): void => {
+      while ((expiries.peek()?.at ?? Infinity) <= clock.now()) {
+        const x = expiries.pop() as { at: number; name: string; exp: number };
+        if (exp.get(x.name) === x.exp) notRefreshed++;
+      }
+    };
     rows.length = 0;
     const orchestrator = createOrchestrator(warden, { channels: new Map(), clock, logger: silentLogger, baseUrl: 'http://127.0.0.1:1' });
     const scheduler = createScheduler(warden, orchestrator, { clock, probeIntervalMs: 0, concurrency: CONCURRENCY });
@@ -287,6 +315,7 @@ try {
       await clock.advance(TICK_MS);
       await scheduler.settled();
       refreshed += warden.keeper.refreshCount - r0;
+      auditExpiries();
       passes++;
       await callers();
       if (passes % 60 === 0) sampleRss();
@@ -294,7 +323,7 @@ try {
         process.stderr.write(`  sim ${((clock.now() - START) / 60_000).toFixed(1)} min, ${refreshed} refreshes, ${((performance.now() - driveStarted) / 1000).toFixed(0)} s real\n`);
     }
     await scheduler.stop();
-    schedulerCounts = { ...scheduler.counts };
+    schedulerCounts = { ...scheduler.counts, ...Object.fromEntries(Object.entries(scheduler.reads).map(([k, v]) => [`reads_${k}`, v])) };
   }
   sampleRss();
   const cpu = process.cpuUsage(cpuStarted);
@@ -329,7 +358,7 @@ try {
     refreshes: { total: refreshed, endpointRefreshes: epStats.refreshes, ahead, late, notRefreshedWhenDue: notRefreshed, reusedRefreshTokens: epStats.reused },
     tokensServed: served,
     expiredTokensServed: expiredServed,
-    refreshLagMs: DRIVER === 'sweep' ? { p50: Math.round(pct(lagMs, 50)), p99: Math.round(pct(lagMs, 99)), max: Math.round(lagMs[lagMs.length - 1] ?? 0) } : null,
+    refreshLagMs: lagMs.length ? { p50: Math.round(pct(lagMs, 50)), p99: Math.round(pct(lagMs, 99)), max: Math.round(lagMs[lagMs.length - 1] ?? 0) } : null,
     refreshRealLatencyMs: DRIVER === 'sweep' ? { p50: +pct(realMs, 50).toFixed(1), p99: +pct(realMs, 99).toFixed(1), max: +(realMs[realMs.length - 1] ?? 0).toFixed(1) } : null,
     memory: {
       rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20),

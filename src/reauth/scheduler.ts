@@ -4,26 +4,36 @@
  * remind and escalate, replace expired links, and ask for a human when another process found a
  * grant dead.
  *
- * Efficient for many connections: the store is read in full only every `rescanMs` (other
- * processes' changes; PostgreSQL notifications shorten that), each connection's next due time
- * is computed from an in-memory plan, a connection is re-read only after work on it or an event
- * about it, and the loop sleeps on the {@link Clock} until the earliest due time — no busy loop,
- * and a FakeClock drives it in tests.
+ * Built for 100,000 connections: each connection has one due time per lane (refresh, probe,
+ * human, flow) in a binary heap ({@link DueQueue}), so a wake-up pops only what is due and
+ * re-plans only those connections. The plan is kept up to date incrementally: a connection is
+ * re-read after work on it, on a warden event about it, or on a store change notification;
+ * every `rescanMs` a cheap reconciliation compares row versions (no secrets opened) and open
+ * flows with what it knows, and re-reads only the rows that changed. The full read happens
+ * once at start (and on `poke()` with no name). The loop sleeps on the {@link Clock} until the
+ * earliest due time — no busy loop, and a FakeClock drives it in tests.
  */
 import type { Clock } from '../core/clock.js';
 import { ReauthRequiredError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
-import { shouldRefresh } from '../core/refresh-policy.js';
 import type { WardenEvent } from '../core/types.js';
 import { probeConnection } from '../keeper/probe.js';
-import type { ConnectionRecord, FlowRecord } from '../store/types.js';
+import type { FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
-import type { HumanNeed, ReauthOrchestrator } from './orchestrator.js';
+import { DueQueue } from './due-queue.js';
+import type { ReauthOrchestrator } from './orchestrator.js';
+import { LANE_OF, LANES, planConnection, planRow, type Lane, type Plan, type PlanRow, type WorkKind } from './schedule-plan.js';
+
+export { planConnection, type PlanInput, type PlanRow, type WorkKind } from './schedule-plan.js';
 
 export interface SchedulerOptions {
   clock?: Clock;
   logger?: Logger;
-  /** Re-read every connection at least this often (changes made by other processes). Default 30 s. */
+  /**
+   * Look for changes made by other processes at least this often: row versions and open flows
+   * are compared and only changed rows re-read (a full re-read if the store cannot list
+   * versions). Change notifications usually see them sooner. Default 30 s.
+   */
   rescanMs?: number;
   /** Probe each serving connection this often; 0 disables. Default 30 min (first probes spread over the interval). */
   probeIntervalMs?: number;
@@ -33,66 +43,12 @@ export interface SchedulerOptions {
   retryMs?: number;
 }
 
-export type WorkKind = 'refresh' | 'probe' | 'ask' | 'renew' | 'follow_up' | 'mark_expiring';
-
-export interface PlanInput {
-  now: number;
-  kind: string;
-  row: ConnectionRecord | null;
-  flow: FlowRecord | null;
-  need: HumanNeed;
-  /** From the orchestrator: when the open flow is next due, when a renewal opens. */
-  followUpAt: number | null;
-  renewalAt: number | null;
-  /** When the next probe is due (null: probing off). */
-  probeAt: number | null;
+interface Work {
+  i: number;
+  kind: WorkKind;
 }
 
-/** Pure: what is due for one connection now, and when it next needs a look. */
-export function planConnection(p: PlanInput): { due: WorkKind[]; nextAt: number | null } {
-  const due: WorkKind[] = [];
-  let nextAt: number | null = null;
-  const later = (t: number | null): void => {
-    if (t !== null) nextAt = nextAt === null ? t : Math.min(nextAt, t);
-  };
-  const at = (t: number | null, kind: WorkKind): void => {
-    if (t === null) return;
-    if (t <= p.now) due.push(kind);
-    else later(t);
-  };
-  const row = p.row;
-  if (p.kind === 'static') return { due, nextAt };
-  // The human side.
-  if (p.flow) {
-    at(p.followUpAt, 'follow_up');
-    if (p.need === 'predicted' && row?.state === 'healthy') due.push('mark_expiring');
-  } else if (p.need === 'dead' && row && row.state !== 'unauthorized') due.push('ask');
-  else if (p.need === 'predicted') due.push('renew');
-  else later(p.renewalAt);
-  // The machine side: only while the connection serves tokens.
-  const serving = row && row.state !== 'reauth_required' && row.state !== 'awaiting_human';
-  if (serving) {
-    let refreshAt: number | null = null;
-    if (!row.accessToken) refreshAt = p.kind === 'oauth' && !row.refreshToken ? null : p.now;
-    else if (row.accessExpiresAt !== null)
-      refreshAt = shouldRefresh({
-        now: p.now,
-        hasAccessToken: true,
-        accessExpiresAt: row.accessExpiresAt,
-        obtainedAt: row.lastRefreshAt,
-      }).refreshAt;
-    if (refreshAt !== null && row.state === 'degraded' && row.nextAttemptAt !== null)
-      refreshAt = Math.max(refreshAt, row.nextAttemptAt);
-    at(refreshAt, 'refresh');
-    if (row.accessToken) at(p.probeAt, 'probe');
-  }
-  return { due, nextAt };
-}
-
-interface Entry {
-  row: ConnectionRecord | null;
-  flow: FlowRecord | null;
-}
+const LANE_INDEX: Readonly<Record<Lane, number>> = { refresh: 0, probe: 1, human: 2, flow: 3 };
 
 export class Scheduler {
   private readonly clock: Clock;
@@ -101,12 +57,20 @@ export class Scheduler {
   private readonly probeIntervalMs: number;
   private readonly concurrency: number;
   private readonly retryMs: number;
-  private readonly entries = new Map<string, Entry>();
+  /** Configured connections by index; per-index state below. */
+  private readonly names: string[];
+  private readonly kinds: string[];
+  private readonly index = new Map<string, number>();
+  private readonly rows: Array<PlanRow | null>;
+  private readonly flows: Array<FlowRecord | null>;
+  private readonly nextProbe: number[];
+  /** Due times per (connection, lane): id = index × LANES.length + lane. */
+  private readonly queue = new DueQueue();
   private readonly dirty = new Set<string>();
-  private readonly nextProbe = new Map<string, number>();
-  /** A step that ran and is still due waits until `until`, unless the row changed meanwhile. */
+  /** A step still due right after it ran (or failed) waits until `until`, unless the row changed meanwhile. */
   private readonly notBefore = new Map<string, { until: number; version: number | null }>();
   private nextScanAt = 0;
+  private fullScan = true;
   private wake: AbortController | null = null;
   private loop: Promise<void> | null = null;
   private stopping = false;
@@ -122,6 +86,8 @@ export class Scheduler {
     follow_up: 0,
     mark_expiring: 0,
   };
+  /** Store reads made so far (observability and the scale benchmark). */
+  readonly reads = { full: 0, versions: 0, rows: 0 };
 
   constructor(
     private readonly warden: Warden,
@@ -134,6 +100,12 @@ export class Scheduler {
     this.probeIntervalMs = opts.probeIntervalMs ?? 30 * 60_000;
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.retryMs = opts.retryMs ?? 30_000;
+    this.names = [...warden.connections.keys()];
+    this.kinds = [...warden.connections.values()].map((rt) => rt.config.kind);
+    this.names.forEach((n, i) => this.index.set(n, i));
+    this.rows = new Array<PlanRow | null>(this.names.length).fill(null);
+    this.flows = new Array<FlowRecord | null>(this.names.length).fill(null);
+    this.nextProbe = new Array<number>(this.names.length).fill(NaN);
   }
 
   start(): void {
@@ -160,10 +132,15 @@ export class Scheduler {
     this.loop = null;
   }
 
-  /** Something changed about `connection` (or everything): look again now. */
+  /** Something changed about `connection` (or everything: a full re-read): look again now. */
   poke(connection?: string): void {
-    if (connection) this.dirty.add(connection);
-    else this.nextScanAt = 0;
+    if (connection) {
+      if (!this.index.has(connection)) return;
+      this.dirty.add(connection);
+    } else {
+      this.fullScan = true;
+      this.nextScanAt = 0;
+    }
     this.wake?.abort();
   }
 
@@ -178,7 +155,7 @@ export class Scheduler {
       const { ran, nextAt } = await this.runOnce();
       if (this.stopping) break;
       if (ran > 0 || this.dirty.size > 0) continue;
-      const wait = Math.max(0, Math.min(nextAt, this.nextScanAt) - this.clock.now());
+      const wait = Math.max(0, nextAt - this.clock.now());
       this.wake = new AbortController();
       this.parked = true;
       for (const w of this.parkWaiters.splice(0)) w();
@@ -189,72 +166,101 @@ export class Scheduler {
     for (const w of this.parkWaiters.splice(0)) w();
   }
 
-  /** One pass: refresh the plan from the store where needed, run everything due. */
+  /** One pass: bring changed connections up to date, run everything due, say when to wake next. */
   async runOnce(): Promise<{ ran: number; nextAt: number }> {
     let now = this.clock.now();
     if (now >= this.nextScanAt) {
-      await this.scanAll();
+      await this.reconcile();
       this.nextScanAt = now + this.rescanMs;
     }
     for (const name of [...this.dirty]) {
       this.dirty.delete(name);
-      await this.scanOne(name);
+      await this.reread(this.index.get(name) as number);
     }
     now = this.clock.now();
-    const work: Array<{ name: string; kind: WorkKind; entry: Entry }> = [];
-    let nextAt = now + this.rescanMs;
-    for (const [name, rt] of this.warden.connections) {
-      const entry = this.entries.get(name) ?? { row: null, flow: null };
-      const need = this.orchestrator.needsHuman(name, entry.row, now);
-      const plan = planConnection({
-        now,
-        kind: rt.config.kind,
-        row: entry.row,
-        flow: entry.flow,
-        need,
-        followUpAt: entry.flow ? this.orchestrator.followUpAt(entry.flow, need) : null,
-        renewalAt: entry.row ? this.orchestrator.renewalAt(name, entry.row) : null,
-        probeAt: this.probeAt(name, now),
-      });
-      if (plan.nextAt !== null) nextAt = Math.min(nextAt, plan.nextAt);
-      for (const kind of plan.due) {
-        const key = `${kind}:${name}`;
-        const nb = this.notBefore.get(key);
-        if (nb !== undefined && nb.until > now && nb.version === (entry.row?.version ?? null)) {
-          nextAt = Math.min(nextAt, nb.until);
-          continue;
-        }
-        work.push({ name, kind, entry });
-      }
+    const work: Work[] = [];
+    const seen = new Set<number>();
+    for (const id of this.queue.popDue(now)) {
+      const i = Math.floor(id / LANES.length);
+      if (seen.has(i)) continue;
+      seen.add(i);
+      this.replan(i, now, work);
     }
     await this.runAll(work);
-    return { ran: work.length, nextAt };
+    return { ran: work.length, nextAt: Math.min(this.queue.peekAt(), this.nextScanAt) };
   }
 
-  private probeAt(name: string, now: number): number | null {
+  /** What is due for connection `i` now, from what is known about it. */
+  private plan(i: number, now: number): Plan {
+    const name = this.names[i] as string;
+    const row = this.rows[i] ?? null;
+    const flow = this.flows[i] ?? null;
+    const need = this.orchestrator.needsHuman(name, row, now);
+    return planConnection({
+      now,
+      kind: this.kinds[i] as string,
+      row,
+      flow,
+      need,
+      followUpAt: flow ? this.orchestrator.followUpAt(flow, need) : null,
+      renewalAt: row ? this.orchestrator.renewalAt(name, row) : null,
+      probeAt: this.probeAt(i, now),
+    });
+  }
+
+  /**
+   * Re-plan connection `i`: each lane's next time goes into the queue. Due work is appended to
+   * `work` (its lane leaves the queue until the work re-plans it), or — without `work` — queued
+   * for now so the next pass picks it up. A step waiting out `notBefore` is queued for then.
+   */
+  private replan(i: number, now: number, work?: Work[]): void {
+    const plan = this.plan(i, now);
+    const times = plan.lanes;
+    const name = this.names[i] as string;
+    const version = this.rows[i]?.version ?? null;
+    for (const kind of plan.due) {
+      const lane = LANE_OF[kind];
+      const key = `${kind}:${name}`;
+      const nb = this.notBefore.get(key);
+      if (nb !== undefined && nb.until > now && nb.version === version) times[lane] = min(times[lane], nb.until);
+      else {
+        if (nb !== undefined) this.notBefore.delete(key);
+        if (work) work.push({ i, kind });
+        else times[lane] = now;
+      }
+    }
+    for (const lane of LANES) {
+      const id = i * LANES.length + LANE_INDEX[lane];
+      const t = times[lane];
+      if (t === null) this.queue.delete(id);
+      else this.queue.set(id, t);
+    }
+  }
+
+  private probeAt(i: number, now: number): number | null {
     if (this.probeIntervalMs <= 0) return null;
-    let at = this.nextProbe.get(name);
-    if (at === undefined) {
+    let at = this.nextProbe[i] as number;
+    if (Number.isNaN(at)) {
       // Spread first probes over the interval so a restart does not probe everything at once.
-      at = now + (hash(name) % this.probeIntervalMs);
-      this.nextProbe.set(name, at);
+      at = now + (hash(this.names[i] as string) % this.probeIntervalMs);
+      this.nextProbe[i] = at;
     }
     return at;
   }
 
-  private async runAll(work: Array<{ name: string; kind: WorkKind; entry: Entry }>): Promise<void> {
-    let i = 0;
+  private async runAll(work: Work[]): Promise<void> {
+    let next = 0;
     const worker = async (): Promise<void> => {
-      while (i < work.length && !this.stopping) {
-        const w = work[i++];
-        if (w) await this.runItem(w.name, w.kind, w.entry);
+      while (next < work.length && !this.stopping) {
+        const w = work[next++];
+        if (w) await this.runItem(w.i, w.kind);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, work.length) }, worker));
   }
 
-  private async runItem(name: string, kind: WorkKind, entry: Entry): Promise<void> {
-    const key = `${kind}:${name}`;
+  private async runItem(i: number, kind: WorkKind): Promise<void> {
+    const name = this.names[i] as string;
     this.counts[kind]++;
     let ok = true;
     try {
@@ -263,18 +269,20 @@ export class Scheduler {
           await this.warden.keeper.accessToken(name);
           break;
         case 'probe':
-          this.nextProbe.set(name, this.clock.now() + this.probeIntervalMs);
+          this.nextProbe[i] = this.clock.now() + this.probeIntervalMs;
           await probeConnection(this.warden, name);
           break;
         case 'ask':
-          await this.orchestrator.requestReauth(name, { reason: entry.row?.cause?.id ?? 'reauth_required' });
+          await this.orchestrator.requestReauth(name, { reason: this.rows[i]?.causeId ?? 'reauth_required' });
           break;
         case 'renew':
           await this.orchestrator.requestReauth(name, { reason: 'predicted' });
           break;
-        case 'follow_up':
-          if (entry.flow) await this.orchestrator.followUp(entry.flow.id);
+        case 'follow_up': {
+          const flow = this.flows[i];
+          if (flow) await this.orchestrator.followUp(flow.id);
           break;
+        }
         case 'mark_expiring':
           await this.orchestrator.markExpiring(name);
           break;
@@ -290,29 +298,78 @@ export class Scheduler {
           error: redact((err as Error)?.message ?? String(err)),
         });
     }
+    // Events about this connection so far are covered by the re-read below.
+    this.dirty.delete(name);
+    await this.reread(i, false);
     // A step that is still due right after it ran (or failed) waits before it runs again.
-    await this.scanOne(name);
-    const version = this.entries.get(name)?.row?.version ?? null;
-    this.notBefore.set(key, { until: this.clock.now() + (ok ? Math.min(1_000, this.retryMs) : this.retryMs), version });
+    const now = this.clock.now();
+    const key = `${kind}:${name}`;
+    if (this.plan(i, now).due.includes(kind))
+      this.notBefore.set(key, {
+        until: now + (ok ? Math.min(1_000, this.retryMs) : this.retryMs),
+        version: this.rows[i]?.version ?? null,
+      });
+    else this.notBefore.delete(key);
+    this.replan(i, now);
   }
 
-  private async scanAll(): Promise<void> {
-    const rows = await this.warden.store.listConnections();
-    const flows = await this.warden.store.listOpenFlows();
-    this.entries.clear();
-    for (const r of rows) this.entries.set(r.name, { row: r, flow: null });
-    for (const f of flows) {
-      const e = this.entries.get(f.connection) ?? { row: null, flow: null };
-      if (!e.flow) e.flow = f; // newest first
-      this.entries.set(f.connection, e);
-    }
-  }
-
-  private async scanOne(name: string): Promise<void> {
+  /** Re-read one connection's row and newest open flow (and re-plan it unless told not to). */
+  private async reread(i: number, replan = true): Promise<void> {
+    const name = this.names[i] as string;
+    this.reads.rows++;
     const row = await this.warden.store.getConnection(name);
     const flow = (await this.warden.store.listOpenFlows(name))[0] ?? null;
-    this.entries.set(name, { row, flow });
+    this.rows[i] = row ? planRow(row) : null;
+    this.flows[i] = flow;
+    if (replan) this.replan(i, this.clock.now());
   }
+
+  /**
+   * Catch up with changes no notification told us about. Cheap: row versions (no secret opened)
+   * and open flows are compared with what is known; only differing connections are re-read.
+   * The first pass (and a store without version listing) reads every row.
+   */
+  private async reconcile(): Promise<void> {
+    const { store } = this.warden;
+    const changed = new Set<number>();
+    if (this.fullScan || !store.connectionVersions) {
+      this.fullScan = false;
+      this.reads.full++;
+      const rows = await store.listConnections();
+      for (const r of rows) {
+        const i = this.index.get(r.name);
+        if (i !== undefined) this.rows[i] = planRow(r);
+      }
+      rows.length = 0;
+      for (let i = 0; i < this.names.length; i++) changed.add(i);
+    } else {
+      this.reads.versions++;
+      const versions = await store.connectionVersions();
+      for (let i = 0; i < this.names.length; i++)
+        if ((versions.get(this.names[i] as string) ?? null) !== (this.rows[i]?.version ?? null))
+          this.dirty.add(this.names[i] as string);
+    }
+    const open = new Map<string, FlowRecord>();
+    for (const f of await store.listOpenFlows()) if (!open.has(f.connection)) open.set(f.connection, f); // newest first
+    for (let i = 0; i < this.names.length; i++) {
+      const known = this.flows[i] ?? null;
+      const current = open.get(this.names[i] as string) ?? null;
+      if (sameFlow(known, current)) continue;
+      this.flows[i] = current;
+      changed.add(i);
+    }
+    const now = this.clock.now();
+    for (const i of changed) this.replan(i, now);
+  }
+}
+
+function sameFlow(a: FlowRecord | null, b: FlowRecord | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.id === b.id && a.remindedAt === b.remindedAt && a.expiresAt === b.expiresAt && a.askedVia.length === b.askedVia.length;
+}
+
+function min(a: number | null, b: number): number {
+  return a === null ? b : Math.min(a, b);
 }
 
 function hash(s: string): number {

@@ -139,6 +139,11 @@ export interface Store {
   // ---- connections ----
   getConnection(name: string): Promise<ConnectionRecord | null>;
   listConnections(): Promise<ConnectionRecord[]>;
+  /**
+   * name → version of every connection row, without opening any secret: a cheap way for a
+   * long-running process to find rows changed elsewhere (re-read only those).
+   */
+  connectionVersions?(): Promise<Map<string, number>>;
   /** Insert an `unauthorized` row if absent; return the row. */
   ensureConnection(name: string, now: number): Promise<ConnectionRecord>;
   /**

@@ -36,6 +36,18 @@ export function connectionContract(s: () => Store): void {
       expect((await s().listConnections()).map((c) => c.name).sort()).toEqual(['a', 'b']);
     });
 
+    it('connectionVersions names every row with its current version', async () => {
+      await s().ensureConnection('a', T);
+      const b = await s().ensureConnection('b', T);
+      await s().updateConnection('b', { state: 'healthy' }, { now: T + 1 });
+      expect(await s().connectionVersions?.()).toEqual(
+        new Map([
+          ['a', 1],
+          ['b', b.version + 1],
+        ]),
+      );
+    });
+
     it('updateConnection applies the patch, bumps version and updatedAt', async () => {
       const c0 = await s().ensureConnection('gmail', T);
       const patch = {

@@ -166,6 +166,11 @@ export class PostgresStore implements Store {
     return rows.map((r) => this.connection(r));
   }
 
+  async connectionVersions(): Promise<Map<string, number>> {
+    const rows = await this.rows<{ name: string; version: number | string }>(`SELECT name, version FROM connections`, []);
+    return new Map(rows.map((r) => [r.name, Number(r.version)]));
+  }
+
   async ensureConnection(name: string, now: number): Promise<ConnectionRecord> {
     const [inserted] = await this.rows<ConnectionRow & { change_seq: number }>(
       this.notifying(

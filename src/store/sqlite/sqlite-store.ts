@@ -124,6 +124,10 @@ export class SqliteStore implements Store {
     return this.run(() => connections.listConnections(this.db));
   }
 
+  connectionVersions(): Promise<Map<string, number>> {
+    return this.run(() => connections.connectionVersions(this.db));
+  }
+
   async ensureConnection(name: string, now: number): Promise<ConnectionRecord> {
     const { record, created } = await this.run(() => connections.ensureConnection(this.db, name, now));
     if (created) this.changed(name, record.version);
