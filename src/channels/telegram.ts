@@ -25,7 +25,7 @@ export const CONFLICT_TEXT = 'another process is polling this bot; this one stay
 
 /** How long to stay passive after a 409 before trying again. */
 const CONFLICT_PAUSE_MS = 60_000;
-/** How often a process without the leader lease asks for it again. */
+/** How often, at most, a process without the leader lease asks for it again (less with a short poll_timeout). */
 const LEADER_RETRY_MS = 15_000;
 /** A wrong token or a deleted bot will not fix itself soon. */
 const AUTH_FAILURE_PAUSE_MS = 300_000;
@@ -87,6 +87,9 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
   const random = deps.random ?? Math.random;
   const token = cfg.bot_token;
   const pollTimeoutS = Math.max(1, Math.round((cfg.poll_timeout ?? 30_000) / 1000));
+  // The leader renews its lease once per poll; a standby asks as often, so it takes over within
+  // one poll of the lease ending (not up to LEADER_RETRY_MS later).
+  const leaderRetryMs = Math.min(LEADER_RETRY_MS, pollTimeoutS * 1000);
   // Node's own fetch (undici) instead of grammY's node-fetch default; AbortSignal works with both.
   const fetchFn = (deps.fetch ?? globalThis.fetch) as unknown as NonNullable<ApiClientOptions['fetch']>;
   const apiRoot = cfg.api_root?.replace(/\/+$/, '');
@@ -226,7 +229,7 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
         holdingLease = held;
         if (!held) {
           state = 'passive';
-          await pause(LEADER_RETRY_MS);
+          await pause(leaderRetryMs);
           continue;
         }
       }
