@@ -17,6 +17,7 @@ const base: ConnectionStatus = {
   cause: null,
   lastError: null,
   openFlow: null,
+  plannedRenewalAt: null,
 };
 const circuit = {
   state: 'closed' as const,
