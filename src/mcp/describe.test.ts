@@ -103,6 +103,21 @@ describe('describeConnection', () => {
     expect(f.serving).toBe(!['reauth_required', 'awaiting_human', 'unauthorized'].includes(s.state));
   });
 
+  it('a predicted refresh-token death names the planned renewal', () => {
+    const f = describeConnection(
+      {
+        ...base,
+        refreshExpiresAt: Date.parse('2025-03-10T10:02:00Z'),
+        plannedRenewalAt: Date.parse('2025-03-09T10:02:00Z'),
+      },
+      { now: NOW, displayName: 'Google', routes: [], deadSince: null, notify: [] },
+    );
+    expect(f.sentence).toContain(
+      'predicted to last until 2025-03-10 10:02 UTC; the human will be asked to renew it at 2025-03-09 10:02 UTC.',
+    );
+    expect(f.renewal_planned_at).toBe('2025-03-09T10:02:00.000Z');
+  });
+
   it('structured facts carry the asked-where-and-when and never a token field', () => {
     const f = describeConnection(
       { ...base, state: 'awaiting_human', cause, openFlow: flow },

@@ -33,6 +33,8 @@ export interface ConnectionFacts {
   serving: boolean;
   access_expires_at: string | null;
   refresh_expires_at: string | null;
+  /** When a renewal flow opens ahead of the predicted death (`reauth_lead`). */
+  renewal_planned_at: string | null;
   last_refresh_at: string | null;
   cause: DiagnosedCause | null;
   /** When the connection stopped serving (the last `reauth_required` event), if it did. */
@@ -151,7 +153,7 @@ export function describeConnection(
       );
       if (s.refreshExpiresAt)
         parts.push(
-          `Its refresh token is predicted to last until ${at(s.refreshExpiresAt, now)}; a renewal is requested ahead of that.`,
+          `Its refresh token is predicted to last until ${at(s.refreshExpiresAt, now)}; ${s.plannedRenewalAt ? `the human will be asked to renew it at ${at(s.plannedRenewalAt, now)}` : 'a renewal is requested ahead of that'}.`,
         );
       break;
     case 'expiring':
@@ -207,6 +209,7 @@ export function describeConnection(
     serving: !needsHuman,
     access_expires_at: iso(s.accessExpiresAt),
     refresh_expires_at: iso(s.refreshExpiresAt),
+    renewal_planned_at: iso(s.plannedRenewalAt),
     last_refresh_at: iso(s.lastRefreshAt),
     cause: s.cause,
     since: needsHuman ? iso(o.deadSince) : null,
