@@ -271,6 +271,7 @@ export class Warden {
     if (this.closed) return;
     this.closed = true;
     this.flows.stopWatching();
+    this.keeper.close();
     for (const fn of this.closers.reverse()) await fn().catch((e: unknown) => this.deps.logger.warn('close step failed', { error: String(e) }));
     await this.store.close();
   }

@@ -60,6 +60,7 @@ export class Keeper implements TokenSource {
   private readonly leaseMs: number;
   private readonly waitPollMs: number;
   private readonly random: () => number;
+  private unwatch: (() => void) | undefined;
   /** Token-endpoint calls made by this process (observability and tests). */
   refreshCount = 0;
 
@@ -78,7 +79,11 @@ export class Keeper implements TokenSource {
   }
 
   async stateOf(name: string): Promise<ConnectionState | null> {
-    return (await this.deps.store.getConnection(name))?.state ?? null;
+    const row = await this.deps.store.getConnection(name);
+    if (row) return row.state;
+    const rt = this.deps.connections.get(name);
+    // A configured user grant that was never authorized has no row yet.
+    return rt ? (rt.config.kind === 'oauth' ? 'unauthorized' : 'healthy') : null;
   }
 
   /** Hot path: a cached token that is not yet due for refresh is returned without I/O. */
@@ -94,6 +99,21 @@ export class Keeper implements TokenSource {
   forceRefresh(name: string): Promise<AccessTokenInfo> {
     this.cache.delete(name);
     return this.singleFlight(name, () => this.obtain(name, true));
+  }
+
+  /**
+   * Once anything is cached, follow the store's change feed: another process that re-authorized
+   * the connection, rotated its token or found the grant dead makes our copy stale.
+   */
+  private watchStore(): void {
+    if (this.unwatch || !this.deps.store.onConnectionChanged) return;
+    this.unwatch = this.deps.store.onConnectionChanged((name) => this.cache.delete(name));
+  }
+
+  /** Stop following the store's change feed (on close). */
+  close(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
   }
 
   /** Drop the in-memory copy (after a flow stored new tokens, or on a change notification). */
@@ -322,7 +342,10 @@ export class Keeper implements TokenSource {
     if (!row.accessToken) throw new TransientError(`No access token available for "${name}"`);
     const d = shouldRefresh({ now: this.deps.clock.now(), hasAccessToken: true, accessExpiresAt: row.accessExpiresAt, obtainedAt: row.lastRefreshAt });
     const info: Cached = { accessToken: row.accessToken, tokenType: row.tokenType ?? 'Bearer', expiresAt: row.accessExpiresAt, refreshAt: d.refreshAt, promise: Promise.resolve(row.accessToken) };
-    if (!noCache && !d.should) this.cache.set(name, info);
+    if (!noCache && !d.should) {
+      this.cache.set(name, info);
+      this.watchStore();
+    }
     return { accessToken: info.accessToken, tokenType: info.tokenType, expiresAt: info.expiresAt, state: row.state };
   }
 

@@ -3,6 +3,7 @@
  * circuit transitions into events (`route_opened`, `route_closed`).
  */
 import type { Clock } from '../core/clock.js';
+import { ReauthRequiredError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { ConnectionState, EventSink, NewEvent, TokenSource } from '../core/types.js';
 import type { CircuitOptions, CircuitSnapshot, CircuitTransition } from './circuit.js';
@@ -88,7 +89,11 @@ export class RouteSlot<R extends SendRoute | ReadRoute> {
   }
 
   async recordFailure(e: RouteError): Promise<void> {
-    if (e.kind === 'auth') await this.onTransition(this.circuit.recordAuthFailure(e.message), e.message);
+    // The keeper said a human must act: open for that reason, so `sync()` lets the next attempt
+    // through the moment the connection heals instead of waiting out the cool-down.
+    if (e.cause instanceof ReauthRequiredError)
+      await this.onTransition(this.circuit.forceOpen(`${CONN_REASON}${e.cause.diagnosis.id}`), e.message);
+    else if (e.kind === 'auth') await this.onTransition(this.circuit.recordAuthFailure(e.message), e.message);
     else if (e.kind === 'transient') this.circuit.recordTransient(e.retryAfterMs);
   }
 
