@@ -16,6 +16,7 @@ import type { Message, MessageEntity } from 'grammy/types';
 import type { ChannelConfig } from '../config/schema.js';
 import { ChannelError } from './errors.js';
 import { escapeHtml, expiryLine, isWebLink, truncate } from './format.js';
+import { readUpdate } from './telegram-update.js';
 import type { Channel, ChannelDeps, ChannelMessage, PasteHandler } from './types.js';
 
 type TelegramConfig = Extract<ChannelConfig, { type: 'telegram' }>;
@@ -109,12 +110,16 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
   const toError = (err: unknown, method: string): ChannelError => {
     if (err instanceof ChannelError) return err;
     if (err instanceof GrammyError) {
-      const retry = err.parameters.retry_after;
-      return new ChannelError(
-        name,
-        `Telegram ${method} failed: ${err.error_code} ${redactBotToken(err.description, token)}`,
-        { status: err.error_code, retryAfterMs: retry !== undefined ? retry * 1000 : undefined },
-      );
+      // The error payload is JSON from the network: any field may be missing or of another type,
+      // and this runs inside the poll loop's catch, where a throw would end the loop.
+      const retry: unknown = (err.parameters as { retry_after?: unknown } | undefined)?.retry_after;
+      const code: unknown = err.error_code;
+      const description: unknown = err.description;
+      const said = typeof description === 'string' ? description : (JSON.stringify(description) ?? 'no description');
+      return new ChannelError(name, `Telegram ${method} failed: ${String(code)} ${redactBotToken(said, token)}`, {
+        status: typeof code === 'number' ? code : undefined,
+        retryAfterMs: typeof retry === 'number' && Number.isFinite(retry) && retry >= 0 ? retry * 1000 : undefined,
+      });
     }
     const inner = err instanceof HttpError ? err.error : err;
     const detail = inner instanceof Error ? inner.message : String(inner);
@@ -246,8 +251,20 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
           logger.info('telegram: polling resumed; no other poller is active now', { channel: name });
         }
         state = 'polling';
-        for (const u of updates) {
-          offset = u.update_id + 1; // acknowledged by the next getUpdates
+        if (!Array.isArray(updates))
+          throw new ChannelError(name, 'Telegram getUpdates answered without a list of updates', { transient: true });
+        for (const raw of updates as unknown[]) {
+          // Checked, not trusted: a malformed update is skipped, and acknowledged with the rest.
+          const u = readUpdate(raw);
+          if (u.updateId !== null) offset = Math.max(offset ?? 0, u.updateId + 1); // acknowledged by the next getUpdates
+          if (u.malformed) {
+            logger.warn('telegram: malformed update ignored', {
+              channel: name,
+              update: u.updateId,
+              reason: u.malformed,
+            });
+            continue;
+          }
           const m = u.message;
           if (!m) continue;
           // Handled in order, off the poll loop: the next long poll starts at once.
