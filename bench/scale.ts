@@ -22,6 +22,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeHeapSnapshot } from 'node:v8';
 import Database from 'better-sqlite3';
 import { FakeClock } from '../src/core/clock.js';
 import { silentLogger } from '../src/core/logger.js';
@@ -46,6 +47,8 @@ const { values: args } = parseArgs({
     /** Where the store lives (default the OS temp dir; /dev/shm shows the CPU bound without fsync cost). */
     'tmp-dir': { type: 'string', default: tmpdir() },
     json: { type: 'boolean', default: false },
+    /** Write V8 heap snapshots here: after start-up and halfway through the run (read them with bench/heap-summary.ts). */
+    'heap-snapshots': { type: 'string' },
   },
 });
 const N = Number(args.connections);
@@ -183,19 +186,36 @@ try {
     fetch: simFetch,
   });
   const openMs = performance.now() - startupStarted;
+  const rssAfterOpen = process.memoryUsage().rss;
   const scanStarted = performance.now();
-  const rows = await warden.store.listConnections();
+  // What the daemon's scheduler reads at start: every row's schedule facts, no secret opened.
+  const rows = await (warden.store.listConnectionFacts as NonNullable<typeof warden.store.listConnectionFacts>)();
   const firstScanMs = performance.now() - scanStarted;
   const startupMs = performance.now() - startupStarted;
 
   const rssAfterStartup = process.memoryUsage().rss;
+  const snapshotDir = args['heap-snapshots'];
+  if (snapshotDir) writeHeapSnapshot(join(snapshotDir, 'after-startup.heapsnapshot'));
+  let midSnapshotTaken = !snapshotDir;
+  const midSnapshot = (): void => {
+    if (midSnapshotTaken || clock.now() < START + (HOURS * 3_600_000) / 2) return;
+    midSnapshotTaken = true;
+    writeHeapSnapshot(join(snapshotDir as string, 'mid-run.heapsnapshot'));
+  };
   let maxRss = rssAfterStartup;
   let maxHeap = process.memoryUsage().heapUsed;
+  let maxHeapTotal = 0;
+  let maxExternal = 0;
+  let maxArrayBuffers = 0;
   const sampleRss = (): void => {
     const m = process.memoryUsage();
     maxRss = Math.max(maxRss, m.rss);
     maxHeap = Math.max(maxHeap, m.heapUsed);
+    maxHeapTotal = Math.max(maxHeapTotal, m.heapTotal);
+    maxExternal = Math.max(maxExternal, m.external);
+    maxArrayBuffers = Math.max(maxArrayBuffers, m.arrayBuffers);
   };
+  sampleRss();
   const end = START + HOURS * 3_600_000;
   const lagMs: number[] = [];
   const realMs: number[] = [];
@@ -274,6 +294,8 @@ try {
       passes++;
       await callers();
       if (passes % 60 === 0) sampleRss();
+      else maxRss = Math.max(maxRss, process.memoryUsage.rss());
+      midSnapshot();
     }
   } else {
     // Audit from the warden's own events: each `refreshed` must come before the token it replaces
@@ -316,9 +338,11 @@ try {
       await scheduler.settled();
       refreshed += warden.keeper.refreshCount - r0;
       auditExpiries();
+      midSnapshot();
       passes++;
       await callers();
       if (passes % 60 === 0) sampleRss();
+      else maxRss = Math.max(maxRss, process.memoryUsage.rss());
       if (passes % 30 === 0 && !args.json)
         process.stderr.write(`  sim ${((clock.now() - START) / 60_000).toFixed(1)} min, ${refreshed} refreshes, ${((performance.now() - driveStarted) / 1000).toFixed(0)} s real\n`);
     }
@@ -362,9 +386,13 @@ try {
     refreshRealLatencyMs: DRIVER === 'sweep' ? { p50: +pct(realMs, 50).toFixed(1), p99: +pct(realMs, 99).toFixed(1), max: +(realMs[realMs.length - 1] ?? 0).toFixed(1) } : null,
     memory: {
       rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20),
+      rssAfterOpenWardenMB: Math.round(rssAfterOpen / 2 ** 20),
       rssAfterStartupMB: Math.round(rssAfterStartup / 2 ** 20),
       maxRssMB: Math.round(maxRss / 2 ** 20),
       maxHeapUsedMB: Math.round(maxHeap / 2 ** 20),
+      maxHeapTotalMB: Math.round(maxHeapTotal / 2 ** 20),
+      maxExternalMB: Math.round(maxExternal / 2 ** 20),
+      maxArrayBuffersMB: Math.round(maxArrayBuffers / 2 ** 20),
       endHeapUsedMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
     },
     cpu: {

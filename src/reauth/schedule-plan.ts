@@ -5,7 +5,7 @@
  */
 import { shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState } from '../core/types.js';
-import type { ConnectionRecord, FlowRecord } from '../store/types.js';
+import type { ConnectionFacts, ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { HumanNeed } from './orchestrator.js';
 
 export type WorkKind = 'refresh' | 'probe' | 'ask' | 'renew' | 'follow_up' | 'mark_expiring';
@@ -38,12 +38,14 @@ export interface PlanRow {
   causeId: string | null;
 }
 
-export function planRow(r: ConnectionRecord): PlanRow {
+/** The scheduling facts of a full row or of a secret-free listing. */
+export function planRow(r: ConnectionRecord | ConnectionFacts): PlanRow {
+  const facts = 'hasAccessToken' in r;
   return {
     version: r.version,
     state: r.state,
-    hasAccessToken: r.accessToken !== null && r.accessToken !== '',
-    hasRefreshToken: r.refreshToken !== null && r.refreshToken !== '',
+    hasAccessToken: facts ? r.hasAccessToken : r.accessToken !== null && r.accessToken !== '',
+    hasRefreshToken: facts ? r.hasRefreshToken : r.refreshToken !== null && r.refreshToken !== '',
     accessExpiresAt: r.accessExpiresAt,
     lastRefreshAt: r.lastRefreshAt,
     nextAttemptAt: r.nextAttemptAt,

@@ -52,6 +52,15 @@ export interface ConnectionRecord {
   updatedAt: number;
 }
 
+/**
+ * A connection row without its secrets (and the flags saying whether they are set): what a
+ * scheduler needs, listed for 100,000 rows without opening 200,000 sealed values.
+ */
+export type ConnectionFacts = Omit<ConnectionRecord, 'accessToken' | 'refreshToken' | 'idToken'> & {
+  hasAccessToken: boolean;
+  hasRefreshToken: boolean;
+};
+
 /** Fields that may be changed by {@link Store.updateConnection}. */
 export type ConnectionPatch = {
   [K in keyof Omit<ConnectionRecord, 'name' | 'version' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseUntil'>]?:
@@ -144,6 +153,8 @@ export interface Store {
    * long-running process to find rows changed elsewhere (re-read only those).
    */
   connectionVersions?(): Promise<Map<string, number>>;
+  /** Every connection without its secrets (nothing is opened): see {@link ConnectionFacts}. */
+  listConnectionFacts?(): Promise<ConnectionFacts[]>;
   /** Insert an `unauthorized` row if absent; return the row. */
   ensureConnection(name: string, now: number): Promise<ConnectionRecord>;
   /**

@@ -48,6 +48,26 @@ export function connectionContract(s: () => Store): void {
       );
     });
 
+    it('listConnectionFacts lists every row without its secrets, saying which are set', async () => {
+      await s().ensureConnection('a', T);
+      await s().ensureConnection('b', T);
+      await s().updateConnection('b', { state: 'healthy', accessToken: 'at-b', refreshToken: 'rt-b', accessExpiresAt: T + 60_000, cause: CAUSE }, { now: T + 1 });
+      const facts = await s().listConnectionFacts?.();
+      const full = await s().listConnections();
+      expect(facts).toEqual(
+        full.map(({ accessToken, refreshToken, idToken: _id, ...rest }) => ({
+          ...rest,
+          hasAccessToken: accessToken !== null,
+          hasRefreshToken: refreshToken !== null,
+        })),
+      );
+      expect(facts?.map((f) => [f.name, f.hasAccessToken, f.hasRefreshToken])).toEqual([
+        ['a', false, false],
+        ['b', true, true],
+      ]);
+      expect(JSON.stringify(facts)).not.toMatch(/at-b|rt-b/);
+    });
+
     it('updateConnection applies the patch, bumps version and updatedAt', async () => {
       const c0 = await s().ensureConnection('gmail', T);
       const patch = {

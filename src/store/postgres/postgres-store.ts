@@ -18,18 +18,22 @@ import { ConflictError, KeyError, NotFoundError, StoreError } from '../../core/e
 import type { NewEvent, WardenEvent } from '../../core/types.js';
 import {
   aad,
+  CONNECTION_FACT_COLUMNS,
+  connectionFactsFromRow,
   connectionFromRow,
   connectionPatchColumns,
   eventFromRow,
   flowFromRow,
   flowToRow,
   outboxFromRow,
+  type ConnectionFactsRow,
   type ConnectionRow,
   type EventRow,
   type FlowRow,
   type OutboxRow,
 } from '../sqlite/rows.js';
 import type {
+  ConnectionFacts,
   ConnectionPatch,
   ConnectionRecord,
   FlowPatch,
@@ -164,6 +168,11 @@ export class PostgresStore implements Store {
   async listConnections(): Promise<ConnectionRecord[]> {
     const rows = await this.rows<ConnectionRow>(`SELECT * FROM connections ORDER BY name`, []);
     return rows.map((r) => this.connection(r));
+  }
+
+  async listConnectionFacts(): Promise<ConnectionFacts[]> {
+    const rows = await this.rows<ConnectionFactsRow>(`SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`, []);
+    return rows.map(connectionFactsFromRow);
   }
 
   async connectionVersions(): Promise<Map<string, number>> {

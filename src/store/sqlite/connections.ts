@@ -3,9 +3,16 @@
  * conditional UPDATE. Synchronous; the store wraps read-check-write calls in `BEGIN IMMEDIATE`.
  */
 import { ConflictError, NotFoundError } from '../../core/errors.js';
-import type { ConnectionPatch, ConnectionRecord } from '../types.js';
+import type { ConnectionFacts, ConnectionPatch, ConnectionRecord } from '../types.js';
 import type { Db } from './db.js';
-import { connectionFromRow, connectionPatchColumns, type ConnectionRow } from './rows.js';
+import {
+  CONNECTION_FACT_COLUMNS,
+  connectionFactsFromRow,
+  connectionFromRow,
+  connectionPatchColumns,
+  type ConnectionFactsRow,
+  type ConnectionRow,
+} from './rows.js';
 
 function row(db: Db, name: string): ConnectionRow | undefined {
   return db.q(`SELECT * FROM connections WHERE name = ?`).get(name) as ConnectionRow | undefined;
@@ -20,6 +27,14 @@ export function listConnections(db: Db): ConnectionRecord[] {
   return (db.q(`SELECT * FROM connections ORDER BY name`).all() as ConnectionRow[]).map((r) =>
     connectionFromRow(db.sealer, r),
   );
+}
+
+/** Every row without its secrets (nothing opened; rows are mapped as they stream). */
+export function listConnectionFacts(db: Db): ConnectionFacts[] {
+  const out: ConnectionFacts[] = [];
+  for (const r of db.q(`SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`).iterate())
+    out.push(connectionFactsFromRow(r as ConnectionFactsRow));
+  return out;
 }
 
 export function ensureConnection(db: Db, name: string, now: number): { record: ConnectionRecord; created: boolean } {

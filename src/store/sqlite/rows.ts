@@ -6,6 +6,7 @@
 import type { DiagnosedCause } from '../../core/errors.js';
 import type { ConnectionState, EventType, WardenEvent } from '../../core/types.js';
 import type {
+  ConnectionFacts,
   ConnectionPatch,
   ConnectionRecord,
   FlowKind,
@@ -60,6 +61,44 @@ export interface ConnectionRow {
   lease_until: number | null;
   created_at: number;
   updated_at: number;
+}
+
+/** The columns of a {@link ConnectionFacts} listing: secrets replaced by whether they are set. */
+export const CONNECTION_FACT_COLUMNS =
+  'name, state, version, access_token IS NOT NULL AS has_access_token, refresh_token IS NOT NULL AS has_refresh_token, ' +
+  'token_type, scope, account, access_expires_at, granted_at, refresh_expires_at, last_refresh_at, last_used_at, cause, ' +
+  'failure_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at';
+
+export type ConnectionFactsRow = Omit<ConnectionRow, 'access_token' | 'refresh_token' | 'id_token'> & {
+  /** SQLite answers 0/1, PostgreSQL a boolean. */
+  has_access_token: number | boolean;
+  has_refresh_token: number | boolean;
+};
+
+export function connectionFactsFromRow(row: ConnectionFactsRow): ConnectionFacts {
+  return {
+    name: row.name,
+    state: row.state as ConnectionState,
+    version: row.version,
+    hasAccessToken: Boolean(row.has_access_token),
+    hasRefreshToken: Boolean(row.has_refresh_token),
+    tokenType: row.token_type,
+    scope: row.scope,
+    account: row.account,
+    accessExpiresAt: row.access_expires_at,
+    grantedAt: row.granted_at,
+    refreshExpiresAt: row.refresh_expires_at,
+    lastRefreshAt: row.last_refresh_at,
+    lastUsedAt: row.last_used_at,
+    cause: parseJson<DiagnosedCause>(row.cause),
+    failureCount: row.failure_count,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 type ColumnKind = 'plain' | 'sealed' | 'json';

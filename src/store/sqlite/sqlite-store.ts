@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { KeyError, StoreError, TokenwardenError } from '../../core/errors.js';
 import type { NewEvent, WardenEvent } from '../../core/types.js';
 import type {
+  ConnectionFacts,
   ConnectionPatch,
   ConnectionRecord,
   FlowPatch,
@@ -122,6 +123,10 @@ export class SqliteStore implements Store {
 
   listConnections(): Promise<ConnectionRecord[]> {
     return this.run(() => connections.listConnections(this.db));
+  }
+
+  listConnectionFacts(): Promise<ConnectionFacts[]> {
+    return this.run(() => connections.listConnectionFacts(this.db));
   }
 
   connectionVersions(): Promise<Map<string, number>> {
