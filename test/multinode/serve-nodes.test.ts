@@ -292,7 +292,7 @@ describe(`${NODES} serve nodes on one PostgreSQL store and one Telegram bot`, ()
     expect(dead).toMatchObject({ ok: false, status: 409 });
     const ask = await peer.waitForBotMessage((m) => seen(m) && isRequest(m), 20_000);
     const [pending] = await s.listOpenFlows(CONN);
-    expect(pending?.askedVia).toContain('ops');
+    expect(pending?.url).toBe(linkIn(ask)); // the link in the chat is the pending flow's
 
     // Kill -9 the lease holder (its owner id is host:pid:random).
     const lease = await s.getLease(leaseKey);
