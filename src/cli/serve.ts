@@ -60,9 +60,6 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let orchestrator: ReauthOrchestrator | null = null;
   let scheduler: Scheduler | null = null;
   let ctx: ServerContext | null = null;
-  // A token changed on another node (refreshed, re-authorized, forced after a 401, expiry moved):
-  // drop this node's in-memory copy so the next read goes to the store instead of serving a stale one.
-  const stopInvalidating = warden.store.onConnectionChanged?.((name) => warden.keeper.invalidate(name));
   try {
     // The orchestrator exists before the server so the callback route can reach it; it starts later.
     const base = { value: cfg.public_url ?? '' };
@@ -86,7 +83,6 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     scheduler.start();
     mail?.start();
   } catch (err) {
-    stopInvalidating?.();
     await mail?.stop();
     await server?.close(0);
     await orchestrator?.stop();
@@ -110,7 +106,6 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       (closing ??= (async () => {
         // No new work; in-flight callbacks and scheduled steps finish.
         await Promise.all([srv.close(), s.stop()]);
-        stopInvalidating?.();
         // The outbox loop finishes in-flight deliveries; undelivered rows stay queued in the store.
         await mail?.stop();
         // Long polls aborted, pastes being handled finish, device polling stops, sends drain.
