@@ -196,7 +196,10 @@ export class Warden {
   }
 
   async status(): Promise<ConnectionStatus[]> {
-    const rows = new Map((await this.store.listConnections()).map((r) => [r.name, r]));
+    // No secret is needed here: at 100,000 connections the secret-free listing saves opening
+    // 200,000 sealed values (and ~650 MB of short-lived allocation).
+    const list = this.store.listConnectionFacts ? await this.store.listConnectionFacts() : await this.store.listConnections();
+    const rows = new Map(list.map((r) => [r.name, r]));
     const flows = await this.store.listOpenFlows();
     return [...this.connections.values()].map((rt) => {
       const r = rows.get(rt.name);

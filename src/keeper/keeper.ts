@@ -124,7 +124,8 @@ export class Keeper implements TokenSource {
   /** Persist tokens from a completed human flow (or first authorization). */
   async storeGrant(name: string, tokens: TokenSet, opts: { account?: string | null } = {}): Promise<ConnectionRecord> {
     const now = this.deps.clock.now();
-    await this.deps.store.ensureConnection(name, now);
+    // The row exists once a flow was opened; ensuring it again would be one more write transaction.
+    if (!(await this.deps.store.getConnection(name))) await this.deps.store.ensureConnection(name, now);
     const rec = await this.deps.store.updateConnection(
       name,
       {
@@ -341,7 +342,9 @@ export class Keeper implements TokenSource {
   private remember(name: string, row: ConnectionRecord, noCache = false): AccessTokenInfo {
     if (!row.accessToken) throw new TransientError(`No access token available for "${name}"`);
     const d = shouldRefresh({ now: this.deps.clock.now(), hasAccessToken: true, accessExpiresAt: row.accessExpiresAt, obtainedAt: row.lastRefreshAt });
-    const info: Cached = { accessToken: row.accessToken, tokenType: row.tokenType ?? 'Bearer', expiresAt: row.accessExpiresAt, refreshAt: d.refreshAt, promise: Promise.resolve(row.accessToken) };
+    // One shared 'Bearer' string instead of one per cached connection (each row read is a fresh copy).
+    const tokenType = row.tokenType === null || row.tokenType === 'Bearer' ? 'Bearer' : row.tokenType;
+    const info: Cached = { accessToken: row.accessToken, tokenType, expiresAt: row.accessExpiresAt, refreshAt: d.refreshAt, promise: Promise.resolve(row.accessToken) };
     if (!noCache && !d.should) {
       this.cache.set(name, info);
       this.watchStore();
