@@ -197,7 +197,7 @@ export class Warden {
 
   async status(): Promise<ConnectionStatus[]> {
     // No secret is needed here: at 100,000 connections the secret-free listing saves opening
-    // 200,000 sealed values (and ~650 MB of short-lived allocation).
+    // 200,000 sealed values (hundreds of MB of short-lived allocation).
     const list = this.store.listConnectionFacts ? await this.store.listConnectionFacts() : await this.store.listConnections();
     const rows = new Map(list.map((r) => [r.name, r]));
     const flows = await this.store.listOpenFlows();

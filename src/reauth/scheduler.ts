@@ -335,7 +335,7 @@ export class Scheduler {
     if (this.fullScan || !store.connectionVersions) {
       this.fullScan = false;
       this.reads.full++;
-      // Secret-free where the store offers it: 100,000 decrypted rows at once cost ~650 MB of
+      // Secret-free where the store offers it: 100,000 decrypted rows at once cost hundreds of MB of
       // allocation and set V8's old-generation limit for the rest of the run (docs/reliability.md).
       const rows = store.listConnectionFacts ? await store.listConnectionFacts() : await store.listConnections();
       for (const r of rows) {
