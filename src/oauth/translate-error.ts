@@ -30,8 +30,17 @@ function isTransientStatus(status: number): boolean {
 }
 
 /** A cause safe to keep: name, code and message of the original, never its payload. */
+/** `String(x)` that cannot throw (an object with a broken toString/valueOf, a revoked proxy). */
+function describeThrown(x: unknown): string {
+  try {
+    return String(x);
+  } catch {
+    return `a thrown ${typeof x} value`;
+  }
+}
+
 function safeCause(err: unknown): Error {
-  if (!(err instanceof Error)) return new Error(String(err).slice(0, 200));
+  if (!(err instanceof Error)) return new Error(describeThrown(err).slice(0, 200));
   const code = (err as { code?: unknown }).code;
   const inner =
     err.cause instanceof Error

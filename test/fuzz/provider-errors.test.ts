@@ -118,5 +118,7 @@ describe('provider answers into the real grant client', () => {
     const refused = createGrantClient(c, resolveProfile(c), { fetch: stubFetch({ status: 401, headers: { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="id"' }, body: '' }), clock: new FakeClock() });
     await expect(refused.refresh('rt')).rejects.toMatchObject({ error: 'invalid_client' });
     expect(translateError(null, { what: 'x', now: 0 })).toBeInstanceOf(TransientError);
+    // A thrown object whose toString is not callable (String() would throw).
+    expect(translateError({ toString: 0 }, { what: 'x', now: 0 }).message).toMatch(/a thrown object value/);
   });
 });
