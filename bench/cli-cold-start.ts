@@ -19,10 +19,25 @@ writeKeyFile(join(dir, '.tokenwarden/key'));
 const configPath = join(dir, 'tokenwarden.yaml');
 writeFileSync(
   configPath,
-  stringify({ connections: { gmail: { provider: 'google', client_id: 'cid', client_secret: 's', scopes: ['https://www.googleapis.com/auth/gmail.send'], app_status: 'testing' } } }),
+  stringify({
+    connections: {
+      gmail: {
+        provider: 'google',
+        client_id: 'cid',
+        client_secret: 's',
+        scopes: ['https://www.googleapis.com/auth/gmail.send'],
+        app_status: 'testing',
+      },
+    },
+  }),
 );
 const w = await openWarden({ configPath });
-await w.keeper.storeGrant('gmail', { accessToken: 'ya29.bench-token', tokenType: 'Bearer', refreshToken: 'rt', expiresAt: Date.now() + 3_600_000 });
+await w.keeper.storeGrant('gmail', {
+  accessToken: 'ya29.bench-token',
+  tokenType: 'Bearer',
+  refreshToken: 'rt',
+  expiresAt: Date.now() + 3_600_000,
+});
 await w.close();
 
 function median(cmd: string[]): number {
@@ -38,5 +53,7 @@ function median(cmd: string[]): number {
 }
 const bare = median(['-e', '']);
 const token = median([cli, 'token', 'gmail']);
-console.log(JSON.stringify({ runs, bareNodeMs: +bare.toFixed(1), tokenMs: +token.toFixed(1), ratio: +(token / bare).toFixed(2) }));
+console.log(
+  JSON.stringify({ runs, bareNodeMs: +bare.toFixed(1), tokenMs: +token.toFixed(1), ratio: +(token / bare).toFixed(2) }),
+);
 rmSync(dir, { recursive: true, force: true });

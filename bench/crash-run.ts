@@ -39,8 +39,21 @@ export interface CrashOptions {
 
 export interface CrashReport {
   kills: number;
-  refresh: { kills: number; refreshesCompleted: number; lostInWindow: number; lostOutsideWindow: number; windowMs: { samples: number; p50: number; p99: number; max: number } };
-  flow: { kills: number; completed: number; recoveredByRepaste: number; lostInWindow: number; lostClaimedNotExchanged: number; lostOther: number };
+  refresh: {
+    kills: number;
+    refreshesCompleted: number;
+    lostInWindow: number;
+    lostOutsideWindow: number;
+    windowMs: { samples: number; p50: number; p99: number; max: number };
+  };
+  flow: {
+    kills: number;
+    completed: number;
+    recoveredByRepaste: number;
+    lostInWindow: number;
+    lostClaimedNotExchanged: number;
+    lostOther: number;
+  };
   mail: { kills: number; acknowledged: number; delivered: number; lost: number; duplicates: number };
 }
 
@@ -61,7 +74,12 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
   const minDelay = opts.minDelayMs ?? 20;
   const maxDelay = opts.maxDelayMs ?? 400;
   const log = opts.onProgress ?? (() => undefined);
-  const peer = await startOidcProvider({ redirectUris: [REDIRECT], accessTokenTtl: 3600, refreshTokenTtl: 86_400, authCodeTtl: 600 });
+  const peer = await startOidcProvider({
+    redirectUris: [REDIRECT],
+    accessTokenTtl: 3600,
+    refreshTokenTtl: 86_400,
+    authCodeTtl: 600,
+  });
   const smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'crash-app-password' } });
   const dir = mkdtempSync(join(tmpdir(), 'tw-crash-'));
   const configPath = join(dir, 'tokenwarden.yaml');
@@ -72,10 +90,31 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
       store: 'sqlite:state.db',
       key: 'env:TW_CRASH_KEY',
       connections: {
-        sandbox: { provider: 'oidc', issuer: peer.issuer, client_id: peer.clientId, client_secret: peer.clientSecret, redirect_uri: REDIRECT, scopes: ['openid', 'offline_access'], flow: 'auth_code' },
+        sandbox: {
+          provider: 'oidc',
+          issuer: peer.issuer,
+          client_id: peer.clientId,
+          client_secret: peer.clientSecret,
+          redirect_uri: REDIRECT,
+          scopes: ['openid', 'offline_access'],
+          flow: 'auth_code',
+        },
       },
       mailboxes: {
-        agent: { address: 'agent@example.com', send: [{ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'crash-app-password' } }] },
+        agent: {
+          address: 'agent@example.com',
+          send: [
+            {
+              smtp: {
+                host: smtp.host,
+                port: smtp.port,
+                secure: false,
+                user: 'agent@example.com',
+                password: 'crash-app-password',
+              },
+            },
+          ],
+        },
       },
     }),
   );
@@ -83,7 +122,8 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
   let offset = 0;
   const clock: Clock = { now: () => Date.now() + offset, sleep: systemClock.sleep };
   let parent: Warden | null = null;
-  const openParent = async (): Promise<Warden> => (parent ??= await openWarden({ configPath, env, clock, leaseMs: 5_000 }));
+  const openParent = async (): Promise<Warden> =>
+    (parent ??= await openWarden({ configPath, env, clock, leaseMs: 5_000 }));
   const closeParent = async (): Promise<void> => {
     await parent?.close();
     parent = null;
@@ -125,7 +165,13 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
 
   const report: CrashReport = {
     kills: 0,
-    refresh: { kills: 0, refreshesCompleted: 0, lostInWindow: 0, lostOutsideWindow: 0, windowMs: { samples: 0, p50: 0, p99: 0, max: 0 } },
+    refresh: {
+      kills: 0,
+      refreshesCompleted: 0,
+      lostInWindow: 0,
+      lostOutsideWindow: 0,
+      windowMs: { samples: 0, p50: 0, p99: 0, max: 0 },
+    },
     flow: { kills: 0, completed: 0, recoveredByRepaste: 0, lostInWindow: 0, lostClaimedNotExchanged: 0, lostOther: 0 },
     mail: { kills: 0, acknowledged: 0, delivered: 0, lost: 0, duplicates: 0 },
   };
@@ -170,7 +216,11 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
       const q = await openParent();
       const after = await q.store.getFlow(flow.id);
       const row = await q.store.getConnection('sandbox');
-      const fromThisFlow = (row?.grantedAt ?? 0) >= flow.createdAt && (await q.store.listEvents({ connection: 'sandbox', newestFirst: true, limit: 20 })).some((e) => e.type === 'reauth_completed' && (e.data as { flowId?: string } | null)?.flowId === flow.id);
+      const fromThisFlow =
+        (row?.grantedAt ?? 0) >= flow.createdAt &&
+        (await q.store.listEvents({ connection: 'sandbox', newestFirst: true, limit: 20 })).some(
+          (e) => e.type === 'reauth_completed' && (e.data as { flowId?: string } | null)?.flowId === flow.id,
+        );
       if (after?.status === 'completed' && fromThisFlow) report.flow.completed++;
       else if (after?.status === 'open') {
         try {
@@ -209,7 +259,16 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
     await closeParent();
     offset += 60_000;
     const p = await openParent();
-    const svc = createMailService({ config: p.config, store: p.store, tokens: p.keeper, clock, logger: p.deps.logger, events: p.sink, owner: 'crash-drain', options: { leaseMs: 5_000 } });
+    const svc = createMailService({
+      config: p.config,
+      store: p.store,
+      tokens: p.keeper,
+      clock,
+      logger: p.deps.logger,
+      events: p.sink,
+      owner: 'crash-drain',
+      options: { leaseMs: 5_000 },
+    });
     for (let guard = 0; guard < 100; guard++) {
       const s = await p.store.outboxStats('agent');
       if (s.pending + s.sending === 0) break;
@@ -225,7 +284,12 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
     report.mail.delivered = smtp.received.length;
     for (const n of acked) if (!counts.has(`crash ${n}`)) report.mail.lost++;
     for (const c of counts.values()) report.mail.duplicates += c - 1;
-    report.refresh.windowMs = { samples: windows.length, p50: pct(windows, 50), p99: pct(windows, 99), max: pct(windows, 100) };
+    report.refresh.windowMs = {
+      samples: windows.length,
+      p50: pct(windows, 50),
+      p99: pct(windows, 99),
+      max: pct(windows, 100),
+    };
     return report;
   } finally {
     await closeParent();

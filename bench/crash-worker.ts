@@ -63,14 +63,28 @@ if (mode === 'refresh') {
   });
   send({ t: 'ready' });
 } else if (mode === 'mail') {
-  const svc = createMailService({ config: warden.config, store: warden.store, tokens: warden.keeper, clock, logger: warden.deps.logger, events: warden.sink, owner: `crash-${process.pid}`, options: { leaseMs: 5_000 } });
+  const svc = createMailService({
+    config: warden.config,
+    store: warden.store,
+    tokens: warden.keeper,
+    clock,
+    logger: warden.deps.logger,
+    events: warden.sink,
+    owner: `crash-${process.pid}`,
+    options: { leaseMs: 5_000 },
+  });
   const mailbox = svc.mailbox('agent');
   let seq = Number(process.argv[5] ?? 0);
   send({ t: 'ready' });
   for (;;) {
     const n = seq++;
     try {
-      await mailbox.send({ to: 'bob@example.org', subject: `crash ${n}`, text: `message ${n}`, idempotencyKey: `crash-${n}` });
+      await mailbox.send({
+        to: 'bob@example.org',
+        subject: `crash ${n}`,
+        text: `message ${n}`,
+        idempotencyKey: `crash-${n}`,
+      });
       send({ t: 'enqueued', n });
       await svc.deliverDue();
     } catch (e) {

@@ -52,7 +52,10 @@ export const ALL_FAULTS: FaultCase[] = [
 
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
 
-export async function runFaults(cases: FaultCase[], o: { faultMs?: number; stepMs?: number; requestTimeoutMs?: number } = {}): Promise<FaultResult[]> {
+export async function runFaults(
+  cases: FaultCase[],
+  o: { faultMs?: number; stepMs?: number; requestTimeoutMs?: number } = {},
+): Promise<FaultResult[]> {
   const faultMs = o.faultMs ?? 10 * 60_000;
   const stepMs = o.stepMs ?? 5_000;
   const timeoutMs = o.requestTimeoutMs ?? 400;
@@ -68,12 +71,15 @@ export async function runFaults(cases: FaultCase[], o: { faultMs?: number; stepM
       // Every token request, in simulated time, with what came back.
       const log: Array<{ at: number; status: number | null; retryAfterMs: number | undefined }> = [];
       const fetchVia: typeof fetch = async (url, init) => {
-        const signal = init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+        const signal = init?.signal
+          ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)])
+          : AbortSignal.timeout(timeoutMs);
         const at = clock.now();
         const isToken = String(url).includes('/token');
         try {
           const res = await fetch(url, { ...init, signal });
-          if (isToken) log.push({ at, status: res.status, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), at) });
+          if (isToken)
+            log.push({ at, status: res.status, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), at) });
           return res;
         } catch (e) {
           if (isToken) log.push({ at, status: null, retryAfterMs: undefined });
@@ -85,7 +91,16 @@ export async function runFaults(cases: FaultCase[], o: { faultMs?: number; stepM
           store: `sqlite:fault-${i}.db`,
           key: 'env:TW_KEY',
           connections: {
-            sandbox: { provider: 'oidc', issuer: peer.issuer, client_id: peer.clientId, client_secret: peer.clientSecret, redirect_uri: REDIRECT, scopes: ['openid', 'offline_access'], flow: 'auth_code', token_url: `${proxy.url}/token` },
+            sandbox: {
+              provider: 'oidc',
+              issuer: peer.issuer,
+              client_id: peer.clientId,
+              client_secret: peer.clientSecret,
+              redirect_uri: REDIRECT,
+              scopes: ['openid', 'offline_access'],
+              flow: 'auth_code',
+              token_url: `${proxy.url}/token`,
+            },
           },
         },
         baseDir: dir,
@@ -97,8 +112,27 @@ export async function runFaults(cases: FaultCase[], o: { faultMs?: number; stepM
         const flow = await w.flows.open('sandbox');
         await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'fault-bench' });
         await w.accessToken('sandbox');
-        const r: FaultResult = { mode: c.mode + (c.opts?.retryAfter ? ' (Retry-After date)' : c.opts?.retryAfterSeconds ? ` (Retry-After ${c.opts.retryAfterSeconds}s)` : ''), falseReauthRequired: 0, expiredTokensServed: 0, tokensServed: 0, unavailableAnswers: 0, requestsDuringFault: 0, retryAfterViolations: 0, recoveryMs: null, finalState: null };
-        const opts = c.opts?.retryAfter === 'HTTP-DATE' ? { retryAfter: new Date(clock.now() + 150_000).toUTCString() } : (c.opts ?? {});
+        const r: FaultResult = {
+          mode:
+            c.mode +
+            (c.opts?.retryAfter
+              ? ' (Retry-After date)'
+              : c.opts?.retryAfterSeconds
+                ? ` (Retry-After ${c.opts.retryAfterSeconds}s)`
+                : ''),
+          falseReauthRequired: 0,
+          expiredTokensServed: 0,
+          tokensServed: 0,
+          unavailableAnswers: 0,
+          requestsDuringFault: 0,
+          retryAfterViolations: 0,
+          recoveryMs: null,
+          finalState: null,
+        };
+        const opts =
+          c.opts?.retryAfter === 'HTTP-DATE'
+            ? { retryAfter: new Date(clock.now() + 150_000).toUTCString() }
+            : (c.opts ?? {});
         // Fault on while the token is still fresh: the first failure happens inside the refresh margin.
         const faultStart = clock.now();
         proxy.setMode(c.mode, opts);

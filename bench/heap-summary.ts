@@ -28,7 +28,8 @@ for (let i = 0; i < snap.nodes.length; i += width) {
   const type = types[snap.nodes[i + fType] as number] as string;
   const size = snap.nodes[i + fSize] as number;
   total += size;
-  const key = type === 'object' || type === 'closure' ? `${type}:${snap.strings[snap.nodes[i + fName] as number]}` : type;
+  const key =
+    type === 'object' || type === 'closure' ? `${type}:${snap.strings[snap.nodes[i + fName] as number]}` : type;
   const g = groups.get(key) ?? { count: 0, bytes: 0 };
   g.count++;
   g.bytes += size;

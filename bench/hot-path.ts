@@ -17,12 +17,25 @@ const w = await openWarden({
   config: {
     store: 'sqlite:state.db',
     key: 'env:K',
-    connections: { api: { provider: 'oauth2', auth_url: 'http://127.0.0.1:1/a', token_url: 'http://127.0.0.1:1/t', client_id: 'c', scopes: [] } },
+    connections: {
+      api: {
+        provider: 'oauth2',
+        auth_url: 'http://127.0.0.1:1/a',
+        token_url: 'http://127.0.0.1:1/t',
+        client_id: 'c',
+        scopes: [],
+      },
+    },
   },
   baseDir: dir,
   env: { K: generateKey().toString('base64') },
 });
-await w.keeper.storeGrant('api', { accessToken: 'at-' + 'x'.repeat(40), tokenType: 'Bearer', refreshToken: 'rt', expiresAt: Date.now() + 3_600_000 });
+await w.keeper.storeGrant('api', {
+  accessToken: 'at-' + 'x'.repeat(40),
+  tokenType: 'Bearer',
+  refreshToken: 'rt',
+  expiresAt: Date.now() + 3_600_000,
+});
 
 async function measure(label: string, fn: () => Promise<unknown>): Promise<number> {
   for (let i = 0; i < 10_000; i++) await fn(); // warm up
@@ -39,6 +52,13 @@ gal.setCredentials({ access_token: 'at-' + 'x'.repeat(40), refresh_token: 'rt', 
 
 const tw = await measure('tokenwarden accessToken()', () => w.accessToken('api'));
 const g = await measure('google-auth-library getAccessToken()', () => gal.getAccessToken());
-console.log(JSON.stringify({ calls, tokenwardenPerSec: Math.round(tw), googleAuthLibraryPerSec: Math.round(g), ratio: +(tw / g).toFixed(2) }));
+console.log(
+  JSON.stringify({
+    calls,
+    tokenwardenPerSec: Math.round(tw),
+    googleAuthLibraryPerSec: Math.round(g),
+    ratio: +(tw / g).toFixed(2),
+  }),
+);
 await w.close();
 rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,12 @@ export const ADDRESS = 'agent@example.com';
 export const APP_PASSWORD = 'abcd efgh ijkl mnop';
 
 export async function openBenchStore(dir: string, key: Buffer, synchronous?: 'full' | 'normal'): Promise<Store> {
-  return openStore('sqlite:state.db', { key, keySpec: 'env:TW_BENCH_KEY', baseDir: dir, ...(synchronous ? { synchronous } : {}) });
+  return openStore('sqlite:state.db', {
+    key,
+    keySpec: 'env:TW_BENCH_KEY',
+    baseDir: dir,
+    ...(synchronous ? { synchronous } : {}),
+  });
 }
 
 export function smtpRoute(port: number): Record<string, unknown> {
@@ -32,7 +37,14 @@ export function buildService(o: {
   options?: MailServiceOptions;
 }): MailService {
   const connections = o.gmail
-    ? { gmail: connectionSchema.parse({ provider: 'google', client_id: 'cid', client_secret: 'secret', scopes: ['https://www.googleapis.com/auth/gmail.send'] }) }
+    ? {
+        gmail: connectionSchema.parse({
+          provider: 'google',
+          client_id: 'cid',
+          client_secret: 'secret',
+          scopes: ['https://www.googleapis.com/auth/gmail.send'],
+        }),
+      }
     : {};
   return createMailService({
     config: { connections, mailboxes: { agent: mailboxSchema.parse({ address: ADDRESS, send: o.send }) } },

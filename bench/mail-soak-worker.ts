@@ -39,7 +39,12 @@ const total = Number(totalArg);
 const lane = async (): Promise<void> => {
   while (next < total) {
     const n = next++;
-    const r = await mailbox.send({ to: 'bob@example.org', subject: `soak ${n}`, text: `soak message ${n}\n`, idempotencyKey: `soak-${n}` });
+    const r = await mailbox.send({
+      to: 'bob@example.org',
+      subject: `soak ${n}`,
+      text: `soak message ${n}\n`,
+      idempotencyKey: `soak-${n}`,
+    });
     send({ t: 'acked', n, status: r.status });
   }
 };

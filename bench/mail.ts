@@ -56,10 +56,17 @@ function pct(xs: number[], p: number): number {
   if (s.length === 0) return NaN;
   return +(s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number).toFixed(2);
 }
-const summary = (xs: number[]): { n: number; p50: number; p99: number; max: number } => ({ n: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), max: pct(xs, 100) });
+const summary = (xs: number[]): { n: number; p50: number; p99: number; max: number } => ({
+  n: xs.length,
+  p50: pct(xs, 50),
+  p99: pct(xs, 99),
+  max: pct(xs, 100),
+});
 
 /** A fresh SQLite store in its own directory. */
-async function freshStore(synchronous?: 'full' | 'normal'): Promise<{ store: Store; dir: string; done: () => Promise<void> }> {
+async function freshStore(
+  synchronous?: 'full' | 'normal',
+): Promise<{ store: Store; dir: string; done: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpBase, 'tw-mail-bench-'));
   const store = await openBenchStore(dir, generateKey(), synchronous);
   return {
@@ -101,7 +108,11 @@ async function failover(samples: number): Promise<FailoverRow[]> {
   const tokensRevoked: TokenSource = {
     accessToken: async (conn) => {
       tFail = performance.now();
-      throw new ReauthRequiredError(conn, { id: 'revoked', summary: 'The grant was revoked.', fix: 'Re-authorize.' }, { reauth: { askedVia: [] } });
+      throw new ReauthRequiredError(
+        conn,
+        { id: 'revoked', summary: 'The grant was revoked.', fix: 'Re-authorize.' },
+        { reauth: { askedVia: [] } },
+      );
     },
   };
   const send = [{ gmail: { connection: 'gmail', api_base: gmail.url } }, smtpRoute(smtp.port)];
@@ -114,7 +125,8 @@ async function failover(samples: number): Promise<FailoverRow[]> {
     const t0 = performance.now();
     const r = await svc.mailbox('agent').send(msg(seq++, 'failover'));
     const t1 = performance.now();
-    if (r.status !== 'sent' || !r.route?.startsWith('smtp:')) throw new Error(`failover send not sent over SMTP: ${JSON.stringify(r)}`);
+    if (r.status !== 'sent' || !r.route?.startsWith('smtp:'))
+      throw new Error(`failover send not sent over SMTP: ${JSON.stringify(r)}`);
     if (expectFail && tFail === 0) throw new Error('the OAuth route was not tried');
     return { failToAccepted: tAccepted - (expectFail ? tFail : t0), call: t1 - t0 };
   };
@@ -128,7 +140,15 @@ async function failover(samples: number): Promise<FailoverRow[]> {
         const a: number[] = [];
         const c: number[] = [];
         for (let i = 0; i < samples; i++) {
-          const svc = buildService({ store, clock: systemClock, tokens, owner: `bench-${i}`, send, gmail: true, fetch: spyFetch });
+          const svc = buildService({
+            store,
+            clock: systemClock,
+            tokens,
+            owner: `bench-${i}`,
+            send,
+            gmail: true,
+            fetch: spyFetch,
+          });
           try {
             const s = await one(svc, true);
             a.push(s.failToAccepted);
@@ -137,11 +157,25 @@ async function failover(samples: number): Promise<FailoverRow[]> {
             await svc.stop();
           }
         }
-        rows.push({ failure, circuit: 'first failure, fresh service (SMTP connects on demand)', failToAcceptedMs: summary(a), sendCallMs: summary(c) });
+        rows.push({
+          failure,
+          circuit: 'first failure, fresh service (SMTP connects on demand)',
+          failToAcceptedMs: summary(a),
+          sendCallMs: summary(c),
+        });
       }
       // (b) Every send meets the failure: circuit cool-down 0, so each send tries the OAuth route again; SMTP pool warm.
       {
-        const svc = buildService({ store, clock: systemClock, tokens, owner: 'bench-warm', send, gmail: true, fetch: spyFetch, options: { circuit: { coolDownMs: 0, maxCoolDownMs: 0 } } });
+        const svc = buildService({
+          store,
+          clock: systemClock,
+          tokens,
+          owner: 'bench-warm',
+          send,
+          gmail: true,
+          fetch: spyFetch,
+          options: { circuit: { coolDownMs: 0, maxCoolDownMs: 0 } },
+        });
         const a: number[] = [];
         const c: number[] = [];
         try {
@@ -154,11 +188,24 @@ async function failover(samples: number): Promise<FailoverRow[]> {
         } finally {
           await svc.stop();
         }
-        rows.push({ failure, circuit: 'each send hits the failure (cool-down 0), SMTP pool warm', failToAcceptedMs: summary(a), sendCallMs: summary(c) });
+        rows.push({
+          failure,
+          circuit: 'each send hits the failure (cool-down 0), SMTP pool warm',
+          failToAcceptedMs: summary(a),
+          sendCallMs: summary(c),
+        });
       }
       // (c) For reference: circuit already open (default 60 s cool-down), the OAuth route is skipped.
       {
-        const svc = buildService({ store, clock: systemClock, tokens, owner: 'bench-open', send, gmail: true, fetch: spyFetch });
+        const svc = buildService({
+          store,
+          clock: systemClock,
+          tokens,
+          owner: 'bench-open',
+          send,
+          gmail: true,
+          fetch: spyFetch,
+        });
         const a: number[] = [];
         const c: number[] = [];
         try {
@@ -171,7 +218,12 @@ async function failover(samples: number): Promise<FailoverRow[]> {
         } finally {
           await svc.stop();
         }
-        rows.push({ failure, circuit: 'circuit already open: OAuth route skipped (send() start → accepted)', failToAcceptedMs: summary(a), sendCallMs: summary(c) });
+        rows.push({
+          failure,
+          circuit: 'circuit already open: OAuth route skipped (send() start → accepted)',
+          failToAcceptedMs: summary(a),
+          sendCallMs: summary(c),
+        });
       }
       log(`failover: ${failure} done`);
     }
@@ -201,14 +253,25 @@ async function pool(n: number, concurrency: number, fn: (i: number) => Promise<v
   );
 }
 
-async function throughput(n: number, concurrency: number): Promise<{ rows: ThroughputRow[]; ratios: Record<string, number> }> {
+async function throughput(
+  n: number,
+  concurrency: number,
+): Promise<{ rows: ThroughputRow[]; ratios: Record<string, number> }> {
   const smtp = await startSmtpPeer({ passwords: { [ADDRESS]: APP_PASSWORD } });
   const rows: ThroughputRow[] = [];
   const deadline = Date.now() + 10 * 60_000;
   try {
     const raw = async (c: number): Promise<void> => {
       // Same pool settings as the SMTP route (src/mail/routes/smtp.ts).
-      const t = createTransport({ pool: true, maxConnections: 2, host: '127.0.0.1', port: smtp.port, secure: false, auth: { user: ADDRESS, pass: APP_PASSWORD }, logger: false });
+      const t = createTransport({
+        pool: true,
+        maxConnections: 2,
+        host: '127.0.0.1',
+        port: smtp.port,
+        secure: false,
+        auth: { user: ADDRESS, pass: APP_PASSWORD },
+        logger: false,
+      });
       const before = smtp.received.length;
       await t.sendMail({ from: ADDRESS, ...msg(-1, 'warm-up') });
       const t0 = performance.now();
@@ -218,12 +281,24 @@ async function throughput(n: number, concurrency: number): Promise<{ rows: Throu
       const s = (performance.now() - t0) / 1000;
       t.close();
       if (smtp.received.length - before !== n + 1) throw new Error('raw: message count mismatch');
-      rows.push({ mode: 'raw nodemailer pooled sendMail', concurrency: c, messages: n, seconds: +s.toFixed(2), perSecond: Math.round(n / s) });
+      rows.push({
+        mode: 'raw nodemailer pooled sendMail',
+        concurrency: c,
+        messages: n,
+        seconds: +s.toFixed(2),
+        perSecond: Math.round(n / s),
+      });
       log(`throughput: raw c=${c}: ${Math.round(n / s)}/s`);
     };
     const outbox = async (c: number, sync: 'full' | 'normal'): Promise<void> => {
       const { store, done } = await freshStore(sync);
-      const svc = buildService({ store, clock: systemClock, tokens: { accessToken: () => Promise.reject(new Error('unused')) }, owner: 'bench-tp', send: [smtpRoute(smtp.port)] });
+      const svc = buildService({
+        store,
+        clock: systemClock,
+        tokens: { accessToken: () => Promise.reject(new Error('unused')) },
+        owner: 'bench-tp',
+        send: [smtpRoute(smtp.port)],
+      });
       const before = smtp.received.length;
       try {
         await svc.mailbox('agent').send(msg(-1, 'warm-up'));
@@ -236,8 +311,15 @@ async function throughput(n: number, concurrency: number): Promise<{ rows: Throu
         await smtp.waitForCount(before + n + 1, Math.max(1000, deadline - Date.now()));
         const s = (performance.now() - t0) / 1000;
         const st = await store.outboxStats('agent');
-        if (st.sent !== n + 1 || smtp.received.length - before !== n + 1) throw new Error(`outbox: sent ${st.sent}, received ${smtp.received.length - before}, expected ${n + 1}`);
-        rows.push({ mode: `mailbox.send (SQLite synchronous=${sync.toUpperCase()})`, concurrency: c, messages: n, seconds: +s.toFixed(2), perSecond: Math.round(n / s) });
+        if (st.sent !== n + 1 || smtp.received.length - before !== n + 1)
+          throw new Error(`outbox: sent ${st.sent}, received ${smtp.received.length - before}, expected ${n + 1}`);
+        rows.push({
+          mode: `mailbox.send (SQLite synchronous=${sync.toUpperCase()})`,
+          concurrency: c,
+          messages: n,
+          seconds: +s.toFixed(2),
+          perSecond: Math.round(n / s),
+        });
         log(`throughput: outbox ${sync} c=${c}: ${Math.round(n / s)}/s`);
       } finally {
         await svc.stop();
@@ -249,10 +331,14 @@ async function throughput(n: number, concurrency: number): Promise<{ rows: Throu
       await outbox(c, 'full');
       await outbox(c, 'normal');
     }
-    const rate = (mode: string, c: number): number => rows.find((r) => r.mode.startsWith(mode) && r.concurrency === c)?.perSecond ?? NaN;
+    const rate = (mode: string, c: number): number =>
+      rows.find((r) => r.mode.startsWith(mode) && r.concurrency === c)?.perSecond ?? NaN;
     const ratios: Record<string, number> = {};
     for (const c of [1, concurrency]) {
-      for (const sync of ['FULL', 'NORMAL']) ratios[`raw/outbox ${sync} c=${c}`] = +(rate('raw', c) / rate(`mailbox.send (SQLite synchronous=${sync}`, c)).toFixed(2);
+      for (const sync of ['FULL', 'NORMAL'])
+        ratios[`raw/outbox ${sync} c=${c}`] = +(
+          rate('raw', c) / rate(`mailbox.send (SQLite synchronous=${sync}`, c)
+        ).toFixed(2);
     }
     return { rows, ratios };
   } finally {
@@ -300,16 +386,21 @@ async function soak(total: number, concurrency: number, killMaxMs: number, maxLi
   let child: ChildProcess | null = null;
   try {
     while (!(drained && acked.size === total)) {
-      if (lives >= maxLives || Date.now() > deadline) throw new Error(`soak: gave up after ${lives} lives (${acked.size}/${total} acknowledged, drained=${drained})`);
+      if (lives >= maxLives || Date.now() > deadline)
+        throw new Error(`soak: gave up after ${lives} lives (${acked.size}/${total} acknowledged, drained=${drained})`);
       let from = 0;
       while (acked.has(from)) from++;
       offset += 6_000; // past the 5 s lease of anything the previous life held
       lives++;
-      const c = fork(join(import.meta.dirname, 'mail-soak-worker.ts'), [dir, String(smtp.port), String(offset), String(from), String(total), String(concurrency)], {
-        execArgv: ['--import', 'tsx'],
-        env,
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      });
+      const c = fork(
+        join(import.meta.dirname, 'mail-soak-worker.ts'),
+        [dir, String(smtp.port), String(offset), String(from), String(total), String(concurrency)],
+        {
+          execArgv: ['--import', 'tsx'],
+          env,
+          stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        },
+      );
       child = c;
       const exited = new Promise<number | string | null>((r) => c.once('exit', (code, sig) => r(sig ?? code)));
       let lifeDrained = false;
@@ -323,7 +414,10 @@ async function soak(total: number, concurrency: number, killMaxMs: number, maxLi
       });
       await ready;
       const delay = Math.random() * killMaxMs;
-      const outcome = await Promise.race([new Promise<'kill'>((r) => setTimeout(() => r('kill'), delay)), exited.then(() => 'exited' as const)]);
+      const outcome = await Promise.race([
+        new Promise<'kill'>((r) => setTimeout(() => r('kill'), delay)),
+        exited.then(() => 'exited' as const),
+      ]);
       if (outcome === 'kill') {
         c.kill('SIGKILL');
         kills++;
@@ -333,7 +427,10 @@ async function soak(total: number, concurrency: number, killMaxMs: number, maxLi
       if (outcome === 'exited' && code !== 0) throw new Error(`soak worker failed (${String(code)})`);
       if (lifeDrained) drained = true;
       else drained = false; // a later life may have new rows
-      if (lives % 10 === 0) log(`soak: ${lives} lives, ${kills} kills, ${acked.size}/${total} acknowledged, ${smtp.received.length} received`);
+      if (lives % 10 === 0)
+        log(
+          `soak: ${lives} lives, ${kills} kills, ${acked.size}/${total} acknowledged, ${smtp.received.length} received`,
+        );
     }
     // What the SMTP peer got, by message number (subject) and by Message-ID.
     const copies = new Map<number, number>();
@@ -386,8 +483,15 @@ async function soak(total: number, concurrency: number, killMaxMs: number, maxLi
 const out: Record<string, unknown> = {};
 const t0 = performance.now();
 if (what === 'all' || what === 'failover') out['failover'] = await failover(flag('samples', 200));
-if (what === 'all' || what === 'throughput') out['throughput'] = await throughput(flag('messages', 2000), flag('concurrency', 8));
-if (what === 'all' || what === 'soak') out['soak'] = await soak(flag('soak-messages', 1000), flag('soak-concurrency', 4), flag('kill-max-ms', 1500), flag('max-lives', 400));
+if (what === 'all' || what === 'throughput')
+  out['throughput'] = await throughput(flag('messages', 2000), flag('concurrency', 8));
+if (what === 'all' || what === 'soak')
+  out['soak'] = await soak(
+    flag('soak-messages', 1000),
+    flag('soak-concurrency', 4),
+    flag('kill-max-ms', 1500),
+    flag('max-lives', 400),
+  );
 out['seconds'] = Math.round((performance.now() - t0) / 1000);
 
 if (asJson) console.log(JSON.stringify(out, null, 2));
@@ -397,14 +501,18 @@ else {
     console.log('\nFailover latency (ms): OAuth route failure → SMTP peer accepted the message');
     console.log('| failure | circuit | n | fail→accepted p50 | p99 | max | send() p50 | send() p99 |');
     console.log('|---|---|---|---|---|---|---|---|');
-    for (const r of f) console.log(`| ${r.failure} | ${r.circuit} | ${r.failToAcceptedMs.n} | ${r.failToAcceptedMs.p50} | ${r.failToAcceptedMs.p99} | ${r.failToAcceptedMs.max} | ${r.sendCallMs.p50} | ${r.sendCallMs.p99} |`);
+    for (const r of f)
+      console.log(
+        `| ${r.failure} | ${r.circuit} | ${r.failToAcceptedMs.n} | ${r.failToAcceptedMs.p50} | ${r.failToAcceptedMs.p99} | ${r.failToAcceptedMs.max} | ${r.sendCallMs.p50} | ${r.sendCallMs.p99} |`,
+      );
   }
   const tp = out['throughput'] as { rows: ThroughputRow[]; ratios: Record<string, number> } | undefined;
   if (tp) {
     console.log('\nThroughput to a pooled local SMTP server');
     console.log('| mode | concurrency | messages | s | msg/s |');
     console.log('|---|---|---|---|---|');
-    for (const r of tp.rows) console.log(`| ${r.mode} | ${r.concurrency} | ${r.messages} | ${r.seconds} | ${r.perSecond} |`);
+    for (const r of tp.rows)
+      console.log(`| ${r.mode} | ${r.concurrency} | ${r.messages} | ${r.seconds} | ${r.perSecond} |`);
     console.log('ratios (raw ÷ outbox):', JSON.stringify(tp.ratios));
   }
   if (out['soak']) console.log('\nSoak with kill -9:', JSON.stringify(out['soak'], null, 2));

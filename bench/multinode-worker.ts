@@ -12,7 +12,17 @@ const names = Array.from({ length: count }, (_, i) => `c${String(i).padStart(6, 
 const clock = new FakeClock(0);
 clock.sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 5)));
 const connections = Object.fromEntries(
-  names.map((n) => [n, { provider: 'oauth2', auth_url: `${tokenUrl}/authorize`, token_url: tokenUrl, client_id: 'bench', client_secret: 's', scopes: [] }]),
+  names.map((n) => [
+    n,
+    {
+      provider: 'oauth2',
+      auth_url: `${tokenUrl}/authorize`,
+      token_url: tokenUrl,
+      client_id: 'bench',
+      client_secret: 's',
+      scopes: [],
+    },
+  ]),
 );
 const warden = await openWarden({
   config: { store, key: 'env:TW_BENCH_KEY', connections },
@@ -22,7 +32,12 @@ const warden = await openWarden({
   leaseMs: 30_000,
 });
 
-async function sweep(t: number, part: number, parts: number, concurrency: number): Promise<{ ms: number; errors: string[] }> {
+async function sweep(
+  t: number,
+  part: number,
+  parts: number,
+  concurrency: number,
+): Promise<{ ms: number; errors: string[] }> {
   clock.set(t);
   const mine = names.filter((_, i) => i % parts === part);
   const errors: string[] = [];
@@ -55,18 +70,21 @@ async function reads(t: number, ms: number): Promise<{ reads: number; seconds: n
   return { reads: n, seconds: (performance.now() - started) / 1000 };
 }
 
-process.on('message', (m: { id: number; op: string; t: number; part?: number; parts?: number; concurrency?: number; ms?: number }) => {
-  const run = async (): Promise<unknown> => {
-    if (m.op === 'sweep') return sweep(m.t, m.part ?? 0, m.parts ?? 1, m.concurrency ?? 32);
-    if (m.op === 'reads') return reads(m.t, m.ms ?? 3_000);
-    if (m.op === 'refreshes') return warden.keeper.refreshCount;
-    await warden.close();
-    setImmediate(() => process.exit(0));
-    return null;
-  };
-  run().then(
-    (value) => process.send?.({ id: m.id, ok: true, value }),
-    (e: Error) => process.send?.({ id: m.id, ok: false, error: e.message }),
-  );
-});
+process.on(
+  'message',
+  (m: { id: number; op: string; t: number; part?: number; parts?: number; concurrency?: number; ms?: number }) => {
+    const run = async (): Promise<unknown> => {
+      if (m.op === 'sweep') return sweep(m.t, m.part ?? 0, m.parts ?? 1, m.concurrency ?? 32);
+      if (m.op === 'reads') return reads(m.t, m.ms ?? 3_000);
+      if (m.op === 'refreshes') return warden.keeper.refreshCount;
+      await warden.close();
+      setImmediate(() => process.exit(0));
+      return null;
+    };
+    run().then(
+      (value) => process.send?.({ id: m.id, ok: true, value }),
+      (e: Error) => process.send?.({ id: m.id, ok: false, error: e.message }),
+    );
+  },
+);
 process.send?.({ ready: true });

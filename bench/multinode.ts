@@ -58,7 +58,14 @@ const server = createServer((req, res) => {
       return;
     }
     generation.set(name, current + 1);
-    res.end(JSON.stringify({ access_token: `at.${name}.${current + 1}`, token_type: 'Bearer', expires_in: 3600, refresh_token: `rt.${name}.${current + 1}` }));
+    res.end(
+      JSON.stringify({
+        access_token: `at.${name}.${current + 1}`,
+        token_type: 'Bearer',
+        expires_in: 3600,
+        refresh_token: `rt.${name}.${current + 1}`,
+      }),
+    );
   });
 });
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -68,13 +75,23 @@ const tokenUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/tok
 function seedRows(): unknown[][] {
   generation.clear();
   return names.map((n) => [
-    n, 'healthy', 1,
+    n,
+    'healthy',
+    1,
     sealer.seal(`at.${n}.0`, `connections:${n}:access_token`),
     sealer.seal(`rt.${n}.0`, `connections:${n}:refresh_token`),
-    'Bearer', T0 + HOUR, T0, T0, T0, 0, T0, T0,
+    'Bearer',
+    T0 + HOUR,
+    T0,
+    T0,
+    T0,
+    0,
+    T0,
+    T0,
   ]);
 }
-const COLUMNS = 'name, state, version, access_token, refresh_token, token_type, access_expires_at, last_refresh_at, last_used_at, granted_at, failure_count, created_at, updated_at';
+const COLUMNS =
+  'name, state, version, access_token, refresh_token, token_type, access_expires_at, last_refresh_at, last_used_at, granted_at, failure_count, created_at, updated_at';
 
 async function seedPostgres(url: string): Promise<void> {
   await (await openStore(url, { key, keySpec: 'env:TW_BENCH_KEY', baseDir: dir })).close();
@@ -93,7 +110,11 @@ async function seedPostgres(url: string): Promise<void> {
 async function seedSqlite(file: string): Promise<void> {
   await (await openStore(`sqlite:${file}`, { key, keySpec: 'env:TW_BENCH_KEY', baseDir: dir })).close();
   const db = new Database(join(dir, file));
-  const stmt = db.prepare(`INSERT INTO connections (${COLUMNS}) VALUES (${COLUMNS.split(',').map(() => '?').join(', ')})`);
+  const stmt = db.prepare(
+    `INSERT INTO connections (${COLUMNS}) VALUES (${COLUMNS.split(',')
+      .map(() => '?')
+      .join(', ')})`,
+  );
   db.transaction(() => seedRows().forEach((r) => stmt.run(...(r as Array<string | number>))))();
   db.close();
 }
@@ -128,14 +149,26 @@ async function scenario(label: string, store: string, nodeCount: number): Promis
   const started = performance.now();
   const nodes = await Promise.all(Array.from({ length: nodeCount }, (_, i) => startNode(store, `${label}-node-${i}`)));
   const startupS = (performance.now() - started) / 1000;
-  const result: Record<string, unknown> = { nodes: nodeCount, connections: COUNT, startupSeconds: +startupS.toFixed(1) };
+  const result: Record<string, unknown> = {
+    nodes: nodeCount,
+    connections: COUNT,
+    startupSeconds: +startupS.toFixed(1),
+  };
 
   const sweep = async (t: number, partitioned: boolean): Promise<Record<string, number | string[]>> => {
     const r0 = requests;
     const i0 = invalidGrant;
     const s = performance.now();
     const runs = await Promise.all(
-      nodes.map((n, i) => n.ask<{ ms: number; errors: string[] }>({ op: 'sweep', t, part: partitioned ? i : 0, parts: partitioned ? nodeCount : 1, concurrency: CONCURRENCY })),
+      nodes.map((n, i) =>
+        n.ask<{ ms: number; errors: string[] }>({
+          op: 'sweep',
+          t,
+          part: partitioned ? i : 0,
+          parts: partitioned ? nodeCount : 1,
+          concurrency: CONCURRENCY,
+        }),
+      ),
     );
     const seconds = (performance.now() - s) / 1000;
     return {
@@ -150,10 +183,14 @@ async function scenario(label: string, store: string, nodeCount: number): Promis
   result['sweep'] = await sweep(T0 + HOUR, true);
   // Every node reads every token once (from the store where another node refreshed it)…
   const fill = performance.now();
-  await Promise.all(nodes.map((n) => n.ask({ op: 'sweep', t: T0 + HOUR, part: 0, parts: 1, concurrency: CONCURRENCY })));
+  await Promise.all(
+    nodes.map((n) => n.ask({ op: 'sweep', t: T0 + HOUR, part: 0, parts: 1, concurrency: CONCURRENCY })),
+  );
   result['storeReadPassSeconds'] = +((performance.now() - fill) / 1000).toFixed(1);
   // …then serves reads from memory.
-  const reads = await Promise.all(nodes.map((n) => n.ask<{ reads: number; seconds: number }>({ op: 'reads', t: T0 + HOUR + 1, ms: 3_000 })));
+  const reads = await Promise.all(
+    nodes.map((n) => n.ask<{ reads: number; seconds: number }>({ op: 'reads', t: T0 + HOUR + 1, ms: 3_000 })),
+  );
   result['tokenReadsPerSecond'] = Math.round(reads.reduce((a, r) => a + r.reads / r.seconds, 0));
   if (nodeCount > 1) result['contendedSweep'] = await sweep(T0 + 2 * HOUR, false);
   await Promise.all(nodes.map((n) => n.ask({ op: 'exit', t: 0 }).catch(() => undefined)));

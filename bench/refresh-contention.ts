@@ -29,7 +29,15 @@ writeFileSync(
     store: 'sqlite:state.db',
     key: 'env:TW_BENCH_KEY',
     connections: {
-      sandbox: { provider: 'oidc', issuer: peer.issuer, client_id: peer.clientId, client_secret: peer.clientSecret, redirect_uri: REDIRECT, scopes: ['openid', 'offline_access'], flow: 'auth_code' },
+      sandbox: {
+        provider: 'oidc',
+        issuer: peer.issuer,
+        client_id: peer.clientId,
+        client_secret: peer.clientSecret,
+        redirect_uri: REDIRECT,
+        scopes: ['openid', 'offline_access'],
+        flow: 'auth_code',
+      },
     },
   }),
 );
@@ -43,7 +51,10 @@ await w.close();
 // ---- tokenwarden: N processes on one store ----
 const workers = await Promise.all(
   Array.from({ length: procs }, () => {
-    const child = fork(join(import.meta.dirname, 'contention-worker.ts'), [configPath], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    const child = fork(join(import.meta.dirname, 'contention-worker.ts'), [configPath], {
+      execArgv: ['--import', 'tsx'],
+      stdio: 'inherit',
+    });
     return new Promise<typeof child>((res) => child.once('message', () => res(child)));
   }),
 );
@@ -66,7 +77,9 @@ for (let i = 0; i < cycles; i++) {
 }
 const twMs = performance.now() - started;
 for (const c of workers) c.send('exit');
-const twInvalidGrant = peer.tokenErrors().filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
+const twInvalidGrant = peer
+  .tokenErrors()
+  .filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
 const twRequests = peer.tokenRequests('refresh_token') - twBefore;
 
 // ---- google-auth-library: N OAuth2Client instances, same refresh token ----
@@ -87,7 +100,11 @@ let rt = await freshRefreshToken();
 galRequestsBefore = peer.tokenRequests('refresh_token');
 for (let i = 0; i < galCycles; i++) {
   const clients = Array.from({ length: procs }, () => {
-    const c = new OAuth2Client({ clientId: peer.clientId, clientSecret: peer.clientSecret, endpoints: { oauth2TokenUrl: `${peer.issuer}/token` } });
+    const c = new OAuth2Client({
+      clientId: peer.clientId,
+      clientSecret: peer.clientSecret,
+      endpoints: { oauth2TokenUrl: `${peer.issuer}/token` },
+    });
     c.setCredentials({ refresh_token: rt, access_token: 'expired', expiry_date: Date.now() - 1000 });
     return c;
   });
@@ -102,7 +119,10 @@ for (let i = 0; i < galCycles; i++) {
   } else rt = newRt;
 }
 const galRequests = peer.tokenRequests('refresh_token') - galRequestsBefore;
-const galInvalid = peer.tokenErrors().slice(errsBefore).filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
+const galInvalid = peer
+  .tokenErrors()
+  .slice(errsBefore)
+  .filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
 
 const result = {
   tokenwarden: {

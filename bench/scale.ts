@@ -140,8 +140,14 @@ const START = Date.UTC(2026, 0, 5, 9);
 const TTL_MS = TTL_S * 1000;
 const rand = prng(42);
 
-const endpoint = fork(join(import.meta.dirname, 'scale-endpoint.ts'), [String(TTL_S)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-const ep = await ask<string>(endpoint, null, 'tokenUrl').then(async (tokenUrl) => ({ tokenUrl, authUrl: tokenUrl.replace('/token', '/authorize') }));
+const endpoint = fork(join(import.meta.dirname, 'scale-endpoint.ts'), [String(TTL_S)], {
+  execArgv: ['--import', 'tsx'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+});
+const ep = await ask<string>(endpoint, null, 'tokenUrl').then(async (tokenUrl) => ({
+  tokenUrl,
+  authUrl: tokenUrl.replace('/token', '/authorize'),
+}));
 
 try {
   // ---- seed: N authorized connections, access tokens expiring uniformly over one lifetime ----
@@ -161,7 +167,17 @@ try {
       for (const n of names) {
         // Nothing is due at t=0 (margin is 5 min of a 1 h token): expiries spread over (5 min, 1 lifetime].
         const exp = START + 301_000 + Math.floor(rand() * (TTL_MS - 301_000));
-        ins.run(n, sealer.seal(`at.${n}.0.${exp}`, `connections:${n}:access_token`), sealer.seal(initialRefreshToken(n), `connections:${n}:refresh_token`), exp, START, exp - TTL_MS, START, START, START);
+        ins.run(
+          n,
+          sealer.seal(`at.${n}.0.${exp}`, `connections:${n}:access_token`),
+          sealer.seal(initialRefreshToken(n), `connections:${n}:refresh_token`),
+          exp,
+          START,
+          exp - TTL_MS,
+          START,
+          START,
+          START,
+        );
       }
     })();
     db.close();
@@ -177,9 +193,21 @@ try {
   };
   const rssBefore = process.memoryUsage().rss;
   const startupStarted = performance.now();
-  const connection = { provider: 'oauth2', client_id: 'scale-client', client_secret: 'scale-secret', auth_url: ep.authUrl, token_url: ep.tokenUrl, scopes: ['api'], redirect_uri: 'http://127.0.0.1:1/cb' };
+  const connection = {
+    provider: 'oauth2',
+    client_id: 'scale-client',
+    client_secret: 'scale-secret',
+    auth_url: ep.authUrl,
+    token_url: ep.tokenUrl,
+    scopes: ['api'],
+    redirect_uri: 'http://127.0.0.1:1/cb',
+  };
   const warden = await openWarden({
-    config: { store: 'sqlite:state.db', key: 'env:TW_KEY', connections: Object.fromEntries(names.map((n) => [n, connection])) },
+    config: {
+      store: 'sqlite:state.db',
+      key: 'env:TW_KEY',
+      connections: Object.fromEntries(names.map((n) => [n, connection])),
+    },
     baseDir: dir,
     env,
     clock,
@@ -254,7 +282,12 @@ try {
   if (DRIVER === 'sweep') {
     const heap = new DueHeap();
     for (const r of rows) {
-      const at = shouldRefresh({ now: START, hasAccessToken: true, accessExpiresAt: r.accessExpiresAt, obtainedAt: r.lastRefreshAt }).refreshAt as number;
+      const at = shouldRefresh({
+        now: START,
+        hasAccessToken: true,
+        accessExpiresAt: r.accessExpiresAt,
+        obtainedAt: r.lastRefreshAt,
+      }).refreshAt as number;
       heap.push({ at, name: r.name, exp: r.accessExpiresAt as number });
     }
     rows.length = 0;
@@ -282,7 +315,8 @@ try {
             }
             lagMs.push(now - item.at + (done - tickStarted));
             realMs.push(done - tickStarted);
-            const at = shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: info.expiresAt, obtainedAt: now }).refreshAt as number;
+            const at = shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: info.expiresAt, obtainedAt: now })
+              .refreshAt as number;
             heap.push({ at, name: item.name, exp: info.expiresAt as number });
           } catch (e) {
             addError(e);
@@ -305,21 +339,35 @@ try {
     const expiries = new DueHeap();
     for (const r of rows) {
       exp.set(r.name, r.accessExpiresAt as number);
-      dueAt.set(r.name, shouldRefresh({ now: START, hasAccessToken: true, accessExpiresAt: r.accessExpiresAt, obtainedAt: r.lastRefreshAt }).refreshAt as number);
+      dueAt.set(
+        r.name,
+        shouldRefresh({
+          now: START,
+          hasAccessToken: true,
+          accessExpiresAt: r.accessExpiresAt,
+          obtainedAt: r.lastRefreshAt,
+        }).refreshAt as number,
+      );
       expiries.push({ at: r.accessExpiresAt as number, name: r.name, exp: r.accessExpiresAt as number });
     }
-    warden.events.on('event', (e: { type: string; connection: string | null; data: Record<string, unknown> | null }) => {
-      if (e.type !== 'refreshed' || !e.connection) return;
-      const now = clock.now();
-      const before = exp.get(e.connection) as number;
-      if (now < before) ahead++;
-      else late++;
-      lagMs.push(now - (dueAt.get(e.connection) as number));
-      const next = e.data?.['expiresAt'] as number;
-      exp.set(e.connection, next);
-      dueAt.set(e.connection, shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: next, obtainedAt: now }).refreshAt as number);
-      expiries.push({ at: next, name: e.connection, exp: next });
-    });
+    warden.events.on(
+      'event',
+      (e: { type: string; connection: string | null; data: Record<string, unknown> | null }) => {
+        if (e.type !== 'refreshed' || !e.connection) return;
+        const now = clock.now();
+        const before = exp.get(e.connection) as number;
+        if (now < before) ahead++;
+        else late++;
+        lagMs.push(now - (dueAt.get(e.connection) as number));
+        const next = e.data?.['expiresAt'] as number;
+        exp.set(e.connection, next);
+        dueAt.set(
+          e.connection,
+          shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: next, obtainedAt: now }).refreshAt as number,
+        );
+        expiries.push({ at: next, name: e.connection, exp: next });
+      },
+    );
     const auditExpiries = (): void => {
       while ((expiries.peek()?.at ?? Infinity) <= clock.now()) {
         const x = expiries.pop() as { at: number; name: string; exp: number };
@@ -327,7 +375,12 @@ try {
       }
     };
     rows.length = 0;
-    const orchestrator = createOrchestrator(warden, { channels: new Map(), clock, logger: silentLogger, baseUrl: 'http://127.0.0.1:1' });
+    const orchestrator = createOrchestrator(warden, {
+      channels: new Map(),
+      clock,
+      logger: silentLogger,
+      baseUrl: 'http://127.0.0.1:1',
+    });
     const scheduler = createScheduler(warden, orchestrator, { clock, probeIntervalMs: 0, concurrency: CONCURRENCY });
     const before = () => warden.keeper.refreshCount;
     scheduler.start();
@@ -344,10 +397,15 @@ try {
       if (passes % 60 === 0) sampleRss();
       else maxRss = Math.max(maxRss, process.memoryUsage.rss());
       if (passes % 30 === 0 && !args.json)
-        process.stderr.write(`  sim ${((clock.now() - START) / 60_000).toFixed(1)} min, ${refreshed} refreshes, ${((performance.now() - driveStarted) / 1000).toFixed(0)} s real\n`);
+        process.stderr.write(
+          `  sim ${((clock.now() - START) / 60_000).toFixed(1)} min, ${refreshed} refreshes, ${((performance.now() - driveStarted) / 1000).toFixed(0)} s real\n`,
+        );
     }
     await scheduler.stop();
-    schedulerCounts = { ...scheduler.counts, ...Object.fromEntries(Object.entries(scheduler.reads).map(([k, v]) => [`reads_${k}`, v])) };
+    schedulerCounts = {
+      ...scheduler.counts,
+      ...Object.fromEntries(Object.entries(scheduler.reads).map(([k, v]) => [`reads_${k}`, v])),
+    };
   }
   sampleRss();
   const cpu = process.cpuUsage(cpuStarted);
@@ -378,12 +436,36 @@ try {
     accessTokenTtlSeconds: TTL_S,
     tickSeconds: TICK_MS / 1000,
     seedMs: Math.round(seedMs),
-    startup: { openWardenMs: Math.round(openMs), firstFullReadMs: Math.round(firstScanMs), totalMs: Math.round(startupMs) },
-    refreshes: { total: refreshed, endpointRefreshes: epStats.refreshes, ahead, late, notRefreshedWhenDue: notRefreshed, reusedRefreshTokens: epStats.reused },
+    startup: {
+      openWardenMs: Math.round(openMs),
+      firstFullReadMs: Math.round(firstScanMs),
+      totalMs: Math.round(startupMs),
+    },
+    refreshes: {
+      total: refreshed,
+      endpointRefreshes: epStats.refreshes,
+      ahead,
+      late,
+      notRefreshedWhenDue: notRefreshed,
+      reusedRefreshTokens: epStats.reused,
+    },
     tokensServed: served,
     expiredTokensServed: expiredServed,
-    refreshLagMs: lagMs.length ? { p50: Math.round(pct(lagMs, 50)), p99: Math.round(pct(lagMs, 99)), max: Math.round(lagMs[lagMs.length - 1] ?? 0) } : null,
-    refreshRealLatencyMs: DRIVER === 'sweep' ? { p50: +pct(realMs, 50).toFixed(1), p99: +pct(realMs, 99).toFixed(1), max: +(realMs[realMs.length - 1] ?? 0).toFixed(1) } : null,
+    refreshLagMs: lagMs.length
+      ? {
+          p50: Math.round(pct(lagMs, 50)),
+          p99: Math.round(pct(lagMs, 99)),
+          max: Math.round(lagMs[lagMs.length - 1] ?? 0),
+        }
+      : null,
+    refreshRealLatencyMs:
+      DRIVER === 'sweep'
+        ? {
+            p50: +pct(realMs, 50).toFixed(1),
+            p99: +pct(realMs, 99).toFixed(1),
+            max: +(realMs[realMs.length - 1] ?? 0).toFixed(1),
+          }
+        : null,
     memory: {
       rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20),
       rssAfterOpenWardenMB: Math.round(rssAfterOpen / 2 ** 20),
@@ -403,7 +485,13 @@ try {
       passes,
     },
     scheduler: schedulerCounts,
-    audit: { rows: finalRows.length, expiredAtEnd, staleRefreshTokens, unhealthy, dbMB: +(dbBytes / 2 ** 20).toFixed(1) },
+    audit: {
+      rows: finalRows.length,
+      expiredAtEnd,
+      staleRefreshTokens,
+      unhealthy,
+      dbMB: +(dbBytes / 2 ** 20).toFixed(1),
+    },
     errors: Object.fromEntries(errors),
   };
   if (args.json) process.stdout.write(JSON.stringify(result) + '\n');

@@ -55,7 +55,15 @@ export interface ConnectionStatus {
   lastRefreshAt: number | null;
   cause: DiagnosedCause | null;
   lastError: string | null;
-  openFlow: { id: string; kind: string; url: string; userCode: string | null; expiresAt: number; askedVia: string[]; createdAt: number } | null;
+  openFlow: {
+    id: string;
+    kind: string;
+    url: string;
+    userCode: string | null;
+    expiresAt: number;
+    askedVia: string[];
+    createdAt: number;
+  } | null;
 }
 
 export class Warden {
@@ -71,7 +79,14 @@ export class Warden {
   constructor(
     readonly config: Config,
     readonly store: Store,
-    readonly deps: { clock: Clock; logger: Logger; fetch: typeof fetch; owner: string; baseDir: string; leaseMs?: number | undefined },
+    readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      fetch: typeof fetch;
+      owner: string;
+      baseDir: string;
+      leaseMs?: number | undefined;
+    },
   ) {
     this.events.setMaxListeners(100);
     const sink: EventSink = {
@@ -87,7 +102,10 @@ export class Warden {
     // one profile and one grant client (and the function that builds it): all are stateless per
     // call. Per connection they cost ~5 KB (profile and client) and ~0.6 KB (config, a closure
     // and its context) — 0.5 GB and 60 MB at 100,000 connections (bench/scale.ts, heap snapshots).
-    const shared = new Map<string, { config: ConnectionConfig; profile: ConnectionRuntime['profile']; client: ConnectionRuntime['client'] }>();
+    const shared = new Map<
+      string,
+      { config: ConnectionConfig; profile: ConnectionRuntime['profile']; client: ConnectionRuntime['client'] }
+    >();
     for (const [name, conn] of Object.entries(config.connections)) {
       const fingerprint = JSON.stringify(conn);
       let s = shared.get(fingerprint);
@@ -127,7 +145,9 @@ export class Warden {
       keeper: this.keeper,
       connections: runtimes,
       owner: deps.owner,
-      defaultRedirectUri: config.server.public_url ? new URL('/oauth/callback', config.server.public_url).toString() : undefined,
+      defaultRedirectUri: config.server.public_url
+        ? new URL('/oauth/callback', config.server.public_url).toString()
+        : undefined,
     });
     this.events.on('event', (e: WardenEvent) => {
       if (e.type === 'reauth_completed' && e.connection) this.keeper.invalidate(e.connection);
@@ -158,7 +178,10 @@ export class Warden {
       } catch (err) {
         if (!(err instanceof ReauthRequiredError)) throw err;
         const left = deadline - this.deps.clock.now();
-        if (left <= 0) throw new TimeoutError(`Connection "${conn}" is still waiting for re-authorization after ${opts.timeoutMs ?? 600_000} ms`);
+        if (left <= 0)
+          throw new TimeoutError(
+            `Connection "${conn}" is still waiting for re-authorization after ${opts.timeoutMs ?? 600_000} ms`,
+          );
         await this.waitForChange(conn, Math.min(left, 1_000), opts.signal);
       }
     }
@@ -198,14 +221,18 @@ export class Warden {
   async status(): Promise<ConnectionStatus[]> {
     // No secret is needed here: at 100,000 connections the secret-free listing saves opening
     // 200,000 sealed values (hundreds of MB of short-lived allocation).
-    const list = this.store.listConnectionFacts ? await this.store.listConnectionFacts() : await this.store.listConnections();
+    const list = this.store.listConnectionFacts
+      ? await this.store.listConnectionFacts()
+      : await this.store.listConnections();
     const rows = new Map(list.map((r) => [r.name, r]));
     const flows = await this.store.listOpenFlows();
     return [...this.connections.values()].map((rt) => {
       const r = rows.get(rt.name);
       const f = flows.find((x) => x.connection === rt.name);
       const state: ConnectionState =
-        rt.config.kind === 'static' ? 'healthy' : r?.state ?? (rt.config.kind === 'oauth' ? 'unauthorized' : 'healthy');
+        rt.config.kind === 'static'
+          ? 'healthy'
+          : (r?.state ?? (rt.config.kind === 'oauth' ? 'unauthorized' : 'healthy'));
       return {
         name: rt.name,
         provider: rt.profile.id,
@@ -231,8 +258,10 @@ export class Warden {
     for (const [name, mb] of Object.entries(this.config.mailboxes)) {
       const uses = [...mb.send, ...mb.read].some((r) => JSON.stringify(r).includes(`"${conn}"`));
       if (!uses) continue;
-      for (const r of mb.send) if ('smtp' in r && r.smtp.password) out.push(`mailbox ${name}: send via smtp ${r.smtp.host} (app password)`);
-      for (const r of mb.read) if ('imap' in r && r.imap.password) out.push(`mailbox ${name}: read via imap ${r.imap.host} (app password)`);
+      for (const r of mb.send)
+        if ('smtp' in r && r.smtp.password) out.push(`mailbox ${name}: send via smtp ${r.smtp.host} (app password)`);
+      for (const r of mb.read)
+        if ('imap' in r && r.imap.password) out.push(`mailbox ${name}: read via imap ${r.imap.host} (app password)`);
     }
     return out;
   }
@@ -262,7 +291,10 @@ export class Warden {
   /** A configured mailbox: `send` goes through the durable outbox; `list` falls back across read routes. */
   mailbox(name: string): { send(msg: MailMessage): Promise<SendResult>; list(q?: ListQuery): Promise<ListResult> } {
     if (!this.config.mailboxes[name])
-      throw new TokenwardenError('TW_NOT_FOUND', `No mailbox named "${name}" (configured: ${Object.keys(this.config.mailboxes).join(', ') || 'none'})`);
+      throw new TokenwardenError(
+        'TW_NOT_FOUND',
+        `No mailbox named "${name}" (configured: ${Object.keys(this.config.mailboxes).join(', ') || 'none'})`,
+      );
     return {
       send: async (msg) => (await this.mail()).mailbox(name).send(msg),
       list: async (q) => (await this.mail()).mailbox(name).list(q),
@@ -279,7 +311,8 @@ export class Warden {
     this.closed = true;
     this.flows.stopWatching();
     this.keeper.close();
-    for (const fn of this.closers.reverse()) await fn().catch((e: unknown) => this.deps.logger.warn('close step failed', { error: String(e) }));
+    for (const fn of this.closers.reverse())
+      await fn().catch((e: unknown) => this.deps.logger.warn('close step failed', { error: String(e) }));
     await this.store.close();
   }
 
@@ -289,12 +322,23 @@ export class Warden {
   }
 
   private unknown(conn: string): TokenwardenError {
-    return new TokenwardenError('TW_NOT_FOUND', `No connection named "${conn}" (configured: ${[...this.connections.keys()].join(', ') || 'none'})`);
+    return new TokenwardenError(
+      'TW_NOT_FOUND',
+      `No connection named "${conn}" (configured: ${[...this.connections.keys()].join(', ') || 'none'})`,
+    );
   }
 }
 
 function flowSummary(f: FlowRecord): NonNullable<ConnectionStatus['openFlow']> {
-  return { id: f.id, kind: f.kind, url: f.url, userCode: f.userCode, expiresAt: f.expiresAt, askedVia: f.askedVia, createdAt: f.createdAt };
+  return {
+    id: f.id,
+    kind: f.kind,
+    url: f.url,
+    userCode: f.userCode,
+    expiresAt: f.expiresAt,
+    askedVia: f.askedVia,
+    createdAt: f.createdAt,
+  };
 }
 
 /** Open a warden from a config file or object. Remember to `close()` it. */

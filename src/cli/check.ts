@@ -4,14 +4,23 @@ import { openWarden } from '../warden.js';
 import { EXIT } from './exit-codes.js';
 import { jsonLine, table, type Io } from './output.js';
 
-export async function runCheck(o: { config?: string; conn?: string | undefined; json?: boolean }, io: Io): Promise<number> {
+export async function runCheck(
+  o: { config?: string; conn?: string | undefined; json?: boolean },
+  io: Io,
+): Promise<number> {
   const warden = await openWarden(o.config ? { configPath: o.config } : {});
   try {
     const names = o.conn ? [o.conn] : [...warden.connections.keys()];
     const results = [];
     for (const n of names) results.push(await probeConnection(warden, n));
     if (o.json) io.out(jsonLine({ probes: results }));
-    else io.out(table([['CONNECTION', 'RESULT', 'ACCOUNT', 'DETAIL'], ...results.map((r) => [r.connection, r.outcome, r.account ?? '-', r.detail])]));
+    else
+      io.out(
+        table([
+          ['CONNECTION', 'RESULT', 'ACCOUNT', 'DETAIL'],
+          ...results.map((r) => [r.connection, r.outcome, r.account ?? '-', r.detail]),
+        ]),
+      );
     if (results.some((r) => r.outcome === 'reauth_required')) return EXIT.reauth;
     if (results.some((r) => r.outcome === 'unavailable')) return EXIT.unavailable;
     return results.every((r) => r.ok) ? EXIT.ok : EXIT.unexpected;

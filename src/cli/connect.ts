@@ -25,7 +25,8 @@ export interface ConnectOptions {
 }
 
 export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
-  if (o.flow !== undefined && o.flow !== 'device' && o.flow !== 'auth_code') throw new UsageError('--flow must be device or auth_code');
+  if (o.flow !== undefined && o.flow !== 'device' && o.flow !== 'auth_code')
+    throw new UsageError('--flow must be device or auth_code');
   const warden = await openWarden(o.config ? { configPath: o.config } : {});
   try {
     const kind = o.flow === 'device' ? 'device_code' : o.flow === 'auth_code' ? 'auth_code' : undefined;
@@ -52,7 +53,17 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
 
 function announce(flow: FlowRecord, o: ConnectOptions, io: Io, callback: boolean): void {
   if (o.json) {
-    io.out(jsonLine({ event: 'flow_started', connection: flow.connection, flow_id: flow.id, kind: flow.kind, url: flow.url, user_code: flow.userCode, expires_at: new Date(flow.expiresAt).toISOString() }));
+    io.out(
+      jsonLine({
+        event: 'flow_started',
+        connection: flow.connection,
+        flow_id: flow.id,
+        kind: flow.kind,
+        url: flow.url,
+        user_code: flow.userCode,
+        expires_at: new Date(flow.expiresAt).toISOString(),
+      }),
+    );
     return;
   }
   const lines = [`Authorize "${flow.connection}": open this link in any browser`, '', `  ${flow.url}`, ''];
@@ -62,7 +73,9 @@ function announce(flow: FlowRecord, o: ConnectOptions, io: Io, callback: boolean
       callback
         ? 'This terminal catches the redirect automatically if the browser runs on this machine. Otherwise paste the'
         : 'When the browser lands on a page that does not load, copy its full address and',
-      callback ? 'address the browser ends on (the URL with ?code=…) here and press Enter.' : 'paste it here (or run `tokenwarden complete <url>` anywhere).',
+      callback
+        ? 'address the browser ends on (the URL with ?code=…) here and press Enter.'
+        : 'paste it here (or run `tokenwarden complete <url>` anywhere).',
     );
   lines.push(`The link expires in ${formatDuration(flow.expiresAt - io.now())}.`, '');
   io.err(lines.join('\n') + '\n');
@@ -99,24 +112,36 @@ async function loopbackListener(warden: Warden, flow: FlowRecord): Promise<Liste
     }
     warden.flows.completeFromInput(url.toString(), { via: 'loopback callback' }).then(
       (done) => {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>tokenwarden</title><p>Authorized. You can close this tab.</p>');
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          .end('<!doctype html><title>tokenwarden</title><p>Authorized. You can close this tab.</p>');
         resolve(done);
       },
       (err: unknown) => {
-        res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(`Not authorized: ${(err as Error).message}`);
+        res
+          .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
+          .end(`Not authorized: ${(err as Error).message}`);
         reject(err);
       },
     );
   });
   const ok = await new Promise<boolean>((res) => {
     server.once('error', () => res(false));
-    server.listen(Number(u.port), u.hostname === 'localhost' ? '127.0.0.1' : u.hostname.replace(/[[\]]/g, ''), () => res(true));
+    server.listen(Number(u.port), u.hostname === 'localhost' ? '127.0.0.1' : u.hostname.replace(/[[\]]/g, ''), () =>
+      res(true),
+    );
   });
   if (!ok) return null; // port busy (e.g. the daemon owns it): paste still works
   return { result, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function waitForAnswer(warden: Warden, flow: FlowRecord, listener: Listener | null, o: ConnectOptions, io: Io): Promise<CompletedFlow> {
+async function waitForAnswer(
+  warden: Warden,
+  flow: FlowRecord,
+  listener: Listener | null,
+  o: ConnectOptions,
+  io: Io,
+): Promise<CompletedFlow> {
   const ac = new AbortController();
   const contenders: Promise<CompletedFlow>[] = [];
   if (flow.kind === 'device_code') contenders.push(warden.flows.completeDevice(flow.id, { signal: ac.signal }));

@@ -63,7 +63,10 @@ export async function runMailSend(o: MailSendOptions, io: Io): Promise<number> {
     });
     if (o.json) io.out(jsonLine(r));
     else if (r.status === 'sent') io.out(`sent via ${r.route ?? '?'} (Message-ID ${r.messageId})\n`);
-    else if (r.status === 'queued') io.out(`queued (Message-ID ${r.messageId}): no route could deliver now; the daemon retries${r.error ? ` — ${r.error}` : ''}\n`);
+    else if (r.status === 'queued')
+      io.out(
+        `queued (Message-ID ${r.messageId}): no route could deliver now; the daemon retries${r.error ? ` — ${r.error}` : ''}\n`,
+      );
     else io.err(`failed (Message-ID ${r.messageId}): ${r.error ?? 'rejected'}\n`);
     return r.status === 'failed' ? 1 : 0;
   } finally {
@@ -71,18 +74,24 @@ export async function runMailSend(o: MailSendOptions, io: Io): Promise<number> {
   }
 }
 
-export async function runMailList(o: { config?: string; mailbox: string; since?: string; limit?: string; query?: string; json?: boolean }, io: Io): Promise<number> {
+export async function runMailList(
+  o: { config?: string; mailbox: string; since?: string; limit?: string; query?: string; json?: boolean },
+  io: Io,
+): Promise<number> {
   let since: Date | undefined;
   if (o.since) {
     const ago = parseDuration(o.since);
     since = ago !== null && !/^\d{4}-/.test(o.since) ? new Date(io.now() - ago) : new Date(o.since);
-    if (Number.isNaN(since.getTime())) throw new UsageError('--since takes a duration (24h, 7d) or a date (2026-11-01)');
+    if (Number.isNaN(since.getTime()))
+      throw new UsageError('--since takes a duration (24h, 7d) or a date (2026-11-01)');
   }
   const limit = o.limit ? Number(o.limit) : 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be an integer 1..500');
   const warden = await openWarden(o.config ? { configPath: o.config } : {});
   try {
-    const r = await warden.mailbox(o.mailbox).list({ limit, ...(since ? { since } : {}), ...(o.query ? { query: o.query } : {}) });
+    const r = await warden
+      .mailbox(o.mailbox)
+      .list({ limit, ...(since ? { since } : {}), ...(o.query ? { query: o.query } : {}) });
     if (o.json) io.out(jsonLine(r));
     else {
       if (r.fellBackFrom?.length) io.err(`(read via ${r.route}; unavailable: ${r.fellBackFrom.join(', ')})\n`);

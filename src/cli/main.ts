@@ -34,13 +34,21 @@ export async function main(argv: string[]): Promise<number> {
     .option('--flow <kind>', 'force device or auth_code')
     .option('--no-wait', 'persist the flow, print the link and exit (finish with `complete`)')
     .option('--json', 'one JSON object per line')
-    .action(run(async (conn: string, o: { via?: string; flow?: string; wait: boolean; json?: boolean }) => (await import('./connect.js')).runConnect({ ...g(), conn, ...o }, processIo)));
+    .action(
+      run(async (conn: string, o: { via?: string; flow?: string; wait: boolean; json?: boolean }) =>
+        (await import('./connect.js')).runConnect({ ...g(), conn, ...o }, processIo),
+      ),
+    );
 
   program
     .command('complete <input>')
     .description('finish an open flow with the redirect URL (or bare code) the browser reached')
     .option('--json', 'JSON output')
-    .action(run(async (input: string, o: { json?: boolean }) => (await import('./complete.js')).runComplete({ ...g(), input, ...o }, processIo)));
+    .action(
+      run(async (input: string, o: { json?: boolean }) =>
+        (await import('./complete.js')).runComplete({ ...g(), input, ...o }, processIo),
+      ),
+    );
 
   program
     .command('token <conn>')
@@ -57,7 +65,11 @@ export async function main(argv: string[]): Promise<number> {
     .command('check [conn]')
     .description('run live provider probes')
     .option('--json', 'JSON output')
-    .action(run(async (conn: string | undefined, o: { json?: boolean }) => (await import('./check.js')).runCheck({ ...g(), conn, ...o }, processIo)));
+    .action(
+      run(async (conn: string | undefined, o: { json?: boolean }) =>
+        (await import('./check.js')).runCheck({ ...g(), conn, ...o }, processIo),
+      ),
+    );
 
   program
     .command('serve')
@@ -67,35 +79,53 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('migrate')
-    .description('move every connection, flow, event and queued mail between stores (SQLite <-> PostgreSQL), secrets kept sealed')
+    .description(
+      'move every connection, flow, event and queued mail between stores (SQLite <-> PostgreSQL), secrets kept sealed',
+    )
     .requiredOption('--from <store>', 'source store URL (sqlite:PATH or postgres://…)')
     .requiredOption('--to <store>', 'target store URL')
-    .option('--key <spec>', 'encryption key (env:VAR or file:PATH; default: the config\'s key)')
+    .option('--key <spec>', "encryption key (env:VAR or file:PATH; default: the config's key)")
     .option('--force', 'replace the contents of a non-empty target')
     .option('--json', 'JSON output')
-    .action(run(async (o: { from: string; to: string; key?: string; force?: boolean; json?: boolean }) => (await import('./migrate.js')).runMigrate({ ...g(), ...o }, processIo)));
+    .action(
+      run(async (o: { from: string; to: string; key?: string; force?: boolean; json?: boolean }) =>
+        (await import('./migrate.js')).runMigrate({ ...g(), ...o }, processIo),
+      ),
+    );
 
   program
     .command('mcp')
-    .description('Model Context Protocol server on stdio: credential status, re-authorization, mail (never hands out tokens)')
+    .description(
+      'Model Context Protocol server on stdio: credential status, re-authorization, mail (never hands out tokens)',
+    )
     .action(run(async () => (await import('../mcp/run.js')).runMcp({ ...g() }, processIo)));
 
   program
     .command('demo')
-    .description('self-contained sandbox tour: local OAuth provider, SMTP server, daemon and a simulated human (no account needed)')
+    .description(
+      'self-contained sandbox tour: local OAuth provider, SMTP server, daemon and a simulated human (no account needed)',
+    )
     .option('--once', 'run the tour, print a summary and exit (non-zero if a step failed)')
     .option('--dir <dir>', 'keep the sandbox state in this folder (default: a temp folder, removed at the end)')
     .option('--verbose', 'daemon logs (JSON lines) on stderr')
-    .action(run(async (o: { once?: boolean; dir?: string; verbose?: boolean }) => (await import('../demo/run.js')).runDemo(o, processIo)));
+    .action(
+      run(async (o: { once?: boolean; dir?: string; verbose?: boolean }) =>
+        (await import('../demo/run.js')).runDemo(o, processIo),
+      ),
+    );
 
   program
     .command('rotate-key')
-    .description('re-seal every stored secret under a new key (atomic), keeping the old key file as a backup; stop the daemon first')
+    .description(
+      're-seal every stored secret under a new key (atomic), keeping the old key file as a backup; stop the daemon first',
+    )
     .option('--json', 'JSON output')
-    .action(run(async (o: { json?: boolean }) => (await import('./rotate-key.js')).runRotateKey({ ...g(), ...o }, processIo)));
+    .action(
+      run(async (o: { json?: boolean }) => (await import('./rotate-key.js')).runRotateKey({ ...g(), ...o }, processIo)),
+    );
 
   const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-  const mail = program.command('mail').description('send and read mail through a mailbox\'s routes');
+  const mail = program.command('mail').description("send and read mail through a mailbox's routes");
   mail
     .command('send <mailbox>')
     .description('queue durably and deliver through the first healthy route (body from --text, --html or stdin)')
@@ -111,7 +141,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--in-reply-to <message-id>', 'thread under this Message-ID')
     .option('--idempotency-key <key>', 'dedupe key (default: derived from the message)')
     .option('--json', 'JSON output')
-    .action(run(async (mailbox: string, o: Record<string, unknown>) => (await import('./mail.js')).runMailSend({ ...g(), mailbox, ...(o as object) }, processIo)));
+    .action(
+      run(async (mailbox: string, o: Record<string, unknown>) =>
+        (await import('./mail.js')).runMailSend({ ...g(), mailbox, ...(o as object) }, processIo),
+      ),
+    );
   mail
     .command('list <mailbox>')
     .description('recent messages, falling back across read routes')
@@ -119,7 +153,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--limit <n>', 'max messages', '20')
     .option('--query <q>', 'provider search query')
     .option('--json', 'JSON output')
-    .action(run(async (mailbox: string, o: { since?: string; limit?: string; query?: string; json?: boolean }) => (await import('./mail.js')).runMailList({ ...g(), mailbox, ...o }, processIo)));
+    .action(
+      run(async (mailbox: string, o: { since?: string; limit?: string; query?: string; json?: boolean }) =>
+        (await import('./mail.js')).runMailList({ ...g(), mailbox, ...o }, processIo),
+      ),
+    );
 
   try {
     await program.parseAsync(argv, { from: 'user' });

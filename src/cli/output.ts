@@ -25,7 +25,9 @@ export function describeError(err: unknown, now: number): string {
           (err.reauth.expiresAt ? `, expires in ${formatDuration(err.reauth.expiresAt - now)}` : ''),
       );
     if (err.reauth.askedAt)
-      lines.push(`  Asked ${formatDuration(now - err.reauth.askedAt)} ago${err.reauth.askedVia?.length ? ` via ${err.reauth.askedVia.join(', ')}` : ''}.`);
+      lines.push(
+        `  Asked ${formatDuration(now - err.reauth.askedAt)} ago${err.reauth.askedVia?.length ? ` via ${err.reauth.askedVia.join(', ')}` : ''}.`,
+      );
     if (err.fallbacks.length) lines.push(`  Still works: ${err.fallbacks.join('; ')}`);
     return redact(lines.join('\n')) + '\n';
   }
@@ -41,7 +43,16 @@ export function jsonLine(obj: unknown): string {
 export function table(rows: string[][]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function when(t: number | null, now: number): string {

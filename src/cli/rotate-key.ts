@@ -45,8 +45,14 @@ export function resealSqlite(file: string, from: Sealer, to: Sealer): number {
     let n = 0;
     db.transaction(() => {
       for (const [table, keyCol, columns] of SEALED) {
-        const rows = db.prepare(`SELECT ${keyCol} AS k, ${columns.join(', ')} FROM ${table}${table === 'meta' ? ` WHERE key = 'key_check'` : ''}`).all() as Array<Record<string, string | null>>;
-        const update = db.prepare(`UPDATE ${table} SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE ${keyCol} = ?`);
+        const rows = db
+          .prepare(
+            `SELECT ${keyCol} AS k, ${columns.join(', ')} FROM ${table}${table === 'meta' ? ` WHERE key = 'key_check'` : ''}`,
+          )
+          .all() as Array<Record<string, string | null>>;
+        const update = db.prepare(
+          `UPDATE ${table} SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE ${keyCol} = ?`,
+        );
         for (const r of rows) {
           const values = columns.map((c) => {
             const v = r[c];
@@ -69,8 +75,14 @@ export async function runRotateKey(o: RotateKeyOptions, io: Io, env: NodeJS.Proc
   const loaded = loadConfigFile(findConfigPath({ flag: o.config, env, cwd: process.cwd() }), env);
   const { store: url, key: spec } = loaded.config;
   const keyPath = keyFilePath(spec, loaded.baseDir);
-  if (!keyPath) throw new UsageError('rotate-key needs a file: key (key: file:PATH); for env: keys, write a file key and point key: at it first');
-  if (!url.startsWith('sqlite:') || url === 'sqlite::memory:') throw new UsageError('rotate-key supports SQLite stores (sqlite:PATH); for PostgreSQL, migrate to SQLite, rotate, and migrate back');
+  if (!keyPath)
+    throw new UsageError(
+      'rotate-key needs a file: key (key: file:PATH); for env: keys, write a file key and point key: at it first',
+    );
+  if (!url.startsWith('sqlite:') || url === 'sqlite::memory:')
+    throw new UsageError(
+      'rotate-key supports SQLite stores (sqlite:PATH); for PostgreSQL, migrate to SQLite, rotate, and migrate back',
+    );
   const storeOpts = { keySpec: spec, baseDir: loaded.baseDir };
   const file = (await import('node:path')).resolve(loaded.baseDir, url.slice('sqlite:'.length).replace(/^\/\//, ''));
   const pending = `${keyPath}.new`;
@@ -83,11 +95,17 @@ export async function runRotateKey(o: RotateKeyOptions, io: Io, env: NodeJS.Proc
       await (await openStore(url, { ...storeOpts, key: newKey })).close();
     } catch (e) {
       if (!(e instanceof KeyError)) throw e;
-      throw new UsageError(`${pending} exists but does not open the store: an interrupted rotation before re-sealing; delete it and run rotate-key again`);
+      throw new UsageError(
+        `${pending} exists but does not open the store: an interrupted rotation before re-sealing; delete it and run rotate-key again`,
+      );
     }
     renameSync(keyPath, backup);
     renameSync(pending, keyPath);
-    io.out(o.json ? jsonLine({ rotated: true, resumed: true, backup }) : `finished an interrupted rotation; old key kept as ${backup}\n`);
+    io.out(
+      o.json
+        ? jsonLine({ rotated: true, resumed: true, backup })
+        : `finished an interrupted rotation; old key kept as ${backup}\n`,
+    );
     return 0;
   }
 

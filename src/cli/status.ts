@@ -11,7 +11,9 @@ export async function runStatus(o: { config?: string; json?: boolean }, io: Io):
       io.out(jsonLine({ connections: list }));
       return 0;
     }
-    const rows = [['CONNECTION', 'PROVIDER', 'STATE', 'ACCOUNT', 'ACCESS EXPIRES', 'REFRESH TOKEN DIES', 'RENEWAL', 'CAUSE / FLOW']];
+    const rows = [
+      ['CONNECTION', 'PROVIDER', 'STATE', 'ACCOUNT', 'ACCESS EXPIRES', 'REFRESH TOKEN DIES', 'RENEWAL', 'CAUSE / FLOW'],
+    ];
     for (const c of list)
       rows.push([
         c.name,
@@ -21,7 +23,11 @@ export async function runStatus(o: { config?: string; json?: boolean }, io: Io):
         when(c.accessExpiresAt, now),
         c.refreshExpiresAt ? when(c.refreshExpiresAt, now) : 'no known limit',
         c.plannedRenewalAt ? `asks ${when(c.plannedRenewalAt, now)}` : '-',
-        c.openFlow ? `asked: ${c.openFlow.url} (until ${new Date(c.openFlow.expiresAt).toISOString()})` : c.cause ? `${c.cause.summary} Fix: ${c.cause.fix}` : '',
+        c.openFlow
+          ? `asked: ${c.openFlow.url} (until ${new Date(c.openFlow.expiresAt).toISOString()})`
+          : c.cause
+            ? `${c.cause.summary} Fix: ${c.cause.fix}`
+            : '',
       ]);
     io.out(table(rows));
     return 0;

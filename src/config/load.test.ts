@@ -60,17 +60,49 @@ describe('config loading', () => {
 
   it.each([
     ['unknown top-level key', { storee: 'x' }, /\(top level\): unknown key "storee"/],
-    ['unknown nested key', { connections: { a: { provider: 'google', client_id: 'x', scope: [] } } }, /connections\.a: unknown key "scope"/],
-    ['bad provider', { connections: { a: { provider: 'yahoo', client_id: 'x' } } }, /connections\.a\.provider: expected one of/],
-    ['wrong type', { connections: { a: { provider: 'google', client_id: 'x', scopes: 'gmail' } } }, /connections\.a\.scopes: expected array, got string/],
-    ['oidc without issuer', { connections: { a: { provider: 'oidc', client_id: 'x' } } }, /connections\.a\.issuer: required for provider oidc/],
-    ['bad duration', { connections: { a: { provider: 'google', client_id: 'x', reauth_lead: 'soon' } } }, /reauth_lead: expected a duration/],
+    [
+      'unknown nested key',
+      { connections: { a: { provider: 'google', client_id: 'x', scope: [] } } },
+      /connections\.a: unknown key "scope"/,
+    ],
+    [
+      'bad provider',
+      { connections: { a: { provider: 'yahoo', client_id: 'x' } } },
+      /connections\.a\.provider: expected one of/,
+    ],
+    [
+      'wrong type',
+      { connections: { a: { provider: 'google', client_id: 'x', scopes: 'gmail' } } },
+      /connections\.a\.scopes: expected array, got string/,
+    ],
+    [
+      'oidc without issuer',
+      { connections: { a: { provider: 'oidc', client_id: 'x' } } },
+      /connections\.a\.issuer: required for provider oidc/,
+    ],
+    [
+      'bad duration',
+      { connections: { a: { provider: 'google', client_id: 'x', reauth_lead: 'soon' } } },
+      /reauth_lead: expected a duration/,
+    ],
     ['bad store', { store: 'mysql://x' }, /store: expected sqlite:PATH or postgres/],
     ['bad key spec', { key: 'hunter2' }, /key: expected env:VAR or file:PATH/],
     ['unknown channel type', { channels: { c: { type: 'pigeon' } } }, /channels\.c/],
-    ['notify names a missing channel', { connections: { a: { provider: 'google', client_id: 'x', notify: ['ops'] } } }, /connections\.a\.notify\[0\]: unknown channel "ops"/],
-    ['route names a missing connection', { mailboxes: { m: { address: 'a@b.c', send: [{ gmail: 'nope' }] } } }, /mailboxes\.m\.send\[0\]: unknown connection "nope"/],
-    ['smtp route without credentials', { mailboxes: { m: { address: 'a@b.c', send: [{ smtp: { host: 'h', port: 25, user: 'u' } }] } } }, /needs either password/],
+    [
+      'notify names a missing channel',
+      { connections: { a: { provider: 'google', client_id: 'x', notify: ['ops'] } } },
+      /connections\.a\.notify\[0\]: unknown channel "ops"/,
+    ],
+    [
+      'route names a missing connection',
+      { mailboxes: { m: { address: 'a@b.c', send: [{ gmail: 'nope' }] } } },
+      /mailboxes\.m\.send\[0\]: unknown connection "nope"/,
+    ],
+    [
+      'smtp route without credentials',
+      { mailboxes: { m: { address: 'a@b.c', send: [{ smtp: { host: 'h', port: 25, user: 'u' } }] } } },
+      /needs either password/,
+    ],
     ['top level is a list', [1, 2], /mapping/],
   ])('rejects %s with a message naming the key', (_label, raw, message) => {
     expect(() => parseConfig(raw, {})).toThrow(ConfigError);

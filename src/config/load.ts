@@ -88,7 +88,10 @@ export function expandEnv(
   }
   if (value && typeof value === 'object') {
     // A YAML alias may refer to its own ancestor (`x: &a [*a]`): refuse it instead of recursing forever.
-    if (ancestors.has(value)) throw new ConfigError('a YAML alias refers to the node that contains it (circular structure)', { path: keyPath(path) });
+    if (ancestors.has(value))
+      throw new ConfigError('a YAML alias refers to the node that contains it (circular structure)', {
+        path: keyPath(path),
+      });
     ancestors.add(value);
     try {
       if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i], ancestors));
@@ -103,7 +106,10 @@ export function expandEnv(
 }
 
 function keyPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('') || '(top level)';
+  return (
+    path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('') ||
+    '(top level)'
+  );
 }
 
 function formatIssues(issues: z.core.$ZodIssue[]): string {
@@ -112,7 +118,8 @@ function formatIssues(issues: z.core.$ZodIssue[]): string {
     if (issue.code === 'unrecognized_keys')
       return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
     if (issue.code === 'invalid_type') return `${where}: expected ${issue.expected}${describeReceived(issue.input)}`;
-    if (issue.code === 'invalid_value') return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    if (issue.code === 'invalid_value')
+      return `${where}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     if (issue.code === 'invalid_union' && 'note' in issue && issue.note === 'No matching discriminator')
       return `${where}: unknown or missing "type"`;
     return `${where}: ${issue.message}`;
@@ -133,9 +140,12 @@ function checkReferences(config: Config): void {
   for (const [name, conn] of Object.entries(config.connections)) {
     conn.notify.forEach((ch, i) => {
       if (!config.channels[ch])
-        throw new ConfigError(`unknown channel "${ch}" (defined channels: ${Object.keys(config.channels).join(', ') || 'none'})`, {
-          path: `connections.${name}.notify[${i}]`,
-        });
+        throw new ConfigError(
+          `unknown channel "${ch}" (defined channels: ${Object.keys(config.channels).join(', ') || 'none'})`,
+          {
+            path: `connections.${name}.notify[${i}]`,
+          },
+        );
     });
   }
   for (const [name, mb] of Object.entries(config.mailboxes)) {
@@ -146,8 +156,7 @@ function checkReferences(config: Config): void {
       routes.forEach((route, i) => {
         const r = route as Record<string, unknown>;
         const target = r['gmail'] ?? r['graph'] ?? r['smtp'] ?? r['imap'];
-        const conn =
-          typeof target === 'string' ? target : (target as { connection?: string } | undefined)?.connection;
+        const conn = typeof target === 'string' ? target : (target as { connection?: string } | undefined)?.connection;
         if (conn && !config.connections[conn])
           throw new ConfigError(`unknown connection "${conn}"`, { path: `mailboxes.${name}.${dir}[${i}]` });
         if (('smtp' in r || 'imap' in r) && !conn && !(target as { password?: string }).password)

@@ -56,10 +56,15 @@ export const connectionSchema = z
     kind: z
       .enum(['oauth', 'client_credentials', 'service_account', 'static'])
       .default('oauth')
-      .describe('oauth: user grant with refresh token; client_credentials; service_account (Google JWT bearer); static secret.'),
+      .describe(
+        'oauth: user grant with refresh token; client_credentials; service_account (Google JWT bearer); static secret.',
+      ),
     client_id: z.string().min(1).optional().describe('OAuth client id (required for oauth and client_credentials).'),
     client_secret: z.string().optional().describe('OAuth client secret (use ${VAR}; omit for public clients).'),
-    scopes: z.array(z.string().min(1)).default([]).describe('Scopes to request (Gmail: gmail.send, gmail.readonly, ...).'),
+    scopes: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Scopes to request (Gmail: gmail.send, gmail.readonly, ...).'),
     issuer: url.optional().describe('OIDC issuer (provider oidc): endpoints come from discovery.'),
     tenant: z.string().optional().describe('Microsoft tenant (default common).'),
     auth_url: url.optional().describe('Authorization endpoint override (provider oauth2: required).'),
@@ -68,15 +73,26 @@ export const connectionSchema = z
     revoke_url: url.optional().describe('Revocation endpoint override (RFC 7009).'),
     userinfo_url: url.optional().describe('Userinfo endpoint override (health probe and account identity).'),
     api_base: url.optional().describe('Base URL of the provider API used by the health probe.'),
-    redirect_uri: url.optional().describe('Registered redirect URI; loopback http://127.0.0.1:PORT/... enables callback capture.'),
-    flow: z.enum(['auto', 'device', 'auth_code']).default('auto').describe('Human flow: auto picks device code where the provider and scopes allow it, else authorization code + PKCE.'),
+    redirect_uri: url
+      .optional()
+      .describe('Registered redirect URI; loopback http://127.0.0.1:PORT/... enables callback capture.'),
+    flow: z
+      .enum(['auto', 'device', 'auth_code'])
+      .default('auto')
+      .describe(
+        'Human flow: auto picks device code where the provider and scopes allow it, else authorization code + PKCE.',
+      ),
     app_status: z
       .enum(['testing', 'production'])
       .optional()
       .describe('Google: in testing, refresh tokens die 7 days after consent.'),
-    refresh_token_ttl: duration('refresh token lifetime').optional().describe('Override predicted refresh-token lifetime.'),
+    refresh_token_ttl: duration('refresh token lifetime')
+      .optional()
+      .describe('Override predicted refresh-token lifetime.'),
     notify: z.array(name).default([]).describe('Channels to ask, in escalation order.'),
-    reauth_lead: duration('lead time').default(86_400_000).describe('Open a renewal flow this long before predicted death.'),
+    reauth_lead: duration('lead time')
+      .default(86_400_000)
+      .describe('Open a renewal flow this long before predicted death.'),
     remind_after: duration('reminder').default(600_000).describe('Remind/escalate after this long without an answer.'),
     quiet_hours: z
       .string()
@@ -84,7 +100,9 @@ export const connectionSchema = z
         message: 'expected "HH:MM-HH:MM [IANA zone]", e.g. "22:00-07:30 Europe/Berlin"',
       })
       .optional()
-      .describe('Do not send predicted-expiry renewals in this window ("22:00-07:30 Europe/Berlin"); a dead credential is always reported.'),
+      .describe(
+        'Do not send predicted-expiry renewals in this window ("22:00-07:30 Europe/Berlin"); a dead credential is always reported.',
+      ),
     auth_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters.'),
     // service_account
     key_file: z.string().optional().describe('service_account: path to the Google JSON key.'),
@@ -94,7 +112,8 @@ export const connectionSchema = z
     account: z.string().optional().describe('Account identity shown in status (email, login).'),
   })
   .superRefine((c, ctx) => {
-    if (c.provider === 'oidc' && !c.issuer) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'required for provider oidc' });
+    if (c.provider === 'oidc' && !c.issuer)
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'required for provider oidc' });
     if (c.provider === 'oauth2' && c.kind === 'oauth' && (!c.auth_url || !c.token_url))
       ctx.addIssue({ code: 'custom', path: ['token_url'], message: 'provider oauth2 needs auth_url and token_url' });
     if ((c.kind === 'oauth' || c.kind === 'client_credentials') && !c.client_id)
@@ -112,7 +131,7 @@ const tlsOpts = {
   starttls: z.boolean().optional().describe('Require STARTTLS on a plain port.'),
   user: z.string().min(1).describe('Login, usually the mail address.'),
   password: z.string().optional().describe('App Password.'),
-  connection: name.optional().describe('Use XOAUTH2 with this connection\'s access token.'),
+  connection: name.optional().describe("Use XOAUTH2 with this connection's access token."),
   tls_reject_unauthorized: z.boolean().optional().describe('Set false only for a self-signed test server.'),
 };
 
@@ -120,16 +139,30 @@ const smtpRoute = z.strictObject({ smtp: z.strictObject(tlsOpts) });
 const imapRoute = z.strictObject({ imap: z.strictObject(tlsOpts) });
 const apiTarget = z.union([
   name.describe('Connection name.'),
-  z.strictObject({ connection: name.describe('Connection name.'), api_base: url.optional().describe('API base URL override (tests, proxies).') }),
+  z.strictObject({
+    connection: name.describe('Connection name.'),
+    api_base: url.optional().describe('API base URL override (tests, proxies).'),
+  }),
 ]);
 const gmailRoute = z.strictObject({ gmail: apiTarget.describe('Gmail REST with this connection.') });
 const graphRoute = z.strictObject({ graph: apiTarget.describe('Microsoft Graph with this connection.') });
 
 export const mailboxSchema = z.strictObject({
   address: z.string().min(3).describe('The mailbox address (default From).'),
-  send: z.array(z.union([gmailRoute, graphRoute, smtpRoute])).default([]).describe('Send routes in failover order: gmail, graph or smtp.'),
-  read: z.array(z.union([gmailRoute, graphRoute, imapRoute])).default([]).describe('Read routes in fallback order: gmail, graph or imap.'),
-  max_message_bytes: z.number().int().positive().default(25 * 1024 * 1024).describe('Largest message accepted (bytes, MIME encoded).'),
+  send: z
+    .array(z.union([gmailRoute, graphRoute, smtpRoute]))
+    .default([])
+    .describe('Send routes in failover order: gmail, graph or smtp.'),
+  read: z
+    .array(z.union([gmailRoute, graphRoute, imapRoute]))
+    .default([])
+    .describe('Read routes in fallback order: gmail, graph or imap.'),
+  max_message_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(25 * 1024 * 1024)
+    .describe('Largest message accepted (bytes, MIME encoded).'),
 });
 
 export const serverSchema = z.strictObject({
@@ -138,10 +171,13 @@ export const serverSchema = z.strictObject({
     .regex(/^[^:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, { message: 'expected host:port, e.g. 127.0.0.1:7465' })
     .default('127.0.0.1:7465')
     .describe('Address to bind (loopback by default).'),
-  public_url: url.optional().describe('How the human\'s browser reaches this server (for callbacks and the dashboard).'),
+  public_url: url.optional().describe("How the human's browser reaches this server (for callbacks and the dashboard)."),
   api_key: z.string().optional().describe('API key (default: file .tokenwarden/api-key written by init).'),
   api_key_file: z.string().optional().describe('File holding the API key (default .tokenwarden/api-key).'),
-  allow_insecure_public: z.boolean().default(false).describe('Allow plain HTTP on a non-loopback address (behind a TLS proxy only).'),
+  allow_insecure_public: z
+    .boolean()
+    .default(false)
+    .describe('Allow plain HTTP on a non-loopback address (behind a TLS proxy only).'),
   tls_cert: z.string().optional().describe('PEM certificate file: serve HTTPS directly.'),
   tls_key: z.string().optional().describe('PEM private key file for tls_cert.'),
 });
@@ -157,10 +193,18 @@ export const configSchema = z.strictObject({
     .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, { message: 'expected env:VAR or file:PATH' })
     .default('file:.tokenwarden/key')
     .describe('32-byte AES-256-GCM key, base64: env:VAR or file:PATH (written 0600 by init).'),
-  server: serverSchema.default({ listen: '127.0.0.1:7465', allow_insecure_public: false }).describe('HTTP server of the daemon: callback, API, dashboard, metrics.'),
+  server: serverSchema
+    .default({ listen: '127.0.0.1:7465', allow_insecure_public: false })
+    .describe('HTTP server of the daemon: callback, API, dashboard, metrics.'),
   channels: z.record(name, channelSchema).default({}).describe('Ways to reach the human, by name.'),
-  connections: z.record(name, connectionSchema).default({}).describe('Delegated authorizations to keep alive, by name.'),
-  mailboxes: z.record(name, mailboxSchema).default({}).describe('Mail addresses with ordered send/read routes, by name.'),
+  connections: z
+    .record(name, connectionSchema)
+    .default({})
+    .describe('Delegated authorizations to keep alive, by name.'),
+  mailboxes: z
+    .record(name, mailboxSchema)
+    .default({})
+    .describe('Mail addresses with ordered send/read routes, by name.'),
 });
 
 export type Config = z.output<typeof configSchema>;

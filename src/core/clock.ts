@@ -17,10 +17,13 @@ export const systemClock: Clock = {
         reject(signal.reason as Error);
         return;
       }
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, Math.max(0, ms));
+      const t = setTimeout(
+        () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       const onAbort = (): void => {
         clearTimeout(t);
         reject(signal?.reason as Error);

@@ -126,11 +126,9 @@ export class ProviderError extends TokenwardenError {
     error: string,
     opts: { description?: string | undefined; status?: number | undefined; cause?: unknown } = {},
   ) {
-    super(
-      'TW_PROVIDER_ERROR',
-      `Provider answered ${error}${opts.description ? `: ${opts.description}` : ''}`,
-      { cause: opts.cause },
-    );
+    super('TW_PROVIDER_ERROR', `Provider answered ${error}${opts.description ? `: ${opts.description}` : ''}`, {
+      cause: opts.cause,
+    });
     this.error = error;
     this.description = opts.description;
     this.status = opts.status;

@@ -35,5 +35,8 @@ export function redact(text: string): string {
   return text
     .replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]')
     .replace(/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]')
-    .replace(/([?&](?:code|access_token|refresh_token|id_token|code_verifier|device_code)=)[^&\s"']+/gi, '$1[redacted]');
+    .replace(
+      /([?&](?:code|access_token|refresh_token|id_token|code_verifier|device_code)=)[^&\s"']+/gi,
+      '$1[redacted]',
+    );
 }

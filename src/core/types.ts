@@ -5,13 +5,7 @@ import type { DiagnosedCause } from './errors.js';
 
 /** DESIGN section 3 lifecycle. */
 export type ConnectionState =
-  | 'unauthorized'
-  | 'healthy'
-  | 'refreshing'
-  | 'degraded'
-  | 'expiring'
-  | 'reauth_required'
-  | 'awaiting_human';
+  'unauthorized' | 'healthy' | 'refreshing' | 'degraded' | 'expiring' | 'reauth_required' | 'awaiting_human';
 
 export const CONNECTION_STATES: readonly ConnectionState[] = [
   'unauthorized',

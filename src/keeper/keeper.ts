@@ -91,7 +91,12 @@ export class Keeper implements TokenSource {
     const cached = this.cache.get(name);
     const now = this.deps.clock.now();
     if (cached && (cached.refreshAt === null || now < cached.refreshAt))
-      return Promise.resolve({ accessToken: cached.accessToken, tokenType: cached.tokenType, expiresAt: cached.expiresAt, state: 'healthy' });
+      return Promise.resolve({
+        accessToken: cached.accessToken,
+        tokenType: cached.tokenType,
+        expiresAt: cached.expiresAt,
+        state: 'healthy',
+      });
     return this.singleFlight(name, () => this.obtain(name, false));
   }
 
@@ -138,7 +143,12 @@ export class Keeper implements TokenSource {
         grantedAt: now,
         lastRefreshAt: now,
         lastUsedAt: now,
-        refreshExpiresAt: this.predictDeath(name, { grantedAt: now, lastUsedAt: now, announced: tokens.refreshExpiresAt ?? null, scope: tokens.scope }),
+        refreshExpiresAt: this.predictDeath(name, {
+          grantedAt: now,
+          lastUsedAt: now,
+          announced: tokens.refreshExpiresAt ?? null,
+          scope: tokens.scope,
+        }),
         state: 'healthy',
         cause: null,
         failureCount: 0,
@@ -157,9 +167,18 @@ export class Keeper implements TokenSource {
     const now = this.deps.clock.now();
     this.cache.delete(name);
     const before = await this.deps.store.getConnection(name);
-    await this.deps.store.updateConnection(name, { state: 'reauth_required', cause, lastError: cause.summary }, { now });
+    await this.deps.store.updateConnection(
+      name,
+      { state: 'reauth_required', cause, lastError: cause.summary },
+      { now },
+    );
     if (before?.state !== 'reauth_required' && before?.state !== 'awaiting_human') {
-      await this.deps.events.emit({ type: 'reauth_required', connection: name, message: `${cause.summary} Fix: ${cause.fix}`, data: { cause: cause.id } });
+      await this.deps.events.emit({
+        type: 'reauth_required',
+        connection: name,
+        message: `${cause.summary} Fix: ${cause.fix}`,
+        data: { cause: cause.id },
+      });
       this.deps.onReauthRequired?.(name, cause);
     }
   }
@@ -174,7 +193,12 @@ export class Keeper implements TokenSource {
 
   private runtime(name: string): ConnectionRuntime {
     const rt = this.deps.connections.get(name);
-    if (!rt) throw new ReauthRequiredError(name, { id: 'unknown_connection', summary: `No connection named "${name}" is configured.`, fix: 'Add it under connections: in tokenwarden.yaml.' });
+    if (!rt)
+      throw new ReauthRequiredError(name, {
+        id: 'unknown_connection',
+        summary: `No connection named "${name}" is configured.`,
+        fix: 'Add it under connections: in tokenwarden.yaml.',
+      });
     return rt;
   }
 
@@ -187,14 +211,22 @@ export class Keeper implements TokenSource {
     for (let attempt = 0; ; attempt++) {
       const now = clock.now();
       await this.failIfDead(name, row);
-      const decision = shouldRefresh({ now, hasAccessToken: row.accessToken !== null, accessExpiresAt: row.accessExpiresAt, obtainedAt: row.lastRefreshAt });
+      const decision = shouldRefresh({
+        now,
+        hasAccessToken: row.accessToken !== null,
+        accessExpiresAt: row.accessExpiresAt,
+        obtainedAt: row.lastRefreshAt,
+      });
       if (!decision.should && !(force && attempt === 0)) return this.remember(name, row);
       // Backing off after transient failures: serve the unexpired token, else say when to retry.
       if (row.nextAttemptAt !== null && now < row.nextAttemptAt) {
         if (row.accessToken && isUsable(now, row.accessExpiresAt)) return this.serveDegraded(row);
-        throw new TransientError(`Provider unavailable for "${name}"; next attempt in ${Math.ceil((row.nextAttemptAt - now) / 1000)} s`, {
-          retryAfterMs: row.nextAttemptAt - now,
-        });
+        throw new TransientError(
+          `Provider unavailable for "${name}"; next attempt in ${Math.ceil((row.nextAttemptAt - now) / 1000)} s`,
+          {
+            retryAfterMs: row.nextAttemptAt - now,
+          },
+        );
       }
       const leased = await store.acquireRefreshLease(name, this.deps.owner, this.leaseMs, now);
       if (!leased) {
@@ -204,8 +236,17 @@ export class Keeper implements TokenSource {
         continue;
       }
       // Re-read under the lease: someone may have refreshed already.
-      const fresh = shouldRefresh({ now, hasAccessToken: leased.accessToken !== null, accessExpiresAt: leased.accessExpiresAt, obtainedAt: leased.lastRefreshAt });
-      if ((!fresh.should && !(force && leased.version === row.version)) || (leased.state === 'reauth_required' || leased.state === 'awaiting_human')) {
+      const fresh = shouldRefresh({
+        now,
+        hasAccessToken: leased.accessToken !== null,
+        accessExpiresAt: leased.accessExpiresAt,
+        obtainedAt: leased.lastRefreshAt,
+      });
+      if (
+        (!fresh.should && !(force && leased.version === row.version)) ||
+        leased.state === 'reauth_required' ||
+        leased.state === 'awaiting_human'
+      ) {
         await store.releaseRefreshLease(name, this.deps.owner);
         row = leased;
         if (!fresh.should) return this.remember(name, row);
@@ -219,12 +260,28 @@ export class Keeper implements TokenSource {
     }
   }
 
-  private async refreshUnderLease(name: string, rt: ConnectionRuntime, row: ConnectionRecord): Promise<AccessTokenInfo> {
+  private async refreshUnderLease(
+    name: string,
+    rt: ConnectionRuntime,
+    row: ConnectionRecord,
+  ): Promise<AccessTokenInfo> {
     const { store, clock, owner } = this.deps;
     const started = clock.now();
     if (rt.config.kind === 'oauth' && !row.refreshToken) {
       if (row.accessToken && isUsable(started, row.accessExpiresAt)) return this.remember(name, row);
-      await this.markReauthRequired(name, row.accessToken ? { id: 'no_refresh_token', summary: 'The provider issued no refresh token, and the access token has expired.', fix: rt.profile.id === 'google' ? 'Re-authorize; tokenwarden asks Google for offline access (access_type=offline, prompt=consent).' : 'Re-authorize with the offline_access scope (or the provider\'s equivalent) so a refresh token is issued.' } : notAuthorizedCause(name));
+      await this.markReauthRequired(
+        name,
+        row.accessToken
+          ? {
+              id: 'no_refresh_token',
+              summary: 'The provider issued no refresh token, and the access token has expired.',
+              fix:
+                rt.profile.id === 'google'
+                  ? 'Re-authorize; tokenwarden asks Google for offline access (access_type=offline, prompt=consent).'
+                  : "Re-authorize with the offline_access scope (or the provider's equivalent) so a refresh token is issued.",
+            }
+          : notAuthorizedCause(name),
+      );
       return this.failIfDead(name, (await store.getConnection(name)) ?? row).then(() => this.remember(name, row));
     }
     let tokens: TokenSet;
@@ -254,7 +311,12 @@ export class Keeper implements TokenSource {
         accessExpiresAt: tokens.expiresAt ?? null,
         lastRefreshAt: now,
         lastUsedAt: now,
-        refreshExpiresAt: this.predictDeath(name, { grantedAt: row.grantedAt, lastUsedAt: now, announced: tokens.refreshExpiresAt ?? row.refreshExpiresAt, scope: tokens.scope ?? row.scope }),
+        refreshExpiresAt: this.predictDeath(name, {
+          grantedAt: row.grantedAt,
+          lastUsedAt: now,
+          announced: tokens.refreshExpiresAt ?? row.refreshExpiresAt,
+          scope: tokens.scope ?? row.scope,
+        }),
         state: 'healthy',
         cause: null,
         failureCount: 0,
@@ -267,31 +329,64 @@ export class Keeper implements TokenSource {
     await this.deps.events.emit({
       type: wasUnhealthy ? 'recovered' : 'refreshed',
       connection: name,
-      message: wasUnhealthy ? `Provider reachable again; token refreshed after ${row.failureCount} failed attempt(s).` : 'Access token refreshed.',
-      data: { expiresAt: updated.accessExpiresAt, rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== row.refreshToken, ms: now - row.updatedAt >= 0 ? now - (row.lastRefreshAt ?? now) : null },
+      message: wasUnhealthy
+        ? `Provider reachable again; token refreshed after ${row.failureCount} failed attempt(s).`
+        : 'Access token refreshed.',
+      data: {
+        expiresAt: updated.accessExpiresAt,
+        rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== row.refreshToken,
+        ms: now - row.updatedAt >= 0 ? now - (row.lastRefreshAt ?? now) : null,
+      },
     });
     return this.remember(name, updated);
   }
 
-  private async handleFailure(name: string, rt: ConnectionRuntime, row: ConnectionRecord, err: unknown): Promise<AccessTokenInfo> {
+  private async handleFailure(
+    name: string,
+    rt: ConnectionRuntime,
+    row: ConnectionRecord,
+    err: unknown,
+  ): Promise<AccessTokenInfo> {
     const { store, clock, owner } = this.deps;
     const now = clock.now();
     if (err instanceof ProviderError && isDefinitiveOAuthError(err.error)) {
       // Rotation race: another process rotated the refresh token after our read. Adopt theirs.
       const current = await store.getConnection(name);
       if (current && current.refreshToken && current.refreshToken !== row.refreshToken) {
-        await this.deps.events.emit({ type: 'rotation_adopted', connection: name, message: rotationRaceCause().summary, data: null });
+        await this.deps.events.emit({
+          type: 'rotation_adopted',
+          connection: name,
+          message: rotationRaceCause().summary,
+          data: null,
+        });
         return this.remember(name, current);
       }
-      const cause = rt.profile.diagnose({ error: err.error, description: err.description, conn: rt.config, grantedAt: row.grantedAt, lastUsedAt: row.lastUsedAt, now });
-      await this.deps.events.emit({ type: 'refresh_failed', connection: name, message: `Provider refused the refresh: ${err.error}`, data: { error: err.error, definitive: true } });
+      const cause = rt.profile.diagnose({
+        error: err.error,
+        description: err.description,
+        conn: rt.config,
+        grantedAt: row.grantedAt,
+        lastUsedAt: row.lastUsedAt,
+        now,
+      });
+      await this.deps.events.emit({
+        type: 'refresh_failed',
+        connection: name,
+        message: `Provider refused the refresh: ${err.error}`,
+        data: { error: err.error, definitive: true },
+      });
       await this.markReauthRequired(name, cause);
       throw await this.reauthError(name, cause, err);
     }
     const transient =
       err instanceof TransientError
         ? err
-        : new TransientError(err instanceof ProviderError ? `Provider answered ${err.error}` : `Refresh failed: ${(err as Error).message}`, { cause: err });
+        : new TransientError(
+            err instanceof ProviderError
+              ? `Provider answered ${err.error}`
+              : `Refresh failed: ${(err as Error).message}`,
+            { cause: err },
+          );
     const failureCount = row.failureCount + 1;
     const delay = backoffDelay(failureCount, transient.retryAfterMs, this.random());
     await store.updateConnection(
@@ -300,31 +395,62 @@ export class Keeper implements TokenSource {
       { now, leaseOwner: owner },
     );
     if (row.state !== 'degraded')
-      await this.deps.events.emit({ type: 'degraded', connection: name, message: `Refresh failed transiently (${transient.message}); serving the unexpired token and retrying.`, data: { retryInMs: Math.round(delay), status: transient.status ?? null } });
+      await this.deps.events.emit({
+        type: 'degraded',
+        connection: name,
+        message: `Refresh failed transiently (${transient.message}); serving the unexpired token and retrying.`,
+        data: { retryInMs: Math.round(delay), status: transient.status ?? null },
+      });
     else
-      await this.deps.events.emit({ type: 'refresh_failed', connection: name, message: transient.message, data: { definitive: false, attempt: failureCount, retryInMs: Math.round(delay) } });
+      await this.deps.events.emit({
+        type: 'refresh_failed',
+        connection: name,
+        message: transient.message,
+        data: { definitive: false, attempt: failureCount, retryInMs: Math.round(delay) },
+      });
     if (row.accessToken && isUsable(now, row.accessExpiresAt)) return this.serveDegraded(row);
     throw transient;
   }
 
   private serveDegraded(row: ConnectionRecord): AccessTokenInfo {
     // Do not cache: every call re-checks the store so recovery is noticed.
-    return { accessToken: row.accessToken as string, tokenType: row.tokenType ?? 'Bearer', expiresAt: row.accessExpiresAt, state: 'degraded' };
+    return {
+      accessToken: row.accessToken as string,
+      tokenType: row.tokenType ?? 'Bearer',
+      expiresAt: row.accessExpiresAt,
+      state: 'degraded',
+    };
   }
 
   private async failIfDead(name: string, row: ConnectionRecord): Promise<void> {
     if (row.state === 'reauth_required' || row.state === 'awaiting_human')
       throw await this.reauthError(name, row.cause ?? notAuthorizedCause(name));
-    if (row.state === 'unauthorized' && !row.accessToken && !row.refreshToken && this.runtime(name).config.kind === 'oauth')
+    if (
+      row.state === 'unauthorized' &&
+      !row.accessToken &&
+      !row.refreshToken &&
+      this.runtime(name).config.kind === 'oauth'
+    )
       throw await this.reauthError(name, notAuthorizedCause(name));
   }
 
   private async reauthError(name: string, cause: DiagnosedCause, err?: unknown): Promise<ReauthRequiredError> {
     const flow = (await this.deps.store.listOpenFlows(name))[0];
     const reauth: ReauthFacts = flow
-      ? { flowId: flow.id, url: flow.url, userCode: flow.userCode ?? undefined, askedAt: flow.createdAt, askedVia: flow.askedVia, expiresAt: flow.expiresAt }
+      ? {
+          flowId: flow.id,
+          url: flow.url,
+          userCode: flow.userCode ?? undefined,
+          askedAt: flow.createdAt,
+          askedVia: flow.askedVia,
+          expiresAt: flow.expiresAt,
+        }
       : {};
-    return new ReauthRequiredError(name, cause, { reauth, fallbacks: this.deps.fallbacksFor?.(name) ?? [], cause: err });
+    return new ReauthRequiredError(name, cause, {
+      reauth,
+      fallbacks: this.deps.fallbacksFor?.(name) ?? [],
+      cause: err,
+    });
   }
 
   private async waitForOther(name: string, version: number): Promise<ConnectionRecord> {
@@ -341,10 +467,21 @@ export class Keeper implements TokenSource {
 
   private remember(name: string, row: ConnectionRecord, noCache = false): AccessTokenInfo {
     if (!row.accessToken) throw new TransientError(`No access token available for "${name}"`);
-    const d = shouldRefresh({ now: this.deps.clock.now(), hasAccessToken: true, accessExpiresAt: row.accessExpiresAt, obtainedAt: row.lastRefreshAt });
+    const d = shouldRefresh({
+      now: this.deps.clock.now(),
+      hasAccessToken: true,
+      accessExpiresAt: row.accessExpiresAt,
+      obtainedAt: row.lastRefreshAt,
+    });
     // One shared 'Bearer' string instead of one per cached connection (each row read is a fresh copy).
     const tokenType = row.tokenType === null || row.tokenType === 'Bearer' ? 'Bearer' : row.tokenType;
-    const info: Cached = { accessToken: row.accessToken, tokenType, expiresAt: row.accessExpiresAt, refreshAt: d.refreshAt, promise: Promise.resolve(row.accessToken) };
+    const info: Cached = {
+      accessToken: row.accessToken,
+      tokenType,
+      expiresAt: row.accessExpiresAt,
+      refreshAt: d.refreshAt,
+      promise: Promise.resolve(row.accessToken),
+    };
     if (!noCache && !d.should) {
       this.cache.set(name, info);
       this.watchStore();
@@ -354,13 +491,27 @@ export class Keeper implements TokenSource {
 
   private staticSecret(name: string, rt: ConnectionRuntime): AccessTokenInfo {
     const secret = rt.config.secret;
-    if (!secret) throw new ReauthRequiredError(name, { id: 'no_secret', summary: 'The static connection has no secret configured.', fix: `Set connections.${name}.secret.` });
+    if (!secret)
+      throw new ReauthRequiredError(name, {
+        id: 'no_secret',
+        summary: 'The static connection has no secret configured.',
+        fix: `Set connections.${name}.secret.`,
+      });
     return { accessToken: secret, tokenType: 'Bearer', expiresAt: null, state: 'healthy' };
   }
 
-  private predictDeath(name: string, f: { grantedAt: number | null; lastUsedAt: number | null; announced: number | null; scope: string | null | undefined }): number | null {
+  private predictDeath(
+    name: string,
+    f: {
+      grantedAt: number | null;
+      lastUsedAt: number | null;
+      announced: number | null;
+      scope: string | null | undefined;
+    },
+  ): number | null {
     const rt = this.runtime(name);
-    if (rt.config.refresh_token_ttl !== undefined && f.grantedAt !== null) return f.grantedAt + rt.config.refresh_token_ttl;
+    if (rt.config.refresh_token_ttl !== undefined && f.grantedAt !== null)
+      return f.grantedAt + rt.config.refresh_token_ttl;
     return rt.profile.predictRefreshDeath({
       conn: rt.config,
       scopes: f.scope ? f.scope.split(' ') : rt.config.scopes,

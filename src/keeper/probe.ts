@@ -21,28 +21,52 @@ export interface ProbeResult {
 export async function probeConnection(warden: Warden, name: string): Promise<ProbeResult> {
   const started = warden.deps.clock.now();
   const rt = warden.connections.get(name);
-  const result = (r: Omit<ProbeResult, 'connection' | 'ms'>): ProbeResult => ({ connection: name, ms: warden.deps.clock.now() - started, ...r });
+  const result = (r: Omit<ProbeResult, 'connection' | 'ms'>): ProbeResult => ({
+    connection: name,
+    ms: warden.deps.clock.now() - started,
+    ...r,
+  });
   if (!rt) return result({ ok: false, outcome: 'failed', detail: `unknown connection ${name}` });
   let out: ProbeResult;
   try {
     const info = await warden.tokenInfo(name);
     const granted = (await warden.store.getConnection(name))?.scope?.split(' ') ?? rt.config.scopes;
     const probe = probeFor(rt.profile, granted);
-    const url = probe ? (probeUrl(rt.profile, probe) ?? (probe.url === 'userinfo' ? await discoveredUserinfo(warden, rt.profile.endpoints.issuer) : null)) : null;
-    if (!probe || !url) out = result({ ok: true, outcome: 'skipped', detail: `token valid (${info.state}); no probe fits the granted scopes` });
+    const url = probe
+      ? (probeUrl(rt.profile, probe) ??
+        (probe.url === 'userinfo' ? await discoveredUserinfo(warden, rt.profile.endpoints.issuer) : null))
+      : null;
+    if (!probe || !url)
+      out = result({
+        ok: true,
+        outcome: 'skipped',
+        detail: `token valid (${info.state}); no probe fits the granted scopes`,
+      });
     else {
       const res = await warden.fetch(name, url, { signal: AbortSignal.timeout(15_000) });
       if (res.ok) {
         const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
         const account = probe.accountField ? body[probe.accountField] : undefined;
-        out = result({ ok: true, outcome: 'ok', status: res.status, account: typeof account === 'string' ? account : undefined, detail: `GET ${new URL(url).pathname} → ${res.status}` });
+        out = result({
+          ok: true,
+          outcome: 'ok',
+          status: res.status,
+          account: typeof account === 'string' ? account : undefined,
+          detail: `GET ${new URL(url).pathname} → ${res.status}`,
+        });
       } else {
         await res.body?.cancel();
-        out = result({ ok: false, outcome: res.status >= 500 || res.status === 429 ? 'unavailable' : 'failed', status: res.status, detail: `GET ${new URL(url).pathname} → ${res.status}` });
+        out = result({
+          ok: false,
+          outcome: res.status >= 500 || res.status === 429 ? 'unavailable' : 'failed',
+          status: res.status,
+          detail: `GET ${new URL(url).pathname} → ${res.status}`,
+        });
       }
     }
   } catch (err) {
-    if (err instanceof ReauthRequiredError) out = result({ ok: false, outcome: 'reauth_required', detail: err.message });
+    if (err instanceof ReauthRequiredError)
+      out = result({ ok: false, outcome: 'reauth_required', detail: err.message });
     else if (err instanceof TransientError) out = result({ ok: false, outcome: 'unavailable', detail: err.message });
     else out = result({ ok: false, outcome: 'failed', detail: (err as Error).message });
   }
@@ -59,7 +83,10 @@ export async function probeConnection(warden: Warden, name: string): Promise<Pro
 async function discoveredUserinfo(warden: Warden, issuer: string | undefined): Promise<string | null> {
   if (!issuer) return null;
   try {
-    const res = await warden.deps.fetch(new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`), { signal: AbortSignal.timeout(10_000) });
+    const res = await warden.deps.fetch(
+      new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`),
+      { signal: AbortSignal.timeout(10_000) },
+    );
     const meta = (await res.json()) as { userinfo_endpoint?: unknown };
     return typeof meta.userinfo_endpoint === 'string' ? meta.userinfo_endpoint : null;
   } catch {

@@ -75,7 +75,14 @@ export class CircuitBreaker {
     const n = this.s.consecutiveAuthFailures + 1;
     const cool = Math.min(this.maxCoolDownMs, this.coolDownMs * 2 ** Math.min(n - 1, 20));
     const now = this.clock.now();
-    this.s = { state: 'open', reason, openedAt: was === 'open' ? (this.s.openedAt ?? now) : now, retryAt: now + cool, notBefore: null, consecutiveAuthFailures: n };
+    this.s = {
+      state: 'open',
+      reason,
+      openedAt: was === 'open' ? (this.s.openedAt ?? now) : now,
+      retryAt: now + cool,
+      notBefore: null,
+      consecutiveAuthFailures: n,
+    };
     return was === 'closed' ? 'opened' : null;
   }
 
@@ -94,7 +101,14 @@ export class CircuitBreaker {
 
   recordSuccess(): CircuitTransition {
     const was = this.s.state;
-    this.s = { state: 'closed', reason: null, openedAt: null, retryAt: null, notBefore: null, consecutiveAuthFailures: 0 };
+    this.s = {
+      state: 'closed',
+      reason: null,
+      openedAt: null,
+      retryAt: null,
+      notBefore: null,
+      consecutiveAuthFailures: 0,
+    };
     return was === 'closed' ? null : 'closed';
   }
 

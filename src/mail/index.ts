@@ -3,7 +3,14 @@ export { createMailService } from './service.js';
 export type { MailService, MailServiceDeps, MailServiceOptions, MailboxStatus } from './service.js';
 export type { Mailbox, SendResult, ListResult } from './mailbox.js';
 export type { MailMessage, MailAttachment, Envelope } from './message.js';
-export { prepareOutgoing, normaliseMessage, deriveIdempotencyKey, composeMime, stripBcc, isValidAddress } from './message.js';
+export {
+  prepareOutgoing,
+  normaliseMessage,
+  deriveIdempotencyKey,
+  composeMime,
+  stripBcc,
+  isValidAddress,
+} from './message.js';
 export { RouteError, MailInputError, toRouteError } from './errors.js';
 export type { FailureKind } from './errors.js';
 export { CircuitBreaker } from './circuit.js';

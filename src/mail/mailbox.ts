@@ -70,7 +70,11 @@ export class MailboxImpl implements Mailbox {
   async send(msg: MailMessage): Promise<SendResult> {
     const now = this.d.clock.now();
     // Validation and composition first: a bad message throws MailInputError and stores nothing.
-    const prepared = await prepareOutgoing(msg, { mailboxAddress: this.cfg.address, maxBytes: this.cfg.max_message_bytes, now });
+    const prepared = await prepareOutgoing(msg, {
+      mailboxAddress: this.cfg.address,
+      maxBytes: this.cfg.max_message_bytes,
+      now,
+    });
     const { record, created } = await this.d.store.enqueueMessage(
       {
         id: randomUUID(),
@@ -149,14 +153,25 @@ export class MailboxImpl implements Mailbox {
             type: 'mail_failover',
             connection: slot.route.connection ?? null,
             message: `Mailbox "${this.name}" read via ${slot.id} instead of ${skipped.map((s) => s.route).join(', ')}`,
-            data: { mailbox: this.name, direction: 'read', from: skipped.map((s) => s.route), to: slot.id, why: skipped },
+            data: {
+              mailbox: this.name,
+              direction: 'read',
+              from: skipped.map((s) => s.route),
+              to: slot.id,
+              why: skipped,
+            },
           });
           return { route: slot.id, messages, fellBackFrom: skipped.map((s) => s.route) };
         }
         return { route: slot.id, messages };
       } catch (e) {
         const re = toRouteError(slot.id, e);
-        this.d.logger.warn('mail read route failed', { mailbox: this.name, route: slot.id, kind: re.kind, error: re.message });
+        this.d.logger.warn('mail read route failed', {
+          mailbox: this.name,
+          route: slot.id,
+          kind: re.kind,
+          error: re.message,
+        });
         await slot.recordFailure(re);
         failures.push(re);
         skipped.push({ route: slot.id, why: `${re.kind}: ${re.message}` });

@@ -1,12 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { MailInputError } from './errors.js';
-import { deriveIdempotencyKey, normaliseMessage, prepareOutgoing, stripBcc, decodePayload, encodePayload } from './message.js';
+import {
+  deriveIdempotencyKey,
+  normaliseMessage,
+  prepareOutgoing,
+  stripBcc,
+  decodePayload,
+  encodePayload,
+} from './message.js';
 
 const base = { to: 'bob@example.org', subject: 'hi', text: 'hello' };
 
 describe('message preparation', () => {
   it('defaults from to the mailbox address and assigns <uuid@domain-of-from>', async () => {
-    const p = await prepareOutgoing(base, { mailboxAddress: 'agent@corp.example', maxBytes: 1e6, now: Date.UTC(2026, 0, 1) });
+    const p = await prepareOutgoing(base, {
+      mailboxAddress: 'agent@corp.example',
+      maxBytes: 1e6,
+      now: Date.UTC(2026, 0, 1),
+    });
     expect(p.messageId).toMatch(/^<[0-9a-f-]{36}@corp\.example>$/);
     expect(p.envelope).toEqual({ from: 'agent@corp.example', to: ['bob@example.org'] });
     const raw = p.raw.toString();
@@ -45,7 +56,14 @@ describe('message preparation', () => {
 
   it('accepts display names, attachments from base64 and Buffers', async () => {
     const p = await prepareOutgoing(
-      { ...base, to: '"Bob B" <bob@example.org>', attachments: [{ filename: 'a.txt', content: 'aGVsbG8=' }, { filename: 'b.bin', content: Buffer.from([1, 2]), contentType: 'application/octet-stream' }] },
+      {
+        ...base,
+        to: '"Bob B" <bob@example.org>',
+        attachments: [
+          { filename: 'a.txt', content: 'aGVsbG8=' },
+          { filename: 'b.bin', content: Buffer.from([1, 2]), contentType: 'application/octet-stream' },
+        ],
+      },
       { mailboxAddress: 'me@z.org', maxBytes: 1e6, now: 0 },
     );
     expect(p.envelope.to).toEqual(['bob@example.org']);
@@ -53,7 +71,9 @@ describe('message preparation', () => {
   });
 
   it('stripBcc removes the Bcc header and its folded lines only', () => {
-    const raw = Buffer.from('From: a@x\r\nBcc: one@x,\r\n two@x\r\nTo: b@x\r\nSubject: s\r\n\r\nBcc: in body stays\r\n');
+    const raw = Buffer.from(
+      'From: a@x\r\nBcc: one@x,\r\n two@x\r\nTo: b@x\r\nSubject: s\r\n\r\nBcc: in body stays\r\n',
+    );
     expect(stripBcc(raw).toString()).toBe('From: a@x\r\nTo: b@x\r\nSubject: s\r\n\r\nBcc: in body stays\r\n');
   });
 });

@@ -66,12 +66,27 @@ export interface NormalisedOutgoing {
 }
 
 // RFC 5321 mailbox, pragmatically: a dot-atom-ish local part and a domain of labels.
-const ADDRESS_RE = /^[^\s@<>()[\]\\,;:"]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const ADDRESS_RE =
+  /^[^\s@<>()[\]\\,;:"]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const HEADER_NAME_RE = /^[!-9;-~]+$/;
 const MSGID_RE = /^<[^<>\s@]+@[^<>\s@]+>$/;
 const BASE64_RE = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 /** Headers the composer owns: a caller may not override them via `headers`. */
-const RESERVED_HEADERS = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'message-id', 'date', 'mime-version', 'content-type', 'content-transfer-encoding', 'in-reply-to', 'references']);
+const RESERVED_HEADERS = new Set([
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'reply-to',
+  'subject',
+  'message-id',
+  'date',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'in-reply-to',
+  'references',
+]);
 
 export function isValidAddress(a: string): boolean {
   return a.length <= 254 && ADDRESS_RE.test(a);
@@ -145,7 +160,8 @@ export function normaliseMessage(msg: MailMessage, mailboxAddress: string): Norm
   }
   const attachments = (msg.attachments ?? []).map((a, i) => {
     const f = `attachments[${i}]`;
-    if (!a || typeof a.filename !== 'string' || a.filename.length === 0) throw new MailInputError(`${f}.filename`, 'required');
+    if (!a || typeof a.filename !== 'string' || a.filename.length === 0)
+      throw new MailInputError(`${f}.filename`, 'required');
     noLineBreaks(`${f}.filename`, a.filename);
     if (a.contentType !== undefined) noLineBreaks(`${f}.contentType`, a.contentType);
     let content: Buffer;

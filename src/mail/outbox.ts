@@ -76,7 +76,10 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
     await slot.sync();
     if (!slot.circuit.allows()) {
       const c = slot.circuit.snapshot();
-      skipped.push({ route: slot.id, why: c.state === 'open' ? `circuit open (${c.reason ?? 'auth'})` : 'waiting for Retry-After' });
+      skipped.push({
+        route: slot.id,
+        why: c.state === 'open' ? `circuit open (${c.reason ?? 'auth'})` : 'waiting for Retry-After',
+      });
       continue;
     }
     let res: { providerId?: string };
@@ -87,7 +90,11 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
       ctx.logger.warn('mail route failed', { ...base, route: slot.id, kind: re.kind, error: re.message });
       await slot.recordFailure(re);
       if (re.kind === 'permanent') {
-        await ctx.store.updateMessage(rec.id, { status: 'failed', attempts, route: slot.id, lastError: re.message }, { owner: ctx.owner });
+        await ctx.store.updateMessage(
+          rec.id,
+          { status: 'failed', attempts, route: slot.id, lastError: re.message },
+          { owner: ctx.owner },
+        );
         await emitSafe(ctx.events, ctx.logger, {
           type: 'mail_failed',
           connection: slot.route.connection ?? null,
@@ -137,7 +144,11 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
   const lastRoute = lastTransient?.route ?? skipped.at(-1)?.route ?? null;
   if (now - rec.createdAt >= ctx.retry.maxAgeMs || ctx.slots.length === 0) {
     const error = `gave up after ${attempts} attempts: ${why}`;
-    await ctx.store.updateMessage(rec.id, { status: 'failed', attempts, route: lastRoute, lastError: error }, { owner: ctx.owner });
+    await ctx.store.updateMessage(
+      rec.id,
+      { status: 'failed', attempts, route: lastRoute, lastError: error },
+      { owner: ctx.owner },
+    );
     await emitSafe(ctx.events, ctx.logger, {
       type: 'mail_failed',
       connection: null,

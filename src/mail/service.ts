@@ -74,15 +74,29 @@ export function createMailService(deps: MailServiceDeps): MailService {
   const inflight = new Set<Promise<unknown>>();
   const background = (work: Promise<unknown>): void => {
     const p = work
-      .catch((e: unknown) => deps.logger.error('background mail delivery failed', { error: e instanceof Error ? e.message : String(e) }))
+      .catch((e: unknown) =>
+        deps.logger.error('background mail delivery failed', { error: e instanceof Error ? e.message : String(e) }),
+      )
       .finally(() => inflight.delete(p));
     inflight.add(p);
   };
-  const routeDeps = { config: deps.config, tokens: deps.tokens, clock: deps.clock, fetch: deps.fetch ?? globalThis.fetch };
+  const routeDeps = {
+    config: deps.config,
+    tokens: deps.tokens,
+    clock: deps.clock,
+    fetch: deps.fetch ?? globalThis.fetch,
+  };
 
   const boxes = new Map<string, MailboxImpl>();
   for (const [name, cfg] of Object.entries(deps.config.mailboxes)) {
-    const slotDeps = { mailbox: name, clock: deps.clock, tokens: deps.tokens, events: deps.events, logger: deps.logger, ...(opts.circuit ? { circuit: opts.circuit } : {}) };
+    const slotDeps = {
+      mailbox: name,
+      clock: deps.clock,
+      tokens: deps.tokens,
+      events: deps.events,
+      logger: deps.logger,
+      ...(opts.circuit ? { circuit: opts.circuit } : {}),
+    };
     const send = buildSendRoutes(cfg, routeDeps).map((r) => new RouteSlot(r, 'send', slotDeps));
     const read = buildReadRoutes(cfg, routeDeps).map((r) => new RouteSlot(r, 'read', slotDeps));
     boxes.set(
@@ -102,18 +116,28 @@ export function createMailService(deps: MailServiceDeps): MailService {
 
   const get = (name: string): MailboxImpl => {
     const b = boxes.get(name);
-    if (!b) throw new NotFoundError(`No mailbox "${name}" in config (known: ${[...boxes.keys()].join(', ') || 'none'})`);
+    if (!b)
+      throw new NotFoundError(`No mailbox "${name}" in config (known: ${[...boxes.keys()].join(', ') || 'none'})`);
     return b;
   };
 
   async function deliverDue(): Promise<number> {
     let sent = 0;
     for (;;) {
-      const claimed = await deps.store.claimMessages({ owner: deps.owner, now: deps.clock.now(), leaseMs, limit: batchSize });
+      const claimed = await deps.store.claimMessages({
+        owner: deps.owner,
+        now: deps.clock.now(),
+        leaseMs,
+        limit: batchSize,
+      });
       for (const rec of claimed) {
         const box = boxes.get(rec.mailbox);
         if (!box) {
-          await deps.store.updateMessage(rec.id, { status: 'failed', lastError: `mailbox "${rec.mailbox}" is no longer configured` }, { owner: deps.owner });
+          await deps.store.updateMessage(
+            rec.id,
+            { status: 'failed', lastError: `mailbox "${rec.mailbox}" is no longer configured` },
+            { owner: deps.owner },
+          );
           continue;
         }
         const o = await box.deliver(rec);

@@ -123,10 +123,13 @@ export function translateError(err: unknown, ctx: { what: string; now: number; t
     // Only a 400/401 challenge is the token endpoint refusing the client (RFC 6749 §5.2); a
     // challenge on another status (a proxy's 404/407/403 page) says nothing about the grant.
     if (err.status !== 400 && err.status !== 401 && !params?.error) {
-      return new TransientError(`${ctx.what}: unexpected HTTP ${err.status} authentication challenge (not from the token endpoint?)`, {
-        status: err.status,
-        cause: safeCause(err),
-      });
+      return new TransientError(
+        `${ctx.what}: unexpected HTTP ${err.status} authentication challenge (not from the token endpoint?)`,
+        {
+          status: err.status,
+          cause: safeCause(err),
+        },
+      );
     }
     return new ProviderError(params?.error ?? 'invalid_client', {
       description: params?.error_description,

@@ -44,7 +44,14 @@ describe('DueQueue', () => {
 
   it('delete removes an id from anywhere in the heap; deleting twice is harmless', () => {
     const q = new DueQueue();
-    for (const [id, t] of [[1, 5], [2, 1], [3, 9], [4, 3], [5, 7]] as const) q.set(id, t);
+    for (const [id, t] of [
+      [1, 5],
+      [2, 1],
+      [3, 9],
+      [4, 3],
+      [5, 7],
+    ] as const)
+      q.set(id, t);
     q.delete(4);
     q.delete(4);
     q.delete(99);

@@ -63,7 +63,12 @@ export class FlowService {
     const now = clock.now();
     for (const f of await store.listOpenFlows(name)) {
       if (f.expiresAt > now && !opts.fresh) return f;
-      await store.finishFlow(f.id, opts.fresh && f.expiresAt > now ? 'cancelled' : 'expired', now, opts.fresh ? 'replaced by a fresh link' : 'link expired');
+      await store.finishFlow(
+        f.id,
+        opts.fresh && f.expiresAt > now ? 'cancelled' : 'expired',
+        now,
+        opts.fresh ? 'replaced by a fresh link' : 'link expired',
+      );
     }
     await store.ensureConnection(name, now);
     let kind = opts.kind ?? this.pickKind(rt);
@@ -93,14 +98,23 @@ export class FlowService {
         return flow;
       } catch (err) {
         if (opts.kind === 'device_code' || rt.config.flow === 'device') throw err;
-        this.deps.logger.info('device flow unavailable, using authorization code', { connection: name, error: (err as Error).message });
+        this.deps.logger.info('device flow unavailable, using authorization code', {
+          connection: name,
+          error: (err as Error).message,
+        });
         kind = 'auth_code';
       }
     }
     const redirectUri = rt.config.redirect_uri ?? this.deps.defaultRedirectUri;
     if (!redirectUri)
-      throw new TokenwardenError('TW_CONFIG', `connections.${name}.redirect_uri: required for the authorization-code flow (or set server.public_url)`);
-    const req = await client.authorizationRequest({ redirectUri, ...(rt.config.auth_params ? { extraParams: rt.config.auth_params } : {}) });
+      throw new TokenwardenError(
+        'TW_CONFIG',
+        `connections.${name}.redirect_uri: required for the authorization-code flow (or set server.public_url)`,
+      );
+    const req = await client.authorizationRequest({
+      redirectUri,
+      ...(rt.config.auth_params ? { extraParams: rt.config.auth_params } : {}),
+    });
     const flow = await store.createFlow({
       id,
       connection: name,
@@ -125,7 +139,11 @@ export class FlowService {
   private async opened(flow: FlowRecord): Promise<void> {
     const current = await this.deps.store.getConnection(flow.connection);
     if (current && (current.state === 'reauth_required' || current.state === 'unauthorized'))
-      await this.deps.store.updateConnection(flow.connection, { state: current.state === 'reauth_required' ? 'awaiting_human' : current.state }, { now: this.deps.clock.now() });
+      await this.deps.store.updateConnection(
+        flow.connection,
+        { state: current.state === 'reauth_required' ? 'awaiting_human' : current.state },
+        { now: this.deps.clock.now() },
+      );
     await this.deps.events.emit({
       type: 'reauth_requested',
       connection: flow.connection,
@@ -147,23 +165,33 @@ export class FlowService {
     let callback: URL;
     if (parsed.kind === 'redirect') {
       if (parsed.error)
-        throw new InputError(`The provider returned an error instead of a code: ${parsed.error}${parsed.errorDescription ? ` (${parsed.errorDescription})` : ''}. Open a new link to try again.`);
-      if (!parsed.state) throw new InputError('Not accepted: the URL has no state parameter, so it cannot be matched to an open flow.');
+        throw new InputError(
+          `The provider returned an error instead of a code: ${parsed.error}${parsed.errorDescription ? ` (${parsed.errorDescription})` : ''}. Open a new link to try again.`,
+        );
+      if (!parsed.state)
+        throw new InputError('Not accepted: the URL has no state parameter, so it cannot be matched to an open flow.');
       flow = await store.findFlowByState(parsed.state);
-      if (!flow) throw new InputError('Not accepted: this link does not match any flow tokenwarden opened (unknown state).');
+      if (!flow)
+        throw new InputError('Not accepted: this link does not match any flow tokenwarden opened (unknown state).');
       callback = parsed.url;
     } else {
       const open = (await store.listOpenFlows(opts.connection)).filter((f) => f.kind === 'auth_code');
       if (open.length !== 1)
-        throw new InputError(open.length === 0 ? 'Not accepted: no authorization flow is open.' : 'Not accepted: several flows are open; paste the whole redirect URL so its state picks the right one.');
+        throw new InputError(
+          open.length === 0
+            ? 'Not accepted: no authorization flow is open.'
+            : 'Not accepted: several flows are open; paste the whole redirect URL so its state picks the right one.',
+        );
       flow = open[0] as FlowRecord;
       const u = new URL(flow.redirectUri ?? 'http://127.0.0.1/');
       u.searchParams.set('code', parsed.code);
       u.searchParams.set('state', flow.state ?? '');
       callback = u;
     }
-    if (flow.kind !== 'auth_code') throw new InputError('Not accepted: that flow is a device-code flow; approve it on the provider page instead.');
-    if (flow.status !== 'open') throw new InputError(`Not accepted: this link was already used or closed (${flow.outcome ?? flow.status}).`);
+    if (flow.kind !== 'auth_code')
+      throw new InputError('Not accepted: that flow is a device-code flow; approve it on the provider page instead.');
+    if (flow.status !== 'open')
+      throw new InputError(`Not accepted: this link was already used or closed (${flow.outcome ?? flow.status}).`);
     const now = clock.now();
     if (flow.expiresAt <= now) {
       await store.finishFlow(flow.id, 'expired', now, 'link expired');
@@ -192,9 +220,15 @@ export class FlowService {
       } catch (err) {
         if (err instanceof ProviderError && err.error === 'invalid_grant') {
           await store.finishFlow(flow.id, 'failed', clock.now(), 'code expired or already used');
-          throw new FlowExpiredError(flow, 'The code was expired or already used by the time it reached tokenwarden.', err);
+          throw new FlowExpiredError(
+            flow,
+            'The code was expired or already used by the time it reached tokenwarden.',
+            err,
+          );
         }
-        await store.updateFlow(flow.id, { outcome: `exchange failed (${errorLabel(err)}); link still open` }).catch(() => undefined);
+        await store
+          .updateFlow(flow.id, { outcome: `exchange failed (${errorLabel(err)}); link still open` })
+          .catch(() => undefined);
         throw err;
       }
       return await this.authorized(flow, tokens, opts.via ?? 'paste');
@@ -282,7 +316,10 @@ function errorLabel(err: unknown): string {
 export function accountFromIdToken(idToken: string | undefined): string | null {
   if (!idToken) return null;
   try {
-    const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
     const v = payload['email'] ?? payload['preferred_username'] ?? payload['upn'] ?? payload['sub'];
     return typeof v === 'string' ? v : null;
   } catch {

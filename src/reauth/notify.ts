@@ -15,7 +15,11 @@ export async function buildChannel(warden: Warden, name: string): Promise<Channe
   return createChannel(name, cfg, { clock: warden.deps.clock, logger: warden.deps.logger, fetch: warden.deps.fetch });
 }
 
-export function flowMessage(warden: Warden, flow: FlowRecord, kind: ChannelMessage['kind'] = 'reauth_request'): ChannelMessage {
+export function flowMessage(
+  warden: Warden,
+  flow: FlowRecord,
+  kind: ChannelMessage['kind'] = 'reauth_request',
+): ChannelMessage {
   const now = warden.deps.clock.now();
   const row = warden.connections.get(flow.connection);
   const base = warden.config.server.public_url;
@@ -44,7 +48,12 @@ export function flowMessage(warden: Warden, flow: FlowRecord, kind: ChannelMessa
 }
 
 /** Send the flow's link through `channels` in order; record each that accepted it. */
-export async function notifyFlow(warden: Warden, flow: FlowRecord, channels: string[], opts: { kind?: ChannelMessage['kind']; channelImpl?: (name: string) => Promise<Channel> } = {}): Promise<string[]> {
+export async function notifyFlow(
+  warden: Warden,
+  flow: FlowRecord,
+  channels: string[],
+  opts: { kind?: ChannelMessage['kind']; channelImpl?: (name: string) => Promise<Channel> } = {},
+): Promise<string[]> {
   const sent: string[] = [];
   for (const name of channels) {
     try {
@@ -52,7 +61,12 @@ export async function notifyFlow(warden: Warden, flow: FlowRecord, channels: str
       await ch.send(flowMessage(warden, flow, opts.kind));
       sent.push(name);
     } catch (err) {
-      await warden.sink.emit({ type: 'channel_error', connection: flow.connection, message: `Could not reach the human via ${name}: ${(err as Error).message}`, data: { channel: name } });
+      await warden.sink.emit({
+        type: 'channel_error',
+        connection: flow.connection,
+        message: `Could not reach the human via ${name}: ${(err as Error).message}`,
+        data: { channel: name },
+      });
     }
   }
   if (sent.length) await warden.store.updateFlow(flow.id, { askedVia: [...new Set([...flow.askedVia, ...sent])] });

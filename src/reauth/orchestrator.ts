@@ -248,7 +248,12 @@ export class ReauthOrchestrator implements Orchestrator {
       const flow = await this.latestFlowFor(paste.text);
       const why = `The provider could not complete the exchange (${err instanceof TokenwardenError ? err.message : 'unexpected error'}).`;
       if (flow && flow.status === 'open')
-        return { ok: false, reply: redact(`${why} Send the same link again in a moment; it stays valid until ${new Date(flow.expiresAt).toISOString()}.`) };
+        return {
+          ok: false,
+          reply: redact(
+            `${why} Send the same link again in a moment; it stays valid until ${new Date(flow.expiresAt).toISOString()}.`,
+          ),
+        };
       return { ok: false, reply: redact(`${why} Try again in a moment.`) };
     }
   }

@@ -177,7 +177,9 @@ describe('parsePaste: properties', () => {
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_~';
     fc.assert(
       fc.property(
-        fc.string({ unit: fc.constantFrom(...alphabet), minLength: 4, maxLength: 2048 }).filter((s) => /\d/.test(s))
+        fc
+          .string({ unit: fc.constantFrom(...alphabet), minLength: 4, maxLength: 2048 })
+          .filter((s) => /\d/.test(s))
           // A code wrapped in a pair of `_` is indistinguishable from chat italics
           // around a shorter code; the parser reads it as formatting (documented ambiguity).
           .filter((s) => !/^_.*_$/s.test(s)),

@@ -22,7 +22,16 @@ import type { FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
 import { DueQueue } from './due-queue.js';
 import type { ReauthOrchestrator } from './orchestrator.js';
-import { LANE_OF, LANES, planConnection, planRow, type Lane, type Plan, type PlanRow, type WorkKind } from './schedule-plan.js';
+import {
+  LANE_OF,
+  LANES,
+  planConnection,
+  planRow,
+  type Lane,
+  type Plan,
+  type PlanRow,
+  type WorkKind,
+} from './schedule-plan.js';
 
 export { planConnection, type PlanInput, type PlanRow, type WorkKind } from './schedule-plan.js';
 
@@ -367,7 +376,12 @@ export class Scheduler {
 
 function sameFlow(a: FlowRecord | null, b: FlowRecord | null): boolean {
   if (a === null || b === null) return a === b;
-  return a.id === b.id && a.remindedAt === b.remindedAt && a.expiresAt === b.expiresAt && a.askedVia.length === b.askedVia.length;
+  return (
+    a.id === b.id &&
+    a.remindedAt === b.remindedAt &&
+    a.expiresAt === b.expiresAt &&
+    a.askedVia.length === b.askedVia.length
+  );
 }
 
 function min(a: number | null, b: number): number {

@@ -64,8 +64,7 @@ export type ConnectionFacts = Omit<ConnectionRecord, 'accessToken' | 'refreshTok
 /** Fields that may be changed by {@link Store.updateConnection}. */
 export type ConnectionPatch = {
   [K in keyof Omit<ConnectionRecord, 'name' | 'version' | 'createdAt' | 'updatedAt' | 'leaseOwner' | 'leaseUntil'>]?:
-    | ConnectionRecord[K]
-    | undefined;
+    ConnectionRecord[K] | undefined;
 };
 
 export type FlowKind = 'auth_code' | 'device_code';
@@ -129,8 +128,13 @@ export interface OutboxRecord {
   sentAt: number | null;
 }
 
-export type NewOutboxMessage = Pick<OutboxRecord, 'id' | 'mailbox' | 'idempotencyKey' | 'messageId' | 'payload' | 'createdAt'>;
-export type OutboxPatch = Partial<Pick<OutboxRecord, 'status' | 'attempts' | 'nextAttemptAt' | 'route' | 'lastError' | 'sentAt'>>;
+export type NewOutboxMessage = Pick<
+  OutboxRecord,
+  'id' | 'mailbox' | 'idempotencyKey' | 'messageId' | 'payload' | 'createdAt'
+>;
+export type OutboxPatch = Partial<
+  Pick<OutboxRecord, 'status' | 'attempts' | 'nextAttemptAt' | 'route' | 'lastError' | 'sentAt'>
+>;
 
 export interface OutboxStats {
   pending: number;
@@ -194,7 +198,12 @@ export interface Store {
   // ---- events ----
   appendEvent(event: NewEvent, now: number): Promise<WardenEvent>;
   /** Events with id > `since` (ascending), optionally for one connection; `limit` default 100. */
-  listEvents(opts?: { since?: number; connection?: string; limit?: number; newestFirst?: boolean }): Promise<WardenEvent[]>;
+  listEvents(opts?: {
+    since?: number;
+    connection?: string;
+    limit?: number;
+    newestFirst?: boolean;
+  }): Promise<WardenEvent[]>;
 
   // ---- outbox ----
   /** Insert; if (mailbox, idempotencyKey) exists, return the existing row instead. */
@@ -204,7 +213,13 @@ export interface Store {
    * Claim up to `limit` due messages (pending with nextAttemptAt <= now, or sending with an
    * expired lease — a crashed sender), marking them `sending` under `owner` until now+leaseMs.
    */
-  claimMessages(opts: { owner: string; now: number; leaseMs: number; limit: number; mailbox?: string }): Promise<OutboxRecord[]>;
+  claimMessages(opts: {
+    owner: string;
+    now: number;
+    leaseMs: number;
+    limit: number;
+    mailbox?: string;
+  }): Promise<OutboxRecord[]>;
   /** Update a message; if `owner` is given, only while that owner holds its lease. */
   updateMessage(id: string, patch: OutboxPatch, opts: { owner?: string }): Promise<OutboxRecord | null>;
   listMessages(opts?: { mailbox?: string; status?: OutboxStatus; limit?: number }): Promise<OutboxRecord[]>;

@@ -36,7 +36,11 @@ beforeAll(async () => {
     mailboxes: {
       agent: {
         address: 'agent@example.com',
-        send: [{ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'app-pw-42' } }],
+        send: [
+          {
+            smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'app-pw-42' },
+          },
+        ],
       },
     },
   });
@@ -71,7 +75,9 @@ describe('serve with mailboxes', () => {
 
   it('a message queued while SMTP is down is delivered by the daemon loop when it returns', async () => {
     await smtp.setDown(true);
-    const r = await daemon.warden.mailbox('agent').send({ to: 'bob@example.org', subject: 'queued while down', text: 'hello' });
+    const r = await daemon.warden
+      .mailbox('agent')
+      .send({ to: 'bob@example.org', subject: 'queued while down', text: 'hello' });
     expect(r.status).toBe('queued');
     const before = smtp.received.length;
     await smtp.setDown(false);

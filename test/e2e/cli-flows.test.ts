@@ -150,7 +150,9 @@ describe('tokenwarden CLI against oidc-provider', () => {
       expect(new Set(results.map((r) => r.stdout)).size).toBe(1);
       expect(peer.tokenRequests('refresh_token') - before).toBe(1);
     }
-    expect(peer.tokenErrors().filter((e) => e.error === 'invalid_grant' && e.grantType === 'refresh_token')).toEqual([]);
+    expect(peer.tokenErrors().filter((e) => e.error === 'invalid_grant' && e.grantType === 'refresh_token')).toEqual(
+      [],
+    );
   });
 
   it('a revoked grant gives exit 3 and a diagnosed cause', async () => {
@@ -162,7 +164,9 @@ describe('tokenwarden CLI against oidc-provider', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/needs a human to re-authorize/);
     expect(r.stderr).toMatch(/Fix: /);
-    const status = JSON.parse((await ws.cli(['status', '--json'])).stdout) as { connections: Array<{ state: string; cause: { id: string } }> };
+    const status = JSON.parse((await ws.cli(['status', '--json'])).stdout) as {
+      connections: Array<{ state: string; cause: { id: string } }>;
+    };
     expect(status.connections[0]?.state).toBe('reauth_required');
     expect(status.connections[0]?.cause.id).toBeTruthy();
   });

@@ -41,7 +41,15 @@ beforeAll(async () => {
         address: 'agent@example.com',
         send: [
           { gmail: { connection: 'gmail', api_base: gmail.url } },
-          { smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'app-password-123' } },
+          {
+            smtp: {
+              host: smtp.host,
+              port: smtp.port,
+              secure: false,
+              user: 'agent@example.com',
+              password: 'app-password-123',
+            },
+          },
         ],
         read: [{ gmail: { connection: 'gmail', api_base: gmail.url } }],
       },
@@ -70,7 +78,9 @@ describe('tokenwarden mail and check', () => {
   });
 
   it('mail send goes out through the Gmail route while OAuth is healthy', async () => {
-    const r = await ws.cli(['mail', 'send', 'agent', '--to', 'bob@example.org', '--subject', 'hello', '--json'], { stdin: 'body from stdin' });
+    const r = await ws.cli(['mail', 'send', 'agent', '--to', 'bob@example.org', '--subject', 'hello', '--json'], {
+      stdin: 'body from stdin',
+    });
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout) as { status: string; route: string; messageId: string };
     expect(res.status).toBe('sent');
@@ -88,7 +98,18 @@ describe('tokenwarden mail and check', () => {
 
   it('after the grant is revoked, the same send goes out over SMTP with the App Password; check exits 3', async () => {
     await peer.revokeGrantsFor();
-    const r = await ws.cli(['mail', 'send', 'agent', '--to', 'bob@example.org', '--subject', 'still works', '--text', 'hi', '--json']);
+    const r = await ws.cli([
+      'mail',
+      'send',
+      'agent',
+      '--to',
+      'bob@example.org',
+      '--subject',
+      'still works',
+      '--text',
+      'hi',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout) as { status: string; route: string; messageId: string };
     expect(res.status).toBe('sent');

@@ -31,7 +31,15 @@ beforeAll(async () => {
     store: 'sqlite:state.db',
     key: 'env:K',
     connections: {
-      sandbox: { provider: 'oidc', issuer: peer.issuer, client_id: peer.clientId, client_secret: peer.clientSecret, redirect_uri: REDIRECT, scopes: ['openid', 'offline_access'], flow: 'auth_code' },
+      sandbox: {
+        provider: 'oidc',
+        issuer: peer.issuer,
+        client_id: peer.clientId,
+        client_secret: peer.clientSecret,
+        redirect_uri: REDIRECT,
+        scopes: ['openid', 'offline_access'],
+        flow: 'auth_code',
+      },
     },
   };
   a = await openWarden({ config, baseDir: dir, env, owner: 'a' });
@@ -49,7 +57,11 @@ describe('cached tokens across processes', () => {
   it('drops a cached token when another process marks the grant dead or re-authorizes', async () => {
     await authorize(b);
     const first = await a.accessToken('sandbox'); // cached in A
-    await b.keeper.markReauthRequired('sandbox', { id: 'revoked', summary: 'The grant was revoked.', fix: 'Re-authorize.' });
+    await b.keeper.markReauthRequired('sandbox', {
+      id: 'revoked',
+      summary: 'The grant was revoked.',
+      fix: 'Re-authorize.',
+    });
     (a.store as SqliteStore).pollChanges(); // what A's 1 s change feed does
     await expect(a.accessToken('sandbox')).rejects.toBeInstanceOf(ReauthRequiredError);
 

@@ -24,7 +24,10 @@ const opened: Warden[] = [];
 
 /** fetch with a short timeout so the `timeout` fault is seen quickly. */
 const quickFetch: typeof fetch = (url, init) =>
-  fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(500)]) : AbortSignal.timeout(500) });
+  fetch(url, {
+    ...init,
+    signal: init?.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(500)]) : AbortSignal.timeout(500),
+  });
 
 async function open(clock: FakeClock, db: string, viaProxy = false): Promise<Warden> {
   const w = await openWarden({

@@ -28,7 +28,14 @@ function outcome(fn: () => unknown): 'ok' | 'rejected' {
 }
 
 /** Config-shaped objects: the right keys with random (often wrong) values, plus stray keys. */
-const value = fc.oneof(fc.string({ maxLength: 30 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }));
+const value = fc.oneof(
+  fc.string({ maxLength: 30 }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string({ maxLength: 10 }), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+);
 const connection = fc.record(
   {
     provider: fc.oneof(fc.constantFrom('google', 'microsoft', 'github', 'oidc', 'oauth2'), value),
@@ -50,10 +57,42 @@ const configObject = fc.record(
   {
     store: fc.oneof(fc.constantFrom('sqlite:state.db', ':memory:', 'postgres://u@h/db', 'mysql://x'), value),
     key: fc.oneof(fc.constantFrom('env:TW_KEY', 'file:key', 'raw-key'), value),
-    server: fc.oneof(fc.record({ listen: fc.oneof(fc.constantFrom('127.0.0.1:7465', '0.0.0.0:80', 'nope'), value) }, { requiredKeys: [] }), value),
-    channels: fc.oneof(fc.dictionary(fc.constantFrom('ops', 'x y', ''), fc.record({ type: fc.constantFrom('telegram', 'slack', 'console', 'pager'), url: value, bot_token: value, chat_id: value, allow_from: value }, { requiredKeys: ['type'] }), { maxKeys: 2 }), value),
-    connections: fc.oneof(fc.dictionary(fc.constantFrom('gmail', 'sandbox', 'bad name!', '${X}'), connection, { maxKeys: 2 }), value),
-    mailboxes: fc.oneof(fc.dictionary(fc.constantFrom('agent'), fc.record({ address: value, send: fc.oneof(fc.constant([{ gmail: 'gmail' }]), value) }, { requiredKeys: [] }), { maxKeys: 1 }), value),
+    server: fc.oneof(
+      fc.record(
+        { listen: fc.oneof(fc.constantFrom('127.0.0.1:7465', '0.0.0.0:80', 'nope'), value) },
+        { requiredKeys: [] },
+      ),
+      value,
+    ),
+    channels: fc.oneof(
+      fc.dictionary(
+        fc.constantFrom('ops', 'x y', ''),
+        fc.record(
+          {
+            type: fc.constantFrom('telegram', 'slack', 'console', 'pager'),
+            url: value,
+            bot_token: value,
+            chat_id: value,
+            allow_from: value,
+          },
+          { requiredKeys: ['type'] },
+        ),
+        { maxKeys: 2 },
+      ),
+      value,
+    ),
+    connections: fc.oneof(
+      fc.dictionary(fc.constantFrom('gmail', 'sandbox', 'bad name!', '${X}'), connection, { maxKeys: 2 }),
+      value,
+    ),
+    mailboxes: fc.oneof(
+      fc.dictionary(
+        fc.constantFrom('agent'),
+        fc.record({ address: value, send: fc.oneof(fc.constant([{ gmail: 'gmail' }]), value) }, { requiredKeys: [] }),
+        { maxKeys: 1 },
+      ),
+      value,
+    ),
     extra: value,
   },
   { requiredKeys: [] },
@@ -76,7 +115,15 @@ describe('config loader on arbitrary input', () => {
           store: ':memory:',
           key: 'env:TW_KEY',
           channels: { ops: { type: 'console' } },
-          connections: { a: { provider: 'oauth2', client_id: 'c', auth_url: 'https://a.example/a', token_url: 'https://a.example/t', notify } },
+          connections: {
+            a: {
+              provider: 'oauth2',
+              client_id: 'c',
+              auth_url: 'https://a.example/a',
+              token_url: 'https://a.example/t',
+              notify,
+            },
+          },
         };
         const valid = notify.every((n) => n === 'ops');
         expect(outcome(() => parseConfig(raw, {}))).toBe(valid ? 'ok' : 'rejected');
@@ -88,11 +135,18 @@ describe('config loader on arbitrary input', () => {
   it('loadConfigFile: random YAML text and YAML of random objects → Config or ConfigError', () => {
     let i = 0;
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 200 }), configObject.map((o) => stringify(o)), fc.constantFrom('a: [1,', 'x: &a [*a]', '- - -', 'key: !!binary zz', 'a: 1\na: 2', '{{{', '\t- x')), (text) => {
-        const path = join(dir, `c${i++ % 8}.yaml`);
-        writeFileSync(path, text);
-        outcome(() => loadConfigFile(path, { TW_KEY: 'x' }));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          configObject.map((o) => stringify(o)),
+          fc.constantFrom('a: [1,', 'x: &a [*a]', '- - -', 'key: !!binary zz', 'a: 1\na: 2', '{{{', '\t- x'),
+        ),
+        (text) => {
+          const path = join(dir, `c${i++ % 8}.yaml`);
+          writeFileSync(path, text);
+          outcome(() => loadConfigFile(path, { TW_KEY: 'x' }));
+        },
+      ),
       { numRuns: 250 },
     );
   });
@@ -106,6 +160,22 @@ describe('config loader on arbitrary input', () => {
   });
 
   it('a ${VAR} that is not set is refused naming the key, not expanded to nothing', () => {
-    expect(() => parseConfig({ store: ':memory:', key: 'env:K', connections: { a: { provider: 'oauth2', client_id: '${NOPE_NOT_SET}', auth_url: 'https://a.example/a', token_url: 'https://a.example/t' } } }, {})).toThrow(/NOPE_NOT_SET/);
+    expect(() =>
+      parseConfig(
+        {
+          store: ':memory:',
+          key: 'env:K',
+          connections: {
+            a: {
+              provider: 'oauth2',
+              client_id: '${NOPE_NOT_SET}',
+              auth_url: 'https://a.example/a',
+              token_url: 'https://a.example/t',
+            },
+          },
+        },
+        {},
+      ),
+    ).toThrow(/NOPE_NOT_SET/);
   });
 });

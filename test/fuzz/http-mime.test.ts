@@ -13,20 +13,80 @@ import { API_KEY, startHarness, type Harness } from '../server/harness.js';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ mailboxes: { agent: { address: 'agent@example.com', send: [{ smtp: { host: '127.0.0.1', port: 9, secure: false, user: 'agent@example.com', password: 'fuzz-app-password' } }] } } });
+  h = await startHarness({
+    mailboxes: {
+      agent: {
+        address: 'agent@example.com',
+        send: [
+          {
+            smtp: {
+              host: '127.0.0.1',
+              port: 9,
+              secure: false,
+              user: 'agent@example.com',
+              password: 'fuzz-app-password',
+            },
+          },
+        ],
+      },
+    },
+  });
 }, 60_000);
 afterAll(async () => {
   await h?.close();
 });
 
 const path = fc.oneof(
-  fc.constantFrom('/api/v1/connections', '/api/v1/connections/sandbox', '/api/v1/connections/sandbox/token', '/api/v1/connections/nope/token', '/api/v1/connections/sandbox/reauth', '/api/v1/flows/complete', '/api/v1/mailboxes/agent/send', '/api/v1/mailboxes/nope/send', '/api/v1/events?since=-1&limit=abc', '/api/v1/dashboard/login-link', '/oauth/callback?code=x&state=y', '/oauth/callback?error=access_denied&error_description=%3Cscript%3E', '/healthz', '/metrics', '/login', '/', '/flows/zz/qr.svg'),
+  fc.constantFrom(
+    '/api/v1/connections',
+    '/api/v1/connections/sandbox',
+    '/api/v1/connections/sandbox/token',
+    '/api/v1/connections/nope/token',
+    '/api/v1/connections/sandbox/reauth',
+    '/api/v1/flows/complete',
+    '/api/v1/mailboxes/agent/send',
+    '/api/v1/mailboxes/nope/send',
+    '/api/v1/events?since=-1&limit=abc',
+    '/api/v1/dashboard/login-link',
+    '/oauth/callback?code=x&state=y',
+    '/oauth/callback?error=access_denied&error_description=%3Cscript%3E',
+    '/healthz',
+    '/metrics',
+    '/login',
+    '/',
+    '/flows/zz/qr.svg',
+  ),
   fc.webPath().map((p) => `/api/v1${p}`),
 );
 const jsonBody = fc.oneof(
   fc.json({ maxDepth: 3 }),
-  fc.record({ input: fc.oneof(fc.string({ maxLength: 100 }), fc.integer(), fc.constant('http://127.0.0.1:1/oauth/callback?code=abc&state=nope')) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
-  fc.record({ to: fc.oneof(fc.string({ maxLength: 40 }), fc.array(fc.string({ maxLength: 20 }), { maxLength: 3 })), subject: fc.oneof(fc.string({ maxLength: 40 }), fc.integer()), text: fc.string({ maxLength: 40 }), headers: fc.dictionary(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 }), { maxKeys: 2 }), attachments: fc.array(fc.record({ filename: fc.string({ maxLength: 10 }), content: fc.string({ maxLength: 20 }) }), { maxLength: 2 }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      {
+        input: fc.oneof(
+          fc.string({ maxLength: 100 }),
+          fc.integer(),
+          fc.constant('http://127.0.0.1:1/oauth/callback?code=abc&state=nope'),
+        ),
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      {
+        to: fc.oneof(fc.string({ maxLength: 40 }), fc.array(fc.string({ maxLength: 20 }), { maxLength: 3 })),
+        subject: fc.oneof(fc.string({ maxLength: 40 }), fc.integer()),
+        text: fc.string({ maxLength: 40 }),
+        headers: fc.dictionary(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 }), { maxKeys: 2 }),
+        attachments: fc.array(
+          fc.record({ filename: fc.string({ maxLength: 10 }), content: fc.string({ maxLength: 20 }) }),
+          { maxLength: 2 },
+        ),
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
   fc.string({ maxLength: 200 }),
   fc.constantFrom('', '{', '{"input":', 'null', '[]', '\u0000\u0001'),
 );
@@ -34,7 +94,13 @@ const request = fc.record({
   method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
   path,
   body: jsonBody,
-  contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', ''),
+  contentType: fc.constantFrom(
+    'application/json',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    '',
+  ),
   auth: fc.constantFrom(`Bearer ${API_KEY}`, 'Bearer wrong', '', 'Basic Zm9vOmJhcg==', `bearer ${API_KEY}`),
 });
 
@@ -45,7 +111,11 @@ describe('HTTP API on arbitrary requests', () => {
         const headers = new Headers();
         if (r.contentType) headers.set('content-type', r.contentType);
         if (r.auth) headers.set('authorization', r.auth);
-        const res = await h.app.request(r.path, { method: r.method, headers, ...(r.method === 'GET' ? {} : { body: r.body }) });
+        const res = await h.app.request(r.path, {
+          method: r.method,
+          headers,
+          ...(r.method === 'GET' ? {} : { body: r.body }),
+        });
         expect(res.status, `${r.method} ${r.path}`).toBeLessThan(500);
         const text = await res.text();
         if (res.status >= 400 && r.path.startsWith('/api/')) {
@@ -59,12 +129,26 @@ describe('HTTP API on arbitrary requests', () => {
   }, 60_000);
 
   it('found by fuzzing: a malformed multipart body on a dashboard form is a 4xx, not a 500', async () => {
-    const res = await h.app.request('/login', { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '' });
+    const res = await h.app.request('/login', {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      body: '',
+    });
     expect(res.status).toBe(401);
   });
 });
 
-const addr = fc.oneof(fc.emailAddress(), fc.string({ maxLength: 30 }), fc.constantFrom('"Bob" <bob@example.org>', 'a@b', 'x\r\nBcc: evil@example.com', '<>', 'bob@example.org, carol@example.org'));
+const addr = fc.oneof(
+  fc.emailAddress(),
+  fc.string({ maxLength: 30 }),
+  fc.constantFrom(
+    '"Bob" <bob@example.org>',
+    'a@b',
+    'x\r\nBcc: evil@example.com',
+    '<>',
+    'bob@example.org, carol@example.org',
+  ),
+);
 const message = fc.record(
   {
     from: addr,
@@ -73,8 +157,23 @@ const message = fc.record(
     subject: fc.oneof(fc.string({ maxLength: 60 }), fc.constant('hi\r\nBcc: evil@example.com'), fc.anything()),
     text: fc.oneof(fc.string({ maxLength: 200 }), fc.anything()),
     html: fc.string({ maxLength: 100 }),
-    headers: fc.oneof(fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string({ maxLength: 20 }), fc.anything()), { maxKeys: 3 }), fc.constant({ 'X-Ok': 'a\nb' })),
-    attachments: fc.array(fc.record({ filename: fc.oneof(fc.string({ maxLength: 20 }), fc.anything()), content: fc.oneof(fc.base64String({ maxLength: 40 }), fc.string({ maxLength: 20 }), fc.anything()), contentType: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }) }, { requiredKeys: [] }), { maxLength: 2 }),
+    headers: fc.oneof(
+      fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string({ maxLength: 20 }), fc.anything()), {
+        maxKeys: 3,
+      }),
+      fc.constant({ 'X-Ok': 'a\nb' }),
+    ),
+    attachments: fc.array(
+      fc.record(
+        {
+          filename: fc.oneof(fc.string({ maxLength: 20 }), fc.anything()),
+          content: fc.oneof(fc.base64String({ maxLength: 40 }), fc.string({ maxLength: 20 }), fc.anything()),
+          contentType: fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+        },
+        { requiredKeys: [] },
+      ),
+      { maxLength: 2 },
+    ),
     inReplyTo: fc.oneof(fc.constant('<a@b.c>'), fc.string({ maxLength: 20 })),
     references: fc.oneof(fc.constant(['<a@b.c>']), fc.array(fc.string({ maxLength: 10 }), { maxLength: 2 })),
     idempotencyKey: fc.oneof(fc.string({ maxLength: 250 }), fc.anything()),
@@ -87,8 +186,14 @@ describe('MIME input on arbitrary messages', () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(message, fc.anything()), async (m) => {
         try {
-          const p = await prepareOutgoing(m as never, { mailboxAddress: 'agent@example.com', maxBytes: 1_000_000, now: Date.UTC(2026, 0, 1) });
-          const raw = Buffer.from(JSON.parse(Buffer.from(JSON.stringify(p)).toString()).raw ?? '', 'base64').toString('latin1');
+          const p = await prepareOutgoing(m as never, {
+            mailboxAddress: 'agent@example.com',
+            maxBytes: 1_000_000,
+            now: Date.UTC(2026, 0, 1),
+          });
+          const raw = Buffer.from(JSON.parse(Buffer.from(JSON.stringify(p)).toString()).raw ?? '', 'base64').toString(
+            'latin1',
+          );
           expect(raw).not.toMatch(/^Bcc: evil@example\.com/m);
         } catch (e) {
           expect(e).toBeInstanceOf(TokenwardenError);

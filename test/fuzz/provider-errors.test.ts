@@ -20,37 +20,109 @@ const cfg = parseConfig(
     store: ':memory:',
     key: 'env:K',
     connections: {
-      a: { provider: 'oauth2', client_id: 'fuzz', client_secret: 'fuzz-secret', auth_url: 'https://id.example.com/auth', token_url: 'https://id.example.com/token', scopes: ['api'] },
+      a: {
+        provider: 'oauth2',
+        client_id: 'fuzz',
+        client_secret: 'fuzz-secret',
+        auth_url: 'https://id.example.com/auth',
+        token_url: 'https://id.example.com/token',
+        scopes: ['api'],
+      },
       g: { provider: 'github', client_id: 'fuzz', client_secret: 'fuzz-secret' },
     },
   },
   {},
 );
 
-const oauthCode = fc.oneof(fc.constantFrom('invalid_grant', 'invalid_client', 'server_error', 'temporarily_unavailable', 'slow_down', 'invalid_request', 'bad_refresh_token'), fc.string({ maxLength: 20 }));
+const oauthCode = fc.oneof(
+  fc.constantFrom(
+    'invalid_grant',
+    'invalid_client',
+    'server_error',
+    'temporarily_unavailable',
+    'slow_down',
+    'invalid_request',
+    'bad_refresh_token',
+  ),
+  fc.string({ maxLength: 20 }),
+);
 const body = fc.oneof(
-  fc.record({ error: oauthCode, error_description: fc.option(fc.string({ maxLength: 50 }), { nil: undefined }) }, { requiredKeys: ['error'] }).map((o) => JSON.stringify(o)),
-  fc.record({ access_token: fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.constant(null)), token_type: fc.oneof(fc.constantFrom('Bearer', 'bearer', 'mac'), fc.integer()), expires_in: fc.oneof(fc.integer({ min: -10, max: 1e9 }), fc.string({ maxLength: 5 }), fc.double()), refresh_token: fc.option(fc.oneof(fc.string({ maxLength: 20 }), fc.integer()), { nil: undefined }), scope: fc.option(fc.string({ maxLength: 10 }), { nil: undefined }) }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      { error: oauthCode, error_description: fc.option(fc.string({ maxLength: 50 }), { nil: undefined }) },
+      { requiredKeys: ['error'] },
+    )
+    .map((o) => JSON.stringify(o)),
+  fc
+    .record(
+      {
+        access_token: fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.constant(null)),
+        token_type: fc.oneof(fc.constantFrom('Bearer', 'bearer', 'mac'), fc.integer()),
+        expires_in: fc.oneof(fc.integer({ min: -10, max: 1e9 }), fc.string({ maxLength: 5 }), fc.double()),
+        refresh_token: fc.option(fc.oneof(fc.string({ maxLength: 20 }), fc.integer()), { nil: undefined }),
+        scope: fc.option(fc.string({ maxLength: 10 }), { nil: undefined }),
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
   fc.json({ maxDepth: 2 }),
   fc.string({ maxLength: 80 }),
-  fc.constantFrom('', '{"access_token": "trunc', '<!DOCTYPE html><h1>502 Bad Gateway</h1>', 'null', '[]', '{"error":{}}', '{"error":""}'),
+  fc.constantFrom(
+    '',
+    '{"access_token": "trunc',
+    '<!DOCTYPE html><h1>502 Bad Gateway</h1>',
+    'null',
+    '[]',
+    '{"error":{}}',
+    '{"error":""}',
+  ),
 );
-const status = fc.oneof(fc.constantFrom(200, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504), fc.integer({ min: 200, max: 599 }));
+const status = fc.oneof(
+  fc.constantFrom(200, 400, 401, 403, 404, 408, 429, 500, 502, 503, 504),
+  fc.integer({ min: 200, max: 599 }),
+);
 const headers = fc.record(
-  { 'content-type': fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/html', 'text/plain', 'application/x-www-form-urlencoded'), 'retry-after': fc.option(fc.oneof(fc.nat({ max: 100_000 }).map(String), fc.string({ maxLength: 12 }), fc.date({ noInvalidDate: true }).map((d) => d.toUTCString())), { nil: undefined }), 'www-authenticate': fc.option(fc.constantFrom('Bearer error="invalid_token"', 'Basic realm="x"', 'garbage ,,='), { nil: undefined }) },
+  {
+    'content-type': fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/html',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+    ),
+    'retry-after': fc.option(
+      fc.oneof(
+        fc.nat({ max: 100_000 }).map(String),
+        fc.string({ maxLength: 12 }),
+        fc.date({ noInvalidDate: true }).map((d) => d.toUTCString()),
+      ),
+      { nil: undefined },
+    ),
+    'www-authenticate': fc.option(fc.constantFrom('Bearer error="invalid_token"', 'Basic realm="x"', 'garbage ,,='), {
+      nil: undefined,
+    }),
+  },
   { requiredKeys: ['content-type'] },
 );
 const answer = fc.record({ status, headers, body });
 
 function stubFetch(a: { status: number; headers: Record<string, string | undefined>; body: string }): typeof fetch {
   const h = Object.fromEntries(Object.entries(a.headers).filter((e): e is [string, string] => e[1] !== undefined));
-  return () => Promise.resolve(new Response(a.status === 204 || a.status === 205 || a.status === 304 ? null : a.body, { status: a.status, headers: h }));
+  return () =>
+    Promise.resolve(
+      new Response(a.status === 204 || a.status === 205 || a.status === 304 ? null : a.body, {
+        status: a.status,
+        headers: h,
+      }),
+    );
 }
 
 function jsonOauthError(text: string): string | null {
   try {
     const b = JSON.parse(text) as unknown;
-    return b && typeof b === 'object' && typeof (b as { error?: unknown }).error === 'string' ? ((b as { error: string }).error) : null;
+    return b && typeof b === 'object' && typeof (b as { error?: unknown }).error === 'string'
+      ? (b as { error: string }).error
+      : null;
   } catch {
     return null;
   }
@@ -78,7 +150,8 @@ describe('provider answers into the real grant client', () => {
             // (a 200 carrying `error` is read as the 400 it means: GitHub). Known limit: with both a
             // challenge and an OAuth body, the challenge names the error (diagnosis, not state, differs).
             const relabelled = a.status === 200 && jsonOauthError(a.body) !== null;
-            const challenged = a.headers['www-authenticate'] !== undefined && (a.status === 400 || a.status === 401 || relabelled);
+            const challenged =
+              a.headers['www-authenticate'] !== undefined && (a.status === 400 || a.status === 401 || relabelled);
             if (!challenged) expect(jsonOauthError(a.body)).toBe(err.error);
           }
           if (a.status === 429 && /^\d+$/.test(a.headers['retry-after'] ?? ''))
@@ -97,12 +170,15 @@ describe('provider answers into the real grant client', () => {
   it('errorFromResponse and translateError: always a TokenwardenError (or null for a success)', () => {
     fc.assert(
       fc.property(answer, fc.anything(), (a, thrown) => {
-        const h = Object.fromEntries(Object.entries(a.headers).filter((e): e is [string, string] => e[1] !== undefined));
+        const h = Object.fromEntries(
+          Object.entries(a.headers).filter((e): e is [string, string] => e[1] !== undefined),
+        );
         const res = new Response(null, { status: a.status, headers: h });
         const r = errorFromResponse('token refresh', res, a.body, Date.UTC(2026, 0, 1));
         if (r !== null) expect(r).toBeInstanceOf(TokenwardenError);
         else expect(a.status).toBeLessThan(400);
-        if (r instanceof TransientError && r.retryAfterMs !== undefined) expect(r.retryAfterMs).toBeGreaterThanOrEqual(0);
+        if (r instanceof TransientError && r.retryAfterMs !== undefined)
+          expect(r.retryAfterMs).toBeGreaterThanOrEqual(0);
         const t = translateError(thrown, { what: 'token refresh', now: 0 });
         expect(t).toBeInstanceOf(TokenwardenError);
         expect(t.message).not.toBe('');
@@ -113,9 +189,23 @@ describe('provider answers into the real grant client', () => {
 
   it('found by fuzzing: a proxy 404 with an authentication challenge is transient; a thrown null is translated', async () => {
     const c = cfg.connections['a'] as NonNullable<(typeof cfg.connections)[string]>;
-    const client = createGrantClient(c, resolveProfile(c), { fetch: stubFetch({ status: 404, headers: { 'content-type': 'text/html', 'www-authenticate': 'Basic realm="corp-proxy"' }, body: '<h1>Not found</h1>' }), clock: new FakeClock() });
+    const client = createGrantClient(c, resolveProfile(c), {
+      fetch: stubFetch({
+        status: 404,
+        headers: { 'content-type': 'text/html', 'www-authenticate': 'Basic realm="corp-proxy"' },
+        body: '<h1>Not found</h1>',
+      }),
+      clock: new FakeClock(),
+    });
     await expect(client.refresh('rt')).rejects.toBeInstanceOf(TransientError);
-    const refused = createGrantClient(c, resolveProfile(c), { fetch: stubFetch({ status: 401, headers: { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="id"' }, body: '' }), clock: new FakeClock() });
+    const refused = createGrantClient(c, resolveProfile(c), {
+      fetch: stubFetch({
+        status: 401,
+        headers: { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="id"' },
+        body: '',
+      }),
+      clock: new FakeClock(),
+    });
     await expect(refused.refresh('rt')).rejects.toMatchObject({ error: 'invalid_client' });
     expect(translateError(null, { what: 'x', now: 0 })).toBeInstanceOf(TransientError);
     // A thrown object whose toString is not callable (String() would throw).

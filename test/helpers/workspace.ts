@@ -36,10 +36,16 @@ export function makeWorkspace(config: Record<string, unknown>): Workspace {
     configPath,
     dbPath: join(dir, '.tokenwarden', 'state.db'),
     writeConfig(c) {
-      writeFileSync(configPath, stringify({ store: 'sqlite:.tokenwarden/state.db', key: 'file:.tokenwarden/key', ...c }));
+      writeFileSync(
+        configPath,
+        stringify({ store: 'sqlite:.tokenwarden/state.db', key: 'file:.tokenwarden/key', ...c }),
+      );
     },
     spawnCli(args) {
-      return spawn(process.execPath, [CLI, '--config', configPath, ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      return spawn(process.execPath, [CLI, '--config', configPath, ...args], {
+        cwd: dir,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
     },
     cli(args, opts = {}) {
       return new Promise((res, rej) => {
@@ -66,7 +72,9 @@ export function makeWorkspace(config: Record<string, unknown>): Workspace {
 }
 
 /** Read lines from a child's stdout as they arrive. */
-export function lines(stream: NodeJS.ReadableStream): AsyncIterator<string> & { next(): Promise<IteratorResult<string>> } {
+export function lines(
+  stream: NodeJS.ReadableStream,
+): AsyncIterator<string> & { next(): Promise<IteratorResult<string>> } {
   let buf = '';
   const queue: string[] = [];
   const waiters: Array<(v: IteratorResult<string>) => void> = [];

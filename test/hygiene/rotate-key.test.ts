@@ -28,11 +28,42 @@ async function workspace(): Promise<{ dir: string; configPath: string; keyPath: 
   const keyPath = join(dir, 'key');
   writeKeyFile(keyPath);
   const configPath = join(dir, 'tokenwarden.yaml');
-  writeFileSync(configPath, stringify({ store: 'sqlite:state.db', key: 'file:key', connections: { api: { provider: 'oauth2', client_id: 'c', auth_url: 'https://id.example.com/auth', token_url: 'https://id.example.com/token', redirect_uri: 'http://127.0.0.1:7465/oauth/callback', scopes: ['api'] } } }));
+  writeFileSync(
+    configPath,
+    stringify({
+      store: 'sqlite:state.db',
+      key: 'file:key',
+      connections: {
+        api: {
+          provider: 'oauth2',
+          client_id: 'c',
+          auth_url: 'https://id.example.com/auth',
+          token_url: 'https://id.example.com/token',
+          redirect_uri: 'http://127.0.0.1:7465/oauth/callback',
+          scopes: ['api'],
+        },
+      },
+    }),
+  );
   const w = await openWarden({ configPath });
-  await w.keeper.storeGrant('api', { accessToken: 'AT-rotate-secret-1', refreshToken: 'RT-rotate-secret-1', tokenType: 'Bearer', expiresAt: Date.now() + 3_600_000 });
+  await w.keeper.storeGrant('api', {
+    accessToken: 'AT-rotate-secret-1',
+    refreshToken: 'RT-rotate-secret-1',
+    tokenType: 'Bearer',
+    expiresAt: Date.now() + 3_600_000,
+  });
   const flow = await w.flows.open('api', { reason: 'manual' });
-  await w.store.enqueueMessage({ id: 'm1', mailbox: 'agent', idempotencyKey: 'k1', messageId: '<m1@example.com>', payload: 'MAIL-rotate-secret', createdAt: Date.now() }, Date.now());
+  await w.store.enqueueMessage(
+    {
+      id: 'm1',
+      mailbox: 'agent',
+      idempotencyKey: 'k1',
+      messageId: '<m1@example.com>',
+      payload: 'MAIL-rotate-secret',
+      createdAt: Date.now(),
+    },
+    Date.now(),
+  );
   await w.close();
   return { dir, configPath, keyPath, flowId: flow.id };
 }
@@ -46,7 +77,11 @@ describe('rotate-key', () => {
   it('re-seals every secret under a new key, keeps the old key as a backup, and the old key no longer opens the store', async () => {
     const ws = await workspace();
     const oldKeyText = readFileSync(ws.keyPath, 'utf8');
-    const verifierBefore = (await (await openStore('sqlite:state.db', { key: decodeKey(oldKeyText, 'old'), keySpec: 'file:key', baseDir: ws.dir })).getFlow(ws.flowId))?.codeVerifier;
+    const verifierBefore = (
+      await (
+        await openStore('sqlite:state.db', { key: decodeKey(oldKeyText, 'old'), keySpec: 'file:key', baseDir: ws.dir })
+      ).getFlow(ws.flowId)
+    )?.codeVerifier;
     const o = io();
     expect(await runRotateKey({ config: ws.configPath, json: true }, o.io)).toBe(0);
     const result = JSON.parse(o.out.join('')) as { rotated: boolean; values: number; backup: string };
@@ -59,12 +94,21 @@ describe('rotate-key', () => {
     expect(readFileSync(result.backup, 'utf8')).toBe(oldKeyText);
     expect(readdirSync(ws.dir).filter((f) => f.endsWith('.new'))).toEqual([]);
 
-    const store = await openStore('sqlite:state.db', { key: decodeKey(newKeyText, 'new'), keySpec: 'file:key', baseDir: ws.dir });
-    expect(await store.getConnection('api')).toMatchObject({ accessToken: 'AT-rotate-secret-1', refreshToken: 'RT-rotate-secret-1' });
+    const store = await openStore('sqlite:state.db', {
+      key: decodeKey(newKeyText, 'new'),
+      keySpec: 'file:key',
+      baseDir: ws.dir,
+    });
+    expect(await store.getConnection('api')).toMatchObject({
+      accessToken: 'AT-rotate-secret-1',
+      refreshToken: 'RT-rotate-secret-1',
+    });
     expect((await store.getFlow(ws.flowId))?.codeVerifier).toBe(verifierBefore);
     expect((await store.getMessage('m1'))?.payload).toBe('MAIL-rotate-secret');
     await store.close();
-    await expect(openStore('sqlite:state.db', { key: decodeKey(oldKeyText, 'old'), keySpec: 'file:key', baseDir: ws.dir })).rejects.toBeInstanceOf(KeyError);
+    await expect(
+      openStore('sqlite:state.db', { key: decodeKey(oldKeyText, 'old'), keySpec: 'file:key', baseDir: ws.dir }),
+    ).rejects.toBeInstanceOf(KeyError);
     // The warden itself opens with the rotated key file.
     const w = await openWarden({ configPath: ws.configPath });
     expect(await w.accessToken('api')).toBe('AT-rotate-secret-1');

@@ -28,7 +28,22 @@ function remember(label: string, value: string | null | undefined): void {
 beforeAll(async () => {
   smtp = await startSmtpPeer({ passwords: { 'agent@example.com': APP_PASSWORD } });
   h = await startHarness({
-    mailboxes: { agent: { address: 'agent@example.com', send: [{ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: APP_PASSWORD } }] } },
+    mailboxes: {
+      agent: {
+        address: 'agent@example.com',
+        send: [
+          {
+            smtp: {
+              host: smtp.host,
+              port: smtp.port,
+              secure: false,
+              user: 'agent@example.com',
+              password: APP_PASSWORD,
+            },
+          },
+        ],
+      },
+    },
   });
   remember('app password', APP_PASSWORD);
   remember('api key', API_KEY);
@@ -48,7 +63,11 @@ describe('no secret outside the token endpoint answer', () => {
     remember('pkce verifier', flow.codeVerifier);
     const finalUrl = await h.peer.approveAuthorization(flow.url);
     remember('authorization code', new URL(finalUrl).searchParams.get('code'));
-    const done = await h.api('/api/v1/flows/complete', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: finalUrl }) });
+    const done = await h.api('/api/v1/flows/complete', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: finalUrl }),
+    });
     outputs.set('flows/complete response', await done.text());
     expect(done.status).toBe(200);
     for (const [i, s] of (await storedSecrets(w, 'sandbox')).entries()) remember(`grant token ${i}`, s);
@@ -64,20 +83,39 @@ describe('no secret outside the token endpoint answer', () => {
     expect(await served.text()).toContain((await w.store.getConnection('sandbox'))?.accessToken ?? 'missing');
 
     // Mail over the App Password route.
-    const sent = await h.api('/api/v1/mailboxes/agent/send', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: 'bob@example.org', subject: 'hygiene', text: 'hello' }) });
+    const sent = await h.api('/api/v1/mailboxes/agent/send', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'bob@example.org', subject: 'hygiene', text: 'hello' }),
+    });
     outputs.set('mail send response', await sent.text());
     expect(smtp.received.length).toBe(1);
 
     // Errors: a bad API key, a garbage paste, then a revoked grant.
-    outputs.set('401 body', await (await h.app.request('/api/v1/connections', { headers: { authorization: `Bearer ${API_KEY}x` } })).text());
-    outputs.set('bad paste body', await (await h.api('/api/v1/flows/complete', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: `${finalUrl}&again=1` }) })).text());
+    outputs.set(
+      '401 body',
+      await (await h.app.request('/api/v1/connections', { headers: { authorization: `Bearer ${API_KEY}x` } })).text(),
+    );
+    outputs.set(
+      'bad paste body',
+      await (
+        await h.api('/api/v1/flows/complete', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: `${finalUrl}&again=1` }),
+        })
+      ).text(),
+    );
     await h.peer.revokeGrantsFor();
     const refusal = await w.keeper.forceRefresh('sandbox').then(
       () => null,
       (e: unknown) => e as Error & { toJSON?: () => unknown },
     );
     expect(refusal).not.toBeNull();
-    outputs.set('reauth error', `${refusal?.message} ${JSON.stringify(refusal)} ${String(refusal?.stack)} ${JSON.stringify(refusal?.toJSON?.())}`);
+    outputs.set(
+      'reauth error',
+      `${refusal?.message} ${JSON.stringify(refusal)} ${String(refusal?.stack)} ${JSON.stringify(refusal?.toJSON?.())}`,
+    );
     outputs.set('reauth 409 body', await (await h.api('/api/v1/connections/sandbox/token', { method: 'POST' })).text());
 
     // Everything tokenwarden shows or keeps.
@@ -87,7 +125,10 @@ describe('no secret outside the token endpoint answer', () => {
     outputs.set('events (store)', JSON.stringify(await w.store.listEvents({ limit: 10_000 })));
     outputs.set('metrics', await (await h.api('/metrics')).text());
     const link = createLoginLink(h.ctx);
-    const login = await h.app.request('/login', { method: 'POST', body: new URLSearchParams({ token: link.searchParams.get('token') ?? '' }) });
+    const login = await h.app.request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ token: link.searchParams.get('token') ?? '' }),
+    });
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const page = await h.app.request('/', { headers: { cookie } });
     const html = await page.text();
@@ -97,13 +138,15 @@ describe('no secret outside the token endpoint answer', () => {
     expect(h.logs.length).toBeGreaterThan(3);
     // The store on disk, main file and write-ahead log, read while open (the WAL holds recent writes).
     const dbDir = join(h.ws.dir, '.tokenwarden');
-    for (const f of readdirSync(dbDir)) if (f.startsWith('state.db')) outputs.set(`file ${f}`, readFileSync(join(dbDir, f)).toString('latin1'));
+    for (const f of readdirSync(dbDir))
+      if (f.startsWith('state.db')) outputs.set(`file ${f}`, readFileSync(join(dbDir, f)).toString('latin1'));
     expect([...outputs.keys()].some((k) => k.endsWith('-wal'))).toBe(true);
 
     // The search.
     expect(secrets.size).toBeGreaterThanOrEqual(9);
     const leaks: string[] = [];
-    for (const [where, text] of outputs) for (const [label, value] of secrets) if (text.includes(value)) leaks.push(`${label} in ${where}`);
+    for (const [where, text] of outputs)
+      for (const [label, value] of secrets) if (text.includes(value)) leaks.push(`${label} in ${where}`);
     expect(leaks).toEqual([]);
     // The search is able to find what it looks for.
     expect(outputs.get('logs')).not.toContain(APP_PASSWORD);

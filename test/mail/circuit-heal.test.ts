@@ -6,7 +6,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMailService, type MailService } from '../../src/mail/index.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
-import { FakeClock, RecordingEvents, StatefulStubTokens, googleConn, mailConfig, openTestStore, silentLogger, type TestStore } from './helpers.js';
+import {
+  FakeClock,
+  RecordingEvents,
+  StatefulStubTokens,
+  googleConn,
+  mailConfig,
+  openTestStore,
+  silentLogger,
+  type TestStore,
+} from './helpers.js';
 
 const TOKEN = 'ya29.heal-access-token-0123456789abcdef';
 let gmail: GmailFake;
@@ -16,7 +25,10 @@ let svc: MailService;
 let tokens: StatefulStubTokens;
 
 beforeEach(async () => {
-  gmail = await startGmailFake({ verifyToken: async (t) => t === TOKEN, scopes: ['https://www.googleapis.com/auth/gmail.readonly'] });
+  gmail = await startGmailFake({
+    verifyToken: async (t) => t === TOKEN,
+    scopes: ['https://www.googleapis.com/auth/gmail.readonly'],
+  });
   smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'app-pw' } });
   ts = openTestStore();
   tokens = new StatefulStubTokens();
@@ -25,12 +37,24 @@ beforeEach(async () => {
     {
       agent: {
         address: 'agent@example.com',
-        send: [{ gmail: { connection: 'gmail', api_base: gmail.url } }, { smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'app-pw' } }],
+        send: [
+          { gmail: { connection: 'gmail', api_base: gmail.url } },
+          { smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'app-pw' } },
+        ],
       },
     },
     { gmail: googleConn() },
   );
-  svc = createMailService({ config, store: ts.store, tokens, clock: new FakeClock(Date.now()), logger: silentLogger, events: new RecordingEvents(), owner: 'p', options: { circuit: { coolDownMs: 3_600_000 } } });
+  svc = createMailService({
+    config,
+    store: ts.store,
+    tokens,
+    clock: new FakeClock(Date.now()),
+    logger: silentLogger,
+    events: new RecordingEvents(),
+    owner: 'p',
+    options: { circuit: { coolDownMs: 3_600_000 } },
+  });
 });
 
 afterEach(async () => {

@@ -12,15 +12,35 @@ import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMailService, type MailService } from '../../src/mail/index.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
-import { FakeClock, RecordingEvents, StubTokens, mailConfig, openTestStore, silentLogger, type TestStore } from './helpers.js';
+import {
+  FakeClock,
+  RecordingEvents,
+  StubTokens,
+  mailConfig,
+  openTestStore,
+  silentLogger,
+  type TestStore,
+} from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const LEASE_MS = 60_000;
 
 function buildService(t: TestStore, smtp: SmtpPeer, clock: FakeClock, owner: string): MailService {
   return createMailService({
-    config: mailConfig({ agent: { address: 'agent@example.com', send: [{ smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'pw' } }] } }),
-    store: t.store, tokens: new StubTokens(), clock, logger: silentLogger, events: new RecordingEvents(), owner,
+    config: mailConfig({
+      agent: {
+        address: 'agent@example.com',
+        send: [
+          { smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: 'pw' } },
+        ],
+      },
+    }),
+    store: t.store,
+    tokens: new StubTokens(),
+    clock,
+    logger: silentLogger,
+    events: new RecordingEvents(),
+    owner,
     options: { leaseMs: LEASE_MS },
   });
 }
@@ -38,7 +58,21 @@ describe('lease expiry after a crashed sender', () => {
     t = openTestStore();
     const clock = new FakeClock(Date.now());
     const now = clock.now();
-    await t.store.enqueueMessage({ id: 'm1', mailbox: 'agent', idempotencyKey: 'k1', messageId: '<m1@example.com>', payload: JSON.stringify({ v: 1, raw: Buffer.from('Message-ID: <m1@example.com>\r\nSubject: x\r\n\r\nhi\r\n').toString('base64'), envelope: { from: 'agent@example.com', to: ['bob@example.org'] } }), createdAt: now }, now);
+    await t.store.enqueueMessage(
+      {
+        id: 'm1',
+        mailbox: 'agent',
+        idempotencyKey: 'k1',
+        messageId: '<m1@example.com>',
+        payload: JSON.stringify({
+          v: 1,
+          raw: Buffer.from('Message-ID: <m1@example.com>\r\nSubject: x\r\n\r\nhi\r\n').toString('base64'),
+          envelope: { from: 'agent@example.com', to: ['bob@example.org'] },
+        }),
+        createdAt: now,
+      },
+      now,
+    );
     const claimed = await t.store.claimMessages({ owner: 'dead-process', now, leaseMs: LEASE_MS, limit: 10 });
     expect(claimed).toHaveLength(1);
 
@@ -76,7 +110,12 @@ describe('kill -9 mid-delivery', () => {
     for (const f of files) {
       const out = ts.transpileModule(readFileSync(f, 'utf8'), {
         fileName: f,
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false, isolatedModules: true },
+        compilerOptions: {
+          module: ts.ModuleKind.ESNext,
+          target: ts.ScriptTarget.ES2022,
+          verbatimModuleSyntax: false,
+          isolatedModules: true,
+        },
       });
       const dest = join(outDir, relative(ROOT, f)).replace(/\.ts$/, '.js');
       mkdirSync(dirname(dest), { recursive: true });
@@ -103,13 +142,26 @@ describe('kill -9 mid-delivery', () => {
     });
     const t = openTestStore();
     const child: ChildProcess = spawn(process.execPath, [childEntry], {
-      env: { ...process.env, TW_CRASH_CHILD: JSON.stringify({ db: t.file, key: t.key.toString('base64'), smtpPort: smtp.port, leaseMs: LEASE_MS }) },
+      env: {
+        ...process.env,
+        TW_CRASH_CHILD: JSON.stringify({
+          db: t.file,
+          key: t.key.toString('base64'),
+          smtpPort: smtp.port,
+          leaseMs: LEASE_MS,
+        }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<NodeJS.Signals | number | null>((r) => child.once('exit', (code, sig) => r(sig ?? code)));
-    await Promise.race([reachedP, exited.then((c) => Promise.reject(new Error(`child exited early (${String(c)}): ${stderr}`)))]);
+    const exited = new Promise<NodeJS.Signals | number | null>((r) =>
+      child.once('exit', (code, sig) => r(sig ?? code)),
+    );
+    await Promise.race([
+      reachedP,
+      exited.then((c) => Promise.reject(new Error(`child exited early (${String(c)}): ${stderr}`))),
+    ]);
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
     holding = false;
@@ -119,31 +171,34 @@ describe('kill -9 mid-delivery', () => {
   it.each([
     ['data', 2, 'provider accepted, not yet recorded: one bounded duplicate, same Message-ID'],
     ['mail', 1, 'killed before the provider accepted: exactly one copy'],
-  ] as [ 'mail' | 'data', number, string][])('killed at %s → restart delivers (%s copies): %s', async (stage: 'mail' | 'data', copies: number) => {
-    const { smtp, t, release } = await runAndKill(stage);
-    try {
-      const rows = await t.store.listMessages({ mailbox: 'agent' });
-      expect(rows).toHaveLength(1);
-      const row = rows[0]!;
-      expect(row.status).toBe('sending');
-      expect(smtp.received.length).toBe(stage === 'data' ? 1 : 0);
-
-      const clock = new FakeClock(Date.now());
-      const svc = buildService(t, smtp, clock, 'restarted');
+  ] as ['mail' | 'data', number, string][])(
+    'killed at %s → restart delivers (%s copies): %s',
+    async (stage: 'mail' | 'data', copies: number) => {
+      const { smtp, t, release } = await runAndKill(stage);
       try {
-        expect(await svc.deliverDue()).toBe(0);
-        await clock.advance(LEASE_MS);
-        expect(await svc.deliverDue()).toBe(1);
+        const rows = await t.store.listMessages({ mailbox: 'agent' });
+        expect(rows).toHaveLength(1);
+        const row = rows[0]!;
+        expect(row.status).toBe('sending');
+        expect(smtp.received.length).toBe(stage === 'data' ? 1 : 0);
+
+        const clock = new FakeClock(Date.now());
+        const svc = buildService(t, smtp, clock, 'restarted');
+        try {
+          expect(await svc.deliverDue()).toBe(0);
+          await clock.advance(LEASE_MS);
+          expect(await svc.deliverDue()).toBe(1);
+        } finally {
+          await svc.stop();
+        }
+        expect(smtp.countByMessageId(row.messageId)).toBe(copies);
+        expect(smtp.received.every((m) => m.messageId === row.messageId)).toBe(true);
+        expect(await t.store.getMessage(row.id)).toMatchObject({ status: 'sent' });
       } finally {
-        await svc.stop();
+        release();
+        await smtp.stop();
+        await t.cleanup();
       }
-      expect(smtp.countByMessageId(row.messageId)).toBe(copies);
-      expect(smtp.received.every((m) => m.messageId === row.messageId)).toBe(true);
-      expect(await t.store.getMessage(row.id)).toMatchObject({ status: 'sent' });
-    } finally {
-      release();
-      await smtp.stop();
-      await t.cleanup();
-    }
-  });
+    },
+  );
 });

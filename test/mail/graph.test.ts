@@ -21,7 +21,10 @@ afterAll(async () => graph.stop());
 
 describe('Graph route', () => {
   it('sends the MIME message base64 as text/plain (Message-ID preserved)', async () => {
-    const p = await prepareOutgoing({ to: 'bob@example.org', subject: 'via graph', text: 'hi' }, { mailboxAddress: 'agent@contoso.com', maxBytes: 1e6, now: clock.now() });
+    const p = await prepareOutgoing(
+      { to: 'bob@example.org', subject: 'via graph', text: 'hi' },
+      { mailboxAddress: 'agent@contoso.com', maxBytes: 1e6, now: clock.now() },
+    );
     await route.send(p.raw, p.envelope, { id: 'x', messageId: p.messageId });
     expect(graph.sent).toHaveLength(1);
     expect(graph.sent[0]?.headers.get('message-id')).toBe(p.messageId);
@@ -31,11 +34,33 @@ describe('Graph route', () => {
 
   it('lists with $filter on receivedDateTime, newest first, normalised', async () => {
     const base = Date.UTC(2026, 0, 10, 12);
-    graph.seed({ from: '"Alice" <alice@example.org>', to: 'agent@contoso.com', subject: 'old', date: new Date(base - 86_400_000) });
-    graph.seed({ from: 'carol@example.org', to: 'agent@contoso.com', subject: 'new one', date: new Date(base + 60_000), preview: 'preview text', messageId: '<n1@example.org>' });
+    graph.seed({
+      from: '"Alice" <alice@example.org>',
+      to: 'agent@contoso.com',
+      subject: 'old',
+      date: new Date(base - 86_400_000),
+    });
+    graph.seed({
+      from: 'carol@example.org',
+      to: 'agent@contoso.com',
+      subject: 'new one',
+      date: new Date(base + 60_000),
+      preview: 'preview text',
+      messageId: '<n1@example.org>',
+    });
     const got = await route.list({ since: new Date(base), limit: 5 });
     expect(got).toEqual([
-      { id: expect.any(String), threadId: expect.any(String), messageId: '<n1@example.org>', from: 'carol@example.org <carol@example.org>', to: ['agent@contoso.com <agent@contoso.com>'], subject: 'new one', date: new Date(base + 60_000).toISOString(), snippet: 'preview text', route: 'graph:m365' },
+      {
+        id: expect.any(String),
+        threadId: expect.any(String),
+        messageId: '<n1@example.org>',
+        from: 'carol@example.org <carol@example.org>',
+        to: ['agent@contoso.com <agent@contoso.com>'],
+        subject: 'new one',
+        date: new Date(base + 60_000).toISOString(),
+        snippet: 'preview text',
+        route: 'graph:m365',
+      },
     ]);
     expect(graph.requests.at(-1)?.search).toContain('%24filter=receivedDateTime+ge+2026-01-10T12');
     const one = await route.get(got[0]!.id);
@@ -67,14 +92,29 @@ describe('Graph route', () => {
     const bad = new StubTokens().set('m365', 'expired-token');
     const events = new RecordingEvents();
     const svc = createMailService({
-      config: mailConfig({ box: { address: 'agent@contoso.com', send: [{ graph: { connection: 'm365', api_base: graph.url } }], read: [{ graph: { connection: 'm365', api_base: graph.url } }] } }),
-      store: ts.store, tokens: bad, clock, logger: silentLogger, events, owner: 't', fetch,
+      config: mailConfig({
+        box: {
+          address: 'agent@contoso.com',
+          send: [{ graph: { connection: 'm365', api_base: graph.url } }],
+          read: [{ graph: { connection: 'm365', api_base: graph.url } }],
+        },
+      }),
+      store: ts.store,
+      tokens: bad,
+      clock,
+      logger: silentLogger,
+      events,
+      owner: 't',
+      fetch,
     });
     try {
       const r = await svc.mailbox('box').send({ to: 'bob@example.org', subject: 's', text: 't' });
       expect(r.status).toBe('queued');
       const health = await svc.probeAll();
-      expect(health.map((h) => [h.direction, h.ok, h.circuit.state])).toEqual([['send', false, 'open'], ['read', false, 'open']]);
+      expect(health.map((h) => [h.direction, h.ok, h.circuit.state])).toEqual([
+        ['send', false, 'open'],
+        ['read', false, 'open'],
+      ]);
       expect(events.ofType('probe_failed')).toHaveLength(2);
     } finally {
       await svc.stop();

@@ -43,7 +43,11 @@ export class StubTokens implements TokenSource {
   async accessToken(conn: string): Promise<string> {
     this.calls.push(conn);
     if (this.dead.has(conn)) {
-      throw new ReauthRequiredError(conn, { id: 'revoked', summary: 'The grant was revoked.', fix: 'Re-authorize.' }, { reauth: { askedVia: ['ops'] } });
+      throw new ReauthRequiredError(
+        conn,
+        { id: 'revoked', summary: 'The grant was revoked.', fix: 'Re-authorize.' },
+        { reauth: { askedVia: ['ops'] } },
+      );
     }
     const t = this.tokens.get(conn);
     if (t === undefined) throw new Error(`no token for ${conn}`);
@@ -84,14 +88,19 @@ export function openTestStore(): TestStore {
   };
 }
 
-export function mailConfig(mailboxes: Record<string, unknown>, connections: Record<string, unknown> = {}): Pick<Config, 'mailboxes' | 'connections'> {
+export function mailConfig(
+  mailboxes: Record<string, unknown>,
+  connections: Record<string, unknown> = {},
+): Pick<Config, 'mailboxes' | 'connections'> {
   return {
     mailboxes: Object.fromEntries(Object.entries(mailboxes).map(([k, v]) => [k, mailboxSchema.parse(v)])),
     connections: Object.fromEntries(Object.entries(connections).map(([k, v]) => [k, connectionSchema.parse(v)])),
   };
 }
 
-export const googleConn = (scopes: string[] = ['https://www.googleapis.com/auth/gmail.send', 'https://www.googleapis.com/auth/gmail.readonly']): Record<string, unknown> => ({
+export const googleConn = (
+  scopes: string[] = ['https://www.googleapis.com/auth/gmail.send', 'https://www.googleapis.com/auth/gmail.readonly'],
+): Record<string, unknown> => ({
   provider: 'google',
   client_id: 'cid',
   client_secret: 'secret',
@@ -117,6 +126,9 @@ export async function obtainAccessToken(peer: OidcPeer, accountId: string): Prom
     state,
   });
   const final = await peer.approveAuthorization(url.href, { accountId });
-  const tokens = await oidc.authorizationCodeGrant(config, new URL(final), { pkceCodeVerifier: verifier, expectedState: state });
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(final), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+  });
   return tokens.access_token;
 }

@@ -11,7 +11,17 @@ import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
-import { FakeClock, RecordingEvents, StubTokens, googleConn, mailConfig, obtainAccessToken, openTestStore, silentLogger, type TestStore } from './helpers.js';
+import {
+  FakeClock,
+  RecordingEvents,
+  StubTokens,
+  googleConn,
+  mailConfig,
+  obtainAccessToken,
+  openTestStore,
+  silentLogger,
+  type TestStore,
+} from './helpers.js';
 
 const USER = 'agent@example.com';
 const APP_PASSWORD = 'imap-app-password-1';
@@ -36,9 +46,23 @@ const activeFor = (p: OidcPeer) => async (token: string, user?: string) => {
 
 beforeAll(async () => {
   oidc = await startOidcProvider({ accessTokenTtl: 600, refreshTokenTtl: 3600 });
-  dovecot = await startDovecot({ passwords: { [USER]: APP_PASSWORD }, introspectionUrl: introspectionUrlWithClient(oidc) });
-  dovecot.seed(USER, { from: '"Alice" <alice@example.org>', to: USER, subject: 'old news', date: new Date(base - 3 * 86_400_000) });
-  dovecot.seed(USER, { from: 'carol@example.org', to: USER, subject: 'fresh invoice', date: new Date(base + 3_600_000), messageId: '<inv-1@example.org>' });
+  dovecot = await startDovecot({
+    passwords: { [USER]: APP_PASSWORD },
+    introspectionUrl: introspectionUrlWithClient(oidc),
+  });
+  dovecot.seed(USER, {
+    from: '"Alice" <alice@example.org>',
+    to: USER,
+    subject: 'old news',
+    date: new Date(base - 3 * 86_400_000),
+  });
+  dovecot.seed(USER, {
+    from: 'carol@example.org',
+    to: USER,
+    subject: 'fresh invoice',
+    date: new Date(base + 3_600_000),
+    messageId: '<inv-1@example.org>',
+  });
   gmail = await startGmailFake({ verifyToken: activeFor(oidc) });
   smtp = await startSmtpPeer({ passwords: { [USER]: APP_PASSWORD }, verifyToken: activeFor(oidc) });
   ts = openTestStore();
@@ -55,19 +79,44 @@ describe('read fallback and XOAUTH2', () => {
     const events = new RecordingEvents();
     const svc = createMailService({
       config: mailConfig(
-        { agent: { address: USER, read: [{ gmail: { connection: 'gmail', api_base: gmail.url } }, { imap: { host: dovecot.host, port: dovecot.port, secure: false, user: USER, password: APP_PASSWORD } }] } },
+        {
+          agent: {
+            address: USER,
+            read: [
+              { gmail: { connection: 'gmail', api_base: gmail.url } },
+              { imap: { host: dovecot.host, port: dovecot.port, secure: false, user: USER, password: APP_PASSWORD } },
+            ],
+          },
+        },
         { gmail: googleConn() },
       ),
-      store: ts.store, tokens, clock, logger: silentLogger, events, owner: 'r',
+      store: ts.store,
+      tokens,
+      clock,
+      logger: silentLogger,
+      events,
+      owner: 'r',
     });
     try {
       const res = await svc.mailbox('agent').list({ since: new Date(base), limit: 10 });
       expect(res.route).toBe(`imap:${dovecot.host}`);
       expect(res.fellBackFrom).toEqual(['gmail:gmail']);
       expect(res.messages).toEqual([
-        { id: expect.stringMatching(/^\d+$/), messageId: '<inv-1@example.org>', from: 'carol@example.org', to: [USER], subject: 'fresh invoice', date: new Date(base + 3_600_000).toISOString(), route: `imap:${dovecot.host}` },
+        {
+          id: expect.stringMatching(/^\d+$/),
+          messageId: '<inv-1@example.org>',
+          from: 'carol@example.org',
+          to: [USER],
+          subject: 'fresh invoice',
+          date: new Date(base + 3_600_000).toISOString(),
+          route: `imap:${dovecot.host}`,
+        },
       ]);
-      expect(events.ofType('mail_failover')[0]?.data).toMatchObject({ direction: 'read', from: ['gmail:gmail'], to: `imap:${dovecot.host}` });
+      expect(events.ofType('mail_failover')[0]?.data).toMatchObject({
+        direction: 'read',
+        from: ['gmail:gmail'],
+        to: `imap:${dovecot.host}`,
+      });
       const all = await svc.mailbox('agent').list({});
       expect(all.messages.map((m) => m.subject)).toEqual(['fresh invoice', 'old news']);
     } finally {
@@ -79,8 +128,24 @@ describe('read fallback and XOAUTH2', () => {
     const tokens = new StubTokens();
     tokens.revoke('gmail');
     const svc = createMailService({
-      config: mailConfig({ agent: { address: USER, read: [{ gmail: { connection: 'gmail', api_base: gmail.url } }, { imap: { host: dovecot.host, port: dovecot.port, secure: false, user: USER, password: 'wrong' } }] } }, { gmail: googleConn() }),
-      store: ts.store, tokens, clock, logger: silentLogger, events: new RecordingEvents(), owner: 'r',
+      config: mailConfig(
+        {
+          agent: {
+            address: USER,
+            read: [
+              { gmail: { connection: 'gmail', api_base: gmail.url } },
+              { imap: { host: dovecot.host, port: dovecot.port, secure: false, user: USER, password: 'wrong' } },
+            ],
+          },
+        },
+        { gmail: googleConn() },
+      ),
+      store: ts.store,
+      tokens,
+      clock,
+      logger: silentLogger,
+      events: new RecordingEvents(),
+      owner: 'r',
     });
     try {
       await expect(svc.mailbox('agent').list({})).rejects.toBeInstanceOf(ReauthRequiredError);
@@ -90,7 +155,15 @@ describe('read fallback and XOAUTH2', () => {
   });
 
   it('a wrong IMAP password is an auth failure (AUTHENTICATIONFAILED)', async () => {
-    const r = new ImapRoute({ id: 'imap:x', host: dovecot.host, port: dovecot.port, secure: false, user: USER, password: 'nope', tokens: new StubTokens() });
+    const r = new ImapRoute({
+      id: 'imap:x',
+      host: dovecot.host,
+      port: dovecot.port,
+      secure: false,
+      user: USER,
+      password: 'nope',
+      tokens: new StubTokens(),
+    });
     const e = await r.probe().catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RouteError);
     expect((e as RouteError).kind).toBe('auth');
@@ -98,7 +171,15 @@ describe('read fallback and XOAUTH2', () => {
   });
 
   it('IMAP down is transient', async () => {
-    const r = new ImapRoute({ id: 'imap:x', host: '127.0.0.1', port: 1, secure: false, user: USER, password: 'x', tokens: new StubTokens() });
+    const r = new ImapRoute({
+      id: 'imap:x',
+      host: '127.0.0.1',
+      port: 1,
+      secure: false,
+      user: USER,
+      password: 'x',
+      tokens: new StubTokens(),
+    });
     const e = await r.probe().catch((x: unknown) => x);
     expect((e as RouteError).kind).toBe('transient');
   });
@@ -122,9 +203,22 @@ describe('read fallback and XOAUTH2', () => {
             ],
           },
         },
-        { sandbox: { provider: 'oidc', issuer: oidc.issuer, client_id: oidc.clientId, client_secret: oidc.clientSecret, scopes: ['openid', 'offline_access'] } },
+        {
+          sandbox: {
+            provider: 'oidc',
+            issuer: oidc.issuer,
+            client_id: oidc.clientId,
+            client_secret: oidc.clientSecret,
+            scopes: ['openid', 'offline_access'],
+          },
+        },
       ),
-      store: ts.store, tokens, clock, logger: silentLogger, events, owner: 'x',
+      store: ts.store,
+      tokens,
+      clock,
+      logger: silentLogger,
+      events,
+      owner: 'x',
     });
     try {
       const read1 = await svc.mailbox('agent').list({ limit: 5 });
@@ -142,7 +236,10 @@ describe('read fallback and XOAUTH2', () => {
       const s2 = await svc.mailbox('agent').send({ to: 'bob@example.org', subject: 'after revoke', text: 'b' });
       expect(s2).toMatchObject({ status: 'sent', route: `smtp:${smtp.host}#2` });
       expect(smtp.authFailures.at(-1)).toMatchObject({ method: 'XOAUTH2' });
-      expect(events.ofType('mail_failover').at(-1)?.data).toMatchObject({ from: [`smtp:${smtp.host}`], to: `smtp:${smtp.host}#2` });
+      expect(events.ofType('mail_failover').at(-1)?.data).toMatchObject({
+        from: [`smtp:${smtp.host}`],
+        to: `smtp:${smtp.host}#2`,
+      });
       const read2 = await svc.mailbox('agent').list({ limit: 5 });
       expect(read2).toMatchObject({ route: `imap:${dovecot.host}#2`, fellBackFrom: [`imap:${dovecot.host}`] });
       expect(JSON.stringify(events.events)).not.toContain(token);

@@ -8,7 +8,17 @@ import { MailInputError } from '../../src/mail/errors.js';
 import { createMailService, type MailMessage, type MailService } from '../../src/mail/index.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
-import { FakeClock, RecordingEvents, StatefulStubTokens, StubTokens, googleConn, mailConfig, openTestStore, silentLogger, type TestStore } from './helpers.js';
+import {
+  FakeClock,
+  RecordingEvents,
+  StatefulStubTokens,
+  StubTokens,
+  googleConn,
+  mailConfig,
+  openTestStore,
+  silentLogger,
+  type TestStore,
+} from './helpers.js';
 
 const TOKEN = 'ya29.gmail-access-token-abcdef0123456789';
 const APP_PASSWORD = 'abcd efgh ijkl mnop';
@@ -26,13 +36,33 @@ function build(t: StubTokens = tokens, owner = 'proc-a'): MailService {
     {
       agent: {
         address: 'agent@example.com',
-        send: [{ gmail: { connection: 'gmail', api_base: gmail.url } }, { smtp: { host: smtp.host, port: smtp.port, secure: false, user: 'agent@example.com', password: APP_PASSWORD } }],
+        send: [
+          { gmail: { connection: 'gmail', api_base: gmail.url } },
+          {
+            smtp: {
+              host: smtp.host,
+              port: smtp.port,
+              secure: false,
+              user: 'agent@example.com',
+              password: APP_PASSWORD,
+            },
+          },
+        ],
         max_message_bytes: 64 * 1024,
       },
     },
     { gmail: googleConn() },
   );
-  return createMailService({ config, store: ts.store, tokens: t, clock, logger: silentLogger, events, owner, options: { circuit: { coolDownMs: 60_000 }, retry: { random: () => 0 } } });
+  return createMailService({
+    config,
+    store: ts.store,
+    tokens: t,
+    clock,
+    logger: silentLogger,
+    events,
+    owner,
+    options: { circuit: { coolDownMs: 60_000 }, retry: { random: () => 0 } },
+  });
 }
 
 beforeEach(async () => {
@@ -111,7 +141,9 @@ describe('send with route failover', () => {
     expect(events.ofType('mail_failover')[0]?.data).toMatchObject({ from: ['gmail:gmail'] });
     expect(JSON.stringify(events.ofType('mail_failover')[0]?.data)).toContain('HTTP 401 UNAUTHENTICATED');
     const status = await svc.status();
-    expect(status[0]?.routes.find((h) => h.route === 'gmail:gmail' && h.direction === 'send')?.circuit.state).toBe('open');
+    expect(status[0]?.routes.find((h) => h.route === 'gmail:gmail' && h.direction === 'send')?.circuit.state).toBe(
+      'open',
+    );
 
     // While open: Gmail is not even called.
     const before = gmail.requests.length;
@@ -207,7 +239,10 @@ describe('send with route failover', () => {
     [{ ...msg, attachments: [{ filename: 'a.bin', content: '!!not base64!!' }] }, 'attachments[0].content'],
     [{ ...msg, text: 'x'.repeat(70 * 1024) }, 'message'],
   ] as [MailMessage, string][])('rejects bad input before queueing (%#: %s)', async (bad, field) => {
-    const err = await svc.mailbox('agent').send(bad).catch((e: unknown) => e);
+    const err = await svc
+      .mailbox('agent')
+      .send(bad)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MailInputError);
     expect((err as MailInputError).field).toBe(field);
     expect((err as MailInputError).code).toBe('TW_BAD_INPUT');
@@ -222,9 +257,17 @@ describe('send with route failover', () => {
     await smtp.setDown(true);
     const r = await svc.mailbox('agent').send({ to: 'bob@example.org', subject: 'SECRET-SUBJECT-91bd', text: body });
     expect(r.status).toBe('queued');
-    const bytes = [ts.file, `${ts.file}-wal`].filter(existsSync).map((f) => readFileSync(f).toString('latin1')).join('');
+    const bytes = [ts.file, `${ts.file}-wal`]
+      .filter(existsSync)
+      .map((f) => readFileSync(f).toString('latin1'))
+      .join('');
     expect(bytes).toContain(r.messageId.slice(1, 20)); // the row is there
-    for (const needle of ['CONFIDENTIAL-BODY', 'SECRET-SUBJECT', Buffer.from(body).toString('base64').slice(0, 24), 'Q09ORklERU5USUFM']) {
+    for (const needle of [
+      'CONFIDENTIAL-BODY',
+      'SECRET-SUBJECT',
+      Buffer.from(body).toString('base64').slice(0, 24),
+      'Q09ORklERU5USUFM',
+    ]) {
       expect(bytes).not.toContain(needle);
     }
     const ev = JSON.stringify(events.events);
@@ -239,17 +282,29 @@ describe('send with route failover', () => {
     ]);
     expect(gmail.requests.map((r) => r.path)).toEqual(['/gmail/v1/users/me/profile']);
 
-    const sendOnly = await startGmailFake({ verifyToken: async (t) => t === TOKEN, scopes: ['https://www.googleapis.com/auth/gmail.send'] });
+    const sendOnly = await startGmailFake({
+      verifyToken: async (t) => t === TOKEN,
+      scopes: ['https://www.googleapis.com/auth/gmail.send'],
+    });
     const s2 = createMailService({
       config: mailConfig(
         { agent: { address: 'agent@example.com', send: [{ gmail: { connection: 'gmail', api_base: sendOnly.url } }] } },
         { gmail: googleConn(['https://www.googleapis.com/auth/gmail.send']) },
       ),
-      store: ts.store, tokens, clock, logger: silentLogger, events, owner: 'p',
+      store: ts.store,
+      tokens,
+      clock,
+      logger: silentLogger,
+      events,
+      owner: 'p',
     });
     try {
       const [h] = await s2.probeAll();
-      expect(h).toMatchObject({ ok: true, note: expect.stringContaining('probe limited by scopes'), circuit: { state: 'closed' } });
+      expect(h).toMatchObject({
+        ok: true,
+        note: expect.stringContaining('probe limited by scopes'),
+        circuit: { state: 'closed' },
+      });
       expect(sendOnly.requests).toHaveLength(0);
       tokens.revoke('gmail');
       const [h2] = await s2.probeAll();

@@ -51,7 +51,8 @@ async function handle(req: Request): Promise<unknown> {
 process.on('message', (req: Request) => {
   handle(req).then(
     (value) => process.send?.({ id: req.id, ok: true, value }),
-    (err: Error & { code?: string }) => process.send?.({ id: req.id, ok: false, error: `${err.code ?? err.name}: ${err.message}` }),
+    (err: Error & { code?: string }) =>
+      process.send?.({ id: req.id, ok: false, error: `${err.code ?? err.name}: ${err.message}` }),
   );
 });
 process.send?.({ ready: true });

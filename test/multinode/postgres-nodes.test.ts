@@ -73,7 +73,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const invalidGrants = (): number => oidc.tokenErrors().filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
+const invalidGrants = (): number =>
+  oidc.tokenErrors().filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
 
 describe('nodes sharing a PostgreSQL store', () => {
   it('completes a flow node A started from a paste on node B; a replay on node C is refused', async () => {
@@ -105,7 +106,10 @@ describe('nodes sharing a PostgreSQL store', () => {
       const before = oidc.tokenRequests('refresh_token');
       const answers = await Promise.all(nodes.map((n) => n.ask({ op: 'token', t, conn: 'sandbox' })));
       failures.push(...answers.filter((r) => !r.ok).map((r) => `cycle ${i}: ${r.error}`));
-      expect(new Set(answers.map((r) => r.value)).size, `cycle ${i}: ${JSON.stringify(answers.map((r) => r.ok ? 'ok' : r.error))}`).toBe(1);
+      expect(
+        new Set(answers.map((r) => r.value)).size,
+        `cycle ${i}: ${JSON.stringify(answers.map((r) => (r.ok ? 'ok' : r.error)))}`,
+      ).toBe(1);
       perExpiry.push(oidc.tokenRequests('refresh_token') - before);
     }
     await restart;
@@ -149,9 +153,13 @@ describe('nodes sharing a PostgreSQL store', () => {
     await leader.kill9();
     nodes = nodes.filter((n) => n !== leader);
 
-    const early = await Promise.all(nodes.map((n) => n.call<boolean>({ op: 'lease', t: t0 + TTL - 1, key: KEY, ttlMs: TTL })));
+    const early = await Promise.all(
+      nodes.map((n) => n.call<boolean>({ op: 'lease', t: t0 + TTL - 1, key: KEY, ttlMs: TTL })),
+    );
     expect(early.some(Boolean)).toBe(false);
-    const onTime = await Promise.all(nodes.map((n) => n.call<boolean>({ op: 'lease', t: t0 + TTL, key: KEY, ttlMs: TTL })));
+    const onTime = await Promise.all(
+      nodes.map((n) => n.call<boolean>({ op: 'lease', t: t0 + TTL, key: KEY, ttlMs: TTL })),
+    );
     expect(onTime.filter(Boolean)).toHaveLength(1);
     const successor = nodes[onTime.indexOf(true)] as NodeProcess;
     const store = await openStore(storeUrl, { key, keySpec: 'env:TW_MULTINODE_KEY', baseDir: dir });

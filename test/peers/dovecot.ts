@@ -8,7 +8,17 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+  readFileSync,
+  existsSync,
+} from 'node:fs';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +40,10 @@ export interface DovecotPeer {
   port: number;
   pid: number;
   /** Deliver a message into `user`'s INBOX (Maildir `new/`), internal date = `date`. */
-  seed(user: string, m: { from: string; to: string; subject: string; date: Date; messageId?: string; body?: string }): string;
+  seed(
+    user: string,
+    m: { from: string; to: string; subject: string; date: Date; messageId?: string; body?: string },
+  ): string;
   /** The server's log (for diagnosing failed tests). */
   log(): string;
   stop(): Promise<void>;
@@ -60,7 +73,8 @@ async function waitForGreeting(port: number, child: ChildProcess, logFile: strin
   let exited = false;
   child.once('exit', () => (exited = true));
   for (;;) {
-    if (exited) throw new Error(`dovecot exited during startup:\n${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
+    if (exited)
+      throw new Error(`dovecot exited during startup:\n${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
     const ok = await new Promise<boolean>((resolve) => {
       const sock = connect(port, '127.0.0.1');
       sock.once('data', (d) => {
@@ -107,7 +121,13 @@ export async function startDovecot(opts: DovecotPeerOptions = {}): Promise<Dovec
     `auth_mechanisms = plain login${opts.introspectionUrl ? ' xoauth2' : ''}`,
     `mail_location = maildir:${mailRoot}/%u/Maildir`,
     `first_valid_uid = ${Math.min(mailUid, 1)}`,
-    ...(isRoot ? [] : [`default_internal_user = ${me.username}`, `default_login_user = ${me.username}`, `default_internal_group = ${me.username}`]),
+    ...(isRoot
+      ? []
+      : [
+          `default_internal_user = ${me.username}`,
+          `default_login_user = ${me.username}`,
+          `default_internal_group = ${me.username}`,
+        ]),
     'service imap-login {',
     '  inet_listener imap {',
     '    address = 127.0.0.1',

@@ -60,7 +60,11 @@ export async function startFastTokenEndpoint(opts: FastTokenEndpointOptions = {}
 
   const answer = (res: ServerResponse, status: number, body: object): void => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   };
 
@@ -70,7 +74,10 @@ export async function startFastTokenEndpoint(opts: FastTokenEndpointOptions = {}
     const m = rt ? /^rt\.([^.]+)\.(\d+)$/.exec(rt) : null;
     if (req.method !== 'POST' || form.get('grant_type') !== 'refresh_token' || !m) {
       stats.malformed++;
-      answer(res, 400, { error: 'invalid_request', error_description: 'only well-formed refresh_token grants are served' });
+      answer(res, 400, {
+        error: 'invalid_request',
+        error_description: 'only well-formed refresh_token grants are served',
+      });
       return;
     }
     const conn = m[1] as string;

@@ -40,7 +40,15 @@ const ERRORS: Record<GmailFault, { status: number; body: unknown; headers?: Reco
         code: 401,
         message:
           'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.',
-        errors: [{ message: 'Invalid Credentials', domain: 'global', reason: 'authError', location: 'Authorization', locationType: 'header' }],
+        errors: [
+          {
+            message: 'Invalid Credentials',
+            domain: 'global',
+            reason: 'authError',
+            location: 'Authorization',
+            locationType: 'header',
+          },
+        ],
         status: 'UNAUTHENTICATED',
       },
     },
@@ -80,7 +88,14 @@ const ERRORS: Record<GmailFault, { status: number; body: unknown; headers?: Reco
   },
   '500': {
     status: 500,
-    body: { error: { code: 500, message: 'Backend Error', errors: [{ message: 'Backend Error', domain: 'global', reason: 'backendError' }], status: 'INTERNAL' } },
+    body: {
+      error: {
+        code: 500,
+        message: 'Backend Error',
+        errors: [{ message: 'Backend Error', domain: 'global', reason: 'backendError' }],
+        status: 'INTERNAL',
+      },
+    },
   },
   '400': {
     status: 400,
@@ -107,7 +122,12 @@ export async function startGmailFake(opts: {
   let fault: GmailFault | null = null;
   let faultTimes = Infinity;
   let seq = 0;
-  const readScopes = ['https://mail.google.com/', 'https://www.googleapis.com/auth/gmail.readonly', 'https://www.googleapis.com/auth/gmail.modify', 'https://www.googleapis.com/auth/gmail.metadata'];
+  const readScopes = [
+    'https://mail.google.com/',
+    'https://www.googleapis.com/auth/gmail.readonly',
+    'https://www.googleapis.com/auth/gmail.modify',
+    'https://www.googleapis.com/auth/gmail.metadata',
+  ];
   const canRead = (): boolean => !opts.scopes || opts.scopes.some((s) => readScopes.includes(s));
   const nextId = (): string => (0x18c0000000 + ++seq).toString(16);
 
@@ -120,20 +140,42 @@ export async function startGmailFake(opts: {
       if (--faultTimes <= 0) fault = null;
       return sendJson(res, e.status, e.body, e.headers);
     }
-    if (!token || !(await opts.verifyToken(token))) return sendJson(res, 401, ERRORS['401'].body, { 'www-authenticate': 'Bearer realm="https://accounts.google.com/"' });
+    if (!token || !(await opts.verifyToken(token)))
+      return sendJson(res, 401, ERRORS['401'].body, {
+        'www-authenticate': 'Bearer realm="https://accounts.google.com/"',
+      });
     const base = '/gmail/v1/users/me';
     if (req.method === 'POST' && url.pathname === `${base}/messages/send`) {
       const body = JSON.parse((await readBody(req)).toString('utf8')) as { raw?: string };
-      if (!body.raw) return sendJson(res, 400, { error: { code: 400, message: "'raw' RFC822 payload message string or uploading message via /upload/* URL required", status: 'INVALID_ARGUMENT' } });
+      if (!body.raw)
+        return sendJson(res, 400, {
+          error: {
+            code: 400,
+            message: "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+            status: 'INVALID_ARGUMENT',
+          },
+        });
       const raw = Buffer.from(body.raw, 'base64url');
       const id = nextId();
-      const m: GmailStoredMessage = { id, threadId: id, raw, internalDate: Date.now(), headers: parseHeaders(raw), snippet: '' };
+      const m: GmailStoredMessage = {
+        id,
+        threadId: id,
+        raw,
+        internalDate: Date.now(),
+        headers: parseHeaders(raw),
+        snippet: '',
+      };
       sent.push(m);
       return sendJson(res, 200, { id, threadId: id, labelIds: ['SENT'] });
     }
     if (!canRead()) return sendJson(res, 403, ERRORS['403-scope'].body);
     if (req.method === 'GET' && url.pathname === `${base}/profile`) {
-      return sendJson(res, 200, { emailAddress: opts.address ?? 'agent@example.com', messagesTotal: store.length, threadsTotal: store.length, historyId: String(1000 + seq) });
+      return sendJson(res, 200, {
+        emailAddress: opts.address ?? 'agent@example.com',
+        messagesTotal: store.length,
+        threadsTotal: store.length,
+        historyId: String(1000 + seq),
+      });
     }
     if (req.method === 'GET' && url.pathname === `${base}/messages`) {
       const q = url.searchParams.get('q') ?? '';
@@ -146,20 +188,42 @@ export async function startGmailFake(opts: {
         else words.push(term.toLowerCase());
       }
       const hits = store
-        .filter((m) => m.internalDate > after && words.every((w) => (m.headers.get('subject') ?? '').toLowerCase().includes(w)))
+        .filter(
+          (m) =>
+            m.internalDate > after && words.every((w) => (m.headers.get('subject') ?? '').toLowerCase().includes(w)),
+        )
         .sort((a, b) => b.internalDate - a.internalDate)
         .slice(0, max);
-      return sendJson(res, 200, hits.length ? { messages: hits.map((m) => ({ id: m.id, threadId: m.threadId })), resultSizeEstimate: hits.length } : { resultSizeEstimate: 0 });
+      return sendJson(
+        res,
+        200,
+        hits.length
+          ? { messages: hits.map((m) => ({ id: m.id, threadId: m.threadId })), resultSizeEstimate: hits.length }
+          : { resultSizeEstimate: 0 },
+      );
     }
     const one = new RegExp(`^${base}/messages/([^/]+)$`).exec(url.pathname);
     if (req.method === 'GET' && one) {
       const m = store.find((x) => x.id === one[1]);
-      if (!m) return sendJson(res, 404, { error: { code: 404, message: 'Requested entity was not found.', errors: [{ message: 'Requested entity was not found.', domain: 'global', reason: 'notFound' }], status: 'NOT_FOUND' } });
+      if (!m)
+        return sendJson(res, 404, {
+          error: {
+            code: 404,
+            message: 'Requested entity was not found.',
+            errors: [{ message: 'Requested entity was not found.', domain: 'global', reason: 'notFound' }],
+            status: 'NOT_FOUND',
+          },
+        });
       const format = url.searchParams.get('format') ?? 'full';
       const wanted = url.searchParams.getAll('metadataHeaders').map((h) => h.toLowerCase());
       const headers = [...m.headers.entries()]
         .filter(([k]) => format !== 'metadata' || wanted.length === 0 || wanted.includes(k))
-        .map(([k, v]) => ({ name: k.replace(/(^|-)([a-z])/g, (_s, d: string, c: string) => d + c.toUpperCase()).replace('Message-Id', 'Message-ID'), value: v }));
+        .map(([k, v]) => ({
+          name: k
+            .replace(/(^|-)([a-z])/g, (_s, d: string, c: string) => d + c.toUpperCase())
+            .replace('Message-Id', 'Message-ID'),
+          value: v,
+        }));
       return sendJson(res, 200, {
         id: m.id,
         threadId: m.threadId,
@@ -182,7 +246,14 @@ export async function startGmailFake(opts: {
       const raw = Buffer.from(
         `From: ${m.from}\r\nTo: ${m.to}\r\nSubject: ${m.subject}\r\nDate: ${m.date.toUTCString()}\r\nMessage-ID: ${m.messageId ?? `<${id}@example.com>`}\r\n\r\n${m.snippet ?? ''}\r\n`,
       );
-      store.push({ id, threadId: id, raw, internalDate: m.date.getTime(), headers: parseHeaders(raw), snippet: m.snippet ?? '' });
+      store.push({
+        id,
+        threadId: id,
+        raw,
+        internalDate: m.date.getTime(),
+        headers: parseHeaders(raw),
+        snippet: m.snippet ?? '',
+      });
       return id;
     },
     force(f, times) {

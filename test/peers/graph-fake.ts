@@ -22,16 +22,41 @@ export interface GraphFake {
 }
 
 function graphError(code: string, message: string): unknown {
-  return { error: { code, message, innerError: { date: new Date().toISOString().slice(0, 19), 'request-id': randomUUID(), 'client-request-id': randomUUID() } } };
+  return {
+    error: {
+      code,
+      message,
+      innerError: {
+        date: new Date().toISOString().slice(0, 19),
+        'request-id': randomUUID(),
+        'client-request-id': randomUUID(),
+      },
+    },
+  };
 }
 
-const ERRORS: Record<GraphFault, { status: number; code: string; message: string; headers?: Record<string, string> }> = {
-  '401': { status: 401, code: 'InvalidAuthenticationToken', message: 'Access token has expired or is not yet valid.' },
-  '403': { status: 403, code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' },
-  '429': { status: 429, code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.', headers: { 'retry-after': '7' } },
-  '503': { status: 503, code: 'ServiceNotAvailable', message: 'Service unavailable, please retry later.', headers: { 'retry-after': '3' } },
-  '400': { status: 400, code: 'ErrorInvalidRecipients', message: 'At least one recipient is not valid.' },
-};
+const ERRORS: Record<GraphFault, { status: number; code: string; message: string; headers?: Record<string, string> }> =
+  {
+    '401': {
+      status: 401,
+      code: 'InvalidAuthenticationToken',
+      message: 'Access token has expired or is not yet valid.',
+    },
+    '403': { status: 403, code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' },
+    '429': {
+      status: 429,
+      code: 'ApplicationThrottled',
+      message: 'Application is over its MailboxConcurrency limit.',
+      headers: { 'retry-after': '7' },
+    },
+    '503': {
+      status: 503,
+      code: 'ServiceNotAvailable',
+      message: 'Service unavailable, please retry later.',
+      headers: { 'retry-after': '3' },
+    },
+    '400': { status: 400, code: 'ErrorInvalidRecipients', message: 'At least one recipient is not valid.' },
+  };
 
 interface Stored {
   id: string;
@@ -49,7 +74,10 @@ const addr = (a: string): { emailAddress: { name: string; address: string } } =>
   return { emailAddress: { name: (m?.[1] ?? '').trim() || (m?.[2] ?? a), address: m?.[2] ?? a.trim() } };
 };
 
-export async function startGraphFake(opts: { verifyToken: (token: string) => Promise<boolean>; address?: string }): Promise<GraphFake> {
+export async function startGraphFake(opts: {
+  verifyToken: (token: string) => Promise<boolean>;
+  address?: string;
+}): Promise<GraphFake> {
   const store: Stored[] = [];
   const sent: GraphFake['sent'] = [];
   const requests: GraphFake['requests'] = [];
@@ -77,21 +105,40 @@ export async function startGraphFake(opts: { verifyToken: (token: string) => Pro
     }
     const token = bearerOf(req);
     if (!token || !(await opts.verifyToken(token))) {
-      return sendJson(res, 401, graphError('InvalidAuthenticationToken', token ? 'Access token validation failure. Invalid audience.' : 'Access token is empty.'));
+      return sendJson(
+        res,
+        401,
+        graphError(
+          'InvalidAuthenticationToken',
+          token ? 'Access token validation failure. Invalid audience.' : 'Access token is empty.',
+        ),
+      );
     }
     if (req.method === 'GET' && url.pathname === '/v1.0/me') {
       const a = opts.address ?? 'agent@example.com';
-      return sendJson(res, 200, { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users/$entity', id: randomUUID(), displayName: 'Agent', mail: a, userPrincipalName: a });
+      return sendJson(res, 200, {
+        '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users/$entity',
+        id: randomUUID(),
+        displayName: 'Agent',
+        mail: a,
+        userPrincipalName: a,
+      });
     }
     if (req.method === 'POST' && url.pathname === '/v1.0/me/sendMail') {
       const body = await readBody(req);
       const ct = req.headers['content-type'] ?? '';
       if (ct.startsWith('text/plain')) {
         const text = body.toString('ascii').trim();
-        if (!/^[A-Za-z0-9+/=\s]+$/.test(text)) return sendJson(res, 400, graphError('ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.'));
+        if (!/^[A-Za-z0-9+/=\s]+$/.test(text))
+          return sendJson(
+            res,
+            400,
+            graphError('ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.'),
+          );
         const raw = Buffer.from(text, 'base64');
         const headers = parseHeaders(raw);
-        if (!headers.get('to') && !headers.get('cc') && !headers.get('bcc')) return sendJson(res, 400, graphError('ErrorInvalidRecipients', 'At least one recipient is not valid.'));
+        if (!headers.get('to') && !headers.get('cc') && !headers.get('bcc'))
+          return sendJson(res, 400, graphError('ErrorInvalidRecipients', 'At least one recipient is not valid.'));
         sent.push({ raw, json: null, headers });
         return sendJson(res, 202, undefined);
       }
@@ -113,15 +160,23 @@ export async function startGraphFake(opts: { verifyToken: (token: string) => Pro
         since = Date.parse(m[1] ?? '');
       }
       const hits = store
-        .filter((m) => m.received >= since && (!search || m.subject.toLowerCase().includes(search) || m.preview.toLowerCase().includes(search)))
+        .filter(
+          (m) =>
+            m.received >= since &&
+            (!search || m.subject.toLowerCase().includes(search) || m.preview.toLowerCase().includes(search)),
+        )
         .sort((a, b) => b.received - a.received)
         .slice(0, top);
-      return sendJson(res, 200, { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users(\'me\')/messages', value: hits.map(toJson) });
+      return sendJson(res, 200, {
+        '@odata.context': "https://graph.microsoft.com/v1.0/$metadata#users('me')/messages",
+        value: hits.map(toJson),
+      });
     }
     const one = /^\/v1\.0\/me\/messages\/([^/]+)$/.exec(url.pathname);
     if (req.method === 'GET' && one) {
       const m = store.find((x) => x.id === decodeURIComponent(one[1] ?? ''));
-      if (!m) return sendJson(res, 404, graphError('ErrorItemNotFound', 'The specified object was not found in the store.'));
+      if (!m)
+        return sendJson(res, 404, graphError('ErrorItemNotFound', 'The specified object was not found in the store.'));
       return sendJson(res, 200, toJson(m));
     }
     return sendJson(res, 400, graphError('BadRequest', `Resource not found for the segment '${url.pathname}'.`));
@@ -133,7 +188,16 @@ export async function startGraphFake(opts: { verifyToken: (token: string) => Pro
     requests,
     seed(m) {
       const id = `AAMk${randomUUID().replace(/-/g, '')}`;
-      store.push({ id, conversationId: `AAQk${id.slice(4, 20)}`, internetMessageId: m.messageId ?? `<${id.slice(4, 20)}@example.com>`, subject: m.subject, from: m.from, to: m.to, received: m.date.getTime(), preview: m.preview ?? '' });
+      store.push({
+        id,
+        conversationId: `AAQk${id.slice(4, 20)}`,
+        internetMessageId: m.messageId ?? `<${id.slice(4, 20)}@example.com>`,
+        subject: m.subject,
+        from: m.from,
+        to: m.to,
+        received: m.date.getTime(),
+        preview: m.preview ?? '',
+      });
       return id;
     },
     force(f, times) {

@@ -148,9 +148,10 @@ export async function startPostgres(): Promise<PostgresPeer> {
         return;
       }
       await admin((c) =>
-        c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()`, [
-          created,
-        ]),
+        c.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()`,
+          [created],
+        ),
       );
     },
     stopServer,
@@ -169,6 +170,9 @@ export async function startPostgres(): Promise<PostgresPeer> {
 }
 
 async function postgresIds(): Promise<{ uid: number; gid: number }> {
-  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]);
+  const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
+    run('id', ['-u', 'postgres']),
+    run('id', ['-g', 'postgres']),
+  ]);
   return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
 }

@@ -84,7 +84,10 @@ export async function startSmtpPeer(opts: SmtpPeerOptions = {}): Promise<SmtpPee
         cb(new Error('Invalid username or password'));
       },
       onMailFrom(_address, _session, cb) {
-        (opts.beforeReply?.('mail') ?? Promise.resolve()).then(() => cb(), () => cb(new Error('hold failed')));
+        (opts.beforeReply?.('mail') ?? Promise.resolve()).then(
+          () => cb(),
+          () => cb(new Error('hold failed')),
+        );
       },
       onData(stream, session, cb) {
         const chunks: Buffer[] = [];

@@ -28,9 +28,18 @@ const name = (i: number): string => `c${String(i).padStart(3, '0')}`;
 beforeAll(async () => {
   endpoint = await startFastTokenEndpoint({ accessTtlSeconds: 3600 });
   clock = new FakeClock(START);
-  const conn = { provider: 'oauth2', client_id: 'c', client_secret: 's', auth_url: endpoint.authUrl, token_url: endpoint.tokenUrl, scopes: ['api'] };
+  const conn = {
+    provider: 'oauth2',
+    client_id: 'c',
+    client_secret: 's',
+    auth_url: endpoint.authUrl,
+    token_url: endpoint.tokenUrl,
+    scopes: ['api'],
+  };
   ws = makeWorkspace({});
-  ws.writeConfig({ connections: Object.fromEntries(Array.from({ length: N }, (_, i) => [name(i), { ...conn, scopes: ['api'] }])) });
+  ws.writeConfig({
+    connections: Object.fromEntries(Array.from({ length: N }, (_, i) => [name(i), { ...conn, scopes: ['api'] }])),
+  });
   const simFetch: typeof fetch = (url, init) => {
     const headers = new Headers(init?.headers);
     headers.set('x-sim-now', String(clock.now()));
@@ -38,7 +47,12 @@ beforeAll(async () => {
   };
   warden = await openWarden({ configPath: ws.configPath, clock, fetch: simFetch });
   for (let i = 0; i < N; i++)
-    await warden.keeper.storeGrant(name(i), { accessToken: `at.${name(i)}.0.${START + EXPIRY(i)}`, tokenType: 'Bearer', refreshToken: `rt.${name(i)}.0`, expiresAt: START + EXPIRY(i) });
+    await warden.keeper.storeGrant(name(i), {
+      accessToken: `at.${name(i)}.0.${START + EXPIRY(i)}`,
+      tokenType: 'Bearer',
+      refreshToken: `rt.${name(i)}.0`,
+      expiresAt: START + EXPIRY(i),
+    });
   // storeGrant stamps lastRefreshAt = now, so each lifetime is EXPIRY(i) and the margin 25 %/60 s/10 %.
   orch = createOrchestrator(warden, { channels: new Map(), clock });
   scheduler = createScheduler(warden, orch, { clock, probeIntervalMs: 0, rescanMs: 30_000 });
@@ -81,7 +95,8 @@ describe('scheduler on a due-time heap', () => {
     while (clock.now() < START + EXPIRY(N - 1)) {
       await clock.advance(1_000);
       await scheduler.settled();
-      for (const i of [0, 57, 123, N - 1]) served.push({ conn: name(i), exp: accessTokenExpiry(await warden.accessToken(name(i))), at: clock.now() });
+      for (const i of [0, 57, 123, N - 1])
+        served.push({ conn: name(i), exp: accessTokenExpiry(await warden.accessToken(name(i))), at: clock.now() });
     }
     for (let i = 0; i < N; i++) expect(endpoint.generation(name(i)), name(i)).toBe(1);
     expect(scheduler.counts.refresh).toBe(N);

@@ -51,7 +51,11 @@ export function connectionContract(s: () => Store): void {
     it('listConnectionFacts lists every row without its secrets, saying which are set', async () => {
       await s().ensureConnection('a', T);
       await s().ensureConnection('b', T);
-      await s().updateConnection('b', { state: 'healthy', accessToken: 'at-b', refreshToken: 'rt-b', accessExpiresAt: T + 60_000, cause: CAUSE }, { now: T + 1 });
+      await s().updateConnection(
+        'b',
+        { state: 'healthy', accessToken: 'at-b', refreshToken: 'rt-b', accessExpiresAt: T + 60_000, cause: CAUSE },
+        { now: T + 1 },
+      );
       const facts = await s().listConnectionFacts?.();
       const full = await s().listConnections();
       expect(facts).toEqual(

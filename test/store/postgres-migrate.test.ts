@@ -40,24 +40,59 @@ async function populate(store: Store): Promise<void> {
     await store.ensureConnection(name, T);
     await store.updateConnection(
       name,
-      { state: 'healthy', accessToken: `at-${name}`, refreshToken: `rt-${name}`, idToken: name === 'gmail' ? 'idt' : null, accessExpiresAt: T + 3_600_000, account: `${name}@example.com`, cause: null },
+      {
+        state: 'healthy',
+        accessToken: `at-${name}`,
+        refreshToken: `rt-${name}`,
+        idToken: name === 'gmail' ? 'idt' : null,
+        accessExpiresAt: T + 3_600_000,
+        account: `${name}@example.com`,
+        cause: null,
+      },
       { now: T + 1 },
     );
   }
-  await store.updateConnection('ms365', { state: 'reauth_required', cause: { id: 'revoked', summary: 'Revoked.', fix: 'Authorize again.' } }, { now: T + 2 });
+  await store.updateConnection(
+    'ms365',
+    { state: 'reauth_required', cause: { id: 'revoked', summary: 'Revoked.', fix: 'Authorize again.' } },
+    { now: T + 2 },
+  );
   await store.acquireRefreshLease('github', 'old-node', 60_000, T + 3);
   const flow = (id: string, state: string | null, kind: 'auth_code' | 'device_code' = 'auth_code') => ({
-    id, connection: 'ms365', kind, state, codeVerifier: kind === 'auth_code' ? `verifier-${id}` : null, deviceCode: kind === 'device_code' ? `dc-${id}` : null,
-    nonce: null, userCode: kind === 'device_code' ? 'ABCD-EFGH' : null, url: `https://login.example/${id}`, redirectUri: null, interval: kind === 'device_code' ? 5 : null,
-    reason: 'revoked', askedVia: ['telegram'], createdAt: T + 10, expiresAt: T + 600_000,
+    id,
+    connection: 'ms365',
+    kind,
+    state,
+    codeVerifier: kind === 'auth_code' ? `verifier-${id}` : null,
+    deviceCode: kind === 'device_code' ? `dc-${id}` : null,
+    nonce: null,
+    userCode: kind === 'device_code' ? 'ABCD-EFGH' : null,
+    url: `https://login.example/${id}`,
+    redirectUri: null,
+    interval: kind === 'device_code' ? 5 : null,
+    reason: 'revoked',
+    askedVia: ['telegram'],
+    createdAt: T + 10,
+    expiresAt: T + 600_000,
   });
   await store.createFlow(flow('f-done', 'st-1'));
   await store.finishFlow('f-done', 'completed', T + 20, 'completed via paste');
   await store.createFlow(flow('f-open', 'st-2'));
   await store.createFlow(flow('f-device', null, 'device_code'));
-  for (let i = 0; i < 130; i++) await store.appendEvent({ type: 'refreshed', connection: 'gmail', message: `refresh ${i}`, data: { i } }, T + i);
+  for (let i = 0; i < 130; i++)
+    await store.appendEvent({ type: 'refreshed', connection: 'gmail', message: `refresh ${i}`, data: { i } }, T + i);
   for (let i = 0; i < 3; i++) {
-    await store.enqueueMessage({ id: `m${i}`, mailbox: 'agent', idempotencyKey: `k${i}`, messageId: `<m${i}@tw>`, payload: `{"body":"secret mail ${i}"}`, createdAt: T + i }, T + i);
+    await store.enqueueMessage(
+      {
+        id: `m${i}`,
+        mailbox: 'agent',
+        idempotencyKey: `k${i}`,
+        messageId: `<m${i}@tw>`,
+        payload: `{"body":"secret mail ${i}"}`,
+        createdAt: T + i,
+      },
+      T + i,
+    );
   }
   await store.claimMessages({ owner: 'old-node', now: T + 100, leaseMs: 60_000, limit: 1 });
   await store.updateMessage('m2', { status: 'sent', sentAt: T + 200 }, {});
@@ -77,19 +112,29 @@ async function snapshot(store: Store): Promise<unknown> {
 
 function rawSqliteSecrets(file: string): string[] {
   const db = new Database(file, { readonly: true });
-  const rows = db.prepare(`SELECT access_token, refresh_token FROM connections ORDER BY name`).all() as Array<Record<string, string>>;
+  const rows = db.prepare(`SELECT access_token, refresh_token FROM connections ORDER BY name`).all() as Array<
+    Record<string, string>
+  >;
   const payloads = db.prepare(`SELECT payload FROM outbox ORDER BY id`).all() as Array<Record<string, string>>;
   db.close();
-  return [...rows.flatMap((r) => [r['access_token'], r['refresh_token']]), ...payloads.map((p) => p['payload'])] as string[];
+  return [
+    ...rows.flatMap((r) => [r['access_token'], r['refresh_token']]),
+    ...payloads.map((p) => p['payload']),
+  ] as string[];
 }
 
 async function rawPostgresSecrets(url: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
-  const rows = (await c.query<Record<string, string>>(`SELECT access_token, refresh_token FROM connections ORDER BY name`)).rows;
+  const rows = (
+    await c.query<Record<string, string>>(`SELECT access_token, refresh_token FROM connections ORDER BY name`)
+  ).rows;
   const payloads = (await c.query<Record<string, string>>(`SELECT payload FROM outbox ORDER BY id`)).rows;
   await c.end();
-  return [...rows.flatMap((r) => [r['access_token'], r['refresh_token']]), ...payloads.map((p) => p['payload'])] as string[];
+  return [
+    ...rows.flatMap((r) => [r['access_token'], r['refresh_token']]),
+    ...payloads.map((p) => p['payload']),
+  ] as string[];
 }
 
 describe('tokenwarden migrate', () => {
@@ -108,7 +153,9 @@ describe('tokenwarden migrate', () => {
     expect(await snapshot(onPg)).toEqual(before);
     // Leases of the old deployment do not come along; new events continue after the old ids.
     expect((await onPg.getConnection('github'))?.leaseOwner).toBeNull();
-    expect((await onPg.appendEvent({ type: 'refreshed', connection: null, message: 'after', data: null }, T)).id).toBe(131);
+    expect((await onPg.appendEvent({ type: 'refreshed', connection: null, message: 'after', data: null }, T)).id).toBe(
+      131,
+    );
     expect(await onPg.claimMessages({ owner: 'new-node', now: T + 101, leaseMs: 1_000, limit: 10 })).toHaveLength(2);
     await onPg.close();
 
@@ -151,9 +198,13 @@ describe('tokenwarden migrate', () => {
     await src.ensureConnection('x', T);
     await src.close();
     const pgUrl = await peer.createDatabase('migrate_key');
-    const err = await transferStore({ from: 'sqlite:d.db', to: pgUrl, key: generateKey(), keySpec: 'env:OTHER', baseDir: dir }).catch(
-      (e: unknown) => e,
-    );
+    const err = await transferStore({
+      from: 'sqlite:d.db',
+      to: pgUrl,
+      key: generateKey(),
+      keySpec: 'env:OTHER',
+      baseDir: dir,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyError);
     const c = new pg.Client({ connectionString: pgUrl });
     await c.connect();

@@ -30,7 +30,10 @@ function open(url: string, extra: Partial<PostgresStoreOptions> = {}): Promise<P
 }
 
 /** Resolves with the next name `store` reports changed, or rejects after `ms` of real time. */
-async function nextChange(store: PostgresStore, ms = 5_000): Promise<{ promise: Promise<string>; unsubscribe: () => void }> {
+async function nextChange(
+  store: PostgresStore,
+  ms = 5_000,
+): Promise<{ promise: Promise<string>; unsubscribe: () => void }> {
   let unsubscribe = (): void => undefined;
   const promise = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no change notification')), ms);

@@ -22,7 +22,12 @@ describe('faults between tokenwarden and the token endpoint', () => {
       { faultMs: 4 * 60_000, stepMs: 10_000 },
     );
     for (const r of results) {
-      expect(r, r.mode).toMatchObject({ falseReauthRequired: 0, expiredTokensServed: 0, retryAfterViolations: 0, finalState: 'healthy' });
+      expect(r, r.mode).toMatchObject({
+        falseReauthRequired: 0,
+        expiredTokensServed: 0,
+        retryAfterViolations: 0,
+        finalState: 'healthy',
+      });
       expect(r.requestsDuringFault, r.mode).toBeGreaterThan(0); // the fault was really hit
       expect(r.unavailableAnswers, r.mode).toBeGreaterThan(0); // and callers were told, not fed an expired token
       expect(r.recoveryMs, r.mode).not.toBeNull();

@@ -94,7 +94,11 @@ export class GmailRoute implements SendRoute, ReadRoute {
   async get(id: string): Promise<NormalisedMessage | null> {
     const params = new URLSearchParams({ format: 'metadata' });
     for (const h of ['From', 'To', 'Cc', 'Subject', 'Date', 'Message-ID']) params.append('metadataHeaders', h);
-    const m = (await bearerJson(this.id, this.o, `${this.base}/messages/${encodeURIComponent(id)}?${params.toString()}`)) as GmailMessage | null;
+    const m = (await bearerJson(
+      this.id,
+      this.o,
+      `${this.base}/messages/${encodeURIComponent(id)}?${params.toString()}`,
+    )) as GmailMessage | null;
     if (!m) return null;
     const header = (n: string): string | undefined =>
       m.payload?.headers?.find((h) => h.name.toLowerCase() === n.toLowerCase())?.value;

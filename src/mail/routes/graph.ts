@@ -79,7 +79,11 @@ export class GraphRoute implements SendRoute, ReadRoute {
   }
 
   async get(id: string): Promise<NormalisedMessage | null> {
-    const m = (await bearerJson(this.id, this.o, `${this.base}/messages/${encodeURIComponent(id)}?$select=${SELECT}`)) as GraphMessage | null;
+    const m = (await bearerJson(
+      this.id,
+      this.o,
+      `${this.base}/messages/${encodeURIComponent(id)}?$select=${SELECT}`,
+    )) as GraphMessage | null;
     return m ? this.normalise(m) : null;
   }
 

@@ -62,7 +62,10 @@ export async function bearerJson(
     });
   } catch (e) {
     const name = e instanceof Error ? e.name : '';
-    const what = name === 'TimeoutError' ? 'request timed out' : `network error (${e instanceof Error ? firstLine(e.message) : 'unknown'})`;
+    const what =
+      name === 'TimeoutError'
+        ? 'request timed out'
+        : `network error (${e instanceof Error ? firstLine(e.message) : 'unknown'})`;
     throw new RouteError('transient', routeId, what, { cause: e });
   }
   const text = await res.text().catch(() => '');

@@ -26,7 +26,19 @@ export interface ImapRouteOptions {
   timeoutMs?: number | undefined;
 }
 
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'NoConnection', 'EConnectionClosed', 'CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT', 'ETHROTTLE']);
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'NoConnection',
+  'EConnectionClosed',
+  'CONNECT_TIMEOUT',
+  'GREETING_TIMEOUT',
+  'UPGRADE_TIMEOUT',
+  'ETIMEOUT',
+  'ETHROTTLE',
+]);
 
 /** Classify an imapflow error. Exported for tests. */
 export function classifyImap(e: unknown): 'auth' | 'transient' | 'permanent' {
@@ -113,12 +125,18 @@ export class ImapRoute implements ReadRoute {
         const pick = uids.sort((a, b) => a - b).slice(-limit);
         if (pick.length === 0) return [];
         const out: NormalisedMessage[] = [];
-        for await (const m of c.fetch(pick.join(','), { uid: true, envelope: true, internalDate: true }, { uid: true })) {
+        for await (const m of c.fetch(
+          pick.join(','),
+          { uid: true, envelope: true, internalDate: true },
+          { uid: true },
+        )) {
           out.push(this.normalise(m));
         }
         // IMAP SINCE has day granularity: filter to the exact instant.
         const since = q.since?.getTime();
-        return out.filter((m) => since === undefined || Date.parse(m.date) >= since).sort((a, b) => b.date.localeCompare(a.date));
+        return out
+          .filter((m) => since === undefined || Date.parse(m.date) >= since)
+          .sort((a, b) => b.date.localeCompare(a.date));
       } finally {
         lock.release();
       }

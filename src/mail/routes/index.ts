@@ -25,7 +25,10 @@ export interface RouteDeps {
 type ApiTarget = string | { connection: string; api_base?: string | undefined };
 type ServerRouteConfig = Extract<MailboxConfig['send'][number], { smtp: unknown }>['smtp'];
 
-function target(t: ApiTarget, deps: RouteDeps): { connection: string; apiBase: string | undefined; scopes: string[] | undefined } {
+function target(
+  t: ApiTarget,
+  deps: RouteDeps,
+): { connection: string; apiBase: string | undefined; scopes: string[] | undefined } {
   const connection = typeof t === 'string' ? t : t.connection;
   const conn = deps.config.connections[connection];
   const apiBase = (typeof t === 'string' ? undefined : t.api_base) ?? conn?.api_base;
@@ -41,7 +44,11 @@ function uniqueId(base: string, seen: Set<string>): string {
 }
 
 /** Gmail and Graph routes serve both directions; the same object answers send and read. */
-function apiRoute(r: { gmail: ApiTarget } | { graph: ApiTarget }, deps: RouteDeps, seen: Set<string>): GmailRoute | GraphRoute {
+function apiRoute(
+  r: { gmail: ApiTarget } | { graph: ApiTarget },
+  deps: RouteDeps,
+  seen: Set<string>,
+): GmailRoute | GraphRoute {
   if ('gmail' in r) {
     const t = target(r.gmail, deps);
     seen.add(`gmail:${t.connection}`);
@@ -70,10 +77,14 @@ function serverOptions(kind: 'smtp' | 'imap', s: ServerRouteConfig, deps: RouteD
 
 export function buildSendRoutes(mb: MailboxConfig, deps: RouteDeps): SendRoute[] {
   const seen = new Set<string>();
-  return mb.send.map((r): SendRoute => ('smtp' in r ? new SmtpRoute(serverOptions('smtp', r.smtp, deps, seen)) : apiRoute(r, deps, seen)));
+  return mb.send.map((r): SendRoute =>
+    'smtp' in r ? new SmtpRoute(serverOptions('smtp', r.smtp, deps, seen)) : apiRoute(r, deps, seen),
+  );
 }
 
 export function buildReadRoutes(mb: MailboxConfig, deps: RouteDeps): ReadRoute[] {
   const seen = new Set<string>();
-  return mb.read.map((r): ReadRoute => ('imap' in r ? new ImapRoute(serverOptions('imap', r.imap, deps, seen)) : apiRoute(r, deps, seen)));
+  return mb.read.map((r): ReadRoute =>
+    'imap' in r ? new ImapRoute(serverOptions('imap', r.imap, deps, seen)) : apiRoute(r, deps, seen),
+  );
 }

@@ -32,7 +32,17 @@ export interface SmtpRouteOptions {
 type Transporter = ReturnType<typeof createTransport>;
 
 const AUTH_REPLIES = new Set([530, 534, 535]);
-const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ECONNREFUSED', 'ECONNRESET', 'EPROTOCOL', 'ETLS', 'EPIPE']);
+const TRANSIENT_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPROTOCOL',
+  'ETLS',
+  'EPIPE',
+]);
 
 /** Classify a nodemailer error. Exported for tests. */
 export function classifySmtp(e: unknown): 'auth' | 'transient' | 'permanent' {
@@ -85,7 +95,10 @@ export class SmtpRoute implements SendRoute {
       greetingTimeout: timeout,
       socketTimeout: timeout * 2,
       tls: { rejectUnauthorized: this.o.tlsRejectUnauthorized ?? true },
-      auth: token !== null ? { type: 'OAuth2', user: this.o.user, accessToken: token } : { user: this.o.user, pass: this.o.password ?? '' },
+      auth:
+        token !== null
+          ? { type: 'OAuth2', user: this.o.user, accessToken: token }
+          : { user: this.o.user, pass: this.o.password ?? '' },
       logger: false,
       debug: false,
     });
@@ -137,7 +150,12 @@ export class SmtpRoute implements SendRoute {
  * required towards any non-loopback host, so an App Password or token never crosses the network
  * in clear, unless the config says `starttls: false` explicitly.
  */
-export function smtpTransportSecurity(o: { host: string; port: number; secure?: boolean | undefined; starttls?: boolean | undefined }): {
+export function smtpTransportSecurity(o: {
+  host: string;
+  port: number;
+  secure?: boolean | undefined;
+  starttls?: boolean | undefined;
+}): {
   secure: boolean;
   requireTLS: boolean;
   ignoreTLS: boolean;

@@ -26,7 +26,16 @@ export function describeTarget(url: string): string {
   }
 }
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /**
  * True if the error means "the server is not there right now" — connection refused or dropped,
@@ -36,9 +45,12 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 export function isUnavailable(e: unknown): boolean {
   const err = e as { code?: unknown; message?: unknown };
   const code = typeof err.code === 'string' ? err.code : '';
-  if (UNREACHABLE_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (UNREACHABLE_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03')
+    return true;
   const message = typeof err.message === 'string' ? err.message : '';
-  return /Connection terminated|connection error|not queryable|Client was closed|timeout exceeded when trying to connect/i.test(message);
+  return /Connection terminated|connection error|not queryable|Client was closed|timeout exceeded when trying to connect/i.test(
+    message,
+  );
 }
 
 /** True if the statement certainly did not reach the server (safe to retry anything). */
@@ -68,14 +80,20 @@ export function toStoreError(e: unknown, target: string): Error {
     );
   }
   if (code === '3D000') {
-    return new StoreError(`PostgreSQL store ${target}: the database does not exist; create it (CREATE DATABASE) or fix the store URL`, {
-      cause: e,
-    });
+    return new StoreError(
+      `PostgreSQL store ${target}: the database does not exist; create it (CREATE DATABASE) or fix the store URL`,
+      {
+        cause: e,
+      },
+    );
   }
   if (code === '28P01' || code === '28000') {
-    return new StoreError(`PostgreSQL store ${target}: authentication failed (${message}); check the user and password in the store URL`, {
-      cause: e,
-    });
+    return new StoreError(
+      `PostgreSQL store ${target}: authentication failed (${message}); check the user and password in the store URL`,
+      {
+        cause: e,
+      },
+    );
   }
   return new StoreError(`PostgreSQL store ${target}: ${message}${code ? ` (${code})` : ''}`, { cause: e });
 }

@@ -72,7 +72,11 @@ export class PgPool {
   }
 
   /** Run one statement, translating errors and riding out a server restart (see file comment). */
-  async query<R extends pg.QueryResultRow>(sql: string, values: unknown[], opts: { idempotent: boolean }): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow>(
+    sql: string,
+    values: unknown[],
+    opts: { idempotent: boolean },
+  ): Promise<pg.QueryResult<R>> {
     const deadline = Date.now() + this.retryMs;
     let delay = 50;
     for (;;) {

@@ -171,12 +171,18 @@ export class PostgresStore implements Store {
   }
 
   async listConnectionFacts(): Promise<ConnectionFacts[]> {
-    const rows = await this.rows<ConnectionFactsRow>(`SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`, []);
+    const rows = await this.rows<ConnectionFactsRow>(
+      `SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`,
+      [],
+    );
     return rows.map(connectionFactsFromRow);
   }
 
   async connectionVersions(): Promise<Map<string, number>> {
-    const rows = await this.rows<{ name: string; version: number | string }>(`SELECT name, version FROM connections`, []);
+    const rows = await this.rows<{ name: string; version: number | string }>(
+      `SELECT name, version FROM connections`,
+      [],
+    );
     return new Map(rows.map((r) => [r.name, Number(r.version)]));
   }
 
@@ -256,10 +262,10 @@ export class PostgresStore implements Store {
   }
 
   async releaseRefreshLease(name: string, owner: string): Promise<void> {
-    await this.rows(`UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`, [
-      name,
-      owner,
-    ]);
+    await this.rows(
+      `UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`,
+      [name, owner],
+    );
   }
 
   async deleteConnection(name: string): Promise<void> {
@@ -284,7 +290,8 @@ export class PostgresStore implements Store {
       );
       return flowFromRow(this.sealer, inserted as FlowRow);
     } catch (e) {
-      if (isUniqueViolation((e as Error).cause ?? e)) throw new ConflictError(`a flow with this id or state already exists`);
+      if (isUniqueViolation((e as Error).cause ?? e))
+        throw new ConflictError(`a flow with this id or state already exists`);
       throw e;
     }
   }
@@ -315,10 +322,10 @@ export class PostgresStore implements Store {
     const rows =
       opts.connection === undefined
         ? await this.rows<FlowRow>(`SELECT * FROM flows ORDER BY created_at DESC, seq DESC LIMIT $1`, [limit])
-        : await this.rows<FlowRow>(`SELECT * FROM flows WHERE connection = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`, [
-            opts.connection,
-            limit,
-          ]);
+        : await this.rows<FlowRow>(
+            `SELECT * FROM flows WHERE connection = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`,
+            [opts.connection, limit],
+          );
     return rows.map((r) => flowFromRow(this.sealer, r));
   }
 
@@ -343,7 +350,12 @@ export class PostgresStore implements Store {
     return flowFromRow(this.sealer, row);
   }
 
-  async finishFlow(id: string, status: Exclude<FlowStatus, 'open'>, now: number, outcome: string | null): Promise<boolean> {
+  async finishFlow(
+    id: string,
+    status: Exclude<FlowStatus, 'open'>,
+    now: number,
+    outcome: string | null,
+  ): Promise<boolean> {
     // Not idempotent: a second run would say "already used" about our own completion.
     const rows = await this.rows(
       `UPDATE flows SET status = $2, completed_at = $3, outcome = $4 WHERE id = $1 AND status = 'open' RETURNING id`,
@@ -399,7 +411,8 @@ export class PostgresStore implements Store {
         ],
       );
     } catch (e) {
-      if (isUniqueViolation((e as Error).cause ?? e)) throw new ConflictError(`outbox message ${msg.id} already exists`);
+      if (isUniqueViolation((e as Error).cause ?? e))
+        throw new ConflictError(`outbox message ${msg.id} already exists`);
       throw e;
     }
     if (inserted) return { record: outboxFromRow(this.sealer, inserted), created: true };
@@ -444,7 +457,10 @@ export class PostgresStore implements Store {
       false,
     );
     rows.sort(
-      (a, b) => a.next_attempt_at - b.next_attempt_at || a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      (a, b) =>
+        a.next_attempt_at - b.next_attempt_at ||
+        a.created_at - b.created_at ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     );
     return rows.map((r) => outboxFromRow(this.sealer, r));
   }
@@ -487,7 +503,10 @@ export class PostgresStore implements Store {
       where.push(`status = $${values.length}`);
     }
     const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = await this.rows<OutboxRow>(`SELECT * FROM outbox ${clause} ORDER BY created_at DESC, seq DESC LIMIT $1`, values);
+    const rows = await this.rows<OutboxRow>(
+      `SELECT * FROM outbox ${clause} ORDER BY created_at DESC, seq DESC LIMIT $1`,
+      values,
+    );
     return rows.map((r) => outboxFromRow(this.sealer, r));
   }
 
@@ -526,7 +545,9 @@ export class PostgresStore implements Store {
   }
 
   async getLease(key: string): Promise<{ owner: string; until: number } | null> {
-    const [row] = await this.rows<{ owner: string; until: number }>(`SELECT owner, until FROM leases WHERE key = $1`, [key]);
+    const [row] = await this.rows<{ owner: string; until: number }>(`SELECT owner, until FROM leases WHERE key = $1`, [
+      key,
+    ]);
     return row ? { owner: row.owner, until: row.until } : null;
   }
 

@@ -35,30 +35,86 @@ type TableName = 'connections' | 'flows' | 'events' | 'outbox';
 type Row = Record<string, string | number | null>;
 
 /** Columns both schemas share, in their SQLite order. */
-const TABLES: ReadonlyArray<{ name: TableName; columns: readonly string[]; order: { sqlite: string; postgres: string } }> = [
+const TABLES: ReadonlyArray<{
+  name: TableName;
+  columns: readonly string[];
+  order: { sqlite: string; postgres: string };
+}> = [
   {
     name: 'connections',
     columns: [
-      'name', 'state', 'version', 'access_token', 'refresh_token', 'id_token', 'token_type', 'scope', 'account',
-      'access_expires_at', 'granted_at', 'refresh_expires_at', 'last_refresh_at', 'last_used_at', 'cause',
-      'failure_count', 'next_attempt_at', 'last_error', 'lease_owner', 'lease_until', 'created_at', 'updated_at',
+      'name',
+      'state',
+      'version',
+      'access_token',
+      'refresh_token',
+      'id_token',
+      'token_type',
+      'scope',
+      'account',
+      'access_expires_at',
+      'granted_at',
+      'refresh_expires_at',
+      'last_refresh_at',
+      'last_used_at',
+      'cause',
+      'failure_count',
+      'next_attempt_at',
+      'last_error',
+      'lease_owner',
+      'lease_until',
+      'created_at',
+      'updated_at',
     ],
     order: { sqlite: 'name', postgres: 'name' },
   },
   {
     name: 'flows',
     columns: [
-      'id', 'connection', 'kind', 'status', 'state', 'code_verifier', 'device_code', 'nonce', 'user_code', 'url',
-      'redirect_uri', 'interval', 'reason', 'asked_via', 'created_at', 'expires_at', 'reminded_at', 'completed_at', 'outcome',
+      'id',
+      'connection',
+      'kind',
+      'status',
+      'state',
+      'code_verifier',
+      'device_code',
+      'nonce',
+      'user_code',
+      'url',
+      'redirect_uri',
+      'interval',
+      'reason',
+      'asked_via',
+      'created_at',
+      'expires_at',
+      'reminded_at',
+      'completed_at',
+      'outcome',
     ],
     order: { sqlite: 'rowid', postgres: 'seq' },
   },
-  { name: 'events', columns: ['id', 'at', 'type', 'connection', 'message', 'data'], order: { sqlite: 'id', postgres: 'id' } },
+  {
+    name: 'events',
+    columns: ['id', 'at', 'type', 'connection', 'message', 'data'],
+    order: { sqlite: 'id', postgres: 'id' },
+  },
   {
     name: 'outbox',
     columns: [
-      'id', 'mailbox', 'idempotency_key', 'message_id', 'payload', 'status', 'attempts', 'next_attempt_at',
-      'lease_owner', 'lease_until', 'route', 'last_error', 'created_at', 'sent_at',
+      'id',
+      'mailbox',
+      'idempotency_key',
+      'message_id',
+      'payload',
+      'status',
+      'attempts',
+      'next_attempt_at',
+      'lease_owner',
+      'lease_until',
+      'route',
+      'last_error',
+      'created_at',
+      'sent_at',
     ],
     order: { sqlite: 'rowid', postgres: 'seq' },
   },
@@ -89,7 +145,8 @@ function withoutLeases(row: Row): Row {
 }
 
 function sqliteFile(url: string, baseDir: string): string {
-  if (url === ':memory:' || url === 'sqlite::memory:') throw new UsageError('migrate needs a store on disk or a server, not :memory:');
+  if (url === ':memory:' || url === 'sqlite::memory:')
+    throw new UsageError('migrate needs a store on disk or a server, not :memory:');
   let path = url.slice('sqlite:'.length);
   if (path.startsWith('//')) path = path.slice(2);
   if (path === '') throw new UsageError('store sqlite: needs a path, e.g. sqlite:.tokenwarden/state.db');
@@ -107,7 +164,9 @@ function openRawSqlite(file: string): RawSide {
     count: (table) => Promise.resolve((db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n),
     async read(t, batch) {
       let rows: Row[] = [];
-      for (const row of db.prepare(`SELECT ${t.columns.join(', ')} FROM ${t.name} ORDER BY ${t.order.sqlite}`).iterate()) {
+      for (const row of db
+        .prepare(`SELECT ${t.columns.join(', ')} FROM ${t.name} ORDER BY ${t.order.sqlite}`)
+        .iterate()) {
         rows.push(row as Row);
         if (rows.length === BATCH) {
           await batch(rows);
@@ -123,7 +182,9 @@ function openRawSqlite(file: string): RawSide {
         await fn({
           clear: (table) => Promise.resolve(void db.prepare(`DELETE FROM ${table}`).run()),
           insert: (t, rows) => {
-            const stmt = db.prepare(`INSERT INTO ${t.name} (${t.columns.join(', ')}) VALUES (${t.columns.map(() => '?').join(', ')})`);
+            const stmt = db.prepare(
+              `INSERT INTO ${t.name} (${t.columns.join(', ')}) VALUES (${t.columns.map(() => '?').join(', ')})`,
+            );
             for (const r of rows) stmt.run(...t.columns.map((c) => r[c] ?? null));
             return Promise.resolve();
           },
@@ -143,7 +204,9 @@ async function openRawPostgres(url: string): Promise<RawSide> {
   const target = describeTarget(url);
   const types: pg.CustomTypesConfig = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-      oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+      oid === 20
+        ? (v: string) => Number(v)
+        : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
   };
   const client = new pg.Client({ connectionString: url, types });
   client.on('error', () => undefined);
@@ -184,7 +247,9 @@ async function openRawPostgres(url: string): Promise<RawSide> {
           clear: async (table) => void (await q(`DELETE FROM ${table}`)),
           insert: async (t, rows) => {
             const values: unknown[] = [];
-            const tuples = rows.map((r) => `(${t.columns.map((c) => (values.push(r[c] ?? null), `$${values.length}`)).join(', ')})`);
+            const tuples = rows.map(
+              (r) => `(${t.columns.map((c) => (values.push(r[c] ?? null), `$${values.length}`)).join(', ')})`,
+            );
             await q(`INSERT INTO ${t.name} (${t.columns.join(', ')}) VALUES ${tuples.join(', ')}`, values);
           },
           finish: async () => {
@@ -213,8 +278,10 @@ async function openRaw(url: string, baseDir: string): Promise<RawSide> {
  */
 export async function transferStore(opts: TransferOptions): Promise<TransferCounts> {
   const storeOpts = { key: opts.key, keySpec: opts.keySpec, baseDir: opts.baseDir };
-  if (!isPostgres(opts.from) && !opts.from.startsWith('sqlite:')) throw new UsageError('--from must be sqlite:PATH or postgres://…');
-  if (!isPostgres(opts.to) && !opts.to.startsWith('sqlite:')) throw new UsageError('--to must be sqlite:PATH or postgres://…');
+  if (!isPostgres(opts.from) && !opts.from.startsWith('sqlite:'))
+    throw new UsageError('--from must be sqlite:PATH or postgres://…');
+  if (!isPostgres(opts.to) && !opts.to.startsWith('sqlite:'))
+    throw new UsageError('--to must be sqlite:PATH or postgres://…');
   if (opts.from === opts.to) throw new UsageError('--from and --to name the same store');
   // Migrate both schemas and prove the key opens both (a wrong key fails here, before any copy).
   await (await openStore(opts.from, storeOpts)).close();
@@ -254,7 +321,9 @@ export async function transferStore(opts: TransferOptions): Promise<TransferCoun
   try {
     const connections = await check.listConnections();
     if (connections.length !== counts.connections) {
-      throw new StoreError(`after migrate, ${opts.to.startsWith('sqlite:') ? 'the SQLite' : 'the PostgreSQL'} store holds ${connections.length} connections, expected ${counts.connections}`);
+      throw new StoreError(
+        `after migrate, ${opts.to.startsWith('sqlite:') ? 'the SQLite' : 'the PostgreSQL'} store holds ${connections.length} connections, expected ${counts.connections}`,
+      );
     }
     await check.listFlows({ limit: counts.flows + 1 });
     await check.listMessages({ limit: counts.outbox + 1 });
