@@ -14,6 +14,7 @@
  * - mail: every message whose `send()` returned must be delivered at least once after restarts;
  *   duplicates (same Message-ID delivered twice) are counted.
  */
+import { EXCHANGE_LEASE_MS } from '../src/reauth/flows.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -223,6 +224,8 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
         );
       if (after?.status === 'completed' && fromThisFlow) report.flow.completed++;
       else if (after?.status === 'open') {
+        // The human pastes again once the dead worker's claim on the flow has lapsed.
+        offset += EXCHANGE_LEASE_MS + 1_000;
         try {
           await q.flows.completeFromInput(finalUrl, { via: 'crash-bench repaste' });
           report.flow.recoveredByRepaste++;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
-import { InputError, ProviderError, TokenwardenError, type DiagnosedCause } from '../core/errors.js';
+import { InputError, ProviderError, TokenwardenError, TransientError, type DiagnosedCause } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { EventSink, TokenSet } from '../core/types.js';
 import type { Keeper } from '../keeper/keeper.js';
@@ -17,8 +17,11 @@ import { parsePaste } from './paste.js';
 /** How long an authorization link is offered before a fresh one replaces it (RFC 6749 §4.1.2: codes ≤ 10 min). */
 export const AUTH_LINK_TTL_MS = 10 * 60_000;
 
+/** How long opening a flow may hold the per-connection guard (discovery + device authorization request). */
+const OPEN_LEASE_MS = 20_000;
+
 /** How long one exchange may hold a flow before another paste of it may try (crash recovery). */
-export const EXCHANGE_LEASE_MS = 60_000;
+export const EXCHANGE_LEASE_MS = 30_000; // > the 15 s default provider timeout
 
 export interface FlowServiceDeps {
   store: Store;
@@ -42,6 +45,7 @@ export interface CompletedFlow {
 
 export class FlowService {
   private readonly devicePolls = new Map<string, AbortController>();
+  private readonly opening = new Map<string, Promise<FlowRecord>>();
 
   constructor(private readonly deps: FlowServiceDeps) {}
 
@@ -58,6 +62,40 @@ export class FlowService {
    * The flow row is committed before this resolves: callers send links only afterwards.
    */
   async open(name: string, opts: { reason?: string; kind?: FlowKind; fresh?: boolean } = {}): Promise<FlowRecord> {
+    this.runtime(name);
+    // One open flow per connection, across this process (single flight) and across processes
+    // and hosts (a short store lease): two nodes noticing the same dead grant must not both
+    // open a flow and message the human twice.
+    const inflight = this.opening.get(name);
+    if (inflight) return opts.fresh ? inflight.then(() => this.open(name, opts)) : inflight;
+    const p = this.openExclusive(name, opts).finally(() => this.opening.delete(name));
+    this.opening.set(name, p);
+    return p;
+  }
+
+  private async openExclusive(
+    name: string,
+    opts: { reason?: string; kind?: FlowKind; fresh?: boolean },
+  ): Promise<FlowRecord> {
+    const { store, clock, owner } = this.deps;
+    const key = `flow-open:${name}`;
+    const deadline = clock.now() + OPEN_LEASE_MS;
+    while (!(await store.acquireLease(key, owner, OPEN_LEASE_MS, clock.now()))) {
+      if (clock.now() > deadline)
+        throw new TransientError(`Another process is opening a flow for "${name}"; try again shortly`);
+      await clock.sleep(25);
+    }
+    try {
+      return await this.openUnderLease(name, opts);
+    } finally {
+      await store.releaseLease(key, owner).catch(() => undefined);
+    }
+  }
+
+  private async openUnderLease(
+    name: string,
+    opts: { reason?: string; kind?: FlowKind; fresh?: boolean },
+  ): Promise<FlowRecord> {
     const rt = this.runtime(name);
     const { store, clock } = this.deps;
     const now = clock.now();

@@ -54,6 +54,16 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe('opening flows', () => {
+  it('two processes noticing the same dead grant open one flow between them', async () => {
+    for (const f of await a.store.listOpenFlows('sandbox'))
+      await a.store.finishFlow(f.id, 'cancelled', Date.now(), 'test reset');
+    const [fromA, fromB] = await Promise.all([a.flows.open('sandbox'), b.flows.open('sandbox')]);
+    expect(fromB.id).toBe(fromA.id);
+    expect(await a.store.listOpenFlows('sandbox')).toHaveLength(1);
+  });
+});
+
 describe('flow completion', () => {
   it('a provider outage mid-exchange keeps the flow open; the same link works once it recovers', async () => {
     const flow = await a.flows.open('sandbox', { fresh: true });
