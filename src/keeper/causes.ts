@@ -13,3 +13,14 @@ export function notAuthorizedCause(name: string): DiagnosedCause {
 export function rotationRaceCause(): DiagnosedCause {
   return { ...CAUSES.rotation_race };
 }
+
+export function noRefreshTokenCause(provider: string): DiagnosedCause {
+  return {
+    id: 'no_refresh_token',
+    summary: 'The provider issued no refresh token, and the access token has expired.',
+    fix:
+      provider === 'google'
+        ? 'Re-authorize; tokenwarden asks Google for offline access (access_type=offline, prompt=consent).'
+        : "Re-authorize with the offline_access scope (or the provider's equivalent) so a refresh token is issued.",
+  };
+}

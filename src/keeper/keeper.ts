@@ -6,18 +6,13 @@
  * classification (only a definitive provider answer moves a connection to reauth_required).
  */
 import type { Clock } from '../core/clock.js';
-import {
-  ProviderError,
-  ReauthRequiredError,
-  TransientError,
-  type DiagnosedCause,
-  type ReauthFacts,
-} from '../core/errors.js';
+import { ProviderError, ReauthRequiredError, TransientError, type DiagnosedCause } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
 import type { ConnectionRecord, Store } from '../store/types.js';
-import { notAuthorizedCause, rotationRaceCause } from './causes.js';
+import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause } from './causes.js';
+import { predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
 import type { ConnectionRuntime } from './runtime.js';
 
 export interface KeeperDeps {
@@ -205,7 +200,7 @@ export class Keeper implements TokenSource {
   private async obtain(name: string, force: boolean): Promise<AccessTokenInfo> {
     const rt = this.runtime(name);
     const { store, clock } = this.deps;
-    if (rt.config.kind === 'static') return this.staticSecret(name, rt);
+    if (rt.config.kind === 'static') return staticSecretInfo(name, rt);
     // Read first: ensureConnection is a write (a transaction) and rows exist after the first use.
     let row = (await store.getConnection(name)) ?? (await store.ensureConnection(name, clock.now()));
     for (let attempt = 0; ; attempt++) {
@@ -271,16 +266,7 @@ export class Keeper implements TokenSource {
       if (row.accessToken && isUsable(started, row.accessExpiresAt)) return this.remember(name, row);
       await this.markReauthRequired(
         name,
-        row.accessToken
-          ? {
-              id: 'no_refresh_token',
-              summary: 'The provider issued no refresh token, and the access token has expired.',
-              fix:
-                rt.profile.id === 'google'
-                  ? 'Re-authorize; tokenwarden asks Google for offline access (access_type=offline, prompt=consent).'
-                  : "Re-authorize with the offline_access scope (or the provider's equivalent) so a refresh token is issued.",
-            }
-          : notAuthorizedCause(name),
+        row.accessToken ? noRefreshTokenCause(rt.profile.id) : notAuthorizedCause(name),
       );
       return this.failIfDead(name, (await store.getConnection(name)) ?? row).then(() => this.remember(name, row));
     }
@@ -434,23 +420,8 @@ export class Keeper implements TokenSource {
       throw await this.reauthError(name, notAuthorizedCause(name));
   }
 
-  private async reauthError(name: string, cause: DiagnosedCause, err?: unknown): Promise<ReauthRequiredError> {
-    const flow = (await this.deps.store.listOpenFlows(name))[0];
-    const reauth: ReauthFacts = flow
-      ? {
-          flowId: flow.id,
-          url: flow.url,
-          userCode: flow.userCode ?? undefined,
-          askedAt: flow.createdAt,
-          askedVia: flow.askedVia,
-          expiresAt: flow.expiresAt,
-        }
-      : {};
-    return new ReauthRequiredError(name, cause, {
-      reauth,
-      fallbacks: this.deps.fallbacksFor?.(name) ?? [],
-      cause: err,
-    });
+  private reauthError(name: string, cause: DiagnosedCause, err?: unknown): Promise<ReauthRequiredError> {
+    return reauthErrorFor(this.deps.store, name, cause, this.deps.fallbacksFor?.(name) ?? [], err);
   }
 
   private async waitForOther(name: string, version: number): Promise<ConnectionRecord> {
@@ -489,35 +460,7 @@ export class Keeper implements TokenSource {
     return { accessToken: info.accessToken, tokenType: info.tokenType, expiresAt: info.expiresAt, state: row.state };
   }
 
-  private staticSecret(name: string, rt: ConnectionRuntime): AccessTokenInfo {
-    const secret = rt.config.secret;
-    if (!secret)
-      throw new ReauthRequiredError(name, {
-        id: 'no_secret',
-        summary: 'The static connection has no secret configured.',
-        fix: `Set connections.${name}.secret.`,
-      });
-    return { accessToken: secret, tokenType: 'Bearer', expiresAt: null, state: 'healthy' };
-  }
-
-  private predictDeath(
-    name: string,
-    f: {
-      grantedAt: number | null;
-      lastUsedAt: number | null;
-      announced: number | null;
-      scope: string | null | undefined;
-    },
-  ): number | null {
-    const rt = this.runtime(name);
-    if (rt.config.refresh_token_ttl !== undefined && f.grantedAt !== null)
-      return f.grantedAt + rt.config.refresh_token_ttl;
-    return rt.profile.predictRefreshDeath({
-      conn: rt.config,
-      scopes: f.scope ? f.scope.split(' ') : rt.config.scopes,
-      grantedAt: f.grantedAt,
-      lastUsedAt: f.lastUsedAt,
-      announcedRefreshExpiresAt: f.announced,
-    });
+  private predictDeath(name: string, f: DeathFacts): number | null {
+    return predictRefreshDeath(this.runtime(name), f);
   }
 }

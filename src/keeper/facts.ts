@@ -1,0 +1,64 @@
+/**
+ * What the keeper tells callers and the store besides tokens: the typed re-authorization error
+ * (with the open flow's facts and the fallbacks that still work), a static secret's answer, and
+ * the predicted refresh-token death.
+ */
+import { ReauthRequiredError, type DiagnosedCause, type ReauthFacts } from '../core/errors.js';
+import type { Store } from '../store/types.js';
+import type { AccessTokenInfo } from './keeper.js';
+import type { ConnectionRuntime } from './runtime.js';
+
+/** A ReauthRequiredError naming the cause, when and where the human was asked, and what still works. */
+export async function reauthErrorFor(
+  store: Store,
+  name: string,
+  cause: DiagnosedCause,
+  fallbacks: string[],
+  err?: unknown,
+): Promise<ReauthRequiredError> {
+  const flow = (await store.listOpenFlows(name))[0];
+  const reauth: ReauthFacts = flow
+    ? {
+        flowId: flow.id,
+        url: flow.url,
+        userCode: flow.userCode ?? undefined,
+        askedAt: flow.createdAt,
+        askedVia: flow.askedVia,
+        expiresAt: flow.expiresAt,
+      }
+    : {};
+  return new ReauthRequiredError(name, cause, { reauth, fallbacks, cause: err });
+}
+
+/** `static` connections: the configured secret, which never expires. */
+export function staticSecretInfo(name: string, rt: ConnectionRuntime): AccessTokenInfo {
+  const secret = rt.config.secret;
+  if (!secret)
+    throw new ReauthRequiredError(name, {
+      id: 'no_secret',
+      summary: 'The static connection has no secret configured.',
+      fix: `Set connections.${name}.secret.`,
+    });
+  return { accessToken: secret, tokenType: 'Bearer', expiresAt: null, state: 'healthy' };
+}
+
+export interface DeathFacts {
+  grantedAt: number | null;
+  lastUsedAt: number | null;
+  /** Refresh-token expiry the provider announced (GitHub `refresh_token_expires_in`). */
+  announced: number | null;
+  scope: string | null | undefined;
+}
+
+/** Predicted refresh-token death: `refresh_token_ttl` from config, else the provider profile's rules. */
+export function predictRefreshDeath(rt: ConnectionRuntime, f: DeathFacts): number | null {
+  if (rt.config.refresh_token_ttl !== undefined && f.grantedAt !== null)
+    return f.grantedAt + rt.config.refresh_token_ttl;
+  return rt.profile.predictRefreshDeath({
+    conn: rt.config,
+    scopes: f.scope ? f.scope.split(' ') : rt.config.scopes,
+    grantedAt: f.grantedAt,
+    lastUsedAt: f.lastUsedAt,
+    announcedRefreshExpiresAt: f.announced,
+  });
+}
