@@ -28,6 +28,8 @@ describe('refresh policy', () => {
     expect(backoffDelay(4, undefined, 1)).toBe(8_000);
     expect(backoffDelay(30, undefined, 1)).toBe(300_000);
     expect(backoffDelay(1, 120_000, 0.5)).toBe(120_000);
+    expect(backoffDelay(30, undefined, 1, 60_000)).toBe(60_000);
+    expect(backoffDelay(30, 120_000, 1, 60_000)).toBe(120_000);
   });
 
   it('only definitive OAuth errors are definitive', () => {

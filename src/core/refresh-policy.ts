@@ -38,11 +38,17 @@ export function isUsable(now: number, accessExpiresAt: number | null, skewMs = 1
 
 /**
  * Exponential backoff with full jitter, honouring Retry-After: never earlier than the provider
- * asked. `random` in [0,1) is injected for determinism.
+ * asked. `random` in [0,1) is injected for determinism. `capMs` bounds the exponential part
+ * (the keeper uses a shorter cap once callers are failing, so recovery is noticed sooner).
  */
-export function backoffDelay(failureCount: number, retryAfterMs: number | undefined, random: number): number {
+export function backoffDelay(
+  failureCount: number,
+  retryAfterMs: number | undefined,
+  random: number,
+  capMs = 5 * 60_000,
+): number {
   const base = 1_000;
-  const cap = 5 * 60_000;
+  const cap = capMs;
   const exp = Math.min(cap, base * 2 ** Math.max(0, failureCount - 1));
   const jittered = exp / 2 + (exp / 2) * random;
   return Math.max(jittered, retryAfterMs ?? 0);

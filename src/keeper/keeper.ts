@@ -374,7 +374,10 @@ export class Keeper implements TokenSource {
             { cause: err },
           );
     const failureCount = row.failureCount + 1;
-    const delay = backoffDelay(failureCount, transient.retryAfterMs, this.random());
+    // While the unexpired token is still served, back off up to 5 min; once callers are failing,
+    // retry at least every minute so the provider's recovery is noticed quickly (Retry-After still wins).
+    const capMs = row.accessToken && isUsable(now, row.accessExpiresAt) ? 5 * 60_000 : 60_000;
+    const delay = backoffDelay(failureCount, transient.retryAfterMs, this.random(), capMs);
     await store.updateConnection(
       name,
       { state: 'degraded', failureCount, nextAttemptAt: now + delay, lastError: transient.message },

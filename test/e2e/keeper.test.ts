@@ -145,6 +145,26 @@ describe('keeper with rotation', () => {
     },
   );
 
+  it('once callers are failing, retries at least every minute (backoff cap 60 s, not 5 min)', async () => {
+    const clock = new FakeClock(Date.now());
+    const w = await open(clock, join(dir, 'cap.db'), true);
+    await authorize(w);
+    await w.accessToken('sandbox');
+    proxy.setMode('http500');
+    await clock.advance(61_000); // expired: every call fails until the provider answers
+    const delays: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      await expect(w.accessToken('sandbox')).rejects.toBeInstanceOf(TransientError);
+      const row = await w.store.getConnection('sandbox');
+      const delay = (row?.nextAttemptAt ?? 0) - clock.now();
+      delays.push(delay);
+      await clock.advance(delay);
+    }
+    expect(Math.max(...delays)).toBeLessThanOrEqual(60_000);
+    expect(delays.at(-1)).toBeGreaterThanOrEqual(30_000); // grew to the cap (jitter: half to full)
+    expect((await w.store.getConnection('sandbox'))?.state).toBe('degraded');
+  });
+
   it('honours Retry-After on 429: no request to the provider before it passes', async () => {
     const clock = new FakeClock(Date.now());
     const w = await open(clock, join(dir, 'retry-after.db'), true);
