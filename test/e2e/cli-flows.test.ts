@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { lines, makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { openWarden } from '../../src/warden.js';
+import { sandboxConnection } from '../helpers/sandbox.js';
 
 async function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -28,16 +29,7 @@ let redirectUri: string;
 function sandbox(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     connections: {
-      sandbox: {
-        provider: 'oidc',
-        issuer: peer.issuer,
-        client_id: peer.clientId,
-        client_secret: peer.clientSecret,
-        redirect_uri: redirectUri,
-        scopes: ['openid', 'offline_access', 'api:read'],
-        flow: 'auth_code',
-        ...extra,
-      },
+      sandbox: sandboxConnection(peer, redirectUri, { scopes: ['openid', 'offline_access', 'api:read'], ...extra }),
     },
   };
 }

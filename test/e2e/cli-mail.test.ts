@@ -9,6 +9,7 @@ import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
+import { sandboxConnection } from '../helpers/sandbox.js';
 
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
 let peer: OidcPeer;
@@ -26,15 +27,7 @@ beforeAll(async () => {
   smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'app-password-123' } });
   ws = makeWorkspace({
     connections: {
-      gmail: {
-        provider: 'oidc',
-        issuer: peer.issuer,
-        client_id: peer.clientId,
-        client_secret: peer.clientSecret,
-        redirect_uri: REDIRECT,
-        scopes: ['openid', 'offline_access'],
-        flow: 'auth_code',
-      },
+      gmail: sandboxConnection(peer, REDIRECT),
     },
     mailboxes: {
       agent: {

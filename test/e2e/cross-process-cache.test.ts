@@ -11,6 +11,7 @@ import { generateKey } from '../../src/store/key.js';
 import type { SqliteStore } from '../../src/store/sqlite/index.js';
 import { openWarden, type Warden } from '../../src/warden.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
+import { sandboxConnection } from '../helpers/sandbox.js';
 
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
 let peer: OidcPeer;
@@ -31,15 +32,7 @@ beforeAll(async () => {
     store: 'sqlite:state.db',
     key: 'env:K',
     connections: {
-      sandbox: {
-        provider: 'oidc',
-        issuer: peer.issuer,
-        client_id: peer.clientId,
-        client_secret: peer.clientSecret,
-        redirect_uri: REDIRECT,
-        scopes: ['openid', 'offline_access'],
-        flow: 'auth_code',
-      },
+      sandbox: sandboxConnection(peer, REDIRECT),
     },
   };
   a = await openWarden({ config, baseDir: dir, env, owner: 'a' });

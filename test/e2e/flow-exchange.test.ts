@@ -12,6 +12,7 @@ import { generateKey } from '../../src/store/key.js';
 import { openWarden, type Warden } from '../../src/warden.js';
 import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
+import { sandboxConnection } from '../helpers/sandbox.js';
 
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
 let peer: OidcPeer;
@@ -29,16 +30,7 @@ beforeAll(async () => {
     store: 'sqlite:state.db',
     key: 'env:K',
     connections: {
-      sandbox: {
-        provider: 'oidc',
-        issuer: peer.issuer,
-        token_url: `${proxy.url}/token`,
-        client_id: peer.clientId,
-        client_secret: peer.clientSecret,
-        redirect_uri: REDIRECT,
-        scopes: ['openid', 'offline_access'],
-        flow: 'auth_code',
-      },
+      sandbox: sandboxConnection(peer, REDIRECT, { token_url: `${proxy.url}/token` }),
     },
   };
   // Two processes' worth of wardens on one store (distinct lease owners).

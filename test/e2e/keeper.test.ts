@@ -14,6 +14,7 @@ import { generateKey } from '../../src/store/key.js';
 import { openWarden, type Warden } from '../../src/warden.js';
 import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
+import { sandboxConnection } from '../helpers/sandbox.js';
 
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
 let peer: OidcPeer;
@@ -35,16 +36,7 @@ async function open(clock: FakeClock, db: string, viaProxy = false): Promise<War
       store: `sqlite:${db}`,
       key: 'env:TW_KEY',
       connections: {
-        sandbox: {
-          provider: 'oidc',
-          issuer: peer.issuer,
-          client_id: peer.clientId,
-          client_secret: peer.clientSecret,
-          redirect_uri: REDIRECT,
-          scopes: ['openid', 'offline_access'],
-          flow: 'auth_code',
-          ...(viaProxy ? { token_url: `${proxy.url}/token` } : {}),
-        },
+        sandbox: sandboxConnection(peer, REDIRECT, viaProxy ? { token_url: `${proxy.url}/token` } : {}),
       },
     },
     baseDir: dir,
