@@ -17,23 +17,22 @@
  * a scheduler for 100k connections must do); `scheduler` runs src/reauth/scheduler.ts as the
  * daemon does. Both use the real Warden, Keeper, SQLite store (synchronous=FULL) and HTTP.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
-import Database from 'better-sqlite3';
 import { FakeClock } from '../src/core/clock.js';
 import { silentLogger } from '../src/core/logger.js';
 import { shouldRefresh } from '../src/core/refresh-policy.js';
 import { createOrchestrator } from '../src/reauth/orchestrator.js';
 import { createScheduler } from '../src/reauth/scheduler.js';
+import { providerHttpFetch } from '../src/oauth/http-client.js';
 import { generateKey } from '../src/store/key.js';
-import { openStore } from '../src/store/open-store.js';
-import { createSealer } from '../src/store/seal.js';
 import { openWarden } from '../src/warden.js';
-import { accessTokenExpiry, initialRefreshToken } from '../test/peers/fast-token-endpoint.js';
+import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
+import { prng, scaleConnectionName } from './scale-common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,18 +57,6 @@ const TICK_MS = Number(args.tick) * 1000;
 const CONCURRENCY = Number(args.concurrency);
 const CALLERS = Number(args.callers);
 const DRIVER = args.driver as 'sweep' | 'scheduler';
-
-/** Deterministic PRNG (mulberry32) so runs are comparable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Binary min-heap of due times. */
 class DueHeap {
@@ -132,10 +119,9 @@ function ask<T>(child: ChildProcess, msg: unknown, key: string): Promise<T> {
   });
 }
 
-const names = Array.from({ length: N }, (_, i) => `c${String(i).padStart(6, '0')}`);
+const names = Array.from({ length: N }, (_, i) => scaleConnectionName(i));
 const dir = mkdtempSync(join(args['tmp-dir'], 'tw-bench-scale-'));
 const env = { TW_KEY: generateKey().toString('base64') };
-const key = Buffer.from(env.TW_KEY, 'base64');
 const START = Date.UTC(2026, 0, 5, 9);
 const TTL_MS = TTL_S * 1000;
 const rand = prng(42);
@@ -150,47 +136,28 @@ const ep = await ask<string>(endpoint, null, 'tokenUrl').then(async (tokenUrl) =
 }));
 
 try {
-  // ---- seed: N authorized connections, access tokens expiring uniformly over one lifetime ----
+  // ---- seed (in a child process, so this process's memory is tokenwarden's alone) ----
   const dbFile = join(dir, 'state.db');
   const seedStarted = performance.now();
-  await (await openStore('sqlite:state.db', { key, keySpec: 'env:TW_KEY', baseDir: dir })).close();
-  {
-    const sealer = createSealer(key);
-    const db = new Database(dbFile);
-    db.pragma('journal_mode = WAL');
-    const ins = db.prepare(
-      `INSERT INTO connections (name, state, version, access_token, refresh_token, token_type, scope, access_expires_at,
-         granted_at, last_refresh_at, last_used_at, failure_count, created_at, updated_at)
-       VALUES (?, 'healthy', 1, ?, ?, 'Bearer', 'api', ?, ?, ?, ?, 0, ?, ?)`,
-    );
-    db.transaction(() => {
-      for (const n of names) {
-        // Nothing is due at t=0 (margin is 5 min of a 1 h token): expiries spread over (5 min, 1 lifetime].
-        const exp = START + 301_000 + Math.floor(rand() * (TTL_MS - 301_000));
-        ins.run(
-          n,
-          sealer.seal(`at.${n}.0.${exp}`, `connections:${n}:access_token`),
-          sealer.seal(initialRefreshToken(n), `connections:${n}:refresh_token`),
-          exp,
-          START,
-          exp - TTL_MS,
-          START,
-          START,
-          START,
-        );
-      }
-    })();
-    db.close();
-  }
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(import.meta.dirname, 'scale-seed.ts'), dir, String(N), String(TTL_S), String(START)],
+    {
+      env: { ...process.env, ...env },
+      stdio: 'inherit',
+    },
+  );
   const seedMs = performance.now() - seedStarted;
 
   // ---- start-up: parse a config of N connections, open the store, first full read ----
   const clock = new FakeClock(START);
-  const simFetch: typeof fetch = (url, init) => {
-    const headers = new Headers(init?.headers);
-    headers.set('x-sim-now', String(clock.now()));
-    return fetch(url, { ...init, headers });
-  };
+  // Provider requests go through tokenwarden's own client, as in the daemon; the header only
+  // tells the endpoint the simulated time.
+  const simFetch = ((url: string | URL, init?: RequestInit) =>
+    providerHttpFetch(url, {
+      ...init,
+      headers: { ...(init?.headers as Record<string, string>), 'x-sim-now': String(clock.now()) },
+    })) as typeof fetch;
   const rssBefore = process.memoryUsage().rss;
   const startupStarted = performance.now();
   const connection = {
@@ -211,7 +178,7 @@ try {
     baseDir: dir,
     env,
     clock,
-    fetch: simFetch,
+    providerFetch: simFetch,
   });
   const openMs = performance.now() - startupStarted;
   const rssAfterOpen = process.memoryUsage().rss;

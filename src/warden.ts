@@ -33,7 +33,10 @@ export interface OpenWardenOptions {
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
   logger?: Logger;
+  /** `fetch` for API calls, mail and channels (default: the global fetch); also used for provider requests when given. */
   fetch?: typeof fetch;
+  /** `fetch` for provider requests only (token, device, revocation; default: `fetch` if given, else tokenwarden's node:http client). */
+  providerFetch?: typeof fetch;
   /** Lease owner id of this process (default host:pid:random). */
   owner?: string;
   /** Refresh lease length (ms). */
@@ -83,6 +86,8 @@ export class Warden {
       clock: Clock;
       logger: Logger;
       fetch: typeof fetch;
+      /** Provider requests; undefined: the grant client's own node:http client. */
+      providerFetch?: typeof fetch | undefined;
       owner: string;
       baseDir: string;
       leaseMs?: number | undefined;
@@ -106,8 +111,14 @@ export class Warden {
       string,
       { config: ConnectionConfig; profile: ConnectionRuntime['profile']; client: ConnectionRuntime['client'] }
     >();
+    // parseConfig already shares one object between identical connections: look that up first.
+    const byObject = new Map<ConnectionConfig, string>();
     for (const [name, conn] of Object.entries(config.connections)) {
-      const fingerprint = JSON.stringify(conn);
+      let fingerprint = byObject.get(conn);
+      if (fingerprint === undefined) {
+        fingerprint = JSON.stringify(conn);
+        byObject.set(conn, fingerprint);
+      }
       let s = shared.get(fingerprint);
       if (!s) {
         const profile = resolveProfile(conn);
@@ -118,7 +129,11 @@ export class Warden {
           // Loaded lazily: the OAuth stack is only needed when a refresh or flow happens.
           client: () =>
             (client ??= import('./oauth/index.js').then((m) =>
-              m.createGrantClient(conn, profile, { fetch: deps.fetch, clock: deps.clock, baseDir: deps.baseDir }),
+              m.createGrantClient(conn, profile, {
+                fetch: deps.providerFetch,
+                clock: deps.clock,
+                baseDir: deps.baseDir,
+              }),
             )),
         };
         shared.set(fingerprint, s);
@@ -361,6 +376,7 @@ export async function openWarden(opts: OpenWardenOptions = {}): Promise<Warden> 
     clock: opts.clock ?? systemClock,
     logger: opts.logger ?? silentLogger,
     fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
+    providerFetch: opts.providerFetch ?? opts.fetch,
     owner: opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     baseDir,
     leaseMs: opts.leaseMs,

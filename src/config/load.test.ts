@@ -117,6 +117,37 @@ describe('config loading', () => {
     expect(c.connections['g']?.client_id).toBe('fallback');
   });
 
+  it('parses identical connections once and shares the result, keeping names, order and errors per key', () => {
+    const app = { provider: 'google', client_id: '${CID}', scopes: ['openid'] };
+    const raw = {
+      connections: { b: { ...app }, a: { ...app }, other: { ...app, client_id: 'x' }, c: { ...app } },
+    };
+    const c = parseConfig(raw, { CID: 'from-env' });
+    expect(Object.keys(c.connections)).toEqual(['b', 'a', 'other', 'c']);
+    expect(c.connections['a']).toBe(c.connections['b']);
+    expect(c.connections['c']).toBe(c.connections['b']);
+    expect(c.connections['other']).not.toBe(c.connections['b']);
+    expect(c.connections['a']?.client_id).toBe('from-env');
+    expect(c.connections['other']?.client_id).toBe('x');
+    // The input is not changed.
+    expect(raw.connections.a.client_id).toBe('${CID}');
+    // A bad name among identical values is reported under its own key.
+    expect(() => parseConfig({ connections: { good: { ...app }, 'bad name': { ...app } } }, { CID: 'x' })).toThrow(
+      /bad name/,
+    );
+    // An error in shared settings names the first connection that has them.
+    expect(() =>
+      parseConfig({ connections: { first: { provider: 'nope' }, second: { provider: 'nope' } } }, {}),
+    ).toThrow(/connections\.first\.provider/);
+    // A reference error is found through the shared object too.
+    expect(() =>
+      parseConfig(
+        { connections: { x: { ...app, notify: ['ghost'] }, y: { ...app, notify: ['ghost'] } } },
+        { CID: 'x' },
+      ),
+    ).toThrow(/connections\.x\.notify\[0\]: .*unknown channel "ghost"/);
+  });
+
   it('reports YAML syntax errors without echoing values', () => {
     expect(() => loadConfigFile(write('connections: [\n  bad: : :'), {})).toThrow(/is not valid YAML/);
   });

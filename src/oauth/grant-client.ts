@@ -16,6 +16,7 @@ import type { ProviderEndpoints, ProviderProfile } from '../providers/types.js';
 import type { AuthorizationRequest, DeviceAuthorization, GrantClient } from './types.js';
 import { checkEndpointUrl, checkEndpoints } from './endpoint-policy.js';
 import { DiscoveryCache } from './discovery-cache.js';
+import { providerHttpFetch } from './http-client.js';
 import { providerFetch } from './provider-fetch.js';
 import { toTokenSet } from './token-set.js';
 import { errorFromResponse, translateError } from './translate-error.js';
@@ -23,7 +24,7 @@ import { pollDevice } from './device-poll.js';
 import { JWT_BEARER_GRANT, readServiceAccountKey, signAssertion } from './jwt-bearer.js';
 
 export interface GrantClientDeps {
-  /** Injected for tests and proxies (default: global fetch). */
+  /** Injected for tests and proxies (default: the node:http client in http-client.ts). */
   fetch?: typeof fetch | undefined;
   clock: Clock;
   /** Per-request timeout (default 15 s). */
@@ -62,7 +63,7 @@ export function createGrantClient(
 ): GrantClient {
   const clock = deps.clock;
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const baseFetch = deps.fetch ?? globalThis.fetch;
+  const baseFetch = deps.fetch ?? providerHttpFetch;
   const cache = deps.discoveryCache ?? defaultDiscoveryCache;
   const endpoints = profile.endpoints;
   const insecure = checkEndpoints(endpoints); // ConfigError now, not at the first refresh
@@ -137,7 +138,9 @@ export function createGrantClient(
       const md = await serverMetadata();
       const config = new oidc.Configuration(md, conn.client_id, undefined, clientAuth(md));
       config[oidc.customFetch] = customFetch;
-      config.timeout = Math.ceil(timeoutMs / 1000) + 1;
+      // No per-request AbortSignal.timeout from openid-client: providerFetch times each request
+      // and clears its timer when the answer is in (openid-client's would live 30 s per request).
+      config.timeout = 0;
       if (insecure) oidc.allowInsecureRequests(config);
       return config;
     })();

@@ -28,12 +28,26 @@ export const PASSTHROUGH_ID_TOKEN = 'tw_id_token';
 
 export function providerFetch(opts: ProviderFetchOptions): CustomFetch {
   return async (url, init) => {
-    const timeout = AbortSignal.timeout(opts.timeoutMs);
-    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
-    const headers = { ...init.headers };
-    if (opts.acceptJson) headers['accept'] = 'application/json';
-    const res = await opts.fetch(url, { ...init, headers, signal } as RequestInit);
-    return normalise(res, opts);
+    // One timer for the whole exchange (answer and body), cleared as soon as it is over: a
+    // signal that outlives the request keeps it reachable (and promoted) until the timer fires.
+    const ac = new AbortController();
+    const timer = setTimeout(
+      () => ac.abort(new DOMException(`no answer within ${opts.timeoutMs} ms`, 'TimeoutError')),
+      opts.timeoutMs,
+    );
+    const outer = init.signal;
+    const forward = (): void => ac.abort(outer?.reason);
+    if (outer?.aborted) forward();
+    else outer?.addEventListener('abort', forward, { once: true });
+    try {
+      const headers = { ...init.headers };
+      if (opts.acceptJson) headers['accept'] = 'application/json';
+      const res = await opts.fetch(url, { ...init, headers, signal: ac.signal } as RequestInit);
+      return await normalise(res, opts);
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', forward);
+    }
   };
 }
 

@@ -1,0 +1,18 @@
+/** Shared by bench/scale.ts and its seeding child. */
+
+/** Deterministic PRNG (mulberry32) so runs are comparable. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The i-th benchmark connection's name. */
+export function scaleConnectionName(i: number): string {
+  return `c${String(i).padStart(6, '0')}`;
+}
