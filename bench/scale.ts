@@ -32,7 +32,11 @@ import { providerHttpFetch } from '../src/oauth/http-client.js';
 import { generateKey } from '../src/store/key.js';
 import { openWarden } from '../src/warden.js';
 import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
+import { benchDir, reexecOnPlainNode } from './plain-node.js';
 import { prng, scaleConnectionName } from './scale-common.js';
+
+// The measuring process runs on plain node (no tsx isolate), like the daemon.
+if (await reexecOnPlainNode(import.meta.url)) process.exit(process.exitCode ?? 0);
 
 const { values: args } = parseArgs({
   options: {
@@ -43,9 +47,13 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     callers: { type: 'string', default: '100' },
     driver: { type: 'string', default: 'sweep' },
+    /** Scheduler driver: seconds between its reconciliation passes (default 30, as in the daemon). */
+    rescan: { type: 'string', default: '30' },
     /** Where the store lives (default the OS temp dir; /dev/shm shows the CPU bound without fsync cost). */
     'tmp-dir': { type: 'string', default: tmpdir() },
     json: { type: 'boolean', default: false },
+    /** Measure under tsx instead of re-running the bundle on plain node. */
+    tsx: { type: 'boolean', default: false },
     /** Write V8 heap snapshots here: after start-up and halfway through the run (read them with bench/heap-summary.ts). */
     'heap-snapshots': { type: 'string' },
   },
@@ -58,47 +66,84 @@ const CONCURRENCY = Number(args.concurrency);
 const CALLERS = Number(args.callers);
 const DRIVER = args.driver as 'sweep' | 'scheduler';
 
-/** Binary min-heap of due times. */
+interface Due {
+  at: number;
+  /** Connection number (name: scaleConnectionName(i)). */
+  i: number;
+  exp: number;
+}
+
+/**
+ * Binary min-heap of (due time, connection, expiry) in typed arrays: the benchmark's own state
+ * stays a few MB, so the measured heap is tokenwarden's.
+ */
 class DueHeap {
-  private readonly items: Array<{ at: number; name: string; exp: number }> = [];
-  get size(): number {
-    return this.items.length;
+  private at = new Float64Array(1024);
+  private conn = new Int32Array(1024);
+  private exp = new Float64Array(1024);
+  size = 0;
+  peekAt(): number {
+    return this.size > 0 ? (this.at[0] as number) : Infinity;
   }
-  peek(): { at: number; name: string; exp: number } | undefined {
-    return this.items[0];
-  }
-  push(x: { at: number; name: string; exp: number }): void {
-    const a = this.items;
-    a.push(x);
-    let i = a.length - 1;
+  push(x: Due): void {
+    if (this.size === this.at.length) {
+      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.at = grow(this.at);
+      this.conn = grow(this.conn);
+      this.exp = grow(this.exp);
+    }
+    let i = this.size++;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if ((a[p] as typeof x).at <= x.at) break;
-      a[i] = a[p] as typeof x;
+      if ((this.at[p] as number) <= x.at) break;
+      this.move(p, i);
       i = p;
     }
-    a[i] = x;
+    this.at[i] = x.at;
+    this.conn[i] = x.i;
+    this.exp[i] = x.exp;
   }
-  pop(): { at: number; name: string; exp: number } | undefined {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last) {
+  pop(): Due | undefined {
+    if (this.size === 0) return undefined;
+    const top: Due = { at: this.at[0] as number, i: this.conn[0] as number, exp: this.exp[0] as number };
+    const n = --this.size;
+    if (n > 0) {
+      const last: Due = { at: this.at[n] as number, i: this.conn[n] as number, exp: this.exp[n] as number };
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
         const r = l + 1;
-        let m = i;
-        if (l < a.length && (a[l] as typeof last).at < (m === i ? last.at : (a[m] as typeof last).at)) m = l;
-        if (r < a.length && (a[r] as typeof last).at < (m === i ? last.at : (a[m] as typeof last).at)) m = r;
-        if (m === i) break;
-        a[i] = a[m] as typeof last;
+        let m = -1;
+        let mAt = last.at;
+        if (l < n && (this.at[l] as number) < mAt) {
+          m = l;
+          mAt = this.at[l] as number;
+        }
+        if (r < n && (this.at[r] as number) < mAt) m = r;
+        if (m < 0) break;
+        this.move(m, i);
         i = m;
       }
-      a[i] = last;
+      this.at[i] = last.at;
+      this.conn[i] = last.i;
+      this.exp[i] = last.exp;
     }
     return top;
   }
+  private move(from: number, to: number): void {
+    this.at[to] = this.at[from] as number;
+    this.conn[to] = this.conn[from] as number;
+    this.exp[to] = this.exp[from] as number;
+  }
+}
+
+/** The connection number in a benchmark connection's name. */
+function connIndex(name: string): number {
+  return Number(name.slice(1));
 }
 
 function pct(sorted: number[], p: number): number {
@@ -119,14 +164,13 @@ function ask<T>(child: ChildProcess, msg: unknown, key: string): Promise<T> {
   });
 }
 
-const names = Array.from({ length: N }, (_, i) => scaleConnectionName(i));
 const dir = mkdtempSync(join(args['tmp-dir'], 'tw-bench-scale-'));
 const env = { TW_KEY: generateKey().toString('base64') };
 const START = Date.UTC(2026, 0, 5, 9);
 const TTL_MS = TTL_S * 1000;
 const rand = prng(42);
 
-const endpoint = fork(join(import.meta.dirname, 'scale-endpoint.ts'), [String(TTL_S)], {
+const endpoint = fork(join(benchDir(), 'scale-endpoint.ts'), [String(TTL_S)], {
   execArgv: ['--import', 'tsx'],
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
@@ -141,7 +185,7 @@ try {
   const seedStarted = performance.now();
   execFileSync(
     process.execPath,
-    ['--import', 'tsx', join(import.meta.dirname, 'scale-seed.ts'), dir, String(N), String(TTL_S), String(START)],
+    ['--import', 'tsx', join(benchDir(), 'scale-seed.ts'), dir, String(N), String(TTL_S), String(START)],
     {
       env: { ...process.env, ...env },
       stdio: 'inherit',
@@ -173,7 +217,11 @@ try {
     config: {
       store: 'sqlite:state.db',
       key: 'env:TW_KEY',
-      connections: Object.fromEntries(names.map((n) => [n, connection])),
+      connections: (() => {
+        const all: Record<string, typeof connection> = {};
+        for (let i = 0; i < N; i++) all[scaleConnectionName(i)] = connection;
+        return all;
+      })(),
     },
     baseDir: dir,
     env,
@@ -229,7 +277,7 @@ try {
   /** Callers: a random sample asks for tokens every tick; each token is checked against its own expiry. */
   const callers = async (): Promise<void> => {
     for (let i = 0; i < CALLERS; i++) {
-      const n = names[Math.floor(rand() * N)] as string;
+      const n = scaleConnectionName(Math.floor(rand() * N));
       try {
         const t = await warden.accessToken(n);
         served++;
@@ -255,21 +303,21 @@ try {
         accessExpiresAt: r.accessExpiresAt,
         obtainedAt: r.lastRefreshAt,
       }).refreshAt as number;
-      heap.push({ at, name: r.name, exp: r.accessExpiresAt as number });
+      heap.push({ at, i: connIndex(r.name), exp: r.accessExpiresAt as number });
     }
     rows.length = 0;
     while (clock.now() < end) {
       await clock.advance(TICK_MS);
       const now = clock.now();
-      const batch: Array<{ at: number; name: string; exp: number }> = [];
-      while ((heap.peek()?.at ?? Infinity) <= now) batch.push(heap.pop() as { at: number; name: string; exp: number });
+      const batch: Due[] = [];
+      while (heap.peekAt() <= now) batch.push(heap.pop() as Due);
       const tickStarted = performance.now();
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < batch.length) {
-          const item = batch[next++] as { at: number; name: string; exp: number };
+          const item = batch[next++] as Due;
           try {
-            const info = await warden.tokenInfo(item.name);
+            const info = await warden.tokenInfo(scaleConnectionName(item.i));
             const done = performance.now();
             served++;
             const exp = accessTokenExpiry(info.accessToken);
@@ -284,10 +332,10 @@ try {
             realMs.push(done - tickStarted);
             const at = shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: info.expiresAt, obtainedAt: now })
               .refreshAt as number;
-            heap.push({ at, name: item.name, exp: info.expiresAt as number });
+            heap.push({ at, i: item.i, exp: info.expiresAt as number });
           } catch (e) {
             addError(e);
-            heap.push({ at: now + 30_000, name: item.name, exp: item.exp });
+            heap.push({ at: now + 30_000, i: item.i, exp: item.exp });
           }
         }
       };
@@ -301,44 +349,40 @@ try {
   } else {
     // Audit from the warden's own events: each `refreshed` must come before the token it replaces
     // expires; an expiry heap finds tokens that expired without a refresh.
-    const exp = new Map<string, number>();
-    const dueAt = new Map<string, number>();
+    const exp = new Float64Array(N);
+    const dueAt = new Float64Array(N);
     const expiries = new DueHeap();
     for (const r of rows) {
-      exp.set(r.name, r.accessExpiresAt as number);
-      dueAt.set(
-        r.name,
-        shouldRefresh({
-          now: START,
-          hasAccessToken: true,
-          accessExpiresAt: r.accessExpiresAt,
-          obtainedAt: r.lastRefreshAt,
-        }).refreshAt as number,
-      );
-      expiries.push({ at: r.accessExpiresAt as number, name: r.name, exp: r.accessExpiresAt as number });
+      const i = connIndex(r.name);
+      exp[i] = r.accessExpiresAt as number;
+      dueAt[i] = shouldRefresh({
+        now: START,
+        hasAccessToken: true,
+        accessExpiresAt: r.accessExpiresAt,
+        obtainedAt: r.lastRefreshAt,
+      }).refreshAt as number;
+      expiries.push({ at: r.accessExpiresAt as number, i, exp: r.accessExpiresAt as number });
     }
     warden.events.on(
       'event',
       (e: { type: string; connection: string | null; data: Record<string, unknown> | null }) => {
         if (e.type !== 'refreshed' || !e.connection) return;
         const now = clock.now();
-        const before = exp.get(e.connection) as number;
-        if (now < before) ahead++;
+        const i = connIndex(e.connection);
+        if (now < (exp[i] as number)) ahead++;
         else late++;
-        lagMs.push(now - (dueAt.get(e.connection) as number));
+        lagMs.push(now - (dueAt[i] as number));
         const next = e.data?.['expiresAt'] as number;
-        exp.set(e.connection, next);
-        dueAt.set(
-          e.connection,
-          shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: next, obtainedAt: now }).refreshAt as number,
-        );
-        expiries.push({ at: next, name: e.connection, exp: next });
+        exp[i] = next;
+        dueAt[i] = shouldRefresh({ now, hasAccessToken: true, accessExpiresAt: next, obtainedAt: now })
+          .refreshAt as number;
+        expiries.push({ at: next, i, exp: next });
       },
     );
     const auditExpiries = (): void => {
-      while ((expiries.peek()?.at ?? Infinity) <= clock.now()) {
-        const x = expiries.pop() as { at: number; name: string; exp: number };
-        if (exp.get(x.name) === x.exp) notRefreshed++;
+      while (expiries.peekAt() <= clock.now()) {
+        const x = expiries.pop() as Due;
+        if (exp[x.i] === x.exp) notRefreshed++;
       }
     };
     rows.length = 0;
@@ -348,7 +392,12 @@ try {
       logger: silentLogger,
       baseUrl: 'http://127.0.0.1:1',
     });
-    const scheduler = createScheduler(warden, orchestrator, { clock, probeIntervalMs: 0, concurrency: CONCURRENCY });
+    const scheduler = createScheduler(warden, orchestrator, {
+      clock,
+      probeIntervalMs: 0,
+      concurrency: CONCURRENCY,
+      rescanMs: Number(args.rescan) * 1000,
+    });
     const before = () => warden.keeper.refreshCount;
     scheduler.start();
     await scheduler.settled();

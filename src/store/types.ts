@@ -157,6 +157,11 @@ export interface Store {
    * long-running process to find rows changed elsewhere (re-read only those).
    */
   connectionVersions?(): Promise<Map<string, number>>;
+  /**
+   * The same listing streamed: `visit(name, version)` per row, nothing collected (a long-running
+   * scheduler compares 100,000 rows every 30 s; a Map per pass was most of its garbage).
+   */
+  forEachConnectionVersion?(visit: (name: string, version: number) => void): Promise<void>;
   /** Every connection without its secrets (nothing is opened): see {@link ConnectionFacts}. */
   listConnectionFacts?(): Promise<ConnectionFacts[]>;
   /** Insert an `unauthorized` row if absent; return the row. */

@@ -40,7 +40,7 @@ function client(opts?: Parameters<typeof createHttpFetch>[0]): HttpFetch {
 
 describe('provider http client', () => {
   it('sends a form POST with its headers and returns a standard Response', async () => {
-    let seen: { method?: string; headers?: IncomingMessage['headers']; body?: string } = {};
+    let seen: { method?: string | undefined; headers?: IncomingMessage['headers']; body?: string } = {};
     const base = await httpServer((req, body, res) => {
       seen = { method: req.method, headers: req.headers, body };
       res.writeHead(400, 'Bad Request', { 'content-type': 'application/json', 'x-extra': 'a' });

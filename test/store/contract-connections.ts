@@ -46,6 +46,11 @@ export function connectionContract(s: () => Store): void {
           ['b', b.version + 1],
         ]),
       );
+      // The streamed form visits the same pairs.
+      const visited = new Map<string, number>();
+      await s().forEachConnectionVersion?.((name, version) => visited.set(name, version));
+      expect(visited).toEqual(await s().connectionVersions?.());
+      expect(typeof s().forEachConnectionVersion).toBe('function');
     });
 
     it('listConnectionFacts lists every row without its secrets, saying which are set', async () => {

@@ -186,6 +186,14 @@ export class PostgresStore implements Store {
     return new Map(rows.map((r) => [r.name, Number(r.version)]));
   }
 
+  async forEachConnectionVersion(visit: (name: string, version: number) => void): Promise<void> {
+    const rows = await this.rows<{ name: string; version: number | string }>(
+      `SELECT name, version FROM connections`,
+      [],
+    );
+    for (const r of rows) visit(r.name, Number(r.version));
+  }
+
   async ensureConnection(name: string, now: number): Promise<ConnectionRecord> {
     const [inserted] = await this.rows<ConnectionRow & { change_seq: number }>(
       this.notifying(

@@ -105,6 +105,14 @@ export function deleteConnection(db: Db, name: string): boolean {
 }
 
 /** name → version of every connection (for spotting changes made by other processes). */
+export function forEachConnectionVersion(db: Db, visit: (name: string, version: number) => void): void {
+  for (const r of db.q(`SELECT name, version FROM connections`).iterate() as IterableIterator<{
+    name: string;
+    version: number;
+  }>)
+    visit(r.name, r.version);
+}
+
 export function connectionVersions(db: Db): Map<string, number> {
   const rows = db.q(`SELECT name, version FROM connections`).all() as { name: string; version: number }[];
   return new Map(rows.map((r) => [r.name, r.version]));

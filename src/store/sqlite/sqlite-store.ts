@@ -133,6 +133,10 @@ export class SqliteStore implements Store {
     return this.run(() => connections.connectionVersions(this.db));
   }
 
+  forEachConnectionVersion(visit: (name: string, version: number) => void): Promise<void> {
+    return this.run(() => connections.forEachConnectionVersion(this.db, visit));
+  }
+
   async ensureConnection(name: string, now: number): Promise<ConnectionRecord> {
     const { record, created } = await this.run(() => connections.ensureConnection(this.db, name, now));
     if (created) this.changed(name, record.version);
