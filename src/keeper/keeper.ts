@@ -14,6 +14,7 @@ import type { ConnectionRecord, Store } from '../store/types.js';
 import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause } from './causes.js';
 import { predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
 import type { ConnectionRuntime } from './runtime.js';
+import { TokenCache } from './token-cache.js';
 
 export interface KeeperDeps {
   store: Store;
@@ -41,16 +42,8 @@ export interface AccessTokenInfo {
   state: ConnectionState;
 }
 
-interface Cached {
-  accessToken: string;
-  tokenType: string;
-  expiresAt: number | null;
-  refreshAt: number | null;
-  promise: Promise<string>;
-}
-
 export class Keeper implements TokenSource {
-  private readonly cache = new Map<string, Cached>();
+  private readonly cache = new TokenCache();
   private readonly inflight = new Map<string, Promise<AccessTokenInfo>>();
   private readonly leaseMs: number;
   private readonly waitPollMs: number;
@@ -67,9 +60,9 @@ export class Keeper implements TokenSource {
 
   /** A valid access token, refreshed ahead of expiry. */
   accessToken(name: string): Promise<string> {
-    const cached = this.cache.get(name);
-    // Hot path: one Map lookup and one clock read; the settled promise is reused, not re-allocated.
-    if (cached && (cached.refreshAt === null || this.deps.clock.now() < cached.refreshAt)) return cached.promise;
+    // Hot path: one Map lookup and one clock read.
+    const slot = this.cache.fresh(name, this.deps.clock.now());
+    if (slot >= 0) return Promise.resolve(this.cache.token(slot));
     return this.tokenInfo(name).then((i) => i.accessToken);
   }
 
@@ -83,13 +76,12 @@ export class Keeper implements TokenSource {
 
   /** Hot path: a cached token that is not yet due for refresh is returned without I/O. */
   tokenInfo(name: string): Promise<AccessTokenInfo> {
-    const cached = this.cache.get(name);
-    const now = this.deps.clock.now();
-    if (cached && (cached.refreshAt === null || now < cached.refreshAt))
+    const slot = this.cache.fresh(name, this.deps.clock.now());
+    if (slot >= 0)
       return Promise.resolve({
-        accessToken: cached.accessToken,
-        tokenType: cached.tokenType,
-        expiresAt: cached.expiresAt,
+        accessToken: this.cache.token(slot),
+        tokenType: this.cache.tokenType(slot),
+        expiresAt: this.cache.expiresAt(slot),
         state: 'healthy',
       });
     return this.singleFlight(name, () => this.obtain(name, false));
@@ -449,18 +441,11 @@ export class Keeper implements TokenSource {
     });
     // One shared 'Bearer' string instead of one per cached connection (each row read is a fresh copy).
     const tokenType = row.tokenType === null || row.tokenType === 'Bearer' ? 'Bearer' : row.tokenType;
-    const info: Cached = {
-      accessToken: row.accessToken,
-      tokenType,
-      expiresAt: row.accessExpiresAt,
-      refreshAt: d.refreshAt,
-      promise: Promise.resolve(row.accessToken),
-    };
     if (!noCache && !d.should) {
-      this.cache.set(name, info);
+      this.cache.set(name, row.accessToken, tokenType, row.accessExpiresAt, d.refreshAt);
       this.watchStore();
     }
-    return { accessToken: info.accessToken, tokenType: info.tokenType, expiresAt: info.expiresAt, state: row.state };
+    return { accessToken: row.accessToken, tokenType, expiresAt: row.accessExpiresAt, state: row.state };
   }
 
   private predictDeath(name: string, f: DeathFacts): number | null {
