@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
 import { FakeClock } from '../src/core/clock.js';
+import { applyDaemonHeapPolicy } from '../src/core/heap-policy.js';
 import { silentLogger } from '../src/core/logger.js';
 import { shouldRefresh } from '../src/core/refresh-policy.js';
 import { createOrchestrator } from '../src/reauth/orchestrator.js';
@@ -54,6 +55,8 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     /** Measure under tsx instead of re-running the bundle on plain node. */
     tsx: { type: 'boolean', default: false },
+    /** Leave V8's heap growth heuristics as they are instead of applying the daemon's heap policy. */
+    'v8-default-heap': { type: 'boolean', default: false },
     /** Write V8 heap snapshots here: after start-up and halfway through the run (read them with bench/heap-summary.ts). */
     'heap-snapshots': { type: 'string' },
   },
@@ -65,6 +68,8 @@ const TICK_MS = Number(args.tick) * 1000;
 const CONCURRENCY = Number(args.concurrency);
 const CALLERS = Number(args.callers);
 const DRIVER = args.driver as 'sweep' | 'scheduler';
+// As `tokenwarden serve` does (src/core/heap-policy.ts), unless asked to measure V8's defaults.
+const heapPolicy = args['v8-default-heap'] ? null : applyDaemonHeapPolicy();
 
 interface Due {
   at: number;
@@ -167,7 +172,6 @@ function ask<T>(child: ChildProcess, msg: unknown, key: string): Promise<T> {
 const dir = mkdtempSync(join(args['tmp-dir'], 'tw-bench-scale-'));
 const env = { TW_KEY: generateKey().toString('base64') };
 const START = Date.UTC(2026, 0, 5, 9);
-const TTL_MS = TTL_S * 1000;
 const rand = prng(42);
 
 const endpoint = fork(join(benchDir(), 'scale-endpoint.ts'), [String(TTL_S)], {
@@ -483,6 +487,7 @@ try {
           }
         : null,
     memory: {
+      heapGrowthPercent: heapPolicy?.growthPercent ?? null,
       rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20),
       rssAfterOpenWardenMB: Math.round(rssAfterOpen / 2 ** 20),
       rssAfterStartupMB: Math.round(rssAfterStartup / 2 ** 20),

@@ -10,6 +10,7 @@
  * SIGTERM/SIGINT stop it gracefully in the reverse order: no new work, long polls aborted,
  * in-flight exchanges and sends finished, then the store closed.
  */
+import { applyDaemonHeapPolicy } from '../core/heap-policy.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Channel, LeaderLease } from '../channels/types.js';
@@ -187,6 +188,8 @@ export function loadApiKey(warden: Warden): string | null {
 }
 
 export async function runServe(o: { config?: string; listen?: string }, io: Io): Promise<number> {
+  // A long-running process: keep resident memory near the live heap (src/core/heap-policy.ts).
+  applyDaemonHeapPolicy();
   const daemon = await startDaemon({
     ...(o.config ? { configPath: o.config } : {}),
     ...(o.listen ? { listen: o.listen } : {}),
