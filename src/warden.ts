@@ -138,7 +138,7 @@ export class Warden {
         };
         shared.set(fingerprint, s);
       } else config.connections[name] = s.config;
-      runtimes.set(name, { name, config: s.config, profile: s.profile, client: s.client });
+      runtimes.set(name, { name, index: runtimes.size, config: s.config, profile: s.profile, client: s.client });
     }
     this.connections = runtimes;
     this.keeper = new Keeper({

@@ -61,7 +61,7 @@ export class Keeper implements TokenSource {
   /** A valid access token, refreshed ahead of expiry. */
   accessToken(name: string): Promise<string> {
     // Hot path: one Map lookup and one clock read.
-    const slot = this.cache.fresh(name, this.deps.clock.now());
+    const slot = this.cache.fresh(this.deps.connections.get(name)?.index ?? -1, this.deps.clock.now());
     if (slot >= 0) return Promise.resolve(this.cache.token(slot));
     return this.tokenInfo(name).then((i) => i.accessToken);
   }
@@ -76,7 +76,7 @@ export class Keeper implements TokenSource {
 
   /** Hot path: a cached token that is not yet due for refresh is returned without I/O. */
   tokenInfo(name: string): Promise<AccessTokenInfo> {
-    const slot = this.cache.fresh(name, this.deps.clock.now());
+    const slot = this.cache.fresh(this.deps.connections.get(name)?.index ?? -1, this.deps.clock.now());
     if (slot >= 0)
       return Promise.resolve({
         accessToken: this.cache.token(slot),
@@ -89,7 +89,7 @@ export class Keeper implements TokenSource {
 
   /** Refresh now even if the token is fresh (used by `fetch` after a 401, and by the scheduler). */
   forceRefresh(name: string): Promise<AccessTokenInfo> {
-    this.cache.delete(name);
+    this.forget(name);
     return this.singleFlight(name, () => this.obtain(name, true));
   }
 
@@ -99,7 +99,12 @@ export class Keeper implements TokenSource {
    */
   private watchStore(): void {
     if (this.unwatch || !this.deps.store.onConnectionChanged) return;
-    this.unwatch = this.deps.store.onConnectionChanged((name) => this.cache.delete(name));
+    this.unwatch = this.deps.store.onConnectionChanged((name) => this.forget(name));
+  }
+
+  private forget(name: string): void {
+    const slot = this.deps.connections.get(name)?.index;
+    if (slot !== undefined) this.cache.delete(slot);
   }
 
   /** Stop following the store's change feed (on close). */
@@ -110,7 +115,7 @@ export class Keeper implements TokenSource {
 
   /** Drop the in-memory copy (after a flow stored new tokens, or on a change notification). */
   invalidate(name: string): void {
-    this.cache.delete(name);
+    this.forget(name);
   }
 
   /** Persist tokens from a completed human flow (or first authorization). */
@@ -152,7 +157,7 @@ export class Keeper implements TokenSource {
   /** Move a connection to reauth_required with a diagnosed cause (also used by probes). */
   async markReauthRequired(name: string, cause: DiagnosedCause): Promise<void> {
     const now = this.deps.clock.now();
-    this.cache.delete(name);
+    this.forget(name);
     const before = await this.deps.store.getConnection(name);
     await this.deps.store.updateConnection(
       name,
@@ -442,7 +447,8 @@ export class Keeper implements TokenSource {
     // One shared 'Bearer' string instead of one per cached connection (each row read is a fresh copy).
     const tokenType = row.tokenType === null || row.tokenType === 'Bearer' ? 'Bearer' : row.tokenType;
     if (!noCache && !d.should) {
-      this.cache.set(name, row.accessToken, tokenType, row.accessExpiresAt, d.refreshAt);
+      const slot = this.deps.connections.get(name)?.index;
+      if (slot !== undefined) this.cache.set(slot, row.accessToken, tokenType, row.accessExpiresAt, d.refreshAt);
       this.watchStore();
     }
     return { accessToken: row.accessToken, tokenType, expiresAt: row.accessExpiresAt, state: row.state };

@@ -5,6 +5,8 @@ import type { ProviderProfile } from '../providers/types.js';
 
 export interface ConnectionRuntime {
   name: string;
+  /** Position in the config (0-based): per-connection state (token cache, scheduler) lives in arrays at this index. */
+  index: number;
   config: ConnectionConfig;
   profile: ProviderProfile;
   /** Built on first use (discovery may need the network): keeps `token` cold start light. */

@@ -1,22 +1,20 @@
 /**
- * The keeper's in-memory copy of each connection's current access token. One slot per
- * connection name, in columns: the token and its type in arrays, the expiry and refresh times in
- * one Float64Array (NaN: none). About 60 bytes per connection plus the token itself, against
- * ~210 for an object, a settled promise and two boxed numbers each — which at 100,000
- * connections was a fifth of the daemon's live heap (bench/scale.ts).
+ * The keeper's in-memory copy of each connection's current access token, by connection index
+ * (ConnectionRuntime.index), in columns: the token and its type in arrays, the expiry and refresh
+ * times in one Float64Array (NaN: none). About 32 bytes per connection plus the token itself,
+ * against ~210 for a Map entry, an object, a settled promise and two boxed numbers each — which
+ * at 100,000 connections was a fifth of the daemon's live heap (bench/scale.ts).
  */
 export class TokenCache {
-  private readonly slots = new Map<string, number>();
   private readonly tokens: Array<string | null> = [];
   private readonly types: string[] = [];
   private times = new Float64Array(256);
 
-  /** Slot of a token that is not yet due for refresh at `now`, or -1. */
-  fresh(name: string, now: number): number {
-    const i = this.slots.get(name);
-    if (i === undefined || this.tokens[i] === null) return -1;
-    const refreshAt = this.times[2 * i + 1] as number;
-    return Number.isNaN(refreshAt) || now < refreshAt ? i : -1;
+  /** `slot` if it holds a token that is not yet due for refresh at `now`, else -1. */
+  fresh(slot: number, now: number): number {
+    if (!(this.tokens[slot] ?? null)) return -1;
+    const refreshAt = this.times[2 * slot + 1] as number;
+    return Number.isNaN(refreshAt) || now < refreshAt ? slot : -1;
   }
 
   token(slot: number): string {
@@ -32,27 +30,23 @@ export class TokenCache {
     return Number.isNaN(t) ? null : t;
   }
 
-  set(name: string, token: string, tokenType: string, expiresAt: number | null, refreshAt: number | null): void {
-    let i = this.slots.get(name);
-    if (i === undefined) {
-      i = this.tokens.length;
-      this.slots.set(name, i);
+  set(slot: number, token: string, tokenType: string, expiresAt: number | null, refreshAt: number | null): void {
+    while (this.tokens.length <= slot) {
       this.tokens.push(null);
       this.types.push(tokenType);
-      if (2 * i + 2 > this.times.length) {
-        const grown = new Float64Array(this.times.length * 2);
-        grown.set(this.times);
-        this.times = grown;
-      }
     }
-    this.tokens[i] = token;
-    this.types[i] = tokenType;
-    this.times[2 * i] = expiresAt ?? NaN;
-    this.times[2 * i + 1] = refreshAt ?? NaN;
+    if (2 * slot + 2 > this.times.length) {
+      const grown = new Float64Array(Math.max(this.times.length * 2, 2 * slot + 2));
+      grown.set(this.times);
+      this.times = grown;
+    }
+    this.tokens[slot] = token;
+    this.types[slot] = tokenType;
+    this.times[2 * slot] = expiresAt ?? NaN;
+    this.times[2 * slot + 1] = refreshAt ?? NaN;
   }
 
-  delete(name: string): void {
-    const i = this.slots.get(name);
-    if (i !== undefined) this.tokens[i] = null;
+  delete(slot: number): void {
+    if (slot < this.tokens.length) this.tokens[slot] = null;
   }
 }

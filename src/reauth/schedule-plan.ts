@@ -4,7 +4,7 @@
  * connection and lane in a {@link DueQueue}, so a wake-up touches only what is due.
  */
 import { shouldRefresh } from '../core/refresh-policy.js';
-import type { ConnectionState } from '../core/types.js';
+import { CONNECTION_STATES, type ConnectionState } from '../core/types.js';
 import type { ConnectionFacts, ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { HumanNeed } from './orchestrator.js';
 
@@ -38,12 +38,15 @@ export interface PlanRow {
   causeId: string | null;
 }
 
+/** One copy of each state name: every row read from the store brings a fresh string (100,000 kept at scale). */
+const STATES = new Map<string, ConnectionState>(CONNECTION_STATES.map((s) => [s, s]));
+
 /** The scheduling facts of a full row or of a secret-free listing. */
 export function planRow(r: ConnectionRecord | ConnectionFacts): PlanRow {
   const facts = 'hasAccessToken' in r;
   return {
     version: r.version,
-    state: r.state,
+    state: STATES.get(r.state) ?? r.state,
     hasAccessToken: facts ? r.hasAccessToken : r.accessToken !== null && r.accessToken !== '',
     hasRefreshToken: facts ? r.hasRefreshToken : r.refreshToken !== null && r.refreshToken !== '',
     accessExpiresAt: r.accessExpiresAt,

@@ -69,7 +69,6 @@ export class Scheduler {
   /** Configured connections by index; per-index state below. */
   private readonly names: string[];
   private readonly kinds: string[];
-  private readonly index = new Map<string, number>();
   private readonly rows: Array<PlanRow | null>;
   private readonly flows: Array<FlowRecord | null>;
   private readonly nextProbe: number[];
@@ -111,10 +110,14 @@ export class Scheduler {
     this.retryMs = opts.retryMs ?? 30_000;
     this.names = [...warden.connections.keys()];
     this.kinds = [...warden.connections.values()].map((rt) => rt.config.kind);
-    this.names.forEach((n, i) => this.index.set(n, i));
     this.rows = new Array<PlanRow | null>(this.names.length).fill(null);
     this.flows = new Array<FlowRecord | null>(this.names.length).fill(null);
     this.nextProbe = new Array<number>(this.names.length).fill(NaN);
+  }
+
+  /** A configured connection's index (its position in the config, as in every per-index array here). */
+  private indexOf(name: string): number | undefined {
+    return this.warden.connections.get(name)?.index;
   }
 
   start(): void {
@@ -144,7 +147,7 @@ export class Scheduler {
   /** Something changed about `connection` (or everything: a full re-read): look again now. */
   poke(connection?: string): void {
     if (connection) {
-      if (!this.index.has(connection)) return;
+      if (this.indexOf(connection) === undefined) return;
       this.dirty.add(connection);
     } else {
       this.fullScan = true;
@@ -184,7 +187,7 @@ export class Scheduler {
     }
     for (const name of [...this.dirty]) {
       this.dirty.delete(name);
-      await this.reread(this.index.get(name) as number);
+      await this.reread(this.indexOf(name) as number);
     }
     now = this.clock.now();
     const work: Work[] = [];
@@ -348,7 +351,7 @@ export class Scheduler {
       // allocation and set V8's old-generation limit for the rest of the run (docs/reliability.md).
       const rows = store.listConnectionFacts ? await store.listConnectionFacts() : await store.listConnections();
       for (const r of rows) {
-        const i = this.index.get(r.name);
+        const i = this.indexOf(r.name);
         if (i !== undefined) this.rows[i] = planRow(r);
       }
       rows.length = 0;
@@ -358,7 +361,7 @@ export class Scheduler {
       // Streamed: at 100,000 connections a Map per pass (every 30 s) was most of the garbage.
       const visited = new Uint8Array(this.names.length);
       await store.forEachConnectionVersion((name, version) => {
-        const i = this.index.get(name);
+        const i = this.indexOf(name);
         if (i === undefined) return;
         visited[i] = 1;
         if (version !== (this.rows[i]?.version ?? null)) this.dirty.add(this.names[i] as string);
