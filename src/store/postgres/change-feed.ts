@@ -143,3 +143,13 @@ export class ChangeFeed {
     this.timer.unref();
   }
 }
+
+/** Whether this server accepts NOTIFY (some PostgreSQL-compatible engines do not): else the feed polls. */
+export async function supportsNotify(c: pg.ClientBase): Promise<boolean> {
+  try {
+    await c.query(`SELECT pg_notify('${CHANNEL}_probe', '')`);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -22,15 +22,8 @@ import {
   connectionFactsFromRow,
   connectionFromRow,
   connectionPatchColumns,
-  eventFromRow,
-  flowFromRow,
-  flowToRow,
-  outboxFromRow,
   type ConnectionFactsRow,
   type ConnectionRow,
-  type EventRow,
-  type FlowRow,
-  type OutboxRow,
 } from '../sqlite/rows.js';
 import type {
   ConnectionFacts,
@@ -48,9 +41,13 @@ import type {
   Sealer,
   Store,
 } from '../types.js';
-import { ChangeFeed, CHANNEL } from './change-feed.js';
-import { describeTarget, isUniqueViolation, toStoreError } from './errors.js';
+import { ChangeFeed, CHANNEL, supportsNotify } from './change-feed.js';
+import { appendEvent, listEvents } from './events.js';
+import * as leases from './leases.js';
+import { describeTarget, toStoreError } from './errors.js';
 import { assertSchemaNotNewer, migrate } from './migrations.js';
+import { PgFlows } from './flows.js';
+import { PgOutbox, type PgRows } from './outbox.js';
 import { PgPool } from './pool.js';
 
 export interface PostgresStoreOptions {
@@ -72,7 +69,6 @@ export interface PostgresStoreOptions {
 /** Identical to the SQLite store's key check, so a store moved by `migrate` keeps working. */
 export const KEY_CHECK_AAD = aad('meta', 'key_check', 'value');
 export const KEY_CHECK_PLAINTEXT = 'tokenwarden key check v1';
-const DEFAULT_LIMIT = 100;
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
@@ -82,12 +78,20 @@ export class PostgresStore implements Store {
   /** change_seq values written by this object, so their NOTIFY echo is not reported twice. */
   private readonly ownChanges = new Set<number>();
 
+  private readonly outbox: PgOutbox;
+  private readonly flows: PgFlows;
+  private readonly q: PgRows;
+
   private constructor(
     private readonly db: PgPool,
     private readonly sealer: Sealer,
     private readonly notifySupported: boolean,
     private readonly opts: PostgresStoreOptions,
-  ) {}
+  ) {
+    this.q = (sql, values, idempotent) => this.rows(sql, values, idempotent);
+    this.outbox = new PgOutbox(this.q, sealer);
+    this.flows = new PgFlows(this.q, sealer);
+  }
 
   /**
    * Connect, refuse a newer schema or a different key, migrate, and check the key again.
@@ -286,277 +290,82 @@ export class PostgresStore implements Store {
 
   // ------------------------------------------------------------------ flows
 
-  async createFlow(flow: NewFlow): Promise<FlowRecord> {
-    const record: FlowRecord = { ...flow, status: 'open', remindedAt: null, completedAt: null, outcome: null };
-    const row = flowToRow(this.sealer, record);
-    const columns = Object.keys(row);
-    try {
-      const [inserted] = await this.rows<FlowRow>(
-        `INSERT INTO flows (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
-        Object.values(row),
-        false,
-      );
-      return flowFromRow(this.sealer, inserted as FlowRow);
-    } catch (e) {
-      if (isUniqueViolation((e as Error).cause ?? e))
-        throw new ConflictError(`a flow with this id or state already exists`);
-      throw e;
-    }
+  createFlow(flow: NewFlow): Promise<FlowRecord> {
+    return this.flows.createFlow(flow);
   }
 
-  async getFlow(id: string): Promise<FlowRecord | null> {
-    const [row] = await this.rows<FlowRow>(`SELECT * FROM flows WHERE id = $1`, [id]);
-    return row ? flowFromRow(this.sealer, row) : null;
+  getFlow(id: string): Promise<FlowRecord | null> {
+    return this.flows.getFlow(id);
   }
 
-  async findFlowByState(state: string): Promise<FlowRecord | null> {
-    const [row] = await this.rows<FlowRow>(`SELECT * FROM flows WHERE state = $1`, [state]);
-    return row ? flowFromRow(this.sealer, row) : null;
+  findFlowByState(state: string): Promise<FlowRecord | null> {
+    return this.flows.findFlowByState(state);
   }
 
-  async listOpenFlows(connection?: string): Promise<FlowRecord[]> {
-    const rows =
-      connection === undefined
-        ? await this.rows<FlowRow>(`SELECT * FROM flows WHERE status = 'open' ORDER BY created_at DESC, seq DESC`, [])
-        : await this.rows<FlowRow>(
-            `SELECT * FROM flows WHERE status = 'open' AND connection = $1 ORDER BY created_at DESC, seq DESC`,
-            [connection],
-          );
-    return rows.map((r) => flowFromRow(this.sealer, r));
+  listOpenFlows(connection?: string): Promise<FlowRecord[]> {
+    return this.flows.listOpenFlows(connection);
   }
 
-  async listFlows(opts: { connection?: string; limit?: number } = {}): Promise<FlowRecord[]> {
-    const limit = opts.limit ?? DEFAULT_LIMIT;
-    const rows =
-      opts.connection === undefined
-        ? await this.rows<FlowRow>(`SELECT * FROM flows ORDER BY created_at DESC, seq DESC LIMIT $1`, [limit])
-        : await this.rows<FlowRow>(
-            `SELECT * FROM flows WHERE connection = $1 ORDER BY created_at DESC, seq DESC LIMIT $2`,
-            [opts.connection, limit],
-          );
-    return rows.map((r) => flowFromRow(this.sealer, r));
+  listFlows(opts: { connection?: string; limit?: number } = {}): Promise<FlowRecord[]> {
+    return this.flows.listFlows(opts);
   }
 
-  async updateFlow(id: string, patch: FlowPatch): Promise<FlowRecord> {
-    const sets: string[] = [];
-    const values: unknown[] = [id];
-    const set = (column: string, value: unknown): void => {
-      if (value === undefined) return;
-      values.push(value);
-      sets.push(`${column} = $${values.length}`);
-    };
-    set('asked_via', patch.askedVia === undefined ? undefined : JSON.stringify(patch.askedVia));
-    set('reminded_at', patch.remindedAt);
-    set('outcome', patch.outcome);
-    set('url', patch.url);
-    set('expires_at', patch.expiresAt);
-    const [row] =
-      sets.length > 0
-        ? await this.rows<FlowRow>(`UPDATE flows SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, values)
-        : await this.rows<FlowRow>(`SELECT * FROM flows WHERE id = $1`, values);
-    if (!row) throw new NotFoundError(`flow ${id} is not in the store`);
-    return flowFromRow(this.sealer, row);
+  updateFlow(id: string, patch: FlowPatch): Promise<FlowRecord> {
+    return this.flows.updateFlow(id, patch);
   }
 
-  async finishFlow(
-    id: string,
-    status: Exclude<FlowStatus, 'open'>,
-    now: number,
-    outcome: string | null,
-  ): Promise<boolean> {
-    // Not idempotent: a second run would say "already used" about our own completion.
-    const rows = await this.rows(
-      `UPDATE flows SET status = $2, completed_at = $3, outcome = $4 WHERE id = $1 AND status = 'open' RETURNING id`,
-      [id, status, now, outcome],
-      false,
-    );
-    return rows.length === 1;
+  finishFlow(id: string, status: Exclude<FlowStatus, 'open'>, now: number, outcome: string | null): Promise<boolean> {
+    return this.flows.finishFlow(id, status, now, outcome);
   }
 
   // ------------------------------------------------------------------ events
 
-  async appendEvent(event: NewEvent, now: number): Promise<WardenEvent> {
-    const data = event.data === null ? null : JSON.stringify(event.data);
-    const [row] = await this.rows<EventRow>(
-      `INSERT INTO events (at, type, connection, message, data) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-      [event.at ?? now, event.type, event.connection, event.message, data],
-      false,
-    );
-    return eventFromRow(row as EventRow);
+  appendEvent(event: NewEvent, now: number): Promise<WardenEvent> {
+    return appendEvent(this.q, event, now);
   }
 
-  async listEvents(
-    opts: { since?: number; connection?: string; limit?: number; newestFirst?: boolean } = {},
-  ): Promise<WardenEvent[]> {
-    const values: unknown[] = [opts.since ?? 0, opts.limit ?? DEFAULT_LIMIT];
-    let where = 'id > $1';
-    if (opts.connection !== undefined) {
-      values.push(opts.connection);
-      where += ` AND connection = $3`;
-    }
-    const order = opts.newestFirst ? 'DESC' : 'ASC';
-    const rows = await this.rows<EventRow>(`SELECT * FROM events WHERE ${where} ORDER BY id ${order} LIMIT $2`, values);
-    return rows.map(eventFromRow);
+  listEvents(opts: { since?: number; connection?: string; limit?: number; newestFirst?: boolean } = {}) {
+    return listEvents(this.q, opts);
   }
 
   // ------------------------------------------------------------------ outbox
 
-  async enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }> {
-    let inserted: OutboxRow | undefined;
-    try {
-      [inserted] = await this.rows<OutboxRow>(
-        `INSERT INTO outbox (id, mailbox, idempotency_key, message_id, payload, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)
-         ON CONFLICT (mailbox, idempotency_key) DO NOTHING RETURNING *`,
-        [
-          msg.id,
-          msg.mailbox,
-          msg.idempotencyKey,
-          msg.messageId,
-          this.sealer.seal(msg.payload, aad('outbox', msg.id, 'payload')),
-          now,
-          msg.createdAt,
-        ],
-      );
-    } catch (e) {
-      if (isUniqueViolation((e as Error).cause ?? e))
-        throw new ConflictError(`outbox message ${msg.id} already exists`);
-      throw e;
-    }
-    if (inserted) return { record: outboxFromRow(this.sealer, inserted), created: true };
-    const [existing] = await this.rows<OutboxRow>(`SELECT * FROM outbox WHERE mailbox = $1 AND idempotency_key = $2`, [
-      msg.mailbox,
-      msg.idempotencyKey,
-    ]);
-    if (!existing) throw new StoreError(`outbox message ${msg.id} vanished while being enqueued; retry`);
-    return { record: outboxFromRow(this.sealer, existing), created: false };
+  enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }> {
+    return this.outbox.enqueueMessage(msg, now);
   }
 
-  async getMessage(id: string): Promise<OutboxRecord | null> {
-    const [row] = await this.rows<OutboxRow>(`SELECT * FROM outbox WHERE id = $1`, [id]);
-    return row ? outboxFromRow(this.sealer, row) : null;
+  getMessage(id: string): Promise<OutboxRecord | null> {
+    return this.outbox.getMessage(id);
   }
 
-  async claimMessages(opts: {
-    owner: string;
-    now: number;
-    leaseMs: number;
-    limit: number;
-    mailbox?: string;
-  }): Promise<OutboxRecord[]> {
-    const values: unknown[] = [opts.owner, opts.now + opts.leaseMs, opts.now, opts.limit];
-    let mailbox = '';
-    if (opts.mailbox !== undefined) {
-      values.push(opts.mailbox);
-      mailbox = 'mailbox = $5 AND';
-    }
-    // SKIP LOCKED: a row another sender is claiming right now is left to it, not waited for.
-    const rows = await this.rows<OutboxRow>(
-      `UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2
-       WHERE id IN (
-         SELECT id FROM outbox
-         WHERE ${mailbox} ((status = 'pending' AND next_attempt_at <= $3)
-                OR (status = 'sending' AND (lease_until IS NULL OR lease_until <= $3)))
-         ORDER BY next_attempt_at, created_at, id
-         LIMIT $4
-         FOR UPDATE SKIP LOCKED)
-       RETURNING *`,
-      values,
-      false,
-    );
-    rows.sort(
-      (a, b) =>
-        a.next_attempt_at - b.next_attempt_at ||
-        a.created_at - b.created_at ||
-        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-    );
-    return rows.map((r) => outboxFromRow(this.sealer, r));
+  claimMessages(opts: { owner: string; now: number; leaseMs: number; limit: number; mailbox?: string }) {
+    return this.outbox.claimMessages(opts);
   }
 
-  async updateMessage(id: string, patch: OutboxPatch, opts: { owner?: string }): Promise<OutboxRecord | null> {
-    const sets: string[] = [];
-    const values: unknown[] = [id];
-    const set = (column: string, value: unknown): void => {
-      if (value === undefined) return;
-      values.push(value);
-      sets.push(`${column} = $${values.length}`);
-    };
-    set('status', patch.status);
-    set('attempts', patch.attempts);
-    set('next_attempt_at', patch.nextAttemptAt);
-    set('route', patch.route);
-    set('last_error', patch.lastError);
-    set('sent_at', patch.sentAt);
-    // Leaving `sending` ends the claim.
-    if (patch.status !== undefined && patch.status !== 'sending') sets.push('lease_owner = NULL', 'lease_until = NULL');
-    if (sets.length === 0) sets.push('id = id');
-    let where = 'id = $1';
-    if (opts.owner !== undefined) {
-      values.push(opts.owner);
-      where += ` AND lease_owner = $${values.length}`;
-    }
-    const [row] = await this.rows<OutboxRow>(`UPDATE outbox SET ${sets.join(', ')} WHERE ${where} RETURNING *`, values);
-    return row ? outboxFromRow(this.sealer, row) : null;
+  updateMessage(id: string, patch: OutboxPatch, opts: { owner?: string }): Promise<OutboxRecord | null> {
+    return this.outbox.updateMessage(id, patch, opts);
   }
 
-  async listMessages(opts: { mailbox?: string; status?: OutboxStatus; limit?: number } = {}): Promise<OutboxRecord[]> {
-    const where: string[] = [];
-    const values: unknown[] = [opts.limit ?? DEFAULT_LIMIT];
-    if (opts.mailbox !== undefined) {
-      values.push(opts.mailbox);
-      where.push(`mailbox = $${values.length}`);
-    }
-    if (opts.status !== undefined) {
-      values.push(opts.status);
-      where.push(`status = $${values.length}`);
-    }
-    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = await this.rows<OutboxRow>(
-      `SELECT * FROM outbox ${clause} ORDER BY created_at DESC, seq DESC LIMIT $1`,
-      values,
-    );
-    return rows.map((r) => outboxFromRow(this.sealer, r));
+  listMessages(opts: { mailbox?: string; status?: OutboxStatus; limit?: number } = {}): Promise<OutboxRecord[]> {
+    return this.outbox.listMessages(opts);
   }
 
-  async outboxStats(mailbox?: string): Promise<OutboxStats> {
-    const rows = await this.rows<{ status: OutboxStatus; n: number; oldest: number }>(
-      `SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox ${mailbox === undefined ? '' : 'WHERE mailbox = $1'} GROUP BY status`,
-      mailbox === undefined ? [] : [mailbox],
-    );
-    const stats: OutboxStats = { pending: 0, sending: 0, sent: 0, failed: 0, oldestPendingAt: null };
-    for (const r of rows) {
-      stats[r.status] = Number(r.n);
-      if ((r.status === 'pending' || r.status === 'sending') && (stats.oldestPendingAt ?? Infinity) > r.oldest) {
-        stats.oldestPendingAt = r.oldest;
-      }
-    }
-    return stats;
+  outboxStats(mailbox?: string): Promise<OutboxStats> {
+    return this.outbox.outboxStats(mailbox);
   }
 
   // ------------------------------------------------------------------ leader leases
 
-  async acquireLease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
-    // A concurrent insert of the same key waits for the first to commit, then takes the
-    // DO UPDATE branch, whose WHERE sees the committed holder.
-    const rows = await this.rows(
-      `INSERT INTO leases (key, owner, until) VALUES ($1, $2, $3)
-       ON CONFLICT (key) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until
-       WHERE leases.owner = EXCLUDED.owner OR leases.until <= $4
-       RETURNING key`,
-      [key, owner, now + ttlMs, now],
-    );
-    return rows.length === 1;
+  acquireLease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean> {
+    return leases.acquireLease(this.q, key, owner, ttlMs, now);
   }
 
-  async releaseLease(key: string, owner: string): Promise<void> {
-    await this.rows(`DELETE FROM leases WHERE key = $1 AND owner = $2`, [key, owner]);
+  releaseLease(key: string, owner: string): Promise<void> {
+    return leases.releaseLease(this.q, key, owner);
   }
 
-  async getLease(key: string): Promise<{ owner: string; until: number } | null> {
-    const [row] = await this.rows<{ owner: string; until: number }>(`SELECT owner, until FROM leases WHERE key = $1`, [
-      key,
-    ]);
-    return row ? { owner: row.owner, until: row.until } : null;
+  getLease(key: string): Promise<{ owner: string; until: number } | null> {
+    return leases.getLease(this.q, key);
   }
 
   // ------------------------------------------------------------------ change notification
@@ -613,15 +422,6 @@ export class PostgresStore implements Store {
 /** Open a PostgreSQL store (the `postgres://` seam of open-store.ts). */
 export function openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<Store> {
   return PostgresStore.open(url, opts);
-}
-
-async function supportsNotify(c: pg.ClientBase): Promise<boolean> {
-  try {
-    await c.query(`SELECT pg_notify('${CHANNEL}_probe', '')`);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Fail with KeyError if the store's key-check record does not open with this key. */

@@ -1,0 +1,31 @@
+/** The event log half of {@link PostgresStore}: append-only, read by id cursor. */
+import type { NewEvent, WardenEvent } from '../../core/types.js';
+import { eventFromRow, type EventRow } from '../sqlite/rows.js';
+import type { PgRows } from './outbox.js';
+
+const DEFAULT_LIMIT = 100;
+
+export async function appendEvent(rows: PgRows, event: NewEvent, now: number): Promise<WardenEvent> {
+  const data = event.data === null ? null : JSON.stringify(event.data);
+  const [row] = await rows<EventRow>(
+    `INSERT INTO events (at, type, connection, message, data) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+    [event.at ?? now, event.type, event.connection, event.message, data],
+    false,
+  );
+  return eventFromRow(row as EventRow);
+}
+
+export async function listEvents(
+  rows: PgRows,
+  opts: { since?: number; connection?: string; limit?: number; newestFirst?: boolean } = {},
+): Promise<WardenEvent[]> {
+  const values: unknown[] = [opts.since ?? 0, opts.limit ?? DEFAULT_LIMIT];
+  let where = 'id > $1';
+  if (opts.connection !== undefined) {
+    values.push(opts.connection);
+    where += ` AND connection = $3`;
+  }
+  const order = opts.newestFirst ? 'DESC' : 'ASC';
+  const found = await rows<EventRow>(`SELECT * FROM events WHERE ${where} ORDER BY id ${order} LIMIT $2`, values);
+  return found.map(eventFromRow);
+}
