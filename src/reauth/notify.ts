@@ -72,3 +72,21 @@ export async function notifyFlow(
   if (sent.length) await warden.store.updateFlow(flow.id, { askedVia: [...new Set([...flow.askedVia, ...sent])] });
   return sent;
 }
+
+/** Channels for the next ask: those already asked, plus (when a reminder is due) the next in `notify` order. */
+export function escalate(askedVia: string[], notify: string[], step: boolean): string[] {
+  const out = notify.filter((c) => askedVia.includes(c));
+  for (const c of askedVia) if (!out.includes(c)) out.push(c);
+  if (step) {
+    const next = notify.find((c) => !out.includes(c));
+    if (next) out.push(next);
+  }
+  if (!out.length && notify[0]) out.push(notify[0]);
+  return out;
+}
+
+/** A channel whose messages start with `note` (why this link replaces an earlier one). */
+export function withNote(ch: Channel, note: string | undefined): Channel {
+  if (!note) return ch;
+  return { name: ch.name, type: ch.type, twoWay: ch.twoWay, send: (m) => ch.send({ ...m, text: `${note} ${m.text}` }) };
+}

@@ -27,7 +27,8 @@ import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
 import { FlowExpiredError, type CompletedFlow } from './flows.js';
-import { flowMessage, notifyFlow } from './notify.js';
+import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
+import { FreshLinkSentError, acceptedReply } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, plannedRenewalAt, type QuietHours } from './quiet-hours.js';
 import type { Orchestrator, ReauthRequest } from './types.js';
 
@@ -52,20 +53,6 @@ export interface AskRequest extends ReauthRequest {
 
 /** Why a connection needs its human: dead now, or predicted to die within `reauth_lead`. */
 export type HumanNeed = 'dead' | 'predicted' | null;
-
-/**
- * The answer could not be used because the code or link had expired (or was used); a fresh
- * link was already sent. The message says why and where the new link went.
- */
-export class FreshLinkSentError extends InputError {
-  constructor(
-    message: string,
-    readonly freshFlow: FlowRecord | null,
-    cause: unknown,
-  ) {
-    super(message, { cause });
-  }
-}
 
 export class ReauthOrchestrator implements Orchestrator {
   readonly channels: Map<string, Channel>;
@@ -458,29 +445,9 @@ export class ReauthOrchestrator implements Orchestrator {
   }
 }
 
-/** Channels for the next ask: those already asked, plus (when a reminder is due) the next in `notify` order. */
-export function escalate(askedVia: string[], notify: string[], step: boolean): string[] {
-  const out = notify.filter((c) => askedVia.includes(c));
-  for (const c of askedVia) if (!out.includes(c)) out.push(c);
-  if (step) {
-    const next = notify.find((c) => !out.includes(c));
-    if (next) out.push(next);
-  }
-  if (!out.length && notify[0]) out.push(notify[0]);
-  return out;
-}
-
-export function acceptedReply(done: CompletedFlow): string {
-  return `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.`;
-}
-
-function withNote(ch: Channel, note: string | undefined): Channel {
-  if (!note) return ch;
-  return { name: ch.name, type: ch.type, twoWay: ch.twoWay, send: (m) => ch.send({ ...m, text: `${note} ${m.text}` }) };
-}
-
 export function createOrchestrator(warden: Warden, opts: OrchestratorOptions): ReauthOrchestrator {
   return new ReauthOrchestrator(warden, opts);
 }
 
 export { flowMessage };
+export { FreshLinkSentError, acceptedReply } from './replies.js';

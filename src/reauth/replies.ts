@@ -1,0 +1,22 @@
+/** What the human is told when a pasted answer was used or could not be. */
+import { InputError } from '../core/errors.js';
+import type { FlowRecord } from '../store/types.js';
+import type { CompletedFlow } from './flows.js';
+
+/**
+ * The answer could not be used because the code or link had expired (or was used); a fresh
+ * link was already sent. The message says why and where the new link went.
+ */
+export class FreshLinkSentError extends InputError {
+  constructor(
+    message: string,
+    readonly freshFlow: FlowRecord | null,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
+export function acceptedReply(done: CompletedFlow): string {
+  return `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.`;
+}
