@@ -34,7 +34,7 @@ import { generateKey } from '../src/store/key.js';
 import { openWarden } from '../src/warden.js';
 import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
 import { benchDir, reexecOnPlainNode } from './plain-node.js';
-import { prng, scaleConnectionName } from './scale-common.js';
+import { DueHeap, prng, scaleConnectionName, type Due } from './scale-common.js';
 
 // The measuring process runs on plain node (no tsx isolate), like the daemon.
 if (await reexecOnPlainNode(import.meta.url)) process.exit(process.exitCode ?? 0);
@@ -70,81 +70,6 @@ const CALLERS = Number(args.callers);
 const DRIVER = args.driver as 'sweep' | 'scheduler';
 // As `tokenwarden serve` does (src/core/heap-policy.ts), unless asked to measure V8's defaults.
 const heapPolicy = args['v8-default-heap'] ? null : applyDaemonHeapPolicy();
-
-interface Due {
-  at: number;
-  /** Connection number (name: scaleConnectionName(i)). */
-  i: number;
-  exp: number;
-}
-
-/**
- * Binary min-heap of (due time, connection, expiry) in typed arrays: the benchmark's own state
- * stays a few MB, so the measured heap is tokenwarden's.
- */
-class DueHeap {
-  private at = new Float64Array(1024);
-  private conn = new Int32Array(1024);
-  private exp = new Float64Array(1024);
-  size = 0;
-  peekAt(): number {
-    return this.size > 0 ? (this.at[0] as number) : Infinity;
-  }
-  push(x: Due): void {
-    if (this.size === this.at.length) {
-      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.at = grow(this.at);
-      this.conn = grow(this.conn);
-      this.exp = grow(this.exp);
-    }
-    let i = this.size++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((this.at[p] as number) <= x.at) break;
-      this.move(p, i);
-      i = p;
-    }
-    this.at[i] = x.at;
-    this.conn[i] = x.i;
-    this.exp[i] = x.exp;
-  }
-  pop(): Due | undefined {
-    if (this.size === 0) return undefined;
-    const top: Due = { at: this.at[0] as number, i: this.conn[0] as number, exp: this.exp[0] as number };
-    const n = --this.size;
-    if (n > 0) {
-      const last: Due = { at: this.at[n] as number, i: this.conn[n] as number, exp: this.exp[n] as number };
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = -1;
-        let mAt = last.at;
-        if (l < n && (this.at[l] as number) < mAt) {
-          m = l;
-          mAt = this.at[l] as number;
-        }
-        if (r < n && (this.at[r] as number) < mAt) m = r;
-        if (m < 0) break;
-        this.move(m, i);
-        i = m;
-      }
-      this.at[i] = last.at;
-      this.conn[i] = last.i;
-      this.exp[i] = last.exp;
-    }
-    return top;
-  }
-  private move(from: number, to: number): void {
-    this.at[to] = this.at[from] as number;
-    this.conn[to] = this.conn[from] as number;
-    this.exp[to] = this.exp[from] as number;
-  }
-}
 
 /** The connection number in a benchmark connection's name. */
 function connIndex(name: string): number {
