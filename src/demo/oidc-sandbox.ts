@@ -10,6 +10,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { baseProviderConfig, readBody, routeProviderRequests } from './oidc-basics.js';
 import { SandboxStorage } from './oidc-storage.js';
 
 export interface OidcSandboxOptions {
@@ -118,20 +119,9 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
     ],
     cookies: { keys: [randomBytes(16).toString('hex')] },
     scopes,
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-    findAccount: (_ctx: unknown, sub: string) => ({
-      accountId: sub,
-      claims: () => ({ sub, email: `${sub}@sandbox.test`, email_verified: true, name: sub }),
-    }),
-    pkce: { required: () => true },
+    ...baseProviderConfig('sandbox.test'),
     // Like Microsoft and GitHub: every refresh returns a new refresh token; reusing an old one kills the grant.
     rotateRefreshToken: () => true,
-    issueRefreshToken: (
-      _ctx: unknown,
-      client: { grantTypeAllowed(t: string): boolean },
-      code: { scopes: Set<string> },
-    ) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
-    interactions: { url: (_ctx: unknown, i: { uid: string }) => `/interaction/${i.uid}` },
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true, allowedPolicy: () => true },
@@ -146,35 +136,11 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
       Session: 3600,
       Grant: 3600,
     },
-    renderError: (ctx: { type: string; body: unknown }, out: Record<string, string>) => {
-      ctx.type = 'json';
-      ctx.body = out;
-    },
   });
   // oidc-provider logs server errors through this event; the sandbox stays quiet.
   provider.on('server_error', () => undefined);
 
-  const handler = provider.callback();
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', issuer);
-    if (url.pathname.startsWith('/interaction/')) {
-      interaction(provider, req, res, url).catch((e: unknown) => {
-        res.statusCode = 500;
-        res.end(`interaction failed: ${(e as Error).message}`);
-      });
-      return;
-    }
-    // offline_access is only honoured with prompt=consent (OIDC Core §11); a real consent screen always shows.
-    if (
-      url.pathname === '/auth' &&
-      (url.searchParams.get('scope') ?? '').split(' ').includes('offline_access') &&
-      !url.searchParams.has('prompt')
-    ) {
-      url.searchParams.set('prompt', 'consent');
-      req.url = url.pathname + url.search;
-    }
-    handler(req, res);
-  });
+  routeProviderRequests(server, issuer, provider.callback(), (req, res, url) => interaction(provider, req, res, url));
 
   const introspectionUrl = `${issuer}/token/introspection`;
   return {
@@ -248,15 +214,6 @@ async function interaction(
   }
   res.statusCode = 404;
   res.end();
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** A minimal browser: follows redirects by hand with a cookie jar, stops at the redirect URI. */

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 // oidc-provider ships no type declarations: it is typed here by the few members we use.
 // @ts-expect-error -- untyped JS module
 import ProviderImport from 'oidc-provider';
+import { baseProviderConfig, readBody, routeProviderRequests } from '../../src/demo/oidc-basics.js';
 import { OidcStorage } from './oidc-adapter.js';
 
 export interface OidcPeerOptions {
@@ -151,21 +152,8 @@ export async function startOidcProvider(opts: OidcPeerOptions = {}): Promise<Oid
     ],
     cookies: { keys: COOKIE_KEYS },
     scopes,
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-    findAccount: (_ctx: unknown, sub: string) => ({
-      accountId: sub,
-      claims: () => ({ sub, email: `${sub}@example.test`, email_verified: true, name: sub }),
-    }),
-    pkce: { required: () => true },
+    ...baseProviderConfig('example.test'),
     rotateRefreshToken: () => rotate,
-    // TEST-PEERS: offline_access is dropped without prompt=consent; the peer's front door (below)
-    // adds prompt=consent when offline_access is requested, and this issues the refresh token.
-    issueRefreshToken: (
-      _ctx: unknown,
-      client: { grantTypeAllowed(t: string): boolean },
-      code: { scopes: Set<string> },
-    ) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       deviceFlow: {
@@ -196,10 +184,6 @@ export async function startOidcProvider(opts: OidcPeerOptions = {}): Promise<Oid
       Session: 3600,
       Grant: 3600,
     },
-    renderError: (ctx: { type: string; body: unknown }, out: Record<string, string>) => {
-      ctx.type = 'json';
-      ctx.body = out;
-    },
   });
 
   const counts = new Map<string, number>();
@@ -218,25 +202,7 @@ export async function startOidcProvider(opts: OidcPeerOptions = {}): Promise<Oid
     errors.push({ grantType: gt, error: e.error ?? 'server_error', description: e.error_detail });
   });
 
-  const oidcHandler = provider.callback();
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', issuer);
-    if (url.pathname.startsWith('/interaction/')) {
-      interaction(provider, req, res, url).catch((e: unknown) => {
-        res.statusCode = 500;
-        res.end(`interaction failed: ${(e as Error).message}`);
-      });
-      return;
-    }
-    if (url.pathname === '/auth' && req.method === 'GET') {
-      const scope = url.searchParams.get('scope') ?? '';
-      if (scope.split(' ').includes('offline_access') && !url.searchParams.has('prompt')) {
-        url.searchParams.set('prompt', 'consent');
-        req.url = url.pathname + url.search;
-      }
-    }
-    oidcHandler(req, res);
-  });
+  routeProviderRequests(server, issuer, provider.callback(), (req, res, url) => interaction(provider, req, res, url));
 
   const introspectionUrl = `${issuer}/token/introspection`;
 
@@ -327,15 +293,6 @@ async function interaction(
 
 function page(body: string): string {
   return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>oidc peer</title></head><body>${body}</body></html>`;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** A minimal browser: manual redirects, a cookie jar (by name; paths ignored), HTML hidden-field forms. */
