@@ -80,15 +80,13 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
 
   /**
    * This process is rarely the only one using the store (a daemon refreshes, a human's paste is
-   * exchanged elsewhere): before each tool call, drop the keeper's cached token of every
-   * connection whose row changed since last seen, so the next use reads the store's current one.
+   * exchanged elsewhere): before each tool call the store's change feed catches up (SQLite: one
+   * `PRAGMA data_version` when nothing changed), so the keeper drops the cached token of every
+   * connection another process changed and the next use reads the store's current row. (It read
+   * and decrypted every row per call before: seconds at 100,000 connections.)
    */
-  const seen = new Map<string, number>();
   const adoptOtherProcesses = async (): Promise<void> => {
-    for (const r of await warden.store.listConnections()) {
-      if (seen.has(r.name) && seen.get(r.name) !== r.version) warden.keeper.invalidate(r.name);
-      seen.set(r.name, r.version);
-    }
+    await warden.store.catchUpChanges?.();
   };
   const run = (fn: Parameters<typeof answer>[0]): Promise<CallToolResult> =>
     answer(async () => (await adoptOtherProcesses(), fn()), facts);

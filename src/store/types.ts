@@ -239,6 +239,12 @@ export interface Store {
   // ---- change notification (PostgreSQL LISTEN/NOTIFY; SQLite: in-process only) ----
   /** Called when a connection row changes (possibly in another process/host, best effort). */
   onConnectionChanged?(listener: (name: string) => void): () => void;
+  /**
+   * Deliver now what the change feed would report at its next poll: rows other processes
+   * committed since. Cheap when nothing changed (SQLite: one `PRAGMA data_version`; PostgreSQL:
+   * one indexed query). A no-op while nobody listens.
+   */
+  catchUpChanges?(): Promise<void>;
 
   close(): Promise<void>;
 }

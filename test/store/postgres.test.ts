@@ -157,6 +157,24 @@ describe('PostgreSQL store across nodes', () => {
     }
   });
 
+  it("catchUpChanges reports another node's commit at once, without waiting for the poll", async () => {
+    const url = await peer.createDatabase('catchup');
+    const writer = await open(url);
+    const reader = await open(url, { notify: 'poll', pollMs: 3_600_000 });
+    try {
+      await writer.ensureConnection('github', T0);
+      const seen: string[] = [];
+      const off = reader.onConnectionChanged((name) => seen.push(name));
+      await reader.changeFeedReady();
+      await writer.updateConnection('github', { accessToken: 'fresh' }, { now: T0 + 1 });
+      await reader.catchUpChanges();
+      expect(seen).toContain('github');
+      off();
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
   it('rides out a server restart: no crash, no lost write, notifications resume', async () => {
     const url = await peer.createDatabase('restart');
     const troubles: string[] = [];

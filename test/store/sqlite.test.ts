@@ -225,6 +225,30 @@ describe('SQLite store on disk', () => {
 });
 
 describe('SQLite change notification across handles', () => {
+  it("catchUpChanges reports another handle's commits at once, without waiting for a poll", async () => {
+    const f = fixture();
+    const key = generateKey();
+    mkdirSync(f.dir, { recursive: true });
+    const open = (): SqliteStore => SqliteStore.open(f.db, { sealer: createSealer(key), keySpec: 'env:K', pollMs: 0 });
+    const a = open();
+    const b = open();
+    try {
+      await b.ensureConnection('gmail', T);
+      await a.catchUpChanges(); // nobody listens: nothing to do
+      const seen: string[] = [];
+      const off = a.onConnectionChanged((name) => seen.push(name));
+      await b.updateConnection('gmail', { accessToken: 'rotated' }, { now: T });
+      await a.catchUpChanges();
+      expect(seen).toEqual(['gmail']);
+      await a.catchUpChanges();
+      expect(seen).toEqual(['gmail']);
+      off();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('reports connections changed by another handle, once, and not lease-only changes', async () => {
     const f = fixture();
     const key = generateKey();

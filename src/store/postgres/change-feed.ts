@@ -102,6 +102,11 @@ export class ChangeFeed {
     }
   }
 
+  /** Report now what was committed since the last report (a caller about to act on fresh state). */
+  catchUp(): Promise<void> {
+    return this.stopped ? Promise.resolve() : this.poll();
+  }
+
   private async poll(): Promise<void> {
     for (;;) {
       const r = await this.opts.query<{ name: string; change_seq: number }>(

@@ -405,6 +405,10 @@ export class PostgresStore implements Store {
     };
   }
 
+  async catchUpChanges(): Promise<void> {
+    await this.feed?.catchUp();
+  }
+
   /** Resolves once changes committed from now on will be reported (the LISTEN is in place). */
   changeFeedReady(): Promise<void> {
     return this.feedStarted;

@@ -274,6 +274,11 @@ export class SqliteStore implements Store {
     };
   }
 
+  catchUpChanges(): Promise<void> {
+    if (this.listeners.size > 0) this.pollChanges();
+    return Promise.resolve();
+  }
+
   /**
    * Notify listeners of connection rows changed by other processes since the last call. Costs
    * one `PRAGMA data_version` when nothing was committed elsewhere.
