@@ -148,6 +148,27 @@ describe('config loading', () => {
     ).toThrow(/connections\.x\.notify\[0\]: .*unknown channel "ghost"/);
   });
 
+  it('refuses a key that appears twice in one mapping, naming it and where', () => {
+    expect(() =>
+      loadConfigFile(write('connections:\n  a: { provider: google }\n  a: { provider: github }\n'), {}),
+    ).toThrow(/is not valid YAML: the key "a" appears twice in connections$/);
+    expect(() => loadConfigFile(write('store: sqlite:x.db\nstore: sqlite:y.db\n'), {})).toThrow(
+      /the key "store" appears twice in \(top level\)/,
+    );
+    expect(() =>
+      loadConfigFile(write('connections:\n  a:\n    provider: google\n    scopes: [x]\n    scopes: [y]\n'), {}),
+    ).toThrow(/the key "scopes" appears twice in connections\.a/);
+    // The same key in different mappings is fine.
+    expect(
+      Object.keys(
+        loadConfigFile(
+          write('connections:\n  a: { provider: google, client_id: x }\n  b: { provider: google, client_id: x }\n'),
+          {},
+        ).config.connections,
+      ),
+    ).toEqual(['a', 'b']);
+  });
+
   it('reports YAML syntax errors without echoing values', () => {
     expect(() => loadConfigFile(write('connections: [\n  bad: : :'), {})).toThrow(/is not valid YAML/);
   });

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { configSchema, type Config } from './schema.js';
@@ -41,11 +41,18 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
   } catch (e) {
     throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`, { cause: e });
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // Duplicate keys are checked below in one pass: the library's own check (`uniqueKeys`) compares
+  // each key with every earlier one, 238 s for a file of 100,000 connections (18 s without it).
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false });
   if (doc.errors.length > 0) {
     const first = doc.errors[0];
     throw new ConfigError(`${path} is not valid YAML: ${first?.message.split('\n')[0] ?? 'parse error'}`);
   }
+  const duplicate = firstDuplicateKey(doc.contents, []);
+  if (duplicate)
+    throw new ConfigError(
+      `${path} is not valid YAML: the key "${duplicate.key}" appears twice in ${keyPath(duplicate.at)}`,
+    );
   let raw: unknown;
   try {
     raw = doc.toJS();
@@ -54,6 +61,26 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
     throw new ConfigError(`${path} is not valid YAML: ${(e as Error).message.split('\n')[0] ?? 'cannot read it'}`);
   }
   return { config: parseConfig(raw ?? {}, env), baseDir: dirname(path), path };
+}
+
+/** The first key that appears twice in one mapping (depth first), with the path of that mapping. */
+function firstDuplicateKey(node: unknown, at: (string | number)[]): { key: string; at: (string | number)[] } | null {
+  if (isMap(node)) {
+    const seen = new Set<string>();
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      if (seen.has(key)) return { key, at };
+      seen.add(key);
+      const inner = firstDuplicateKey(pair.value, [...at, key]);
+      if (inner) return inner;
+    }
+  } else if (isSeq(node)) {
+    for (let i = 0; i < node.items.length; i++) {
+      const inner = firstDuplicateKey(node.items[i], [...at, i]);
+      if (inner) return inner;
+    }
+  }
+  return null;
 }
 
 /** Validate an in-memory config object (library use: `openWarden({ config })`). */
