@@ -151,13 +151,13 @@ describe('config loading', () => {
   it('refuses a key that appears twice in one mapping, naming it and where', () => {
     expect(() =>
       loadConfigFile(write('connections:\n  a: { provider: google }\n  a: { provider: github }\n'), {}),
-    ).toThrow(/is not valid YAML: the key "a" appears twice in connections$/);
+    ).toThrow(/is not valid YAML: the key "a" appears twice in one mapping \(line 3, column 3\)$/);
     expect(() => loadConfigFile(write('store: sqlite:x.db\nstore: sqlite:y.db\n'), {})).toThrow(
-      /the key "store" appears twice in \(top level\)/,
+      /the key "store" appears twice in one mapping \(line 2, column 1\)/,
     );
     expect(() =>
       loadConfigFile(write('connections:\n  a:\n    provider: google\n    scopes: [x]\n    scopes: [y]\n'), {}),
-    ).toThrow(/the key "scopes" appears twice in connections\.a/);
+    ).toThrow(/the key "scopes" appears twice in one mapping \(line 5, column 5\)/);
     // The same key in different mappings is fine.
     expect(
       Object.keys(

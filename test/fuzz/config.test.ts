@@ -159,6 +159,18 @@ describe('config loader on arbitrary input', () => {
     expect(() => loadConfigFile(path, {})).toThrow(ConfigError);
   });
 
+  it('aliases that expand without bound ("billion laughs") are refused, not walked', () => {
+    const path = join(dir, 'laughs.yaml');
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array.from({ length: 10 }, () => `*${prev}`).join(', ')}]`);
+    }
+    writeFileSync(path, `store: ":memory:"\nkey: env:TW_KEY\nbomb:\n${levels.map((l) => `  ${l}`).join('\n')}\n`);
+    expect(() => loadConfigFile(path, {})).toThrow(/expands to more than 10000000 values \(YAML aliases\?\)/);
+  });
+
   it('a ${VAR} that is not set is refused naming the key, not expanded to nothing', () => {
     expect(() =>
       parseConfig(
