@@ -20,6 +20,13 @@ export interface WardenMetrics {
   detach(): void;
 }
 
+/**
+ * Up to this many connections, every (connection, state) pair is exported (0 or 1) and the
+ * refresh counters exist from the start; beyond it, only the current state and counters that
+ * have counted — 7 series per connection per scrape would be 700,000 at 100,000 connections.
+ */
+export const FULL_DETAIL_MAX = 1_000;
+
 const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
 
 export function createMetrics(ctx: ServerContext): WardenMetrics {
@@ -27,7 +34,7 @@ export function createMetrics(ctx: ServerContext): WardenMetrics {
   const registry = new Registry();
   const state = new Gauge({
     name: 'tokenwarden_connection_state',
-    help: 'Lifecycle state of each connection: 1 for the current state, 0 for the others.',
+    help: 'Lifecycle state of each connection: 1 for the current state, 0 for the others (above 1,000 connections only the current state).',
     labelNames: ['connection', 'state'] as const,
     registers: [registry],
   });
@@ -80,9 +87,12 @@ export function createMetrics(ctx: ServerContext): WardenMetrics {
     registers: [registry],
   });
 
-  // Series exist from the start, so rate() and absent() behave before the first event.
-  for (const name of warden.connections.keys())
-    for (const outcome of ['success', 'transient', 'definitive']) refreshes.labels(name, outcome).inc(0);
+  // Series exist from the start, so rate() and absent() behave before the first event — for up
+  // to FULL_DETAIL_MAX connections. Beyond that they appear with their first event: 100,000
+  // connections × 3 zero series were ~60 MB of the daemon's heap (bench/serve-memory.ts).
+  if (warden.connections.size <= FULL_DETAIL_MAX)
+    for (const name of warden.connections.keys())
+      for (const outcome of ['success', 'transient', 'definitive']) refreshes.labels(name, outcome).inc(0);
 
   const observe = (e: WardenEvent): void => {
     const conn = e.connection ?? '';
@@ -130,12 +140,14 @@ export function createMetrics(ctx: ServerContext): WardenMetrics {
   async function update(): Promise<void> {
     const now = ctx.clock.now();
     const all = await warden.status();
+    const fullDetail = all.length <= FULL_DETAIL_MAX;
     state.reset();
     accessExpiry.reset();
     refreshDeath.reset();
     openFlows.reset();
     for (const s of all) {
-      for (const st of CONNECTION_STATES) state.labels(s.name, st).set(s.state === st ? 1 : 0);
+      if (fullDetail) for (const st of CONNECTION_STATES) state.labels(s.name, st).set(s.state === st ? 1 : 0);
+      else state.labels(s.name, s.state).set(1);
       if (s.accessExpiresAt !== null) accessExpiry.labels(s.name).set((s.accessExpiresAt - now) / 1000);
       if (s.refreshExpiresAt !== null) refreshDeath.labels(s.name).set((s.refreshExpiresAt - now) / 1000);
       openFlows.labels(s.name).set(s.openFlow ? 1 : 0);
