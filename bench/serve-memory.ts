@@ -6,9 +6,10 @@
  * throughout the run, as they would on a live node (access tokens of 1 h, spread evenly).
  *
  *   npm run build && npx tsx bench/serve-memory.ts [connections=100000] [seconds=120] [tmpDir=/tmp]
+ *   TW_BENCH_SNAPSHOT=<dir> …   # also a V8 heap snapshot of the daemon at the end (read with bench/heap-summary.ts)
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from '../src/store/key.js';
@@ -71,7 +72,15 @@ try {
   const daemon = spawn(
     process.execPath,
     [join(bench, '..', 'dist', 'cli', 'main.js'), '--config', configPath, 'serve', '--listen', '127.0.0.1:0'],
-    { env: { ...env, TOKENWARDEN_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'inherit'] },
+    {
+      env: {
+        ...env,
+        TOKENWARDEN_LOG_LEVEL: 'error',
+        ...(process.env['TW_BENCH_SNAPSHOT'] ? { NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' } : {}),
+      },
+      cwd: process.env['TW_BENCH_SNAPSHOT'] ?? dir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
   );
   const pid = daemon.pid as number;
   let out = '';
@@ -102,6 +111,20 @@ try {
   });
   const end = procStatus(pid);
   const s = await stats();
+  const snapshotDir = process.env['TW_BENCH_SNAPSHOT'];
+  if (snapshotDir) {
+    const before = new Set(readdirSync(snapshotDir));
+    daemon.kill('SIGUSR2');
+    // The snapshot is complete when its file stops growing.
+    let last = -1;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const f = readdirSync(snapshotDir).find((x) => x.endsWith('.heapsnapshot') && !before.has(x));
+      const size = f ? statSync(join(snapshotDir, f)).size : -1;
+      if (f && size > 0 && size === last) break;
+      last = size;
+    }
+  }
   daemon.kill('SIGTERM');
   await new Promise((resolve) => daemon.once('exit', resolve));
   samples.sort((a, b) => a - b);
