@@ -10,6 +10,14 @@ export function notAuthorizedCause(name: string): DiagnosedCause {
   };
 }
 
+export function unknownConnectionCause(name: string): DiagnosedCause {
+  return {
+    id: 'unknown_connection',
+    summary: `No connection named "${name}" is configured.`,
+    fix: 'Add it under connections: in tokenwarden.yaml.',
+  };
+}
+
 export function rotationRaceCause(): DiagnosedCause {
   return { ...CAUSES.rotation_race };
 }

@@ -4,7 +4,7 @@
  * the predicted refresh-token death.
  */
 import { ReauthRequiredError, type DiagnosedCause, type ReauthFacts } from '../core/errors.js';
-import type { Store } from '../store/types.js';
+import type { ConnectionRecord, Store } from '../store/types.js';
 import type { AccessTokenInfo } from './keeper.js';
 import type { ConnectionRuntime } from './runtime.js';
 
@@ -31,6 +31,16 @@ export async function reauthErrorFor(
 }
 
 /** `static` connections: the configured secret, which never expires. */
+/** A still-valid token served while the provider is failing: not cached, so every call re-checks the store and recovery is noticed. */
+export function degradedInfo(row: ConnectionRecord): AccessTokenInfo {
+  return {
+    accessToken: row.accessToken as string,
+    tokenType: row.tokenType ?? 'Bearer',
+    expiresAt: row.accessExpiresAt,
+    state: 'degraded',
+  };
+}
+
 export function staticSecretInfo(name: string, rt: ConnectionRuntime): AccessTokenInfo {
   const secret = rt.config.secret;
   if (!secret)

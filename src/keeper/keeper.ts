@@ -11,8 +11,8 @@ import type { Logger } from '../core/logger.js';
 import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
 import type { ConnectionRecord, Store } from '../store/types.js';
-import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause } from './causes.js';
-import { predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
+import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause, unknownConnectionCause } from './causes.js';
+import { degradedInfo, predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
 import type { ConnectionRuntime } from './runtime.js';
 import { TokenCache } from './token-cache.js';
 
@@ -185,12 +185,7 @@ export class Keeper implements TokenSource {
 
   private runtime(name: string): ConnectionRuntime {
     const rt = this.deps.connections.get(name);
-    if (!rt)
-      throw new ReauthRequiredError(name, {
-        id: 'unknown_connection',
-        summary: `No connection named "${name}" is configured.`,
-        fix: 'Add it under connections: in tokenwarden.yaml.',
-      });
+    if (!rt) throw new ReauthRequiredError(name, unknownConnectionCause(name));
     return rt;
   }
 
@@ -212,7 +207,7 @@ export class Keeper implements TokenSource {
       if (!decision.should && !(force && attempt === 0)) return this.remember(name, row);
       // Backing off after transient failures: serve the unexpired token, else say when to retry.
       if (row.nextAttemptAt !== null && now < row.nextAttemptAt) {
-        if (row.accessToken && isUsable(now, row.accessExpiresAt)) return this.serveDegraded(row);
+        if (row.accessToken && isUsable(now, row.accessExpiresAt)) return degradedInfo(row);
         throw new TransientError(
           `Provider unavailable for "${name}"; next attempt in ${Math.ceil((row.nextAttemptAt - now) / 1000)} s`,
           {
@@ -394,18 +389,8 @@ export class Keeper implements TokenSource {
         message: transient.message,
         data: { definitive: false, attempt: failureCount, retryInMs: Math.round(delay) },
       });
-    if (row.accessToken && isUsable(now, row.accessExpiresAt)) return this.serveDegraded(row);
+    if (row.accessToken && isUsable(now, row.accessExpiresAt)) return degradedInfo(row);
     throw transient;
-  }
-
-  private serveDegraded(row: ConnectionRecord): AccessTokenInfo {
-    // Do not cache: every call re-checks the store so recovery is noticed.
-    return {
-      accessToken: row.accessToken as string,
-      tokenType: row.tokenType ?? 'Bearer',
-      expiresAt: row.accessExpiresAt,
-      state: 'degraded',
-    };
   }
 
   private async failIfDead(name: string, row: ConnectionRecord): Promise<void> {

@@ -28,7 +28,7 @@ import type { ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
 import { FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
-import { FreshLinkSentError, acceptedReply } from './replies.js';
+import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, plannedRenewalAt, type QuietHours } from './quiet-hours.js';
 import type { Orchestrator, ReauthRequest } from './types.js';
 
@@ -285,12 +285,7 @@ export class ReauthOrchestrator implements Orchestrator {
     // The channel the answer came through already replied in place.
     const targets = flow.askedVia.filter((c) => c !== via);
     const row = await this.warden.store.getConnection(e.connection);
-    const msg: ChannelMessage = {
-      kind: 'recovered',
-      connection: e.connection,
-      title: `${e.connection} is healthy again`,
-      text: `${flow.reason === 'predicted' ? 'Renewed ahead of expiry' : 'Re-authorized'}${row?.account ? ` as ${row.account}` : ''}; new tokens are stored. Nothing more to do.`,
-    };
+    const msg = recoveredMessage(e.connection, flow, row?.account ?? null);
     for (const name of targets) {
       try {
         await (await this.channel(name)).send(msg);

@@ -1,4 +1,5 @@
 /** What the human is told when a pasted answer was used or could not be. */
+import type { ChannelMessage } from '../channels/types.js';
 import { InputError } from '../core/errors.js';
 import type { FlowRecord } from '../store/types.js';
 import type { CompletedFlow } from './flows.js';
@@ -19,4 +20,14 @@ export class FreshLinkSentError extends InputError {
 
 export function acceptedReply(done: CompletedFlow): string {
   return `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.`;
+}
+
+/** Told on the channels that asked (not the one the answer came through, which replied in place). */
+export function recoveredMessage(connection: string, flow: FlowRecord, account: string | null): ChannelMessage {
+  return {
+    kind: 'recovered',
+    connection,
+    title: `${connection} is healthy again`,
+    text: `${flow.reason === 'predicted' ? 'Renewed ahead of expiry' : 'Re-authorized'}${account ? ` as ${account}` : ''}; new tokens are stored. Nothing more to do.`,
+  };
 }
