@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/provider-http.ts [requests=40000] [concurrency=32]
  */
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { FakeClock } from '../src/core/clock.js';
 import { parseConfig } from '../src/config/load.js';
@@ -14,6 +14,7 @@ import { createGrantClient } from '../src/oauth/grant-client.js';
 import { createHttpFetch } from '../src/oauth/http-client.js';
 import { DiscoveryCache } from '../src/oauth/discovery-cache.js';
 import { resolveProfile } from '../src/providers/index.js';
+import { forkScaleEndpoint } from './scale-common.js';
 
 interface Result {
   client: string;
@@ -27,13 +28,8 @@ interface Result {
 }
 
 async function runVariant(client: 'node' | 'undici', requests: number, concurrency: number): Promise<Result> {
-  const endpoint = fork(new URL('./scale-endpoint.ts', import.meta.url), ['3600'], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const tokenUrl = await new Promise<string>((resolve) =>
-    endpoint.once('message', (m) => resolve((m as { tokenUrl: string }).tokenUrl)),
-  );
+  const endpoint = await forkScaleEndpoint(import.meta.dirname, 3600);
+  const tokenUrl = endpoint.tokenUrl;
   try {
     const config = parseConfig(
       {
@@ -100,7 +96,7 @@ async function runVariant(client: 'node' | 'undici', requests: number, concurren
       maxRssMB: Math.round(Math.max(maxRss, process.memoryUsage.rss()) / 2 ** 20),
     };
   } finally {
-    endpoint.send('exit');
+    endpoint.stop();
   }
 }
 

@@ -1,4 +1,46 @@
-/** Shared by bench/scale.ts and its seeding child. */
+/** Shared by the scale benchmarks (bench/scale.ts, serve-memory.ts, provider-http.ts) and the seeding child. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { FastTokenStats } from '../test/peers/fast-token-endpoint.js';
+
+/** The fast token endpoint in its own process (bench/scale-endpoint.ts), driven over IPC. */
+export interface ScaleEndpoint {
+  tokenUrl: string;
+  authUrl: string;
+  stats(): Promise<FastTokenStats>;
+  /** Every connection's current refresh-token generation. */
+  generations(): Promise<Record<string, number>>;
+  stop(): void;
+}
+
+function ask<T>(child: ChildProcess, msg: string | null, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: unknown): void => {
+      if (m && typeof m === 'object' && key in m) {
+        child.off('message', on);
+        resolve((m as Record<string, T>)[key] as T);
+      }
+    };
+    child.on('message', on);
+    if (msg !== null) child.send(msg);
+  });
+}
+
+/** Start the endpoint (access tokens of `ttlSeconds`) from the benchmark sources in `benchDir`. */
+export async function forkScaleEndpoint(benchDir: string, ttlSeconds: number): Promise<ScaleEndpoint> {
+  const child = fork(join(benchDir, 'scale-endpoint.ts'), [String(ttlSeconds)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const tokenUrl = await ask<string>(child, null, 'tokenUrl');
+  return {
+    tokenUrl,
+    authUrl: tokenUrl.replace('/token', '/authorize'),
+    stats: () => ask<FastTokenStats>(child, 'stats', 'stats'),
+    generations: () => ask<Record<string, number>>(child, 'gens', 'gens'),
+    stop: () => child.send('exit'),
+  };
+}
 
 /** Deterministic PRNG (mulberry32) so runs are comparable. */
 export function prng(seed: number): () => number {

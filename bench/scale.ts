@@ -17,7 +17,7 @@
  * a scheduler for 100k connections must do); `scheduler` runs src/reauth/scheduler.ts as the
  * daemon does. Both use the real Warden, Keeper, SQLite store (synchronous=FULL) and HTTP.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +34,7 @@ import { generateKey } from '../src/store/key.js';
 import { openWarden } from '../src/warden.js';
 import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
 import { benchDir, reexecOnPlainNode } from './plain-node.js';
-import { DueHeap, prng, scaleConnectionName, type Due } from './scale-common.js';
+import { DueHeap, forkScaleEndpoint, prng, scaleConnectionName, type Due } from './scale-common.js';
 
 // The measuring process runs on plain node (no tsx isolate), like the daemon.
 if (await reexecOnPlainNode(import.meta.url)) process.exit(process.exitCode ?? 0);
@@ -81,32 +81,12 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-function ask<T>(child: ChildProcess, msg: unknown, key: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: unknown): void => {
-      if (m && typeof m === 'object' && key in m) {
-        child.off('message', on);
-        resolve((m as Record<string, T>)[key] as T);
-      }
-    };
-    child.on('message', on);
-    if (msg !== null) child.send(msg as string);
-  });
-}
-
 const dir = mkdtempSync(join(args['tmp-dir'], 'tw-bench-scale-'));
 const env = { TW_KEY: generateKey().toString('base64') };
 const START = Date.UTC(2026, 0, 5, 9);
 const rand = prng(42);
 
-const endpoint = fork(join(benchDir(), 'scale-endpoint.ts'), [String(TTL_S)], {
-  execArgv: ['--import', 'tsx'],
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-const ep = await ask<string>(endpoint, null, 'tokenUrl').then(async (tokenUrl) => ({
-  tokenUrl,
-  authUrl: tokenUrl.replace('/token', '/authorize'),
-}));
+const ep = await forkScaleEndpoint(benchDir(), TTL_S);
 
 try {
   // ---- seed (in a child process, so this process's memory is tokenwarden's alone) ----
@@ -357,8 +337,8 @@ try {
   const driveMs = performance.now() - driveStarted;
 
   // ---- final audit: every row fresh, every stored refresh token the endpoint's newest ----
-  const gens = await ask<Record<string, number>>(endpoint, 'gens', 'gens');
-  const epStats = await ask<{ refreshes: number; reused: number; malformed: number }>(endpoint, 'stats', 'stats');
+  const gens = await ep.generations();
+  const epStats = await ep.stats();
   const finalRows = await warden.store.listConnections();
   let expiredAtEnd = 0;
   let staleRefreshTokens = 0;
@@ -443,6 +423,6 @@ try {
   if (args.json) process.stdout.write(JSON.stringify(result) + '\n');
   else console.log(JSON.stringify(result, null, 2));
 } finally {
-  endpoint.send('exit');
+  ep.stop();
   rmSync(dir, { recursive: true, force: true });
 }

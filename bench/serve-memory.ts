@@ -8,12 +8,12 @@
  *   npm run build && npx tsx bench/serve-memory.ts [connections=100000] [seconds=120] [tmpDir=/tmp]
  *   TW_BENCH_SNAPSHOT=<dir> …   # also a V8 heap snapshot of the daemon at the end (read with bench/heap-summary.ts)
  */
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKey } from '../src/store/key.js';
-import { scaleConnectionName } from './scale-common.js';
+import { forkScaleEndpoint, scaleConnectionName } from './scale-common.js';
 
 const n = Number(process.argv[2] ?? 100_000);
 const seconds = Number(process.argv[3] ?? 120);
@@ -27,24 +27,8 @@ function procStatus(pid: number): { rssMB: number; hwmMB: number } {
   return { rssMB: Math.round(kb('VmRSS') / 1024), hwmMB: Math.round(kb('VmHWM') / 1024) };
 }
 
-const endpoint = fork(join(bench, 'scale-endpoint.ts'), ['3600'], {
-  execArgv: ['--import', 'tsx'],
-  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-});
-const tokenUrl = await new Promise<string>((resolve) =>
-  endpoint.once('message', (m) => resolve((m as { tokenUrl: string }).tokenUrl)),
-);
-const stats = (): Promise<{ refreshes: number; reused: number }> =>
-  new Promise((resolve) => {
-    const on = (m: unknown): void => {
-      if (m && typeof m === 'object' && 'stats' in m) {
-        endpoint.off('message', on);
-        resolve((m as { stats: { refreshes: number; reused: number } }).stats);
-      }
-    };
-    endpoint.on('message', on);
-    endpoint.send('stats');
-  });
+const endpoint = await forkScaleEndpoint(bench, 3600);
+const tokenUrl = endpoint.tokenUrl;
 
 try {
   execFileSync(
@@ -98,7 +82,7 @@ try {
   const startupMs = performance.now() - started;
   clearInterval(sampler);
   const afterStartup = procStatus(pid);
-  const r0 = (await stats()).refreshes;
+  const r0 = (await endpoint.stats()).refreshes;
   const samples: number[] = [];
   await new Promise<void>((resolve) => {
     const t = setInterval(() => {
@@ -110,7 +94,7 @@ try {
     }, 250);
   });
   const end = procStatus(pid);
-  const s = await stats();
+  const s = await endpoint.stats();
   const snapshotDir = process.env['TW_BENCH_SNAPSHOT'];
   if (snapshotDir) {
     const before = new Set(readdirSync(snapshotDir));
@@ -144,6 +128,6 @@ try {
   };
   console.log(JSON.stringify(result, null, 2));
 } finally {
-  endpoint.send('exit');
+  endpoint.stop();
   rmSync(dir, { recursive: true, force: true });
 }

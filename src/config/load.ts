@@ -50,7 +50,6 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
   } catch (e) {
     throw new ConfigError(`${path} is not valid YAML: ${describeYamlError(e, text)}`);
   }
-  assertBounded(raw);
   return { config: parseConfig(raw ?? {}, env), baseDir: dirname(path), path };
 }
 
@@ -72,8 +71,8 @@ function describeYamlError(e: unknown, text: string): string {
 const MAX_CONFIG_VALUES = 10_000_000;
 
 /**
- * Refuse a document whose aliases make it cyclic or explode (`&a [*a]`, "billion laughs"):
- * everything after this walks the values as a tree.
+ * Refuse a config whose values are cyclic or explode — YAML aliases (`&a [*a]`, "billion laughs")
+ * or an in-memory object: everything after this walks the values as a tree.
  */
 function assertBounded(raw: unknown): void {
   let visits = 0;
@@ -98,6 +97,7 @@ function assertBounded(raw: unknown): void {
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new ConfigError('the config must be a mapping (key: value) at the top level');
+  assertBounded(raw);
   const { distinct, share } = distinctConnections(raw as Record<string, unknown>);
   const expanded = expandEnv(distinct, env, []);
   const result = configSchema.safeParse(expanded, { reportInput: true });
@@ -132,7 +132,7 @@ function distinctConnections(raw: Record<string, unknown>): {
       try {
         fingerprint = JSON.stringify(value);
       } catch {
-        fingerprint = undefined; // circular: expandEnv reports it
+        fingerprint = undefined; // not representable as JSON (e.g. a BigInt): parsed on its own
       }
     }
     const first = fingerprint === undefined ? undefined : firstWith.get(fingerprint);
@@ -166,12 +166,7 @@ function ownCopy(s: string): string {
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Expand `${VAR}` and `${VAR:-default}` in every string value; a missing variable is an error naming the key. */
-export function expandEnv(
-  value: unknown,
-  env: NodeJS.ProcessEnv,
-  path: (string | number)[],
-  ancestors: Set<object> = new Set(),
-): unknown {
+function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[]): unknown {
   if (typeof value === 'string') {
     return ownCopy(value).replace(VAR, (_m, name: string, fallback: string | undefined) => {
       const v = env[name];
@@ -182,21 +177,12 @@ export function expandEnv(
       });
     });
   }
+  // A tree by now (assertBounded): no cycle to guard against.
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i]));
   if (value && typeof value === 'object') {
-    // A YAML alias may refer to its own ancestor (`x: &a [*a]`): refuse it instead of recursing forever.
-    if (ancestors.has(value))
-      throw new ConfigError('a YAML alias refers to the node that contains it (circular structure)', {
-        path: keyPath(path),
-      });
-    ancestors.add(value);
-    try {
-      if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, [...path, i], ancestors));
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k], ancestors);
-      return out;
-    } finally {
-      ancestors.delete(value);
-    }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = expandEnv(v, env, [...path, k]);
+    return out;
   }
   return value;
 }

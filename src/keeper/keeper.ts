@@ -61,7 +61,7 @@ export class Keeper implements TokenSource {
   /** A valid access token, refreshed ahead of expiry. */
   accessToken(name: string): Promise<string> {
     // Hot path: one Map lookup and one clock read.
-    const slot = this.cache.fresh(this.deps.connections.get(name)?.index ?? -1, this.deps.clock.now());
+    const slot = this.cache.fresh(this.slotOf(name), this.deps.clock.now());
     if (slot >= 0) return Promise.resolve(this.cache.token(slot));
     return this.tokenInfo(name).then((i) => i.accessToken);
   }
@@ -76,7 +76,7 @@ export class Keeper implements TokenSource {
 
   /** Hot path: a cached token that is not yet due for refresh is returned without I/O. */
   tokenInfo(name: string): Promise<AccessTokenInfo> {
-    const slot = this.cache.fresh(this.deps.connections.get(name)?.index ?? -1, this.deps.clock.now());
+    const slot = this.cache.fresh(this.slotOf(name), this.deps.clock.now());
     if (slot >= 0)
       return Promise.resolve({
         accessToken: this.cache.token(slot),
@@ -102,9 +102,13 @@ export class Keeper implements TokenSource {
     this.unwatch = this.deps.store.onConnectionChanged((name) => this.forget(name));
   }
 
+  /** The connection's slot in the token cache (its config index), or -1 for a name not configured. */
+  private slotOf(name: string): number {
+    return this.deps.connections.get(name)?.index ?? -1;
+  }
+
   private forget(name: string): void {
-    const slot = this.deps.connections.get(name)?.index;
-    if (slot !== undefined) this.cache.delete(slot);
+    this.cache.delete(this.slotOf(name));
   }
 
   /** Stop following the store's change feed (on close). */
@@ -432,8 +436,8 @@ export class Keeper implements TokenSource {
     // One shared 'Bearer' string instead of one per cached connection (each row read is a fresh copy).
     const tokenType = row.tokenType === null || row.tokenType === 'Bearer' ? 'Bearer' : row.tokenType;
     if (!noCache && !d.should) {
-      const slot = this.deps.connections.get(name)?.index;
-      if (slot !== undefined) this.cache.set(slot, row.accessToken, tokenType, row.accessExpiresAt, d.refreshAt);
+      const slot = this.slotOf(name);
+      if (slot >= 0) this.cache.set(slot, row.accessToken, tokenType, row.accessExpiresAt, d.refreshAt);
       this.watchStore();
     }
     return { accessToken: row.accessToken, tokenType, expiresAt: row.accessExpiresAt, state: row.state };

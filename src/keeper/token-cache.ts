@@ -12,7 +12,7 @@ export class TokenCache {
 
   /** `slot` if it holds a token that is not yet due for refresh at `now`, else -1. */
   fresh(slot: number, now: number): number {
-    if (!(this.tokens[slot] ?? null)) return -1;
+    if (!this.tokens[slot]) return -1; // never set, forgotten, or slot -1
     const refreshAt = this.times[2 * slot + 1] as number;
     return Number.isNaN(refreshAt) || now < refreshAt ? slot : -1;
   }
@@ -47,6 +47,6 @@ export class TokenCache {
   }
 
   delete(slot: number): void {
-    if (slot < this.tokens.length) this.tokens[slot] = null;
+    if (slot >= 0 && slot < this.tokens.length) this.tokens[slot] = null;
   }
 }
