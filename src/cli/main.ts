@@ -3,11 +3,21 @@
  * `tokenwarden` CLI. Command modules are imported lazily so `tokenwarden token <conn>` (used as
  * msmtp `passwordeval`) starts fast.
  */
-import { Command, CommanderError } from 'commander';
 import { exitCodeFor, EXIT } from './exit-codes.js';
 import { describeError, processIo } from './output.js';
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('token')) {
+    // A cached token for an unchanged config is served without loading the rest (fast-token.ts).
+    const fast = await import('./fast-token.js');
+    const req = fast.parseFastTokenArgs(argv);
+    const token = req ? await fast.fastToken(req, process.env, Date.now()) : null;
+    if (token !== null) {
+      processIo.out(token + '\n');
+      return EXIT.ok;
+    }
+  }
+  const { Command, CommanderError } = await import('commander');
   const program = new Command('tokenwarden')
     .description('Keeps OAuth credentials alive for headless programs; gets a human to re-authorize in seconds.')
     .option('-c, --config <path>', 'config file (default: $TOKENWARDEN_CONFIG or ./tokenwarden.yaml)')

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { CORE_SCHEMA, YAMLException, load as loadYaml } from 'js-yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { ENV_REFERENCE as VAR } from './fingerprint.js';
 import { configSchema, type Config } from './schema.js';
 
 export interface LoadedConfig {
@@ -162,8 +163,6 @@ function distinctConnections(raw: Record<string, unknown>): {
 function ownCopy(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
-
-const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /** Expand `${VAR}` and `${VAR:-default}` in every string value; a missing variable is an error naming the key. */
 function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[]): unknown {

@@ -3,6 +3,7 @@
  * docs page docs/configuration.md is generated from them. Unknown keys are errors.
  */
 import { z } from 'zod';
+import { DEFAULT_KEY, DEFAULT_STORE } from './fingerprint.js';
 import { parseDuration } from '../core/duration.js';
 
 const duration = (what: string) =>
@@ -186,12 +187,12 @@ export const configSchema = z.strictObject({
   store: z
     .string()
     .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+|:memory:)$/, { message: 'expected sqlite:PATH or postgres://…' })
-    .default('sqlite:.tokenwarden/state.db')
+    .default(DEFAULT_STORE)
     .describe('sqlite:PATH (embedded default) or postgres://user@host:5432/db (several hosts share credentials).'),
   key: z
     .string()
     .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, { message: 'expected env:VAR or file:PATH' })
-    .default('file:.tokenwarden/key')
+    .default(DEFAULT_KEY)
     .describe('32-byte AES-256-GCM key, base64: env:VAR or file:PATH (written 0600 by init).'),
   server: serverSchema
     .default({ listen: '127.0.0.1:7465', allow_insecure_public: false })

@@ -1,0 +1,155 @@
+/**
+ * `tokenwarden token` serves a cached token without loading the validator, the argument parser
+ * or the OAuth stack — and never at the price of a stale config: an edited file, a changed or
+ * unset `${VAR}`, or a grant that needs a human all go through the full path.
+ * Which path ran is read from the modules the process resolved (a module resolve hook).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openWarden } from '../../src/warden.js';
+import { CLI, makeWorkspace, type Workspace } from '../helpers/workspace.js';
+
+const connection = {
+  provider: 'google',
+  client_id: 'cid',
+  client_secret: '${TW_FAST_SECRET}',
+  scopes: ['https://www.googleapis.com/auth/gmail.send'],
+};
+
+let ws: Workspace;
+let hook: string;
+let log: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  modules: string[];
+}
+
+function token(env: Record<string, string | undefined>, args = ['token', 'gmail']): Promise<Run> {
+  rmSync(log, { force: true });
+  return new Promise((resolve, reject) => {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env };
+    delete childEnv['TW_FAST_SECRET'];
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
+    const child = spawn(process.execPath, ['--import', hook, CLI, '--config', ws.configPath, ...args], {
+      cwd: ws.dir,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      resolve({
+        code,
+        stdout,
+        stderr,
+        modules: existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [],
+      }),
+    );
+  });
+}
+
+const loaded = (r: Run, pkg: string): boolean => r.modules.some((m) => m.includes(`/node_modules/${pkg}/`));
+
+async function seed(state?: 'reauth_required'): Promise<void> {
+  const w = await openWarden({ configPath: ws.configPath, env: { ...process.env, TW_FAST_SECRET: 's1' } });
+  try {
+    await w.keeper.storeGrant('gmail', {
+      accessToken: 'ya29.fast-path-token',
+      tokenType: 'Bearer',
+      refreshToken: '1//refresh',
+      expiresAt: Date.now() + 3_600_000,
+    });
+    if (state) await w.store.updateConnection('gmail', { state }, { now: Date.now() });
+  } finally {
+    await w.close();
+  }
+}
+
+beforeAll(async () => {
+  ws = makeWorkspace({ connections: { gmail: connection } });
+  log = join(ws.dir, 'resolved.log');
+  const hooks = join(ws.dir, 'hooks.mjs');
+  writeFileSync(
+    hooks,
+    `import { appendFileSync } from 'node:fs';\n` +
+      `export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }\n`,
+  );
+  hook = join(ws.dir, 'register.mjs');
+  writeFileSync(hook, `import { register } from 'node:module';\nregister(${JSON.stringify('file://' + hooks)});\n`);
+  await seed();
+});
+
+afterAll(() => ws.cleanup());
+
+describe('token fast path', () => {
+  it('serves the token from the full path first, then without the validator or the argument parser', async () => {
+    const first = await token({ TW_FAST_SECRET: 's1' });
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toBe('ya29.fast-path-token\n');
+    expect(loaded(first, 'zod')).toBe(true);
+
+    const second = await token({ TW_FAST_SECRET: 's1' });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe('ya29.fast-path-token\n');
+    expect(loaded(second, 'zod')).toBe(false);
+    expect(loaded(second, 'commander')).toBe(false);
+    expect(loaded(second, 'openid-client')).toBe(false);
+    // The fingerprint beside the store holds no secret.
+    const fp = readFileSync(`${ws.dbPath}-config-ok`, 'utf8');
+    expect(fp).not.toContain('s1');
+    expect(fp).not.toContain('ya29');
+  });
+
+  it('never misses an edited config file', async () => {
+    await token({ TW_FAST_SECRET: 's1' });
+    // Still names the connection, but no longer a valid config: only validation can tell.
+    ws.writeConfig({ connections: { gmail: { ...connection, scope: 'typo' } } });
+    const r = await token({ TW_FAST_SECRET: 's1' });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/unknown key "scope"/);
+    ws.writeConfig({ connections: { other: connection } });
+    const gone = await token({ TW_FAST_SECRET: 's1' });
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toMatch(/No connection named "gmail"/);
+    ws.writeConfig({ connections: { gmail: connection } });
+    expect((await token({ TW_FAST_SECRET: 's1' })).stdout).toBe('ya29.fast-path-token\n');
+  });
+
+  it('never misses an environment variable the config uses', async () => {
+    expect((await token({ TW_FAST_SECRET: 's1' })).code).toBe(0);
+    const unset = await token({});
+    expect(unset.code).toBe(2);
+    expect(unset.stdout).toBe('');
+    expect(unset.stderr).toMatch(/TW_FAST_SECRET is not set/);
+
+    const changed = await token({ TW_FAST_SECRET: 's2' });
+    expect(changed.stdout).toBe('ya29.fast-path-token\n');
+    expect(loaded(changed, 'zod')).toBe(true); // revalidated, then recorded
+    const again = await token({ TW_FAST_SECRET: 's2' });
+    expect(loaded(again, 'zod')).toBe(false);
+  });
+
+  it('leaves a grant that needs a human to the full path (exit 3 with the diagnosis)', async () => {
+    expect((await token({ TW_FAST_SECRET: 's1' })).code).toBe(0);
+    await seed('reauth_required');
+    const r = await token({ TW_FAST_SECRET: 's1' });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    await seed();
+  });
+
+  it('takes the full parser for anything but the plain form', async () => {
+    const help = await token({ TW_FAST_SECRET: 's1' }, ['token', '--help']);
+    expect(help.stdout).toMatch(/access token/);
+    expect(loaded(help, 'commander')).toBe(true);
+  });
+});
