@@ -10,7 +10,10 @@
  * validates, refreshes, diagnoses and records a new fingerprint. See docs/architecture.md.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Database as SqliteDatabase } from 'better-sqlite3';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import {
   DEFAULT_KEY,
   DEFAULT_STORE,
@@ -18,6 +21,7 @@ import {
   configFingerprint,
   fingerprintFile,
   sqliteFile,
+  topLevelScalar,
 } from '../config/fingerprint.js';
 import { shouldRefresh } from '../core/refresh-policy.js';
 import { loadKey } from '../store/key.js';
@@ -78,6 +82,29 @@ interface TokenRow {
   last_refresh_at: number | null;
 }
 
+/** The store and key specs as the loader would see them (before `${VAR}` expansion). */
+async function storeAndKey(text: string): Promise<{ store: unknown; key: unknown }> {
+  const store = topLevelScalar(text, 'store');
+  const key = topLevelScalar(text, 'key');
+  if (store !== null && key !== null) return { store: store ?? DEFAULT_STORE, key: key ?? DEFAULT_KEY };
+  const { load, CORE_SCHEMA } = await import('js-yaml');
+  const raw = load(text, { schema: CORE_SCHEMA }) as Record<string, unknown> | null;
+  return { store: raw?.['store'] ?? DEFAULT_STORE, key: raw?.['key'] ?? DEFAULT_KEY };
+}
+
+/** This connection's line in the fingerprint file, if any. */
+function recordedFingerprint(file: string, connection: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const prefix = `${connection} `;
+  for (const line of text.split('\n')) if (line.startsWith(prefix)) return line.slice(prefix.length);
+  return null;
+}
+
 /**
  * The access token when it can be served without the full path, else null. Never throws for
  * anything the full path would handle (it is run instead and reports the problem properly).
@@ -85,47 +112,32 @@ interface TokenRow {
 export async function fastToken(req: FastTokenRequest, env: NodeJS.ProcessEnv, now: number): Promise<string | null> {
   const path = configPath(req.config, env, process.cwd());
   if (!path) return null;
-  const text = readFileSync(path, 'utf8');
-  const { load, CORE_SCHEMA } = await import('js-yaml');
-  let raw: unknown;
+  let text: string;
+  let specs: { store: unknown; key: unknown };
   try {
-    raw = load(text, { schema: CORE_SCHEMA });
+    text = readFileSync(path, 'utf8');
+    specs = await storeAndKey(text);
   } catch {
     return null;
   }
-  if (!raw || typeof raw !== 'object') return null;
-  const top = raw as Record<string, unknown>;
-  const conns = top['connections'];
-  const conn =
-    conns && typeof conns === 'object' && Object.hasOwn(conns, req.conn)
-      ? (conns as Record<string, unknown>)[req.conn]
-      : undefined;
-  if (!conn || typeof conn !== 'object') return null;
-  const kind = (conn as Record<string, unknown>)['kind'] ?? 'oauth';
-  if (kind === 'static') return null;
   const baseDir = dirname(path);
-  const storeSpec = expand(top['store'] ?? DEFAULT_STORE, env);
-  const keySpec = expand(top['key'] ?? DEFAULT_KEY, env);
+  const storeSpec = expand(specs.store, env);
+  const keySpec = expand(specs.key, env);
   if (storeSpec === null || keySpec === null) return null;
   const dbFile = sqliteFile(storeSpec, (p) => resolve(baseDir, p));
-  if (!dbFile || !existsSync(dbFile)) return null;
-  let recorded: string;
-  try {
-    recorded = readFileSync(fingerprintFile(dbFile), 'utf8').trim();
-  } catch {
-    return null;
-  }
+  if (!dbFile) return null;
+  const recorded = recordedFingerprint(fingerprintFile(dbFile), req.conn);
+  if (recorded === null) return null;
   let key: Buffer;
   try {
     key = loadKey(keySpec, { baseDir, env, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) });
   } catch {
     return null;
   }
-  if (recorded !== configFingerprint(key, path, text, env)) return null;
-  const { default: Database } = await import('better-sqlite3');
-  let db: InstanceType<typeof Database> | undefined;
+  if (recorded !== configFingerprint(key, { path, text, connection: req.conn }, env)) return null;
+  let db: SqliteDatabase | undefined;
   try {
-    db = new Database(dbFile, { fileMustExist: true, readonly: true });
+    db = openReadonly(dbFile);
     const row = db
       .prepare('SELECT state, access_token, access_expires_at, last_refresh_at FROM connections WHERE name = ?')
       .get(req.conn) as TokenRow | undefined;
@@ -146,23 +158,51 @@ export async function fastToken(req: FastTokenRequest, env: NodeJS.ProcessEnv, n
 }
 
 /**
- * After the full path validated `text` (read from `path` before it ran) and served a token,
- * record the fingerprint so the next call can take the fast path. Only if the file still holds
- * the same bytes: a file edited meanwhile was not what was validated.
+ * better-sqlite3 through `require`, not `import()` (which runs the CommonJS export scanner over
+ * it), and its addon by path where the build put it (the `bindings` lookup tries a dozen).
+ */
+function openReadonly(file: string): SqliteDatabase {
+  const require = createRequire(import.meta.url);
+  const Database = require('better-sqlite3') as typeof BetterSqlite3;
+  const addon = join(dirname(require.resolve('better-sqlite3/package.json')), 'build/Release/better_sqlite3.node');
+  return new Database(file, {
+    fileMustExist: true,
+    readonly: true,
+    ...(existsSync(addon) ? { nativeBinding: addon } : {}),
+  });
+}
+
+/**
+ * After the full path validated `text` (read from `path` before it ran) and served a token from
+ * the store for `connection`, record the fingerprint so the next call can take the fast path.
+ * Only if the file still holds the same bytes: a file edited meanwhile was not what was validated.
+ * Lines of other connections are kept while they still match the text; stale ones are dropped.
  */
 export function recordValidatedConfig(
-  o: { path: string; text: string; storeSpec: string; key: Buffer },
+  o: { path: string; text: string; storeSpec: string; key: Buffer; connection: string },
   env: NodeJS.ProcessEnv,
 ): void {
   const dbFile = sqliteFile(o.storeSpec, (p) => resolve(dirname(o.path), p));
-  if (!dbFile) return;
+  if (!dbFile || /\s/.test(o.connection)) return;
   try {
     if (readFileSync(o.path, 'utf8') !== o.text) return;
-    const fp = configFingerprint(o.key, o.path, o.text, env);
     const file = fingerprintFile(dbFile);
-    if (existsSync(file) && readFileSync(file, 'utf8').trim() === fp) return;
+    const fp = (connection: string): string =>
+      configFingerprint(o.key, { path: o.path, text: o.text, connection }, env);
+    const mine = `${o.connection} ${fp(o.connection)}`;
+    let lines: string[] = [];
+    try {
+      lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      // first record
+    }
+    if (lines.includes(mine)) return;
+    const keep = lines.filter((l) => {
+      const [name, value] = l.split(' ');
+      return name !== undefined && name !== o.connection && value === fp(name);
+    });
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, fp + '\n', { mode: 0o600 });
+    writeFileSync(tmp, [...keep, mine].join('\n') + '\n', { mode: 0o600 });
     renameSync(tmp, file);
   } catch {
     // Only a cache: the next call takes the full path again.

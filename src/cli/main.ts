@@ -3,20 +3,21 @@
  * `tokenwarden` CLI. Command modules are imported lazily so `tokenwarden token <conn>` (used as
  * msmtp `passwordeval`) starts fast.
  */
-import { exitCodeFor, EXIT } from './exit-codes.js';
-import { describeError, processIo } from './output.js';
+import nodeModule from 'node:module';
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('token')) {
-    // A cached token for an unchanged config is served without loading the rest (fast-token.ts).
+    // A cached token for an unchanged config is served before anything else is loaded (fast-token.ts).
     const fast = await import('./fast-token.js');
     const req = fast.parseFastTokenArgs(argv);
     const token = req ? await fast.fastToken(req, process.env, Date.now()) : null;
     if (token !== null) {
-      processIo.out(token + '\n');
-      return EXIT.ok;
+      process.stdout.write(token + '\n');
+      return 0;
     }
   }
+  const { exitCodeFor, EXIT } = await import('./exit-codes.js');
+  const { describeError, processIo } = await import('./output.js');
   const { Command, CommanderError } = await import('commander');
   const program = new Command('tokenwarden')
     .description('Keeps OAuth credentials alive for headless programs; gets a human to re-authorize in seconds.')
@@ -181,13 +182,16 @@ export async function main(argv: string[]): Promise<number> {
 
 // Run when executed directly (not when imported by tests).
 if (import.meta.url === `file://${process.argv[1] ?? ''}` || process.argv[1]?.endsWith('/tokenwarden')) {
+  // Node ≥ 22.1 keeps compiled code between runs (a token helper runs once per mail or command).
+  (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
   main(process.argv.slice(2)).then(
     (c) => {
       process.exitCode = c;
     },
-    (e: unknown) => {
-      processIo.err(describeError(e, Date.now()));
-      process.exitCode = EXIT.unexpected;
+    async (e: unknown) => {
+      const { describeError } = await import('./output.js');
+      process.stderr.write(describeError(e, Date.now()));
+      process.exitCode = 1; // EXIT.unexpected
     },
   );
 }

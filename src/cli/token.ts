@@ -13,9 +13,11 @@ export async function runToken(o: { config?: string; conn: string }, io: Io): Pr
   const warden = await openWarden({ configPath: path });
   try {
     io.out((await warden.accessToken(o.conn)) + '\n');
-    // The config was validated and a token served: let the next call take the fast path.
-    const key = loadKey(warden.config.key, { baseDir: warden.deps.baseDir, env });
-    recordValidatedConfig({ path, text, storeSpec: warden.config.store, key }, env);
+    // The config was validated and a stored token served: let the next call take the fast path.
+    if (warden.connections.get(o.conn)?.config.kind !== 'static') {
+      const key = loadKey(warden.config.key, { baseDir: warden.deps.baseDir, env });
+      recordValidatedConfig({ path, text, storeSpec: warden.config.store, key, connection: o.conn }, env);
+    }
     return 0;
   } finally {
     await warden.close();

@@ -147,6 +147,14 @@ describe('token fast path', () => {
     await seed();
   });
 
+  it('never serves a stored token for a connection that became a static secret', async () => {
+    expect((await token({ TW_FAST_SECRET: 's1' })).code).toBe(0);
+    ws.writeConfig({ connections: { gmail: { provider: 'oauth2', kind: 'static', secret: 'static-secret' } } });
+    expect((await token({})).stdout).toBe('static-secret\n');
+    expect((await token({})).stdout).toBe('static-secret\n');
+    ws.writeConfig({ connections: { gmail: connection } });
+  });
+
   it('takes the full parser for anything but the plain form', async () => {
     const help = await token({ TW_FAST_SECRET: 's1' }, ['token', '--help']);
     expect(help.stdout).toMatch(/access token/);
