@@ -13,17 +13,14 @@ const results = resolve(import.meta.dirname, '../bench/results');
 const check = process.argv.includes('--check');
 const text = readFileSync(doc, 'utf8');
 const missing: string[] = [];
-const out = text.replace(
-  /<!-- bench:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/bench:\1 -->/g,
-  (block, name: string) => {
-    const file = join(results, `${name}.md`);
-    if (!existsSync(file)) {
-      missing.push(name);
-      return block;
-    }
-    return `<!-- bench:${name} -->\n${readFileSync(file, 'utf8').trim()}\n<!-- /bench:${name} -->`;
-  },
-);
+const out = text.replace(/<!-- bench:([a-z0-9-]+) -->\n[\s\S]*?<!-- \/bench:\1 -->/g, (block, name: string) => {
+  const file = join(results, `${name}.md`);
+  if (!existsSync(file)) {
+    missing.push(name);
+    return block;
+  }
+  return `<!-- bench:${name} -->\n${readFileSync(file, 'utf8').trim()}\n<!-- /bench:${name} -->`;
+});
 if (missing.length) console.error(`no result yet for: ${missing.join(', ')} (run those benchmarks)`);
 if (check) process.exit(out === text && missing.length === 0 ? 0 : 1);
 writeFileSync(doc, out);
