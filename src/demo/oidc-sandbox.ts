@@ -9,6 +9,7 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { TokenwardenError } from '../core/errors.js';
 import type { AddressInfo } from 'node:net';
 import { baseProviderConfig, readBody, routeProviderRequests } from './oidc-basics.js';
 import { SandboxStorage } from './oidc-storage.js';
@@ -78,6 +79,13 @@ function loadProvider(): Promise<ProviderClass> {
       // @ts-expect-error -- untyped JS module
       const mod = (await import('oidc-provider')) as { default: ProviderClass };
       return mod.default;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+      throw new TokenwardenError(
+        'TW_CONFIG',
+        'the demo sandbox needs the optional package oidc-provider, which this install left out (npm --omit=optional?); install it with `npm install oidc-provider` to run the demo',
+        { cause: e },
+      );
     } finally {
       console.warn = warn;
     }

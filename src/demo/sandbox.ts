@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import type { Logger } from '../core/logger.js';
 import { writeKeyFile } from '../store/key.js';
 import { startDaemon, type Daemon } from '../cli/serve.js';
@@ -110,7 +110,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       },
     };
     const configPath = join(dir, 'tokenwarden.yaml');
-    writeFileSync(configPath, `# tokenwarden demo sandbox (generated; ports change every run)\n${stringify(config)}`, {
+    writeFileSync(configPath, `# tokenwarden demo sandbox (generated; ports change every run)\n${dump(config, { lineWidth: -1, noRefs: true })}`, {
       mode: 0o600,
     });
     const daemon = await startDaemon({
