@@ -110,9 +110,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       },
     };
     const configPath = join(dir, 'tokenwarden.yaml');
-    writeFileSync(configPath, `# tokenwarden demo sandbox (generated; ports change every run)\n${dump(config, { lineWidth: -1, noRefs: true })}`, {
-      mode: 0o600,
-    });
+    writeFileSync(
+      configPath,
+      `# tokenwarden demo sandbox (generated; ports change every run)\n${dump(config, { lineWidth: -1, noRefs: true })}`,
+      {
+        mode: 0o600,
+      },
+    );
     const daemon = await startDaemon({
       configPath,
       ...(opts.logger ? { logger: opts.logger } : {}),
