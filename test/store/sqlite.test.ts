@@ -373,3 +373,64 @@ describe('SQLite store across processes', () => {
     await store.close();
   });
 });
+
+describe('group commit', () => {
+  const message = (id: string, key: string) => ({
+    id,
+    mailbox: 'agent',
+    idempotencyKey: key,
+    messageId: `<${id}@example.com>`,
+    payload: JSON.stringify({ raw: 'x', envelope: { from: 'a@example.com', to: ['b@example.com'] } }),
+    createdAt: T,
+  });
+
+  it('writes made together commit together; one that fails is rolled back and rejected alone', async () => {
+    const f = fixture();
+    const store = await f.open();
+    const results = await Promise.allSettled([
+      store.enqueueMessage(message('m1', 'k1'), T),
+      store.enqueueMessage(message('m1', 'k2'), T), // same id, another key: a conflict
+      store.appendEvent({ type: 'mail_queued', connection: null, message: 'queued m1', data: {} }, T),
+      store.enqueueMessage(message('m2', 'k3'), T),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    await store.close();
+    // Committed, not merely held in memory: another connection reads them.
+    const raw = new Database(f.db, { readonly: true });
+    expect((raw.prepare('SELECT id FROM outbox ORDER BY id').all() as { id: string }[]).map((r) => r.id)).toEqual([
+      'm1',
+      'm2',
+    ]);
+    expect(raw.prepare(`SELECT COUNT(*) AS n FROM events WHERE type = 'mail_queued'`).get()).toEqual({ n: 1 });
+    raw.close();
+  });
+
+  it('eight writes made together cost one commit: the WAL grows by one set of pages, not eight', async () => {
+    const walGrowth = async (together: boolean): Promise<number> => {
+      const f = fixture();
+      const store = await f.open();
+      await store.enqueueMessage(message('warm', 'warm'), T);
+      const before = statSync(`${f.db}-wal`).size;
+      const ids = Array.from({ length: 8 }, (_, i) => `g${i}`);
+      if (together) await Promise.all(ids.map((id) => store.enqueueMessage(message(id, id), T)));
+      else for (const id of ids) await store.enqueueMessage(message(id, id), T);
+      const growth = statSync(`${f.db}-wal`).size - before;
+      await store.close();
+      return growth;
+    };
+    const one = await walGrowth(true);
+    const eight = await walGrowth(false);
+    expect(one * 4).toBeLessThan(eight);
+  });
+
+  it('close() commits writes that were accepted but not yet flushed', async () => {
+    const f = fixture();
+    const store = await f.open();
+    const p = store.enqueueMessage(message('m3', 'k4'), T);
+    await store.close();
+    await expect(p).resolves.toMatchObject({ created: true });
+    const raw = new Database(f.db, { readonly: true });
+    expect(raw.prepare('SELECT COUNT(*) AS n FROM outbox').get()).toEqual({ n: 1 });
+    raw.close();
+  });
+});
