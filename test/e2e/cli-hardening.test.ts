@@ -3,8 +3,15 @@
  * non-loopback host for a URL that carries a secret, files others can read, and text from
  * outside that would drive the terminal.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createChannel } from '../../src/channels/index.js';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { recoveredMessage } from '../../src/reauth/replies.js';
+import { openWarden } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
+import { sandboxConnection } from '../helpers/sandbox.js';
+import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 
 let ws: Workspace | undefined;
 afterEach(() => {
@@ -60,5 +67,75 @@ describe('plain http to a non-loopback host', () => {
     expect(r.served).toBe(false);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('mailboxes.m.send[0].gmail.api_base: http:// is allowed only to a loopback host');
+  });
+});
+
+describe('text from outside cannot drive the terminal', () => {
+  // An account id whose email claim carries an OSC 8 hyperlink, a colour (CSI via ESC and via
+  // C1), a carriage return that would overwrite the line, and a BEL.
+  const hostile = 'mallory\u001b]8;;http://evil.example\u0007click\u001b]8;;\u0007\u001b[31m\u009b2J\rX';
+  // eslint-disable-next-line no-control-regex -- what must not reach the terminal
+  const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+  let peer: OidcPeer;
+  let redirectUri: string;
+
+  beforeAll(async () => {
+    redirectUri = 'http://127.0.0.1:9/oauth/callback';
+    peer = await startOidcProvider({ redirectUris: [redirectUri] });
+  });
+  afterAll(async () => {
+    await peer?.stop();
+  });
+
+  it('`status`, `complete` and the console channel show the account name from the ID token without control characters', async () => {
+    ws = makeWorkspace({
+      channels: { term: { type: 'console' } },
+      connections: {
+        sandbox: sandboxConnection(peer, redirectUri, {
+          scopes: ['openid', 'offline_access', 'email'],
+          notify: ['term'],
+        }),
+      },
+    });
+    const started = await ws.cli(['connect', 'sandbox', '--no-wait', '--json']);
+    expect(started.code).toBe(0);
+    const { url } = JSON.parse(started.stdout.split('\n')[0] ?? '') as { url: string };
+    const finalUrl = await peer.approveAuthorization(url, { accountId: hostile });
+    const done = await ws.cli(['complete', finalUrl]);
+    expect(done.code).toBe(0);
+
+    // The ID token did carry the hostile claim: the store keeps it as received (JSON shows it escaped).
+    const json = await ws.cli(['status', '--json']);
+    const parsed = JSON.parse(json.stdout) as { connections: Array<{ account: string | null }> };
+    const account = parsed.connections[0]?.account ?? '';
+    expect(account.startsWith(hostile)).toBe(true);
+    expect(json.stdout).not.toMatch(CONTROL);
+
+    const status = await ws.cli(['status']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain('mallory␛]8;;http://evil.example␇click');
+    expect(status.stdout).not.toMatch(CONTROL);
+    expect(status.stdout).not.toContain('\r');
+    expect(done.stdout + done.stderr).not.toMatch(CONTROL);
+    expect(done.stdout + done.stderr).not.toContain('\r');
+
+    // The console channel tells the human the connection recovered, naming the account.
+    const w = await openWarden({ configPath: ws.configPath });
+    try {
+      const [flow] = await w.store.listFlows({ connection: 'sandbox' });
+      const out: string[] = [];
+      const ch = createChannel(
+        'term',
+        { type: 'console' },
+        { clock: systemClock, logger: silentLogger, writeStderr: (t) => out.push(t) },
+      );
+      await ch.send(recoveredMessage('sandbox', flow!, (await w.status())[0]?.account ?? null));
+      const text = out.join('');
+      expect(text).toContain('Re-authorized as mallory␛]8;;http://evil.example␇click');
+      expect(text).not.toMatch(CONTROL);
+      expect(text).not.toContain('\r');
+    } finally {
+      await w.close();
+    }
   });
 });
