@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { ALLOWED_RECIPIENT_RE, parseSendRate } from '../mcp/send-policy.js';
 import { outboundUrlProblem } from '../oauth/endpoint-policy.js';
 
 const duration = (what: string) =>
@@ -193,6 +194,26 @@ export const serverSchema = z.strictObject({
   tls_key: z.string().optional().describe('PEM private key file for tls_cert.'),
 });
 
+export const mcpSchema = z.strictObject({
+  send_rate: z
+    .string()
+    .refine((v) => parseSendRate(v) !== null, { message: 'expected COUNT/PERIOD, e.g. 20/min, 100/h or 5/10m' })
+    .default('20/min')
+    .describe(
+      'Most messages the MCP send_email tool sends per mailbox in the period (20/min, 100/h; 0/min switches it off); over it the tool answers an error saying when to try again.',
+    ),
+  allowed_recipients: z
+    .array(
+      z.string().regex(ALLOWED_RECIPIENT_RE, {
+        message: 'expected an address (bob@example.com) or a domain (@example.com)',
+      }),
+    )
+    .optional()
+    .describe(
+      'If set, send_email (MCP) delivers only to these addresses and @domains (To, Cc and Bcc); anything else is refused before it is queued. The library, CLI and HTTP API are not restricted.',
+    ),
+});
+
 export const configSchema = z.strictObject({
   store: z
     .string()
@@ -216,6 +237,7 @@ export const configSchema = z.strictObject({
     .record(name, mailboxSchema)
     .default({})
     .describe('Mail addresses with ordered send/read routes, by name.'),
+  mcp: mcpSchema.default({ send_rate: '20/min' }).describe('Limits on what an agent may do through `tokenwarden mcp`.'),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -223,4 +245,5 @@ export type ConnectionConfig = z.output<typeof connectionSchema>;
 export type ChannelConfig = z.output<typeof channelSchema>;
 export type MailboxConfig = z.output<typeof mailboxSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
+export type McpConfig = z.output<typeof mcpSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
