@@ -17,6 +17,17 @@ export const processIo: Io = {
   now: () => Date.now(),
 };
 
+/** `openWarden` options of a CLI command: its `--config`, and file-mode warnings on stderr. */
+export function wardenOptions(
+  o: { config?: string | undefined },
+  io: Io,
+): { configPath?: string; onWarning: (m: string) => void } {
+  return {
+    ...(o.config ? { configPath: o.config } : {}),
+    onWarning: (m) => io.err(`tokenwarden: warning: ${m}\n`),
+  };
+}
+
 /** Describe an error for a human on stderr (never a stack trace for known errors, never a secret). */
 export function describeError(err: unknown, now: number): string {
   if (err instanceof ReauthRequiredError) {

@@ -3,10 +3,12 @@
  * non-loopback host for a URL that carries a secret, files others can read, and text from
  * outside that would drive the terminal.
  */
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createChannel } from '../../src/channels/index.js';
 import { systemClock } from '../../src/core/clock.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import { recoveredMessage } from '../../src/reauth/replies.js';
 import { openWarden } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
@@ -137,5 +139,88 @@ describe('text from outside cannot drive the terminal', () => {
     } finally {
       await w.close();
     }
+  });
+});
+
+describe('files holding secrets that group or others can read', () => {
+  /** A workspace whose key, API key, config (with a literal client secret) and store are all 0644. */
+  async function looseWorkspace(): Promise<Workspace> {
+    const w = makeWorkspace({
+      connections: { g: { provider: 'google', client_id: 'cid', client_secret: 'literal-client-secret-123' } },
+    });
+    const apiKey = join(w.dir, '.tokenwarden', 'api-key');
+    writeFileSync(apiKey, 'tw_api_key_abcdef\n', { mode: 0o600 });
+    // The store exists (created 0600) once something opened it; then everything is "restored" 0644.
+    const warden = await openWarden({ configPath: w.configPath });
+    await warden.close();
+    for (const f of [w.configPath, join(w.dir, '.tokenwarden', 'key'), apiKey, w.dbPath]) chmodSync(f, 0o644);
+    return w;
+  }
+
+  const expected = (w: Workspace): RegExp[] => [
+    new RegExp(
+      `encryption key file ${join(w.dir, '.tokenwarden', 'key')} is accessible by group or others \\(mode 0644\\)`,
+    ),
+    new RegExp(
+      `API key file ${join(w.dir, '.tokenwarden', 'api-key')} is accessible by group or others \\(mode 0644\\)`,
+    ),
+    new RegExp(
+      `config file ${w.configPath} is accessible by group or others \\(mode 0644\\); run \`chmod 600 ${w.configPath}\`; it holds secrets written out \\(client_secret \\(line \\d+\\)\\)`,
+    ),
+    new RegExp(`store file ${w.dbPath} is accessible by group or others \\(mode 0644\\)`),
+  ];
+
+  it('the CLI warns on stderr for each (key, API key, config with a literal secret, store), and not once they are 0600', async () => {
+    ws = await looseWorkspace();
+    const r = await ws.cli(['status']);
+    expect(r.code).toBe(0);
+    for (const re of expected(ws)) expect(r.stderr).toMatch(re);
+    expect(r.stderr).not.toContain('literal-client-secret-123');
+    for (const f of [
+      ws.configPath,
+      join(ws.dir, '.tokenwarden', 'key'),
+      join(ws.dir, '.tokenwarden', 'api-key'),
+      ws.dbPath,
+    ])
+      chmodSync(f, 0o600);
+    const quiet = await ws.cli(['status']);
+    expect(quiet.stderr).not.toContain('warning');
+  });
+
+  it('a config that names its secrets as ${VAR} is not a secret file, whatever its mode', async () => {
+    ws = makeWorkspace({
+      connections: { g: { provider: 'google', client_id: 'cid', client_secret: '${TW_TEST_CS}' } },
+    });
+    chmodSync(ws.configPath, 0o644);
+    const r = await ws.cli(['status'], { env: { TW_TEST_CS: 'from-the-environment' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('config file');
+  });
+
+  it('the library reports them through the logger (warn), and through onWarning when given', async () => {
+    ws = await looseWorkspace();
+    const warned: string[] = [];
+    const logger: Logger = { ...silentLogger, warn: (m) => warned.push(m) };
+    await (await openWarden({ configPath: ws.configPath, logger })).close();
+    for (const re of expected(ws)) expect(warned.join('\n')).toMatch(re);
+    const told: string[] = [];
+    await (await openWarden({ configPath: ws.configPath, onWarning: (m) => told.push(m) })).close();
+    // The same warnings (SQLite gave the -wal/-shm files the store's 0644 too).
+    expect(told.length).toBeGreaterThanOrEqual(4);
+    for (const re of expected(ws)) expect(told.join('\n')).toMatch(re);
+  });
+
+  it('`tokenwarden serve` logs them as warnings before it serves', async () => {
+    ws = await looseWorkspace();
+    const r = await serveOutcome(ws);
+    expect(r.served).toBe(true);
+    const warns = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: string; msg: string })
+      .filter((l) => l.level === 'warn')
+      .map((l) => l.msg)
+      .join('\n');
+    for (const re of expected(ws)) expect(warns).toMatch(re);
   });
 });

@@ -4,6 +4,7 @@
  * client spawns the built CLI on stdio; mail goes to a real SMTP server with an App Password.
  * A refused call queues nothing: the SMTP server never sees it.
  */
+import { chmodSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -16,6 +17,7 @@ const APP_PASSWORD = 'app-password-limits-456';
 let smtp: SmtpPeer;
 let ws: Workspace;
 let client: Client;
+let stderr = '';
 
 async function call(args: Record<string, unknown>): Promise<CallToolResult & { text: string }> {
   const r = (await client.callTool({ name: 'send_email', arguments: args })) as CallToolResult;
@@ -52,15 +54,16 @@ beforeAll(async () => {
     },
     mcp: { send_rate: '3/min', allowed_recipients: ['@example.org', 'boss@partner.net'] },
   });
+  chmodSync(ws.configPath, 0o644); // as an editor under umask 022 leaves it
   client = new Client({ name: 'tokenwarden-limits-test', version: '1.0.0' });
-  await client.connect(
-    new StdioClientTransport({
-      command: process.execPath,
-      args: [CLI, '--config', ws.configPath, 'mcp'],
-      cwd: ws.dir,
-      stderr: 'pipe',
-    }),
-  );
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, '--config', ws.configPath, 'mcp'],
+    cwd: ws.dir,
+    stderr: 'pipe',
+  });
+  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await client.connect(transport);
 }, 60_000);
 
 afterAll(async () => {
@@ -70,6 +73,14 @@ afterAll(async () => {
 });
 
 describe('send_email limits', () => {
+  it('warns on stderr (never on the protocol stream) that the config holding the App Password is readable by others', async () => {
+    // The tools answer only after the warden opened, so the warning is written by now.
+    await client.listTools();
+    expect(stderr).toContain(`tokenwarden: warning: config file ${ws.configPath} is accessible by group or others`);
+    expect(stderr).toMatch(/it holds secrets written out \(password \(line \d+\)\)/);
+    expect(stderr).not.toContain(APP_PASSWORD);
+  });
+
   it('tells the agent its limits in the tool description', async () => {
     const { tools } = await client.listTools();
     const send = tools.find((t) => t.name === 'send_email');
