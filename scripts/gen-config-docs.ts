@@ -149,7 +149,9 @@ function renderRaw(): string {
   const sections: Array<{ title: string; path: string; node: Node; text?: string | undefined }> = [];
   walk(configSchema as unknown as Node, '', top, sections);
   out.push('## Top level', '', table(top.filter((r) => !r.key.includes('.'))), '');
-  out.push('## `server`', '', table(top.filter((r) => r.key.startsWith('server.'))), '');
+  // Top-level objects (server, mcp) get a table of their own keys.
+  for (const k of new Set(top.filter((r) => r.key.includes('.')).map((r) => r.key.split('.')[0] as string)))
+    out.push(`## \`${k}\``, '', table(top.filter((r) => r.key.startsWith(`${k}.`))), '');
   for (const s of sections) {
     out.push(`## \`${s.path}\``, '');
     if (s.text) out.push(s.text, '');

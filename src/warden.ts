@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { fileModeWarnings } from './config/file-modes.js';
 import { loadConfigFile, parseConfig, findConfigPath } from './config/load.js';
 import type { Config, ConnectionConfig } from './config/schema.js';
 import { systemClock, type Clock } from './core/clock.js';
@@ -39,6 +40,11 @@ export interface OpenWardenOptions {
   providerFetch?: typeof fetch;
   /** Lease owner id of this process (default host:pid:random). */
   owner?: string;
+  /**
+   * Told about files holding secrets that group or others can read (key, API key, config with
+   * literal secrets, store). Default: `logger.warn`. The CLI writes them to stderr.
+   */
+  onWarning?: (message: string) => void;
   /** Refresh lease length (ms). */
   leaseMs?: number;
 }
@@ -361,6 +367,7 @@ export async function openWarden(opts: OpenWardenOptions = {}): Promise<Warden> 
   const env = opts.env ?? process.env;
   let config: Config;
   let baseDir: string;
+  let file: { path: string | null; literalSecrets: string[] } = { path: null, literalSecrets: [] };
   if (opts.config !== undefined) {
     config = parseConfig(opts.config, env);
     baseDir = opts.baseDir ?? process.cwd();
@@ -369,12 +376,17 @@ export async function openWarden(opts: OpenWardenOptions = {}): Promise<Warden> 
     const loaded = loadConfigFile(path, env);
     config = loaded.config;
     baseDir = opts.baseDir ?? loaded.baseDir;
+    file = { path, literalSecrets: loaded.literalSecrets ?? [] };
   }
-  const key = loadKey(config.key, { baseDir, env });
+  const logger = opts.logger ?? silentLogger;
+  const onWarning = opts.onWarning ?? ((m: string) => logger.warn(m));
+  const key = loadKey(config.key, { baseDir, env, onWarning });
   const store = await openStore(config.store, { key, keySpec: config.key, baseDir });
+  for (const w of fileModeWarnings({ config, baseDir, configPath: file.path, literalSecrets: file.literalSecrets }))
+    onWarning(w);
   return new Warden(config, store, {
     clock: opts.clock ?? systemClock,
-    logger: opts.logger ?? silentLogger,
+    logger,
     fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
     providerFetch: opts.providerFetch ?? opts.fetch,
     owner: opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,

@@ -5,6 +5,7 @@
 import type { ChannelConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
 import { ChannelError } from './errors.js';
+import { neutralizeControls } from '../core/text.js';
 import { renderPlain } from './format.js';
 import type { Channel, ChannelDeps, ChannelMessage } from './types.js';
 
@@ -22,7 +23,7 @@ export function createEmailChannel(name: string, cfg: EmailConfig, deps: Channel
     type: 'email',
     twoWay: false,
     async send(msg: ChannelMessage) {
-      const subject = `[tokenwarden] ${msg.title}`.replace(/[\r\n]+/g, ' ');
+      const subject = neutralizeControls(`[tokenwarden] ${msg.title.replace(/[\r\n]+/g, ' ')}`);
       try {
         await sendMail(cfg.to, subject, renderPlain(msg, deps.clock.now()));
       } catch (err) {

@@ -3,7 +3,25 @@
  * Pure functions; every user-controlled string passes through an escaper before it reaches a
  * markup language (Telegram HTML, Slack mrkdwn).
  */
+import { neutralizeControls } from '../core/text.js';
 import type { ChannelMessage } from './types.js';
+
+/**
+ * The message with control characters neutralised (an account name from an ID token, a
+ * provider's words): one line for the title, link, code and hint, several for the text.
+ * Every renderer for a human (console, email, ntfy, Telegram, Slack) starts here.
+ */
+export function forHumans(msg: ChannelMessage): ChannelMessage {
+  const line = (v: string): string => neutralizeControls(v);
+  return {
+    ...msg,
+    title: line(msg.title),
+    text: neutralizeControls(msg.text, { multiline: true }),
+    ...(msg.url !== undefined ? { url: line(msg.url) } : {}),
+    ...(msg.userCode !== undefined ? { userCode: line(msg.userCode) } : {}),
+    ...(msg.pasteHint !== undefined ? { pasteHint: line(msg.pasteHint) } : {}),
+  };
+}
 
 /** "in 9 minutes", "in 45 seconds", "in 2 hours 5 minutes", "already expired". */
 export function expiresInWords(expiresAt: number, now: number): string {
@@ -51,7 +69,8 @@ export function isWebLink(url: string): boolean {
 }
 
 /** Plain text for channels without markup (console, email, ntfy body). */
-export function renderPlain(msg: ChannelMessage, now: number): string {
+export function renderPlain(message: ChannelMessage, now: number): string {
+  const msg = forHumans(message);
   const lines = [msg.title, '', msg.text];
   if (msg.url) lines.push('', `Open: ${msg.url}`);
   if (msg.userCode) lines.push(`Code: ${msg.userCode}`);

@@ -3,6 +3,7 @@
  * @see https://docs.ntfy.sh/publish/
  */
 import type { ChannelConfig } from '../config/schema.js';
+import { neutralizeControls } from '../core/text.js';
 import { asciiHref, renderPlain } from './format.js';
 import { postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage, ChannelMessageKind } from './types.js';
@@ -48,7 +49,7 @@ export function createNtfyChannel(name: string, cfg: NtfyConfig, deps: ChannelDe
     async send(msg: ChannelMessage) {
       const headers: Record<string, string> = {
         'Content-Type': 'text/plain; charset=utf-8',
-        Title: encodeHeaderValue(msg.title),
+        Title: encodeHeaderValue(neutralizeControls(msg.title)),
         Tags: `${TAGS[msg.kind]},${encodeHeaderValue(msg.connection)}`,
         Priority: PRIORITY[msg.kind],
       };

@@ -4,7 +4,7 @@
  * @see https://api.slack.com/reference/surfaces/formatting#escaping
  */
 import type { ChannelConfig } from '../config/schema.js';
-import { asciiHref, escapeSlack, expiryLine, isWebLink, truncate } from './format.js';
+import { asciiHref, escapeSlack, expiryLine, forHumans, isWebLink, truncate } from './format.js';
 import { postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage } from './types.js';
 
@@ -16,7 +16,8 @@ export function slackLink(url: string, label: string): string {
   return `<${escapeSlack(href)}|${escapeSlack(label)}>`;
 }
 
-export function renderSlack(msg: ChannelMessage, now: number): { text: string; blocks: unknown[] } {
+export function renderSlack(message: ChannelMessage, now: number): { text: string; blocks: unknown[] } {
+  const msg = forHumans(message);
   const lines = [`*${escapeSlack(msg.title)}*`, escapeSlack(msg.text)];
   if (msg.url) lines.push(isWebLink(msg.url) ? slackLink(msg.url, 'Open') : `\`${escapeSlack(msg.url)}\``);
   if (msg.userCode) lines.push(`Code: \`${escapeSlack(msg.userCode)}\``);

@@ -15,7 +15,7 @@ import { Api, GrammyError, HttpError, type ApiClientOptions } from 'grammy';
 import type { Message, MessageEntity } from 'grammy/types';
 import type { ChannelConfig } from '../config/schema.js';
 import { ChannelError } from './errors.js';
-import { escapeHtml, expiryLine, isWebLink, truncate } from './format.js';
+import { escapeHtml, expiryLine, forHumans, isWebLink, truncate } from './format.js';
 import { readUpdate } from './telegram-update.js';
 import type { Channel, ChannelDeps, ChannelMessage, PasteHandler } from './types.js';
 
@@ -65,7 +65,8 @@ export function messageText(m: Pick<Message, 'text' | 'caption' | 'entities' | '
 }
 
 /** Telegram HTML for a channel message. Every user-controlled string is escaped. */
-export function renderTelegramHtml(msg: ChannelMessage, now: number, opts: { twoWay: boolean }): string {
+export function renderTelegramHtml(message: ChannelMessage, now: number, opts: { twoWay: boolean }): string {
+  const msg = forHumans(message);
   const lines = [`<b>${escapeHtml(truncate(msg.title, 200))}</b>`, escapeHtml(truncate(msg.text, 1500))];
   if (msg.url) {
     lines.push('');

@@ -2,13 +2,13 @@
 import { probeConnection } from '../keeper/probe.js';
 import { openWarden } from '../warden.js';
 import { EXIT } from './exit-codes.js';
-import { jsonLine, table, type Io } from './output.js';
+import { jsonLine, table, wardenOptions, type Io } from './output.js';
 
 export async function runCheck(
   o: { config?: string; conn?: string | undefined; json?: boolean },
   io: Io,
 ): Promise<number> {
-  const warden = await openWarden(o.config ? { configPath: o.config } : {});
+  const warden = await openWarden(wardenOptions(o, io));
   try {
     const names = o.conn ? [o.conn] : [...warden.connections.keys()];
     const results = [];

@@ -1,9 +1,9 @@
 /** `tokenwarden complete <redirect-url|code>`: finish an open flow from any process. */
 import { openWarden } from '../warden.js';
-import { jsonLine, type Io } from './output.js';
+import { jsonLine, wardenOptions, type Io } from './output.js';
 
 export async function runComplete(o: { config?: string; input: string; json?: boolean }, io: Io): Promise<number> {
-  const warden = await openWarden(o.config ? { configPath: o.config } : {});
+  const warden = await openWarden(wardenOptions(o, io));
   try {
     const done = await warden.flows.completeFromInput(o.input, { via: 'cli' });
     io.out(

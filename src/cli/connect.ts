@@ -11,7 +11,7 @@ import { formatDuration } from '../core/duration.js';
 import type { CompletedFlow } from '../reauth/flows.js';
 import type { FlowRecord } from '../store/types.js';
 import { openWarden, type Warden } from '../warden.js';
-import { jsonLine, type Io } from './output.js';
+import { jsonLine, wardenOptions, type Io } from './output.js';
 
 export interface ConnectOptions {
   config?: string;
@@ -27,7 +27,7 @@ export interface ConnectOptions {
 export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
   if (o.flow !== undefined && o.flow !== 'device' && o.flow !== 'auth_code')
     throw new UsageError('--flow must be device or auth_code');
-  const warden = await openWarden(o.config ? { configPath: o.config } : {});
+  const warden = await openWarden(wardenOptions(o, io));
   try {
     const kind = o.flow === 'device' ? 'device_code' : o.flow === 'auth_code' ? 'auth_code' : undefined;
     // Arm first: the flow is persisted (and, below, the callback listener bound) before the link is shown.

@@ -23,6 +23,7 @@ import {
   sqliteFile,
   topLevelScalar,
 } from '../config/fingerprint.js';
+import { configFileWarning, isLooseFile, literalSecretsInText, storeFileWarnings } from '../config/file-modes.js';
 import { shouldRefresh } from '../core/refresh-policy.js';
 import { loadKey } from '../store/key.js';
 import { createSealer } from '../store/seal.js';
@@ -92,6 +93,16 @@ async function storeAndKey(text: string): Promise<{ store: unknown; key: unknown
   return { store: raw?.['store'] ?? DEFAULT_STORE, key: raw?.['key'] ?? DEFAULT_KEY };
 }
 
+function warn(message: string): void {
+  process.stderr.write(`tokenwarden: warning: ${message}\n`);
+}
+
+/** The same file-mode warnings the full path gives (config holding literal secrets, store files). */
+function warnLooseFiles(configFile: string, text: string, dbFile: string): void {
+  const config = isLooseFile(configFile) ? configFileWarning(configFile, literalSecretsInText(text)) : null;
+  for (const w of [config, ...storeFileWarnings(dbFile)]) if (w) warn(w);
+}
+
 /** This connection's line in the fingerprint file, if any. */
 function recordedFingerprint(file: string, connection: string): string | null {
   let text: string;
@@ -130,11 +141,12 @@ export async function fastToken(req: FastTokenRequest, env: NodeJS.ProcessEnv, n
   if (recorded === null) return null;
   let key: Buffer;
   try {
-    key = loadKey(keySpec, { baseDir, env, onWarning: (m) => process.stderr.write(`warning: ${m}\n`) });
+    key = loadKey(keySpec, { baseDir, env, onWarning: warn });
   } catch {
     return null;
   }
   if (recorded !== configFingerprint(key, { path, text, connection: req.conn }, env)) return null;
+  warnLooseFiles(path, text, dbFile);
   let db: SqliteDatabase | undefined;
   try {
     db = openReadonly(dbFile);

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { openWarden } from '../warden.js';
-import { jsonLine, table, type Io } from './output.js';
+import { jsonLine, table, wardenOptions, type Io } from './output.js';
 
 export interface MailSendOptions {
   config?: string;
@@ -46,7 +46,7 @@ export async function runMailSend(o: MailSendOptions, io: Io): Promise<number> {
       throw new UsageError(`cannot read attachment ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   });
-  const warden = await openWarden(o.config ? { configPath: o.config } : {});
+  const warden = await openWarden(wardenOptions(o, io));
   try {
     const r = await warden.mailbox(o.mailbox).send({
       to: o.to,
@@ -87,7 +87,7 @@ export async function runMailList(
   }
   const limit = o.limit ? Number(o.limit) : 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit must be an integer 1..500');
-  const warden = await openWarden(o.config ? { configPath: o.config } : {});
+  const warden = await openWarden(wardenOptions(o, io));
   try {
     const r = await warden
       .mailbox(o.mailbox)

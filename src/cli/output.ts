@@ -2,6 +2,7 @@
 import { ReauthRequiredError, TokenwardenError } from '../core/errors.js';
 import { redact } from '../core/logger.js';
 import { formatDuration } from '../core/duration.js';
+import { neutralizeControls } from '../core/text.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -9,11 +10,23 @@ export interface Io {
   now: () => number;
 }
 
+/** The terminal: text from outside (an account name, a provider's words) cannot drive it. */
 export const processIo: Io = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
+  out: (s) => process.stdout.write(neutralizeControls(s, { multiline: true })),
+  err: (s) => process.stderr.write(neutralizeControls(s, { multiline: true })),
   now: () => Date.now(),
 };
+
+/** `openWarden` options of a CLI command: its `--config`, and file-mode warnings on stderr. */
+export function wardenOptions(
+  o: { config?: string | undefined },
+  io: Io,
+): { configPath?: string; onWarning: (m: string) => void } {
+  return {
+    ...(o.config ? { configPath: o.config } : {}),
+    onWarning: (m) => io.err(`tokenwarden: warning: ${m}\n`),
+  };
+}
 
 /** Describe an error for a human on stderr (never a stack trace for known errors, never a secret). */
 export function describeError(err: unknown, now: number): string {
@@ -36,11 +49,19 @@ export function describeError(err: unknown, now: number): string {
   return redact(`tokenwarden: unexpected error: ${e?.message ?? String(err)}`) + '\n';
 }
 
+/** One JSON line; DEL, C1 and line separators are \u-escaped (JSON escapes C0 itself), so the value survives the terminal filter. */
 export function jsonLine(obj: unknown): string {
-  return JSON.stringify(obj) + '\n';
+  return (
+    JSON.stringify(obj).replace(
+      /[\u007f-\u009f\u2028\u2029]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ) + '\n'
+  );
 }
 
-export function table(rows: string[][]): string {
+/** Columns padded to their widest cell; every cell is one line with no control characters. */
+export function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map((c) => neutralizeControls(c)));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return (

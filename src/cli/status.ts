@@ -1,9 +1,9 @@
 /** `tokenwarden status [--json]`. */
 import { openWarden } from '../warden.js';
-import { jsonLine, table, when, type Io } from './output.js';
+import { jsonLine, table, when, wardenOptions, type Io } from './output.js';
 
 export async function runStatus(o: { config?: string; json?: boolean }, io: Io): Promise<number> {
-  const warden = await openWarden(o.config ? { configPath: o.config } : {});
+  const warden = await openWarden(wardenOptions(o, io));
   try {
     const list = await warden.status();
     const now = io.now();

@@ -4,13 +4,13 @@ import { findConfigPath } from '../config/load.js';
 import { loadKey } from '../store/key.js';
 import { openWarden } from '../warden.js';
 import { recordValidatedConfig } from './fast-token.js';
-import type { Io } from './output.js';
+import { wardenOptions, type Io } from './output.js';
 
 export async function runToken(o: { config?: string; conn: string }, io: Io): Promise<number> {
   const env = process.env;
   const path = findConfigPath({ flag: o.config, env, cwd: process.cwd() });
   const text = readFileSync(path, 'utf8');
-  const warden = await openWarden({ configPath: path });
+  const warden = await openWarden(wardenOptions({ config: path }, io));
   try {
     io.out((await warden.accessToken(o.conn)) + '\n');
     // The config was validated and a stored token served: let the next call take the fast path.

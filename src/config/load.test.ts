@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/errors.js';
+import { checkEndpointUrl } from '../oauth/endpoint-policy.js';
 import { findConfigPath, loadConfigFile, parseConfig } from './load.js';
 
 const designExample = `
@@ -107,6 +108,92 @@ describe('config loading', () => {
   ])('rejects %s with a message naming the key', (_label, raw, message) => {
     expect(() => parseConfig(raw, {})).toThrow(ConfigError);
     expect(() => parseConfig(raw, {})).toThrow(message);
+  });
+
+  describe('every outbound URL that carries a secret: https, or http only to a loopback host', () => {
+    const refused = 'http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost); use https://';
+    const tg = { type: 'telegram', bot_token: 't', chat_id: 1, allow_from: [1] };
+    const gc = { provider: 'google', client_id: 'x' };
+    const box = (route: Record<string, unknown>) => ({
+      connections: { g: gc },
+      mailboxes: { m: { address: 'a@b.c', send: [route] } },
+    });
+    it.each([
+      [
+        'telegram api_root',
+        { channels: { me: { ...tg, api_root: 'http://bot.example.com' } } },
+        'channels.me.api_root',
+      ],
+      ['slack url', { channels: { s: { type: 'slack', url: 'http://hooks.example.com/T/B/x' } } }, 'channels.s.url'],
+      [
+        'ntfy url',
+        { channels: { n: { type: 'ntfy', url: 'http://ntfy.example.com/t', token: 'tk' } } },
+        'channels.n.url',
+      ],
+      ['webhook url', { channels: { w: { type: 'webhook', url: 'http://10.1.2.3:8080/hook' } } }, 'channels.w.url'],
+      [
+        'gmail api_base',
+        box({ gmail: { connection: 'g', api_base: 'http://gmail.example.com' } }),
+        'mailboxes.m.send[0].gmail.api_base',
+      ],
+      [
+        'graph api_base',
+        box({ graph: { connection: 'g', api_base: 'http://192.168.1.9/v1.0' } }),
+        'mailboxes.m.send[0].graph.api_base',
+      ],
+      [
+        'connection token_url',
+        { connections: { c: { ...gc, token_url: 'http://oauth.example.com/token' } } },
+        'connections.c.token_url',
+      ],
+      [
+        'connection issuer',
+        { connections: { c: { provider: 'oidc', client_id: 'x', issuer: 'http://id.example.com' } } },
+        'connections.c.issuer',
+      ],
+      [
+        'connection api_base',
+        { connections: { c: { ...gc, api_base: 'http://api.example.com' } } },
+        'connections.c.api_base',
+      ],
+      [
+        'a 128.x address is not loopback',
+        { channels: { me: { ...tg, api_root: 'http://128.0.0.1:8081' } } },
+        'channels.me.api_root',
+      ],
+      [
+        'a name ending in localhost is not loopback',
+        { channels: { me: { ...tg, api_root: 'http://localhost.evil.example' } } },
+        'channels.me.api_root',
+      ],
+    ])('refuses plain http for %s when the config loads, naming the key', (_label, raw, key) => {
+      expect(() => parseConfig(raw, {})).toThrow(ConfigError);
+      expect(() => parseConfig(raw, {})).toThrow(`${key}: ${refused}`);
+    });
+
+    it('refuses other schemes and accepts https and loopback http', () => {
+      expect(() => parseConfig({ channels: { w: { type: 'webhook', url: 'ftp://files.example.com/x' } } }, {})).toThrow(
+        /channels\.w\.url: unsupported URL scheme ftp:/,
+      );
+      for (const ok of [
+        'https://bot.example.com',
+        'http://127.0.0.1:8081',
+        'http://127.9.9.9',
+        'http://localhost:1',
+        'http://[::1]:9',
+      ]) {
+        const c = parseConfig({ channels: { me: { ...tg, api_root: ok } } }, {});
+        expect(c.channels['me']).toMatchObject({ api_root: ok });
+      }
+      const c = parseConfig(box({ gmail: { connection: 'g', api_base: 'http://127.0.0.1:9/gmail' } }), {});
+      expect(c.mailboxes['m']?.send).toHaveLength(1);
+    });
+
+    it('the same rule, in the same words, guards OAuth endpoints at first use', () => {
+      expect(() => checkEndpointUrl('http://oauth.example.com/token', 'token_url')).toThrow(`token_url: ${refused}`);
+      expect(checkEndpointUrl('http://127.0.0.1:9/token', 'token_url')).toBe(true);
+      expect(checkEndpointUrl('https://oauth.example.com/token', 'token_url')).toBe(false);
+    });
   });
 
   it('names the key and variable when ${VAR} is unset, and supports ${VAR:-default}', () => {

@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { CORE_SCHEMA, YAMLException, load as loadYaml } from 'js-yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { isLooseFile, literalSecretsInText } from './file-modes.js';
 import { ENV_REFERENCE as VAR } from './fingerprint.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -17,6 +18,8 @@ export interface LoadedConfig {
   baseDir: string;
   /** Absolute path of the config file, if loaded from one. */
   path: string | null;
+  /** Secrets written out in a file others can read (`password (line 12)`); empty otherwise. */
+  literalSecrets?: string[];
 }
 
 /** `--config` flag, then `TOKENWARDEN_CONFIG`, then `./tokenwarden.yaml`. */
@@ -51,7 +54,8 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv): LoadedConf
   } catch (e) {
     throw new ConfigError(`${path} is not valid YAML: ${describeYamlError(e, text)}`);
   }
-  return { config: parseConfig(raw ?? {}, env), baseDir: dirname(path), path };
+  const config = parseConfig(raw ?? {}, env);
+  return { config, baseDir: dirname(path), path, literalSecrets: isLooseFile(path) ? literalSecretsInText(text) : [] };
 }
 
 /** The parser's reason and position — never the snippet it quotes, which may hold a secret. */

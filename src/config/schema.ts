@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { DEFAULT_KEY, DEFAULT_STORE } from './fingerprint.js';
 import { parseDuration } from '../core/duration.js';
+import { ALLOWED_RECIPIENT_RE, parseSendRate } from '../mcp/send-policy.js';
+import { outboundUrlProblem } from '../oauth/endpoint-policy.js';
 
 const duration = (what: string) =>
   z
@@ -18,6 +20,16 @@ const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, {
 
 const url = z.string().url({ message: 'expected an absolute URL' });
 
+/**
+ * A URL tokenwarden sends a secret to (a token, a bot token, a link carrying state): https://,
+ * or http:// only to a loopback host — the rule OAuth endpoints obey, checked when the config loads.
+ */
+const secretUrl = url.superRefine((v, ctx) => {
+  if (!URL.canParse(v)) return; // reported by `url`
+  const problem = outboundUrlProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const channelSchema = z.discriminatedUnion('type', [
   z
     .strictObject({
@@ -25,22 +37,22 @@ export const channelSchema = z.discriminatedUnion('type', [
       bot_token: z.string().min(1).describe('Bot token from @BotFather (use ${TELEGRAM_BOT_TOKEN}).'),
       chat_id: z.union([z.number().int(), z.string().min(1)]).describe('Chat to post re-authorization requests to.'),
       allow_from: z.array(z.number().int()).min(1).describe('Telegram user ids whose pastes are accepted.'),
-      api_root: url.optional().describe('Bot API server root (default https://api.telegram.org).'),
+      api_root: secretUrl.optional().describe('Bot API server root (default https://api.telegram.org).'),
       poll_timeout: duration('long-poll timeout').optional().describe('getUpdates long-poll timeout (default 30s).'),
     })
     .describe('Two-way chat: sends links, receives pasted redirect URLs.'),
   z.strictObject({
     type: z.literal('slack'),
-    url: url.describe('Incoming webhook URL.'),
+    url: secretUrl.describe('Incoming webhook URL.'),
   }),
   z.strictObject({
     type: z.literal('ntfy'),
-    url: url.describe('Topic URL, e.g. https://ntfy.sh/my-topic.'),
+    url: secretUrl.describe('Topic URL, e.g. https://ntfy.sh/my-topic.'),
     token: z.string().optional().describe('Bearer token for a protected topic.'),
   }),
   z.strictObject({
     type: z.literal('webhook'),
-    url: url.describe('Receives a JSON POST per notification.'),
+    url: secretUrl.describe('Receives a JSON POST per notification.'),
     secret: z.string().optional().describe('If set, the body is signed with HMAC-SHA256 in X-Tokenwarden-Signature.'),
   }),
   z.strictObject({
@@ -66,14 +78,14 @@ export const connectionSchema = z
       .array(z.string().min(1))
       .default([])
       .describe('Scopes to request (Gmail: gmail.send, gmail.readonly, ...).'),
-    issuer: url.optional().describe('OIDC issuer (provider oidc): endpoints come from discovery.'),
+    issuer: secretUrl.optional().describe('OIDC issuer (provider oidc): endpoints come from discovery.'),
     tenant: z.string().optional().describe('Microsoft tenant (default common).'),
-    auth_url: url.optional().describe('Authorization endpoint override (provider oauth2: required).'),
-    token_url: url.optional().describe('Token endpoint override (provider oauth2: required).'),
-    device_url: url.optional().describe('Device authorization endpoint override (RFC 8628).'),
-    revoke_url: url.optional().describe('Revocation endpoint override (RFC 7009).'),
-    userinfo_url: url.optional().describe('Userinfo endpoint override (health probe and account identity).'),
-    api_base: url.optional().describe('Base URL of the provider API used by the health probe.'),
+    auth_url: secretUrl.optional().describe('Authorization endpoint override (provider oauth2: required).'),
+    token_url: secretUrl.optional().describe('Token endpoint override (provider oauth2: required).'),
+    device_url: secretUrl.optional().describe('Device authorization endpoint override (RFC 8628).'),
+    revoke_url: secretUrl.optional().describe('Revocation endpoint override (RFC 7009).'),
+    userinfo_url: secretUrl.optional().describe('Userinfo endpoint override (health probe and account identity).'),
+    api_base: secretUrl.optional().describe('Base URL of the provider API used by the health probe.'),
     redirect_uri: url
       .optional()
       .describe('Registered redirect URI; loopback http://127.0.0.1:PORT/... enables callback capture.'),
@@ -142,7 +154,7 @@ const apiTarget = z.union([
   name.describe('Connection name.'),
   z.strictObject({
     connection: name.describe('Connection name.'),
-    api_base: url.optional().describe('API base URL override (tests, proxies).'),
+    api_base: secretUrl.optional().describe('API base URL override (tests, proxies).'),
   }),
 ]);
 const gmailRoute = z.strictObject({ gmail: apiTarget.describe('Gmail REST with this connection.') });
@@ -183,6 +195,26 @@ export const serverSchema = z.strictObject({
   tls_key: z.string().optional().describe('PEM private key file for tls_cert.'),
 });
 
+export const mcpSchema = z.strictObject({
+  send_rate: z
+    .string()
+    .refine((v) => parseSendRate(v) !== null, { message: 'expected COUNT/PERIOD, e.g. 20/min, 100/h or 5/10m' })
+    .default('20/min')
+    .describe(
+      'Most messages the MCP send_email tool sends per mailbox in the period (20/min, 100/h; 0/min switches it off); over it the tool answers an error saying when to try again.',
+    ),
+  allowed_recipients: z
+    .array(
+      z.string().regex(ALLOWED_RECIPIENT_RE, {
+        message: 'expected an address (bob@example.com) or a domain (@example.com)',
+      }),
+    )
+    .optional()
+    .describe(
+      'If set, send_email (MCP) delivers only to these addresses and @domains (To, Cc and Bcc); anything else is refused before it is queued. The library, CLI and HTTP API are not restricted.',
+    ),
+});
+
 export const configSchema = z.strictObject({
   store: z
     .string()
@@ -206,6 +238,7 @@ export const configSchema = z.strictObject({
     .record(name, mailboxSchema)
     .default({})
     .describe('Mail addresses with ordered send/read routes, by name.'),
+  mcp: mcpSchema.default({ send_rate: '20/min' }).describe('Limits on what an agent may do through `tokenwarden mcp`.'),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -213,4 +246,5 @@ export type ConnectionConfig = z.output<typeof connectionSchema>;
 export type ChannelConfig = z.output<typeof channelSchema>;
 export type MailboxConfig = z.output<typeof mailboxSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
+export type McpConfig = z.output<typeof mcpSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

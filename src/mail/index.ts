@@ -10,6 +10,7 @@ export {
   composeMime,
   stripBcc,
   isValidAddress,
+  MAX_RECIPIENTS,
 } from './message.js';
 export { RouteError, MailInputError, toRouteError } from './errors.js';
 export type { FailureKind } from './errors.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MailInputError } from './errors.js';
 import {
+  MAX_RECIPIENTS,
   deriveIdempotencyKey,
   normaliseMessage,
   prepareOutgoing,
@@ -75,5 +76,25 @@ describe('message preparation', () => {
       'From: a@x\r\nBcc: one@x,\r\n two@x\r\nTo: b@x\r\nSubject: s\r\n\r\nBcc: in body stays\r\n',
     );
     expect(stripBcc(raw).toString()).toBe('From: a@x\r\nTo: b@x\r\nSubject: s\r\n\r\nBcc: in body stays\r\n');
+  });
+});
+
+describe('recipient cap (shared by the library, CLI, HTTP API and MCP)', () => {
+  it(`accepts ${MAX_RECIPIENTS} recipients over to, cc and bcc, refuses one more naming the count`, () => {
+    const addrs = Array.from({ length: MAX_RECIPIENTS + 1 }, (_, i) => `r${i}@example.org`);
+    const split = (n: number) => ({
+      to: addrs.slice(0, 200),
+      cc: addrs.slice(200, 400),
+      bcc: addrs.slice(400, n),
+      subject: 's',
+    });
+    const ok = normaliseMessage(split(MAX_RECIPIENTS), 'agent@example.com');
+    expect(ok.to.length + ok.cc.length + ok.bcc.length).toBe(500);
+    expect(() => normaliseMessage(split(MAX_RECIPIENTS + 1), 'agent@example.com')).toThrow(MailInputError);
+    expect(() => normaliseMessage(split(MAX_RECIPIENTS + 1), 'agent@example.com')).toThrow(
+      'to: at most 500 recipients (to, cc and bcc together) per message; got 501',
+    );
+    // One address string may hold many addresses: the cap counts what it parses to.
+    expect(() => normaliseMessage({ to: addrs.join(', '), subject: 's' }, 'agent@example.com')).toThrow(/got 501/);
   });
 });

@@ -88,6 +88,12 @@ const RESERVED_HEADERS = new Set([
   'references',
 ]);
 
+/**
+ * Most recipients (To + Cc + Bcc) one message may have, on every face (library, CLI, HTTP API,
+ * MCP): Gmail and Graph refuse more per message, and a larger list is a mass mailing.
+ */
+export const MAX_RECIPIENTS = 500;
+
 export function isValidAddress(a: string): boolean {
   return a.length <= 254 && ADDRESS_RE.test(a);
 }
@@ -145,6 +151,11 @@ export function normaliseMessage(msg: MailMessage, mailboxAddress: string): Norm
   const cc = parseAddresses('cc', msg.cc, false);
   const bcc = parseAddresses('bcc', msg.bcc, false);
   if (to.length + cc.length + bcc.length === 0) throw new MailInputError('to', 'at least one recipient is required');
+  if (to.length + cc.length + bcc.length > MAX_RECIPIENTS)
+    throw new MailInputError(
+      'to',
+      `at most ${MAX_RECIPIENTS} recipients (to, cc and bcc together) per message; got ${to.length + cc.length + bcc.length}`,
+    );
   const replyTo = parseAddresses('replyTo', msg.replyTo, false);
   if (typeof msg.subject !== 'string') throw new MailInputError('subject', 'expected a string');
   noLineBreaks('subject', msg.subject);

@@ -4,12 +4,12 @@
  * process is told to stop, then closes the warden.
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { Io } from '../cli/output.js';
+import { wardenOptions, type Io } from '../cli/output.js';
 import { openWarden } from '../warden.js';
 import { createMcpServer } from './server.js';
 
-export async function runMcp(o: { config?: string }, _io: Io): Promise<number> {
-  const warden = await openWarden(o.config ? { configPath: o.config } : {});
+export async function runMcp(o: { config?: string }, io: Io): Promise<number> {
+  const warden = await openWarden(wardenOptions(o, io));
   const server = createMcpServer(warden);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {

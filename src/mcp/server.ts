@@ -18,11 +18,12 @@ import { parseDuration } from '../core/duration.js';
 import { ReauthRequiredError, TokenwardenError, TransientError } from '../core/errors.js';
 import { redact } from '../core/logger.js';
 import type { ConnectionState } from '../core/types.js';
-import type { MailMessage } from '../mail/message.js';
+import { bareAddress, MAX_RECIPIENTS, normaliseMessage, type MailMessage } from '../mail/message.js';
 import type { ListQuery } from '../mail/routes/types.js';
 import { notifyFlow } from '../reauth/notify.js';
 import type { Warden } from '../warden.js';
 import { at, describeConnection, routeFacts, type ConnectionFacts, type RouteFact } from './describe.js';
+import { parseSendRate, recipientsNotAllowed, SendLimiter } from './send-policy.js';
 
 export interface McpServerOptions {
   /** Reported to clients (default: tokenwarden's package version). */
@@ -42,6 +43,10 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
   );
   const now = (): number => warden.deps.clock.now();
   const mailboxNames = Object.keys(warden.config.mailboxes);
+  const mcpConfig = warden.config.mcp ?? { send_rate: '20/min' };
+  const sendRate = parseSendRate(mcpConfig.send_rate) ?? { count: 20, windowMs: 60_000 };
+  const sendLimiter = new SendLimiter(sendRate, now);
+  const allowedRecipients = mcpConfig.allowed_recipients;
 
   /** Status facts of every (or one) connection, with what still works through mail routes. */
   const facts = async (only?: string): Promise<ConnectionFacts[]> => {
@@ -208,7 +213,10 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
       title: 'Send email',
       description:
         "Send mail through a mailbox's routes (e.g. Gmail API, then SMTP with an App Password) via the durable outbox. " +
-        'Says which route carried it and why a fallback was used. A queued message is retried automatically: do not send it again.',
+        'Says which route carried it and why a fallback was used. A queued message is retried automatically: do not send it again. ' +
+        `Limits: at most ${MAX_RECIPIENTS} recipients (to, cc, bcc together) per message; ${sendRate.count} message(s) per mailbox per ${Math.round(sendRate.windowMs / 1000)} s` +
+        (allowedRecipients ? `; only to these recipients: ${allowedRecipients.join(', ')}` : '') +
+        '. A refusal says why and when to try again.',
       inputSchema: {
         mailbox: z.string().optional().describe('Mailbox name (optional when only one is configured).'),
         to: z.union([z.string(), z.array(z.string())]).describe('Recipient address(es).'),
@@ -225,6 +233,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
     (a) =>
       run(async () => {
         const mailbox = pickMailbox(a.mailbox);
+        const box = warden.mailbox(mailbox);
         const msg: MailMessage = { to: a.to, subject: a.subject };
         if (a.text !== undefined) msg.text = a.text;
         if (a.html !== undefined) msg.html = a.html;
@@ -232,7 +241,19 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
         if (a.bcc !== undefined) msg.bcc = a.bcc;
         if (a.in_reply_to !== undefined) msg.inReplyTo = a.in_reply_to;
         if (a.idempotency_key !== undefined) msg.idempotencyKey = a.idempotency_key;
-        const r = await warden.mailbox(mailbox).send(msg);
+        // Recipients are checked (count, allow-list) and the message counted before it is queued.
+        const n = normaliseMessage(msg, warden.config.mailboxes[mailbox]?.address ?? '');
+        if (allowedRecipients) {
+          const refused = recipientsNotAllowed(allowedRecipients, [...n.to, ...n.cc, ...n.bcc].map(bareAddress));
+          if (refused.length)
+            throw new TokenwardenError(
+              'TW_BAD_INPUT',
+              `Not sent: ${refused.slice(0, 10).join(', ')}${refused.length > 10 ? ` and ${refused.length - 10} more` : ''} ` +
+                `${refused.length === 1 ? 'is' : 'are'} not among the recipients allowed through MCP (mcp.allowed_recipients: ${allowedRecipients.join(', ')}). Nothing was queued.`,
+            );
+        }
+        sendLimiter.take(mailbox);
+        const r = await box.send(msg);
         const routes = (await mailRoutes(new Map((await warden.status()).map((s) => [s.name, s.state])))).filter(
           (x) => x.mailbox === mailbox && x.direction === 'send',
         );

@@ -22,28 +22,35 @@ export function isLoopbackHost(hostname: string): boolean {
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
+/** What the rule says, in the words every refusal uses (config load and first use alike). */
+export const PLAIN_HTTP_REFUSED =
+  'http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost); use https://';
+
+/**
+ * The one rule for every outbound URL that carries a secret (OAuth endpoints, mail API bases,
+ * chat and webhook URLs): `https:`, or `http:` to a loopback host. Returns what is wrong, or
+ * null when the URL may be used.
+ */
+export function outboundUrlProblem(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `not a valid URL: ${JSON.stringify(value.slice(0, 200))}`;
+  }
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:') return isLoopbackHost(url.hostname) ? null : PLAIN_HTTP_REFUSED;
+  return `unsupported URL scheme ${url.protocol} (expected https://)`;
+}
+
 /**
  * Check one URL; returns true when it is plain http (on loopback). Throws ConfigError naming
  * `key` for a non-loopback http URL, another scheme, or garbage.
  */
 export function checkEndpointUrl(value: string, key: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`not a valid URL: ${JSON.stringify(value)}`, { path: key });
-  }
-  if (url.protocol === 'https:') return false;
-  if (url.protocol === 'http:') {
-    if (isLoopbackHost(url.hostname)) return true;
-    throw new ConfigError(
-      `http:// is allowed only for loopback hosts (127.0.0.1, ::1, localhost); use https:// for ${url.host}`,
-      {
-        path: key,
-      },
-    );
-  }
-  throw new ConfigError(`unsupported URL scheme ${url.protocol}`, { path: key });
+  const problem = outboundUrlProblem(value);
+  if (problem) throw new ConfigError(problem, { path: key });
+  return new URL(value).protocol === 'http:';
 }
 
 /** Check every set endpoint; returns true when any is plain http (on loopback). */

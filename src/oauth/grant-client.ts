@@ -9,7 +9,7 @@
  */
 import * as oidc from 'openid-client';
 import type { Clock } from '../core/clock.js';
-import { ConfigError, InputError, ProviderError, TransientError } from '../core/errors.js';
+import { ConfigError, InputError, ProviderError, TokenwardenError, TransientError } from '../core/errors.js';
 import type { TokenSet } from '../core/types.js';
 import type { ConnectionConfig } from '../config/schema.js';
 import type { ProviderEndpoints, ProviderProfile } from '../providers/types.js';
@@ -19,7 +19,7 @@ import { DiscoveryCache } from './discovery-cache.js';
 import { providerHttpFetch } from './http-client.js';
 import { providerFetch } from './provider-fetch.js';
 import { toTokenSet } from './token-set.js';
-import { errorFromResponse, translateError } from './translate-error.js';
+import { errorFromResponse, scrubError, translateError } from './translate-error.js';
 import { pollDevice } from './device-poll.js';
 import { JWT_BEARER_GRANT, readServiceAccountKey, signAssertion } from './jwt-bearer.js';
 
@@ -150,12 +150,29 @@ export function createGrantClient(
     return configPromise;
   }
 
-  /** Run one protocol step; every failure leaves here as a tokenwarden error. */
-  async function call<T>(what: string, fn: (config: oidc.Configuration) => Promise<T>): Promise<T> {
+  /** The secrets a request may carry besides `extra`: the client secret, also as Basic credentials. */
+  const clientSecrets = (): string[] =>
+    conn.client_secret
+      ? [
+          conn.client_secret,
+          `${conn.client_id ?? ''}:${conn.client_secret}`,
+          `${encodeURIComponent(conn.client_id ?? '')}:${encodeURIComponent(conn.client_secret)}`,
+        ]
+      : [];
+
+  /**
+   * Run one protocol step; every failure leaves here as a tokenwarden error whose provider texts
+   * carry none of the request's secrets (`secrets` plus the client secret).
+   */
+  async function call<T>(
+    what: string,
+    fn: (config: oidc.Configuration) => Promise<T>,
+    secrets: (string | undefined)[] = [],
+  ): Promise<T> {
     try {
       return await fn(await configuration());
     } catch (e) {
-      throw translateError(e, { what, now: clock.now(), timeoutMs });
+      throw scrubError(translateError(e, { what, now: clock.now(), timeoutMs }), [...clientSecrets(), ...secrets]);
     }
   }
 
@@ -207,17 +224,20 @@ export function createGrantClient(
       const url = new URL(callbackUrl.href);
       // RFC 9207 `iss` is checked only against discovered issuers (static ones are not the ID-token issuer).
       if (!useDiscovery) url.searchParams.delete('iss');
-      const body = await call('authorization code exchange', (config) =>
-        oidc.authorizationCodeGrant(
-          config,
-          url,
-          {
-            pkceCodeVerifier: expected.codeVerifier,
-            expectedState: expected.state,
-            ...(expected.nonce ? { expectedNonce: expected.nonce } : {}),
-          },
-          { redirect_uri: expected.redirectUri },
-        ),
+      const body = await call(
+        'authorization code exchange',
+        (config) =>
+          oidc.authorizationCodeGrant(
+            config,
+            url,
+            {
+              pkceCodeVerifier: expected.codeVerifier,
+              expectedState: expected.state,
+              ...(expected.nonce ? { expectedNonce: expected.nonce } : {}),
+            },
+            { redirect_uri: expected.redirectUri },
+          ),
+        [params.get('code') ?? undefined, expected.codeVerifier, expected.nonce],
       );
       return tokens(body);
     },
@@ -254,14 +274,18 @@ export function createGrantClient(
         clock,
         ...(opts.signal ? { signal: opts.signal } : {}),
         request: () =>
-          call('device authorization poll', (config) =>
-            oidc.genericGrantRequest(config, DEVICE_GRANT, { device_code: device.deviceCode }),
+          call(
+            'device authorization poll',
+            (config) => oidc.genericGrantRequest(config, DEVICE_GRANT, { device_code: device.deviceCode }),
+            [device.deviceCode],
           ).then(tokens),
       });
     },
 
     async refresh(refreshToken) {
-      return tokens(await call('token refresh', (config) => oidc.refreshTokenGrant(config, refreshToken)));
+      return tokens(
+        await call('token refresh', (config) => oidc.refreshTokenGrant(config, refreshToken), [refreshToken]),
+      );
     },
 
     async clientCredentials() {
@@ -279,10 +303,12 @@ export function createGrantClient(
       const tokenUrl = conn.token_url ?? key.token_uri ?? endpoints.tokenUrl ?? GOOGLE_TOKEN_URL;
       checkEndpointUrl(tokenUrl, conn.token_url ? 'token_url' : 'key_file');
       const assertion = signAssertion(key, { audience: tokenUrl, scopes, subject: conn.subject, now: clock.now() });
-      const body = await postForm('service account token request', tokenUrl, {
-        grant_type: JWT_BEARER_GRANT,
-        assertion,
-      });
+      const body = await postForm(
+        'service account token request',
+        tokenUrl,
+        { grant_type: JWT_BEARER_GRANT, assertion },
+        [assertion],
+      );
       return tokens(body);
     },
 
@@ -291,19 +317,40 @@ export function createGrantClient(
         await revokeGitHub(token, endpoints);
         return;
       }
-      await call('token revocation', (config) => {
-        if (!config.serverMetadata().revocation_endpoint) {
-          throw new ProviderError('unsupported_token_type', {
-            description: `${profile.displayName} has no token revocation endpoint; remove the app's access in the account settings`,
-          });
-        }
-        return oidc.tokenRevocation(config, token, hint ? { token_type_hint: hint } : {});
-      });
+      await call(
+        'token revocation',
+        (config) => {
+          if (!config.serverMetadata().revocation_endpoint) {
+            throw new ProviderError('unsupported_token_type', {
+              description: `${profile.displayName} has no token revocation endpoint; remove the app's access in the account settings`,
+            });
+          }
+          return oidc.tokenRevocation(config, token, hint ? { token_type_hint: hint } : {});
+        },
+        [token],
+      );
     },
   };
 
   /** A hand-written form POST (JWT bearer) with the same error translation as openid-client calls. */
-  async function postForm(what: string, url: string, form: Record<string, string>): Promise<Record<string, unknown>> {
+  async function postForm(
+    what: string,
+    url: string,
+    form: Record<string, string>,
+    secrets: string[],
+  ): Promise<Record<string, unknown>> {
+    try {
+      return await postFormRaw(what, url, form);
+    } catch (e) {
+      throw e instanceof TokenwardenError ? scrubError(e, [...clientSecrets(), ...secrets]) : e;
+    }
+  }
+
+  async function postFormRaw(
+    what: string,
+    url: string,
+    form: Record<string, string>,
+  ): Promise<Record<string, unknown>> {
     let res: Response;
     let text: string;
     try {
@@ -332,6 +379,14 @@ export function createGrantClient(
    * @see https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token
    */
   async function revokeGitHub(token: string, ep: ProviderEndpoints): Promise<void> {
+    try {
+      await revokeGitHubRaw(token, ep);
+    } catch (e) {
+      throw e instanceof TokenwardenError ? scrubError(e, [...clientSecrets(), token]) : e;
+    }
+  }
+
+  async function revokeGitHubRaw(token: string, ep: ProviderEndpoints): Promise<void> {
     if (!conn.client_id || !conn.client_secret)
       throw new ConfigError('GitHub token revocation needs client_id and client_secret', { path: 'client_secret' });
     const url = (ep.revokeUrl as string).replace('{client_id}', encodeURIComponent(conn.client_id));

@@ -5,7 +5,7 @@
  * Which path ran is read from the modules the process resolved (a module resolve hook).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWarden } from '../../src/warden.js';
@@ -153,6 +153,19 @@ describe('token fast path', () => {
     expect((await token({})).stdout).toBe('static-secret\n');
     expect((await token({})).stdout).toBe('static-secret\n');
     ws.writeConfig({ connections: { gmail: connection } });
+  });
+
+  it('gives the same file-mode warnings as the full path', async () => {
+    expect((await token({ TW_FAST_SECRET: 's1' })).code).toBe(0);
+    chmodSync(ws.dbPath, 0o644);
+    try {
+      const r = await token({ TW_FAST_SECRET: 's1' });
+      expect(loaded(r, 'zod')).toBe(false);
+      expect(r.stdout).toBe('ya29.fast-path-token\n');
+      expect(r.stderr).toMatch(/warning: store file .*state\.db is accessible by group or others/);
+    } finally {
+      chmodSync(ws.dbPath, 0o600);
+    }
   });
 
   it('takes the full parser for anything but the plain form', async () => {

@@ -3,7 +3,7 @@
  * store, plus a runner for the built CLI (`dist/`, built by `npm test` before vitest runs).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -36,10 +36,13 @@ export function makeWorkspace(config: Record<string, unknown>): Workspace {
     configPath,
     dbPath: join(dir, '.tokenwarden', 'state.db'),
     writeConfig(c) {
+      // 0600, as docs/operations.md asks of a config that holds secrets (tests write them out).
       writeFileSync(
         configPath,
         stringify({ store: 'sqlite:.tokenwarden/state.db', key: 'file:.tokenwarden/key', ...c }),
+        { mode: 0o600 },
       );
+      chmodSync(configPath, 0o600);
     },
     spawnCli(args) {
       return spawn(process.execPath, [CLI, '--config', configPath, ...args], {

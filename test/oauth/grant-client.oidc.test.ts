@@ -7,6 +7,7 @@ import { systemClock, FakeClock } from '../../src/core/clock.js';
 import { ConfigError, InputError, ProviderError } from '../../src/core/errors.js';
 import { createGrantClient, DiscoveryCache } from '../../src/oauth/index.js';
 import { resolveProfile } from '../../src/providers/index.js';
+import type { ConnectionConfig } from '../../src/config/schema.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { conn, oidcConn } from './helpers.js';
 
@@ -244,7 +245,11 @@ describe('endpoint policy', () => {
     ['auth_url', { provider: 'google', auth_url: 'http://10.0.0.5/auth' }],
     ['device_url', { provider: 'microsoft', device_url: 'http://login.example/devicecode' }],
   ])('plain http to a non-loopback host is a ConfigError naming %s', (key, c) => {
-    const cc = conn({ client_id: 'cid', ...c });
+    // The config schema refuses it when the config loads; a connection built without it (an
+    // in-memory object) meets the same rule when its grant client is created.
+    expect(() => conn({ client_id: 'cid', ...c })).toThrow(/http:\/\/ is allowed only to a loopback host/);
+    const https = Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.replace(/^http:/, 'https:')]));
+    const cc = { ...conn({ client_id: 'cid', ...https }), ...c } as ConnectionConfig;
     let err: unknown;
     try {
       createGrantClient(cc, resolveProfile(cc), { clock: systemClock });

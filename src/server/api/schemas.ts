@@ -1,5 +1,6 @@
 /** Bodies the JSON API accepts (zod). */
 import { z } from 'zod';
+import { MAX_RECIPIENTS } from '../../mail/message.js';
 
 const name = z.string().min(1).max(64);
 
@@ -14,7 +15,11 @@ export const completeBody = z.strictObject({
   input: z.string().min(1).max(8192),
 });
 
-const addresses = z.union([z.string().min(1).max(2000), z.array(z.string().min(1).max(500)).min(1).max(500)]);
+// The total over to, cc and bcc is checked with the message (MAX_RECIPIENTS), as for every face.
+const addresses = z.union([
+  z.string().min(1).max(2000),
+  z.array(z.string().min(1).max(500)).min(1).max(MAX_RECIPIENTS),
+]);
 
 export const mailSendBody = z.strictObject({
   from: z.string().min(1).max(500).optional(),
