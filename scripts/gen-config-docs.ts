@@ -149,7 +149,9 @@ function renderRaw(): string {
   const sections: Array<{ title: string; path: string; node: Node; text?: string | undefined }> = [];
   walk(configSchema as unknown as Node, '', top, sections);
   out.push('## Top level', '', table(top.filter((r) => !r.key.includes('.'))), '');
-  out.push('## `server`', '', table(top.filter((r) => r.key.startsWith('server.'))), '');
+  // Top-level objects (server, events, …): one table each, in schema order.
+  const groups = [...new Set(top.filter((r) => r.key.includes('.')).map((r) => r.key.split('.')[0] as string))];
+  for (const g of groups) out.push(`## \`${g}\``, '', table(top.filter((r) => r.key.startsWith(`${g}.`))), '');
   for (const s of sections) {
     out.push(`## \`${s.path}\``, '');
     if (s.text) out.push(s.text, '');

@@ -182,6 +182,21 @@ export const serverSchema = z.strictObject({
   tls_key: z.string().optional().describe('PEM private key file for tls_cert.'),
 });
 
+export const eventsSchema = z.strictObject({
+  retention_days: z
+    .number()
+    .int()
+    .positive()
+    .default(90)
+    .describe('Events older than this many days are deleted (the daemon prunes hourly).'),
+  max_rows: z
+    .number()
+    .int()
+    .positive()
+    .default(100_000)
+    .describe('At most this many events are kept; the oldest beyond it are deleted.'),
+});
+
 export const configSchema = z.strictObject({
   store: z
     .string()
@@ -205,6 +220,9 @@ export const configSchema = z.strictObject({
     .record(name, mailboxSchema)
     .default({})
     .describe('Mail addresses with ordered send/read routes, by name.'),
+  events: eventsSchema
+    .default({ retention_days: 90, max_rows: 100_000 })
+    .describe('The event log (dashboard timeline, API, audit): how much of it is kept.'),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -212,4 +230,5 @@ export type ConnectionConfig = z.output<typeof connectionSchema>;
 export type ChannelConfig = z.output<typeof channelSchema>;
 export type MailboxConfig = z.output<typeof mailboxSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
+export type EventsConfig = z.output<typeof eventsSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

@@ -209,6 +209,11 @@ export interface Store {
     limit?: number;
     newestFirst?: boolean;
   }): Promise<WardenEvent[]>;
+  /**
+   * Retention: delete events recorded before `before` (epoch ms, by `at`) and all but the
+   * newest `keep` (by id). Ids are never reused afterwards. Returns how many were deleted.
+   */
+  pruneEvents(opts: { before: number; keep: number }): Promise<number>;
 
   // ---- outbox ----
   /** Insert; if (mailbox, idempotencyKey) exists, return the existing row instead. */
