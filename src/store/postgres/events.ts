@@ -37,7 +37,11 @@ const PRUNE_CHUNK = 5_000;
  * Delete events older than `before` (by `at`) and all but the newest `keep` (by id), in
  * chunks. Returns how many were deleted.
  */
-export async function pruneEvents(rows: PgRows, opts: { before: number; keep: number }): Promise<number> {
+export async function pruneEvents(
+  rows: PgRows,
+  opts: { before: number; keep: number; chunk?: number },
+): Promise<number> {
+  const size = Math.max(1, Math.floor(opts.chunk ?? PRUNE_CHUNK));
   let deleted = 0;
   const chunk = async (where: string, arg: number): Promise<void> => {
     for (;;) {
@@ -45,12 +49,12 @@ export async function pruneEvents(rows: PgRows, opts: { before: number; keep: nu
         `WITH gone AS (
            DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ${where} ORDER BY id LIMIT $2) RETURNING 1
          ) SELECT count(*)::int AS n FROM gone`,
-        [arg, PRUNE_CHUNK],
+        [arg, size],
         true,
       );
       const n = Number(r?.n ?? 0);
       deleted += n;
-      if (n < PRUNE_CHUNK) break;
+      if (n < size) break;
     }
   };
   await chunk('at < $1', opts.before);

@@ -320,7 +320,7 @@ export class PostgresStore implements Store {
 
   // ------------------------------------------------------------------ events
 
-  pruneEvents(opts: { before: number; keep: number }): Promise<number> {
+  pruneEvents(opts: { before: number; keep: number; chunk?: number }): Promise<number> {
     return pruneEvents(this.q, opts);
   }
 

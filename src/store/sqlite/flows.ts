@@ -134,14 +134,15 @@ const PRUNE_CHUNK = 5_000;
  * Delete events older than `before` (by `at`) and all but the newest `keep` (by id), in
  * chunks. Returns how many were deleted.
  */
-export function pruneEvents(db: Db, opts: { before: number; keep: number }): number {
+export function pruneEvents(db: Db, opts: { before: number; keep: number; chunk?: number }): number {
+  const size = Math.max(1, Math.floor(opts.chunk ?? PRUNE_CHUNK));
   let deleted = 0;
   const chunk = (where: string, arg: number): void => {
     const stmt = db.q(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ${where} ORDER BY id LIMIT ?)`);
     for (;;) {
-      const n = stmt.run(arg, PRUNE_CHUNK).changes;
+      const n = stmt.run(arg, size).changes;
       deleted += n;
-      if (n < PRUNE_CHUNK) break;
+      if (n < size) break;
     }
   };
   chunk('at < ?', opts.before);

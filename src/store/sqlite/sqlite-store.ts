@@ -205,7 +205,7 @@ export class SqliteStore implements Store {
     return this.run(() => flows.listEvents(this.db, opts));
   }
 
-  pruneEvents(opts: { before: number; keep: number }): Promise<number> {
+  pruneEvents(opts: { before: number; keep: number; chunk?: number }): Promise<number> {
     return this.run(() => flows.pruneEvents(this.db, opts));
   }
 
