@@ -103,6 +103,30 @@ describe('tokenwarden CLI against oidc-provider', () => {
     expect(again.stderr).toMatch(/already used/);
   });
 
+  it('takes the redirect URL on stdin (`complete -`, or no argument with piped input)', async () => {
+    const flowUrl = async (): Promise<string> => {
+      const started = await ws.cli(['connect', 'sandbox', '--no-wait', '--json']);
+      return peer.approveAuthorization((JSON.parse(started.stdout) as { url: string }).url);
+    };
+    const first = await flowUrl();
+    const dash = await ws.cli(['complete', '-', '--json'], { stdin: `${first}\n` });
+    expect(dash.stderr).toBe('');
+    expect(dash.code).toBe(0);
+    expect(JSON.parse(dash.stdout)).toMatchObject({ event: 'authorized', connection: 'sandbox' });
+
+    const second = await flowUrl();
+    const piped = await ws.cli(['complete'], { stdin: second });
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toMatch(/^Authorized "sandbox"/);
+
+    const empty = await ws.cli(['complete', '-'], { stdin: '' });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/nothing on stdin/);
+    const huge = await ws.cli(['complete', '-'], { stdin: 'x'.repeat(100 * 1024) });
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/more than 65536 bytes on stdin/);
+  });
+
   it('captures the loopback callback while waiting', async () => {
     const child = ws.spawnCli(['connect', 'sandbox', '--json']);
     const out = lines(child.stdout!);
