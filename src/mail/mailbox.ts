@@ -105,7 +105,7 @@ export class MailboxImpl implements Mailbox {
     const running = this.inFlight.get(record.id);
     if (running) return this.result(record, await running);
     const work = this.claimAndDeliver(record);
-    this.track(
+    void this.track(
       record.id,
       work.then((w) => w.outcome),
     );
