@@ -23,6 +23,13 @@ function normaliseHost(host: string): string {
     .toLowerCase();
 }
 
+/** The host name of a Host header value (`[::1]:7465` → `::1`, `Example.COM.:80` → `example.com`). */
+export function hostOf(header: string): string {
+  const h = header.trim();
+  const name = h.startsWith('[') ? h.slice(1, h.indexOf(']') >>> 0) : h.replace(/:\d*$/, '');
+  return name.replace(/\.$/, '').toLowerCase();
+}
+
 /**
  * The host names this server answers to: loopback names, the host of its base URL
  * (`public_url`, or the listen address) and any `ctx.hosts`. IP literals always pass: a
@@ -31,26 +38,41 @@ function normaliseHost(host: string): string {
 export function hostAllowed(ctx: ServerContext, hostname: string): boolean {
   const h = normaliseHost(hostname);
   if (LOOPBACK_NAMES.has(h) || isIP(h) !== 0) return true;
-  const names = [...(ctx.hosts ?? [])];
+  return namesOf(ctx).has(h);
+}
+
+// The configured names, per context, recomputed only when the base URL changes (it is set once
+// the server listens).
+const configured = new WeakMap<ServerContext, { baseUrl: string; names: Set<string> }>();
+
+function namesOf(ctx: ServerContext): Set<string> {
+  const hit = configured.get(ctx);
+  if (hit?.baseUrl === ctx.baseUrl) return hit.names;
+  const names = new Set((ctx.hosts ?? []).map(normaliseHost));
   if (ctx.baseUrl) {
     try {
-      names.push(new URL(ctx.baseUrl).hostname);
+      names.add(normaliseHost(new URL(ctx.baseUrl).hostname));
     } catch {
       // A base URL that does not parse names no host.
     }
   }
-  return names.some((n) => normaliseHost(n) === h);
+  configured.set(ctx, { baseUrl: ctx.baseUrl, names });
+  return names;
 }
 
 /** Refuse requests whose Host names another server (421 Misdirected Request). */
 export function hostGuard(ctx: ServerContext): MiddlewareHandler {
   return async (c, next) => {
-    let hostname: string;
-    try {
-      hostname = new URL(c.req.url).hostname;
-    } catch {
-      hostname = '';
-    }
+    // The Host header as sent (HTTP/1.1 requires it); without one, the request URL's host.
+    const header = c.req.header('host');
+    let hostname = '';
+    if (header !== undefined) hostname = hostOf(header);
+    else
+      try {
+        hostname = new URL(c.req.url).hostname;
+      } catch {
+        // No host at all: refused below.
+      }
     if (!hostAllowed(ctx, hostname)) {
       ctx.logger.warn('request for another host refused', { host: hostname.slice(0, 100), path: c.req.path });
       return c.text(

@@ -310,11 +310,21 @@ describe('the Host header must name this server', () => {
     },
   );
 
-  it.each([`127.0.0.1:${0}`, 'localhost', '[::1]', '127.0.0.1'])('%s is served', async (host) => {
-    const res = await send('/metrics', { host: host.replace(':0', `:${port}`) });
-    expect(res.status).toBe(200);
-    expect(res.body).toMatch(/tokenwarden_/);
-  });
+  it.each(['127.0.0.1.attacker.example', 'localhost.attacker.example', '2130706433', 'attacker.example:7465'])(
+    'the look-alike host %s is answered 421',
+    async (host) => {
+      expect((await send('/metrics', { host })).status).toBe(421);
+    },
+  );
+
+  it.each(['127.0.0.1:PORT', 'localhost', 'LOCALHOST.:PORT', '[::1]', '127.0.0.1', '10.1.2.3:PORT'])(
+    '%s is served',
+    async (host) => {
+      const res = await send('/metrics', { host: host.replace('PORT', String(port)) });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatch(/tokenwarden_/);
+    },
+  );
 });
 
 describe('event retention', () => {
