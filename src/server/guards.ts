@@ -74,7 +74,8 @@ export function hostGuard(ctx: ServerContext): MiddlewareHandler {
         // No host at all: refused below.
       }
     if (!hostAllowed(ctx, hostname)) {
-      ctx.logger.warn('request for another host refused', { host: hostname.slice(0, 100), path: c.req.path });
+      // Debug only: a rebinding page can send these in bulk, and the 421 body says what to do.
+      ctx.logger.debug('request for another host refused', { host: hostname.slice(0, 100), path: c.req.path });
       return c.text(
         'Misdirected request: this server does not answer to that host name. Use its listen address or public_url.',
         421,

@@ -204,6 +204,15 @@ describe('bodies read before sign-in are small', () => {
     // A form within the cap is still read (and refused for its unknown token).
     const small = await send('/login', { method: 'POST', ...form({ token: 'x'.repeat(1000) }), from: '127.0.3.9' });
     expect(small.status).toBe(401);
+    // A streamed form within the cap signs in.
+    const token = daemon.loginLink().searchParams.get('token') as string;
+    const streamed = await send('/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'transfer-encoding': 'chunked' },
+      body: new URLSearchParams({ token }).toString(),
+      from: '127.0.3.10',
+    });
+    expect(streamed.status).toBe(303);
   });
 
   it('dashboard forms are capped too, even for a signed-in session', async () => {
