@@ -158,7 +158,11 @@ describe('a wrong key never locks out the right one', () => {
     const limited = await send('/login', { method: 'POST', ...form({ token: 'nope-10' }), from });
     expect(limited.status).toBe(429);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // Looking at a made-up link is a guess too; a real link still shows its sign-in button.
+    expect((await send('/login?token=nope-11', { from })).status).toBe(429);
     const token = daemon.loginLink().searchParams.get('token') as string;
+    const look = await send(`/login?token=${token}`, { from });
+    expect(look.status).toBe(200);
     const ok = await send('/login', { method: 'POST', ...form({ token }), from });
     expect(ok.status).toBe(303);
     expect(String(ok.headers['set-cookie'])).toMatch(/^tw_session=/);

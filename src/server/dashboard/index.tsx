@@ -77,10 +77,13 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
   dash.get('/login', (c) => {
     const token = c.req.query('token') ?? null;
     // Looking does not use the link up (chat apps fetch links to preview them); signing in does.
-    return c.html(
-      <SignInPage token={token} valid={token !== null && sessions.loginTokenValid(token)} />,
-      token && !sessions.loginTokenValid(token) ? 401 : 200,
-    );
+    const valid = token !== null && sessions.loginTokenValid(token);
+    // An unknown token shown here is a guess like a failed sign-in: it spends the same budget.
+    if (token && !valid) {
+      const wait = budget.spend(clientAddress(c));
+      if (wait > 0) return tooManyFailures(c, wait);
+    }
+    return c.html(<SignInPage token={token} valid={valid} />, token && !valid ? 401 : 200);
   });
 
   // Read before anyone is known: a few KiB at most.
@@ -96,10 +99,7 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     const opened = sessions.login(token);
     if (!opened) {
       const wait = budget.spend(client);
-      if (wait > 0) {
-        c.header('Retry-After', String(Math.ceil(wait / 1000)));
-        return c.text('Too many failed sign-in attempts; wait a minute. A valid link still works.', 429);
-      }
+      if (wait > 0) return tooManyFailures(c, wait);
       ctx.logger.warn('dashboard sign-in with an unknown, used or expired link', { client });
       return c.html(<SignInPage token={token || null} valid={false} />, 401);
     }
@@ -226,6 +226,11 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
   });
 
   app.route('/', dash);
+}
+
+function tooManyFailures(c: Context, waitMs: number): Response {
+  c.header('Retry-After', String(Math.ceil(waitMs / 1000)));
+  return c.text('Too many failed sign-in attempts; wait a minute. A valid link still works.', 429);
 }
 
 async function csrfOk(c: Context, session: Session, form?: Record<string, unknown>): Promise<boolean> {
