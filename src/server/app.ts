@@ -8,13 +8,14 @@ import { mountApi } from './api/index.js';
 import { mountCallback } from './callback.js';
 import type { ServerContext } from './context.js';
 import { mountDashboard } from './dashboard/index.js';
-import { hostGuard } from './guards.js';
+import { declaredBodyGuard, hostGuard } from './guards.js';
 import { mountMetrics } from './metrics.js';
 
 export function createApp(ctx: ServerContext): Hono {
   const app = new Hono();
   // Every route, /healthz included: a page on a rebinding domain must not read any of them.
   app.use('*', hostGuard(ctx));
+  app.use('*', declaredBodyGuard());
   app.get('/healthz', (c) => c.json({ ok: true }));
   mountCallback(app, ctx);
   mountApi(app, ctx);

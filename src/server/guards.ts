@@ -100,3 +100,19 @@ export function smallBody(maxBytes: number, answer?: (c: Context) => Response | 
     },
   });
 }
+
+/**
+ * Outside the API (which reads bodies only after the key), no route takes more than a
+ * dashboard form: a larger declared body is refused before routing, and the connection closed
+ * instead of draining it.
+ */
+export function declaredBodyGuard(): MiddlewareHandler {
+  return async (c, next) => {
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > DASHBOARD_FORM_BYTES && !c.req.path.startsWith('/api/')) {
+      c.header('Connection', 'close');
+      return c.text(`Request body larger than ${DASHBOARD_FORM_BYTES} bytes.`, 413);
+    }
+    await next();
+  };
+}

@@ -197,6 +197,19 @@ describe('bodies read before sign-in are small', () => {
     expect(res.headers.connection).toBe('close');
   });
 
+  it.each(['/healthz', '/oauth/callback', '/metrics', '/nowhere'])(
+    'a large declared body to %s is refused before routing',
+    async (path) => {
+      const res = await send(path, {
+        method: 'POST',
+        headers: { 'content-length': String(100 * 1024 * 1024) },
+        body: 'x',
+      });
+      expect(res.status).toBe(413);
+      expect(res.headers.connection).toBe('close');
+    },
+  );
+
   it('a streamed (chunked) body without Content-Length is cut off at the cap', async () => {
     const big = `token=${'a'.repeat(1024 * 1024)}`;
     const res = await send('/login', {
