@@ -149,9 +149,9 @@ function renderRaw(): string {
   const sections: Array<{ title: string; path: string; node: Node; text?: string | undefined }> = [];
   walk(configSchema as unknown as Node, '', top, sections);
   out.push('## Top level', '', table(top.filter((r) => !r.key.includes('.'))), '');
-  // Top-level objects (server, mcp) get a table of their own keys.
-  for (const k of new Set(top.filter((r) => r.key.includes('.')).map((r) => r.key.split('.')[0] as string)))
-    out.push(`## \`${k}\``, '', table(top.filter((r) => r.key.startsWith(`${k}.`))), '');
+  // Top-level objects (server, events, …): one table each, in schema order.
+  const groups = [...new Set(top.filter((r) => r.key.includes('.')).map((r) => r.key.split('.')[0] as string))];
+  for (const g of groups) out.push(`## \`${g}\``, '', table(top.filter((r) => r.key.startsWith(`${g}.`))), '');
   for (const s of sections) {
     out.push(`## \`${s.path}\``, '');
     if (s.text) out.push(s.text, '');

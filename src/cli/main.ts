@@ -52,11 +52,13 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   program
-    .command('complete <input>')
-    .description('finish an open flow with the redirect URL (or bare code) the browser reached')
+    .command('complete [input]')
+    .description(
+      'finish an open flow with the redirect URL (or bare code) the browser reached; `-` or no argument reads it from stdin',
+    )
     .option('--json', 'JSON output')
     .action(
-      run(async (input: string, o: { json?: boolean }) =>
+      run(async (input: string | undefined, o: { json?: boolean }) =>
         (await import('./complete.js')).runComplete({ ...g(), input, ...o }, processIo),
       ),
     );

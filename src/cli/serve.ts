@@ -21,7 +21,8 @@ import { createScheduler, type Scheduler, type SchedulerOptions } from '../reaut
 import { createApp } from '../server/app.js';
 import { createLoginLink } from '../server/dashboard/sessions.js';
 import type { ServerContext } from '../server/context.js';
-import { listen, type ListeningServer } from '../server/listen.js';
+import { listen, parseListen, type ListeningServer } from '../server/listen.js';
+import { startEventRetention, type EventRetention } from '../store/retention.js';
 import { openWarden, type OpenWardenOptions, type Warden } from '../warden.js';
 import type { Io } from './output.js';
 
@@ -43,6 +44,8 @@ export interface Daemon {
   baseUrl: string;
   /** A fresh single-use dashboard sign-in link (valid a few minutes). */
   loginLink(): URL;
+  /** Hourly event pruning (events.retention_days, events.max_rows). */
+  retention: EventRetention;
   /** Graceful stop; idempotent. */
   close(): Promise<void>;
 }
@@ -60,6 +63,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let server: ListeningServer | null = null;
   let orchestrator: ReauthOrchestrator | null = null;
   let scheduler: Scheduler | null = null;
+  let retention: EventRetention | null = null;
   let ctx: ServerContext | null = null;
   try {
     // The orchestrator exists before the server so the callback route can reach it; it starts later.
@@ -69,6 +73,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       warden,
       orchestrator,
       apiKey: loadApiKey(warden),
+      hosts: [parseListen(cfg.listen).host],
       mail,
       clock,
       logger,
@@ -82,8 +87,10 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     await orchestrator.listenAll();
     scheduler = createScheduler(warden, orchestrator, opts.scheduler ?? {});
     scheduler.start();
+    retention = startEventRetention({ store: warden.store, clock, logger, config: warden.config.events });
     mail?.start();
   } catch (err) {
+    await retention?.stop();
     await mail?.stop();
     await server?.close(0);
     await orchestrator?.stop();
@@ -92,6 +99,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   }
   const o = orchestrator;
   const s = scheduler;
+  const r = retention;
   const context = ctx as ServerContext;
   const srv = server;
   let closing: Promise<void> | null = null;
@@ -102,11 +110,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     channels,
     server: srv,
     baseUrl: cfg.public_url ?? srv.url,
+    retention: r,
     loginLink: () => createLoginLink(context),
     close: () =>
       (closing ??= (async () => {
         // No new work; in-flight callbacks and scheduled steps finish.
-        await Promise.all([srv.close(), s.stop()]);
+        await Promise.all([srv.close(), s.stop(), r.stop()]);
         // The outbox loop finishes in-flight deliveries; undelivered rows stay queued in the store.
         await mail?.stop();
         // Long polls aborted, pastes being handled finish, device polling stops, sends drain.

@@ -215,6 +215,21 @@ export const mcpSchema = z.strictObject({
     ),
 });
 
+export const eventsSchema = z.strictObject({
+  retention_days: z
+    .number()
+    .int()
+    .positive()
+    .default(90)
+    .describe('Events older than this many days are deleted (the daemon prunes hourly).'),
+  max_rows: z
+    .number()
+    .int()
+    .positive()
+    .default(100_000)
+    .describe('At most this many events are kept; the oldest beyond it are deleted.'),
+});
+
 export const configSchema = z.strictObject({
   store: z
     .string()
@@ -239,6 +254,9 @@ export const configSchema = z.strictObject({
     .default({})
     .describe('Mail addresses with ordered send/read routes, by name.'),
   mcp: mcpSchema.default({ send_rate: '20/min' }).describe('Limits on what an agent may do through `tokenwarden mcp`.'),
+  events: eventsSchema
+    .default({ retention_days: 90, max_rows: 100_000 })
+    .describe('The event log (dashboard timeline, API, audit): how much of it is kept.'),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -247,4 +265,5 @@ export type ChannelConfig = z.output<typeof channelSchema>;
 export type MailboxConfig = z.output<typeof mailboxSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type McpConfig = z.output<typeof mcpSchema>;
+export type EventsConfig = z.output<typeof eventsSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

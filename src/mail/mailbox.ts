@@ -57,6 +57,11 @@ export interface MailboxDeps {
 
 export class MailboxImpl implements Mailbox {
   readonly address: string;
+  /**
+   * Deliveries running in this process, by outbox id: a send with the same idempotency key
+   * waits for that outcome instead of answering "queued" for a message going out right now.
+   */
+  private readonly inFlight = new Map<string, Promise<DeliveryOutcome>>();
   constructor(
     readonly name: string,
     private readonly cfg: MailboxConfig,
@@ -97,6 +102,19 @@ export class MailboxImpl implements Mailbox {
       // Same idempotency key: report the first send's outcome, never send a second copy.
       return this.result(record, { status: record.status, ...(record.lastError ? { error: record.lastError } : {}) });
     }
+    const running = this.inFlight.get(record.id);
+    if (running) return this.result(record, await running);
+    const work = this.claimAndDeliver(record);
+    void this.track(
+      record.id,
+      work.then((w) => w.outcome),
+    );
+    const { rec, outcome } = await work;
+    return this.result(rec, outcome);
+  }
+
+  /** Claim due rows (ours among them, unless another process holds it) and deliver ours now. */
+  private async claimAndDeliver(record: OutboxRecord): Promise<{ rec: OutboxRecord; outcome: DeliveryOutcome }> {
     const claimed = await this.d.store.claimMessages({
       owner: this.d.owner,
       now: this.d.clock.now(),
@@ -109,11 +127,23 @@ export class MailboxImpl implements Mailbox {
     // Other due rows claimed alongside ours are delivered too, without holding up the caller.
     if (others.length > 0) this.d.background(this.deliverMany(others));
     if (!mine) {
-      // Another process holds it (or it is backing off): it will go out from the outbox.
-      return this.result(record, { status: 'queued' });
+      // Another process holds it (or it is backing off): report where it stands now; if not
+      // finished, it goes out from the outbox.
+      const now = (await this.d.store.getMessage(record.id)) ?? record;
+      if (now.status === 'sent' || now.status === 'failed')
+        return { rec: now, outcome: { status: now.status, ...(now.lastError ? { error: now.lastError } : {}) } };
+      return { rec: now, outcome: { status: 'queued' } };
     }
-    const outcome = await this.deliver(mine);
-    return this.result(mine, outcome);
+    return { rec: mine, outcome: await this.deliver(mine) };
+  }
+
+  /** Remember a delivery in progress until it settles (the latest one per id wins). */
+  private track(id: string, p: Promise<DeliveryOutcome>): Promise<DeliveryOutcome> {
+    this.inFlight.set(id, p);
+    p.finally(() => {
+      if (this.inFlight.get(id) === p) this.inFlight.delete(id);
+    }).catch(() => undefined);
+    return p;
   }
 
   /** Deliver rows this process has claimed. */
@@ -124,6 +154,10 @@ export class MailboxImpl implements Mailbox {
   }
 
   deliver(rec: OutboxRecord): Promise<DeliveryOutcome> {
+    return this.track(rec.id, this.deliverNow(rec));
+  }
+
+  private deliverNow(rec: OutboxRecord): Promise<DeliveryOutcome> {
     return deliverClaimed(rec, {
       mailbox: this.name,
       owner: this.d.owner,

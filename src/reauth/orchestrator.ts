@@ -35,6 +35,12 @@ import type { Orchestrator, ReauthRequest } from './types.js';
 /** A link that expires within this margin is replaced rather than reminded about. */
 const NEARLY_EXPIRED_MS = 60_000;
 const DEAD_STATES = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
+/** A refused answer is recorded in at most this many characters (its text can come from outside). */
+const REJECTION_MESSAGE_CHARS = 500;
+
+function capText(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
 
 export interface OrchestratorOptions {
   /** Long-lived channels by config name (two-way ones are started here, with this orchestrator's paste handler). */
@@ -212,8 +218,8 @@ export class ReauthOrchestrator implements Orchestrator {
         await this.warden.sink.emit({
           type: 'paste_rejected',
           connection: null,
-          message: redact(err.message),
-          data: { via: opts.via, sender: opts.sender ?? null },
+          message: capText(redact(err.message), REJECTION_MESSAGE_CHARS),
+          data: { via: opts.via, sender: opts.sender === undefined ? null : capText(opts.sender, 200) },
         });
         throw err;
       }

@@ -1,6 +1,8 @@
 /**
- * API authentication: `Authorization: Bearer <api key>` compared in constant time, with
- * repeated failures from one client address answered 429 (+ Retry-After) for a while.
+ * API authentication: `Authorization: Bearer <api key>` compared in constant time. The key is
+ * checked first: a correct key always passes, whatever anyone else got wrong. Wrong keys spend
+ * from a failure budget (per client address and for all addresses together); once it is spent
+ * they are answered 429 (+ Retry-After) instead of 401 and no longer logged one by one.
  * The presented key is never logged or echoed.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -17,60 +19,91 @@ export function secretsEqual(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export interface FailureLimiterOptions {
-  /** Failures allowed within `windowMs` before the address is refused (default 10). */
-  maxFailures?: number;
-  /** Sliding window and lock-out length (default 60 s). */
-  windowMs?: number;
-  /** Addresses tracked at most (oldest dropped; bounds memory under a spray). */
+/** A token bucket: `burst` tokens, one more every `refillMs`. */
+export interface BucketSpec {
+  burst: number;
+  refillMs: number;
+}
+
+export interface FailureBudgetOptions {
+  /** Failures one client address may make: 10 at once, then one every 6 s (10 a minute). */
+  perClient?: BucketSpec;
+  /** Failures all addresses together may make: 60 at once, then one every 2 s (30 a minute). */
+  global?: BucketSpec;
+  /** Addresses tracked at most (oldest dropped; bounds memory under an address spray, which the global bucket still limits). */
   maxTracked?: number;
 }
 
-/** Counts failed attempts per client address in a sliding window. */
-export class FailureLimiter {
-  private readonly failures = new Map<string, number[]>();
-  private readonly maxFailures: number;
-  private readonly windowMs: number;
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/**
+ * Failed attempts as token buckets, one per client address and one shared by all: a failure
+ * spends a token from both; when either is empty the failure is refused (429). Only failures
+ * spend, so a client with the right secret is never slowed by anyone's guessing, and rotating
+ * addresses does not buy more guesses than the shared bucket holds.
+ */
+export class FailureBudget {
+  private readonly clients = new Map<string, Bucket>();
+  private readonly shared: Bucket;
+  private readonly perClient: BucketSpec;
+  private readonly global: BucketSpec;
   private readonly maxTracked: number;
 
   constructor(
     private readonly clock: Clock,
-    opts: FailureLimiterOptions = {},
+    opts: FailureBudgetOptions = {},
   ) {
-    this.maxFailures = opts.maxFailures ?? 10;
-    this.windowMs = opts.windowMs ?? 60_000;
+    this.perClient = opts.perClient ?? { burst: 10, refillMs: 6_000 };
+    this.global = opts.global ?? { burst: 60, refillMs: 2_000 };
     this.maxTracked = opts.maxTracked ?? 10_000;
+    this.shared = { tokens: this.global.burst, at: clock.now() };
   }
 
-  /** Milliseconds until `client` may try again, or 0 if it may try now. */
-  blockedFor(client: string): number {
-    if (!this.failures.has(client)) return 0;
-    const recent = this.recent(client);
-    if (recent.length < this.maxFailures) return 0;
-    const oldest = recent[recent.length - this.maxFailures] ?? this.clock.now();
-    return Math.max(1, oldest + this.windowMs - this.clock.now());
-  }
-
-  fail(client: string): void {
-    const recent = this.recent(client);
-    recent.push(this.clock.now());
-    this.failures.delete(client);
-    this.failures.set(client, recent);
-    if (this.failures.size > this.maxTracked) {
-      const first = this.failures.keys().next().value;
-      if (first !== undefined) this.failures.delete(first);
+  /**
+   * Record a failure by `client`: 0 when the budget allowed it (a token was spent from both
+   * buckets), otherwise the milliseconds until it would (nothing is spent).
+   */
+  spend(client: string): number {
+    const now = this.clock.now();
+    const mine = this.refill(
+      this.clients.get(client) ?? { tokens: this.perClient.burst, at: now },
+      this.perClient,
+      now,
+    );
+    const all = this.refill(this.shared, this.global, now);
+    // Most recently failing last: the oldest entry is the one dropped at the cap.
+    this.clients.delete(client);
+    this.clients.set(client, mine);
+    if (this.clients.size > this.maxTracked) {
+      const first = this.clients.keys().next().value;
+      if (first !== undefined) this.clients.delete(first);
     }
+    if (mine.tokens >= 1 && all.tokens >= 1) {
+      mine.tokens -= 1;
+      all.tokens -= 1;
+      return 0;
+    }
+    return Math.max(this.waitFor(mine, this.perClient, now), this.waitFor(all, this.global, now), 1);
   }
 
-  succeed(client: string): void {
-    this.failures.delete(client);
+  private refill(b: Bucket, spec: BucketSpec, now: number): Bucket {
+    if (b.tokens >= spec.burst) {
+      b.at = now;
+      return b;
+    }
+    const earned = Math.floor((now - b.at) / spec.refillMs);
+    if (earned > 0) {
+      b.tokens = Math.min(spec.burst, b.tokens + earned);
+      b.at = b.tokens >= spec.burst ? now : b.at + earned * spec.refillMs;
+    }
+    return b;
   }
 
-  private recent(client: string): number[] {
-    const since = this.clock.now() - this.windowMs;
-    const list = (this.failures.get(client) ?? []).filter((t) => t > since);
-    if (list.length === 0) this.failures.delete(client);
-    return list;
+  private waitFor(b: Bucket, spec: BucketSpec, now: number): number {
+    return b.tokens >= 1 ? 0 : b.at + spec.refillMs - now;
   }
 }
 
@@ -84,7 +117,7 @@ export function clientAddress(c: Context): string {
 }
 
 /** Middleware guarding `/api/*`. */
-export function apiAuth(ctx: ServerContext, limiter: FailureLimiter): MiddlewareHandler {
+export function apiAuth(ctx: ServerContext, budget: FailureBudget): MiddlewareHandler {
   // The expected key's hash, computed once (the key is fixed for the server's life).
   let expected: { key: string; digest: Buffer } | null = null;
   const matches = (presented: string, key: string): boolean => {
@@ -92,9 +125,6 @@ export function apiAuth(ctx: ServerContext, limiter: FailureLimiter): Middleware
     return timingSafeEqual(createHash('sha256').update(presented).digest(), expected.digest);
   };
   return async (c, next) => {
-    const client = clientAddress(c);
-    const wait = limiter.blockedFor(client);
-    if (wait > 0) return errorResponse(c, new RateLimitedError(wait));
     if (ctx.apiKey === null)
       return errorResponse(
         c,
@@ -105,20 +135,23 @@ export function apiAuth(ctx: ServerContext, limiter: FailureLimiter): Middleware
       );
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
-    if (!m?.[1] || !matches(m[1], ctx.apiKey)) {
-      limiter.fail(client);
-      ctx.logger.warn('API request with a missing or wrong key', {
-        client,
-        path: c.req.path,
-        presented: m ? 'wrong key' : 'none',
-      });
-      c.header('WWW-Authenticate', 'Bearer realm="tokenwarden"');
-      return errorResponse(
-        c,
-        new TokenwardenError('TW_UNAUTHORIZED', 'Missing or wrong API key: send "Authorization: Bearer <api key>".'),
-      );
+    // The key first, in constant time: the right key passes whatever the failure budget says.
+    if (m?.[1] && matches(m[1], ctx.apiKey)) {
+      await next();
+      return;
     }
-    limiter.succeed(client);
-    await next();
+    const client = clientAddress(c);
+    const wait = budget.spend(client);
+    if (wait > 0) return errorResponse(c, new RateLimitedError(wait));
+    ctx.logger.warn('API request with a missing or wrong key', {
+      client,
+      path: c.req.path,
+      presented: m ? 'wrong key' : 'none',
+    });
+    c.header('WWW-Authenticate', 'Bearer realm="tokenwarden"');
+    return errorResponse(
+      c,
+      new TokenwardenError('TW_UNAUTHORIZED', 'Missing or wrong API key: send "Authorization: Bearer <api key>".'),
+    );
   };
 }

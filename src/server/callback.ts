@@ -1,7 +1,8 @@
 /**
  * `GET /oauth/callback`: the redirect URI the human's browser reaches (RFC 6749 §4.1.2). The
  * flow is looked up by `state` and the code exchanged at once; the page says what happened.
- * Everything shown is escaped, and the code is never echoed (nor logged).
+ * A `state` that names no open flow is refused before anything is recorded. Everything shown
+ * is escaped, the code is never echoed (nor logged), and the page cannot be framed.
  */
 import type { Context, Hono } from 'hono';
 import { InputError } from '../core/errors.js';
@@ -15,6 +16,11 @@ export function mountCallback(app: Hono, ctx: ServerContext): void {
   app.get(CALLBACK_PATH, async (c) => {
     // What the browser reached, as a pasted redirect URL would be (the flow's redirect_uri + query).
     const url = new URL(c.req.url);
+    // Only an answer to a flow this server opened goes further: anything else (a forged or
+    // stale state, a cross-site request with made-up error text) is refused here and records
+    // nothing, so strangers cannot write events.
+    const refused = await unknownFlow(ctx, url.searchParams.get('state'));
+    if (refused) return page(c, 400, 'Not accepted', refused);
     try {
       const done = await ctx.orchestrator.complete(url.toString(), { via: 'callback' });
       return page(c, 200, 'Authorized', `${acceptedReply(done)} You can close this page.`);
@@ -30,6 +36,16 @@ export function mountCallback(app: Hono, ctx: ServerContext): void {
       );
     }
   });
+}
+
+/** Why a callback with this `state` cannot belong to an open flow, or null when it may. */
+async function unknownFlow(ctx: ServerContext, state: string | null): Promise<string | null> {
+  if (!state) return 'Not accepted: the URL has no state parameter, so it cannot be matched to an open flow.';
+  const flow = await ctx.warden.store.findFlowByState(state);
+  if (!flow) return 'Not accepted: this link does not match any flow tokenwarden opened (unknown state).';
+  if (flow.status !== 'open')
+    return 'Not accepted: this link was already used or closed. Ask for a fresh link if needed.';
+  return null;
 }
 
 export function escapeHtml(s: string): string {
@@ -48,6 +64,8 @@ function page(c: Context, status: 200 | 400 | 410 | 502, title: string, text: st
   return c.html(body, status, {
     'cache-control': 'no-store',
     'referrer-policy': 'no-referrer',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
   });
 }

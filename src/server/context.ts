@@ -14,6 +14,8 @@ export interface ServerContext {
   logger: Logger;
   /** Where the human's browser reaches this server (public_url or http://listen). */
   baseUrl: string;
+  /** More host names this server answers to besides loopback names and baseUrl's host (the listen host). */
+  hosts?: string[] | undefined;
   /** The mail service when mailboxes are configured (absent: mail routes answer 404). */
   mail?: MailService | undefined;
 }

@@ -40,10 +40,10 @@ export function retryAfterSeconds(err: unknown, fallbackMs = 5_000): number | un
   return undefined;
 }
 
-/** Too many failed attempts from one client; come back after `retryAfterMs`. */
+/** Too many failed attempts (from this client, or from all together); come back after `retryAfterMs`. */
 export class RateLimitedError extends TokenwardenError {
   constructor(readonly retryAfterMs: number) {
-    super('TW_RATE_LIMITED', 'Too many failed authentication attempts from this address; slow down.');
+    super('TW_RATE_LIMITED', 'Too many failed authentication attempts; slow down. A correct key is still accepted.');
   }
 }
 

@@ -209,6 +209,12 @@ export interface Store {
     limit?: number;
     newestFirst?: boolean;
   }): Promise<WardenEvent[]>;
+  /**
+   * Retention: delete events recorded before `before` (epoch ms, by `at`) and all but the
+   * newest `keep` (by id), `chunk` rows per statement (default 5,000) so other writers
+   * interleave. Ids are never reused afterwards. Returns how many were deleted.
+   */
+  pruneEvents(opts: { before: number; keep: number; chunk?: number }): Promise<number>;
 
   // ---- outbox ----
   /** Insert; if (mailbox, idempotencyKey) exists, return the existing row instead. */

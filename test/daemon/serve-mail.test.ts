@@ -14,12 +14,13 @@ let smtp: SmtpPeer;
 let ws: Workspace;
 let daemon: Daemon;
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
+const API_KEY = 'serve-mail-api-key-0123456789';
 
 beforeAll(async () => {
   oidc = await startOidcProvider({ redirectUris: [REDIRECT], accessTokenTtl: 600, refreshTokenTtl: 3600 });
   smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'app-pw-42' } });
   ws = makeWorkspace({
-    server: { listen: '127.0.0.1:0' },
+    server: { listen: '127.0.0.1:0', api_key: API_KEY },
     channels: { mail: { type: 'email', mailbox: 'agent', to: 'human@example.org' } },
     connections: {
       sandbox: {
@@ -83,5 +84,36 @@ describe('serve with mailboxes', () => {
     await smtp.setDown(false);
     await smtp.waitForCount(before + 1, 30_000);
     expect(smtp.countByMessageId(r.messageId)).toBe(1);
+  });
+
+  it('concurrent sends with one Idempotency-Key answer the real outcome, and one copy goes out', async () => {
+    const before = smtp.received.length;
+    const post = (): Promise<Response> =>
+      fetch(`${daemon.server.url}/api/v1/mailboxes/agent/send`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${API_KEY}`,
+          'content-type': 'application/json',
+          'idempotency-key': 'report-concurrent-1',
+        },
+        body: JSON.stringify({ to: 'carol@example.org', subject: 'once', text: 'only one copy' }),
+      });
+    const answers = await Promise.all([post(), post(), post(), post()]);
+    const bodies = (await Promise.all(answers.map((r) => r.json()))) as Array<{
+      id: string;
+      message_id: string;
+      status: string;
+    }>;
+    // Every caller hears "sent", none "queued": the message did go out.
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(bodies.map((b) => b.status)).toEqual(['sent', 'sent', 'sent', 'sent']);
+    expect(new Set(bodies.map((b) => b.id)).size).toBe(1);
+    await smtp.waitForCount(before + 1);
+    expect(smtp.countByMessageId(bodies[0]?.message_id ?? '')).toBe(1);
+    // Asked again later: the same outcome from the outbox.
+    const later = await post();
+    expect(later.status).toBe(200);
+    expect(((await later.json()) as { status: string }).status).toBe('sent');
+    expect(smtp.received.length).toBe(before + 1);
   });
 });

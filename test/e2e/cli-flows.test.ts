@@ -4,11 +4,12 @@
  * flow, token, revoked grant → exit 3 with a diagnosed cause, several processes at one expiry
  * → exactly one refresh, bad input changes nothing, no plaintext token on disk.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
-import { lines, makeWorkspace, type Workspace } from '../helpers/workspace.js';
+import { CLI, lines, makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { openWarden } from '../../src/warden.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 
@@ -101,6 +102,42 @@ describe('tokenwarden CLI against oidc-provider', () => {
     const again = await ws.cli(['complete', finalUrl]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already used/);
+  });
+
+  it('takes the redirect URL on stdin (`complete -`, or no argument with piped input)', async () => {
+    const flowUrl = async (): Promise<string> => {
+      const started = await ws.cli(['connect', 'sandbox', '--no-wait', '--json']);
+      return peer.approveAuthorization((JSON.parse(started.stdout) as { url: string }).url);
+    };
+    const first = await flowUrl();
+    const dash = await ws.cli(['complete', '-', '--json'], { stdin: `${first}\n` });
+    expect(dash.stderr).toBe('');
+    expect(dash.code).toBe(0);
+    expect(JSON.parse(dash.stdout)).toMatchObject({ event: 'authorized', connection: 'sandbox' });
+
+    const second = await flowUrl();
+    const piped = await ws.cli(['complete'], { stdin: second });
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toMatch(/^Authorized "sandbox"/);
+
+    const empty = await ws.cli(['complete', '-'], { stdin: '' });
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/nothing on stdin/);
+    const huge = await ws.cli(['complete', '-'], { stdin: 'x'.repeat(100 * 1024) });
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/more than 65536 bytes on stdin/);
+
+    // No argument on a terminal: a usage error saying both ways, not a wait for input.
+    const tty = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const cmd = [process.execPath, CLI, '--config', ws.configPath, 'complete'].map((a) => `'${a}'`).join(' ');
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ws.dir, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    expect(tty.code).toBe(2);
+    expect(tty.out).toMatch(/pipe it on stdin \(`tokenwarden complete -`/);
   });
 
   it('captures the loopback callback while waiting', async () => {

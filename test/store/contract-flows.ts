@@ -112,6 +112,41 @@ export function flowAndEventContract(s: () => Store): void {
       expect(await s().listEvents({ limit: 1, since: e1.id })).toEqual([e2]);
     });
 
+    it('prunes by age and by count, oldest first; ids are not reused', async () => {
+      const day = 86_400_000;
+      const old: number[] = [];
+      for (let i = 0; i < 5; i++)
+        old.push(
+          (await s().appendEvent({ type: 'probe_ok', connection: null, message: `old ${i}`, data: null }, T - 10 * day))
+            .id,
+        );
+      const fresh: number[] = [];
+      for (let i = 0; i < 8; i++)
+        fresh.push(
+          (await s().appendEvent({ type: 'probe_ok', connection: 'gmail', message: `new ${i}`, data: null }, T + i)).id,
+        );
+      // Age: the five old ones go, nothing newer.
+      expect(await s().pruneEvents({ before: T - day, keep: 1_000 })).toBe(5);
+      expect((await s().listEvents()).map((e) => e.id)).toEqual(fresh);
+      // Count: the newest three stay.
+      expect(await s().pruneEvents({ before: T - day, keep: 3 })).toBe(5);
+      expect((await s().listEvents()).map((e) => e.message)).toEqual(['new 5', 'new 6', 'new 7']);
+      expect(await s().pruneEvents({ before: T - day, keep: 3 })).toBe(0);
+      // Keeping none empties the log, and the next id still follows the last one handed out.
+      expect(await s().pruneEvents({ before: T - day, keep: 0 })).toBe(3);
+      expect(await s().listEvents()).toEqual([]);
+      const next = await s().appendEvent({ type: 'probe_ok', connection: null, message: 'after', data: null }, T);
+      expect(next.id).toBeGreaterThan(Math.max(...old, ...fresh));
+    });
+
+    it('prunes in chunks until nothing is left to prune', async () => {
+      for (let i = 0; i < 30; i++)
+        await s().appendEvent({ type: 'probe_ok', connection: null, message: `${i}`, data: null }, T + i);
+      // 10 by age (at < T + 10), then all but the newest 4 by count, 7 rows per statement.
+      expect(await s().pruneEvents({ before: T + 10, keep: 4, chunk: 7 })).toBe(26);
+      expect((await s().listEvents()).map((e) => e.message)).toEqual(['26', '27', '28', '29']);
+    });
+
     it('limits to 100 by default', async () => {
       for (let i = 0; i < 105; i++) {
         await s().appendEvent({ type: 'probe_ok', connection: null, message: `${i}`, data: null }, T + i);

@@ -1,12 +1,12 @@
 /**
- * `/api/v1/*` JSON API (DESIGN section 7): every call needs `Authorization: Bearer <api key>`;
+ * `/api/v1/*` JSON API: every call needs `Authorization: Bearer <api key>`;
  * every error is `{ "error": { "code": "TW_…", "message": … } }` with the status mapped from
  * its code in server/error-status.ts.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { NotFoundError, TokenwardenError } from '../../core/errors.js';
-import { FailureLimiter, apiAuth, type FailureLimiterOptions } from '../auth.js';
+import { FailureBudget, apiAuth, type FailureBudgetOptions } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { errorResponse } from '../error-status.js';
 import { mountConnections } from './connections.js';
@@ -18,11 +18,11 @@ import { mountMailboxes } from './mailboxes.js';
 /** Largest request body accepted (mail with attachments, base64). */
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
 
-export function mountApi(app: Hono, ctx: ServerContext, opts: { limiter?: FailureLimiterOptions } = {}): void {
+export function mountApi(app: Hono, ctx: ServerContext, opts: { budget?: FailureBudgetOptions } = {}): void {
   const api = new Hono();
-  const limiter = new FailureLimiter(ctx.clock, opts.limiter);
+  const budget = new FailureBudget(ctx.clock, opts.budget);
   api.onError((err, c) => errorResponse(c, err, ctx.logger));
-  api.use('*', apiAuth(ctx, limiter));
+  api.use('*', apiAuth(ctx, budget));
   // Only on routes that read a body: touching the body materialises the full Request on
   // @hono/node-server, which costs the token hot path ~4x (bench/http-token.ts).
   const limit = bodyLimit({

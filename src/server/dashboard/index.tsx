@@ -1,5 +1,5 @@
 /**
- * `GET /` dashboard (DESIGN section 7; issue 5): sign-in by one-time link, connections with
+ * `GET /` dashboard: sign-in by one-time link, connections with
  * their state and expiries, open flows with link, QR code and paste form, mailboxes, the event
  * timeline, live updates over server-sent events. Every page carries a strict CSP (no inline
  * script or style), frame denial and no-referrer; every form a CSRF token.
@@ -7,13 +7,14 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import QRCode from 'qrcode';
 import { TokenwardenError } from '../../core/errors.js';
 import type { WardenEvent } from '../../core/types.js';
-import { FailureLimiter, clientAddress, secretsEqual } from '../auth.js';
+import { FailureBudget, clientAddress, secretsEqual } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { DASHBOARD_FORM_BYTES, UNAUTHENTICATED_BODY_BYTES, smallBody } from '../guards.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
 import { loadModel } from './model.js';
+import { qrSvg } from './qr.js';
 import { DashboardPage, Live, SignInPage } from './page.js';
 import { SESSION_TTL_MS, sessionsFor, type Session } from './sessions.js';
 
@@ -44,7 +45,7 @@ const SSE_HEARTBEAT_MS = 15_000;
 
 export function mountDashboard(app: Hono, ctx: ServerContext): void {
   const sessions = sessionsFor(ctx);
-  const limiter = new FailureLimiter(ctx.clock);
+  const budget = new FailureBudget(ctx.clock);
   const secure = (): boolean => ctx.baseUrl.startsWith('https:');
   const cookieName = (): string => (secure() ? '__Host-tw_session' : 'tw_session');
   const current = (c: Context): { id: string | undefined; session: Session | null } => {
@@ -76,27 +77,32 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
   dash.get('/login', (c) => {
     const token = c.req.query('token') ?? null;
     // Looking does not use the link up (chat apps fetch links to preview them); signing in does.
-    return c.html(
-      <SignInPage token={token} valid={token !== null && sessions.loginTokenValid(token)} />,
-      token && !sessions.loginTokenValid(token) ? 401 : 200,
-    );
+    const valid = token !== null && sessions.loginTokenValid(token);
+    // An unknown token shown here is a guess like a failed sign-in: it spends the same budget.
+    if (token && !valid) {
+      const wait = budget.spend(clientAddress(c));
+      if (wait > 0) return tooManyFailures(c, wait);
+    }
+    return c.html(<SignInPage token={token} valid={valid} />, token && !valid ? 401 : 200);
   });
+
+  // Read before anyone is known: a few KiB at most.
+  dash.post('/login', smallBody(UNAUTHENTICATED_BODY_BYTES));
+  for (const path of ['/logout', '/flows/complete', '/connections/:name/reauth'])
+    dash.post(path, smallBody(DASHBOARD_FORM_BYTES));
 
   dash.post('/login', async (c) => {
     const client = clientAddress(c);
-    if (limiter.blockedFor(client) > 0) {
-      c.header('Retry-After', String(Math.ceil(limiter.blockedFor(client) / 1000)));
-      return c.text('Too many failed sign-in attempts; wait a minute.', 429);
-    }
     const form = await formBody(c);
     const token = typeof form['token'] === 'string' ? form['token'] : '';
+    // The link first: a valid one signs in whatever anyone else got wrong.
     const opened = sessions.login(token);
     if (!opened) {
-      limiter.fail(client);
+      const wait = budget.spend(client);
+      if (wait > 0) return tooManyFailures(c, wait);
       ctx.logger.warn('dashboard sign-in with an unknown, used or expired link', { client });
       return c.html(<SignInPage token={token || null} valid={false} />, 401);
     }
-    limiter.succeed(client);
     ctx.logger.info('dashboard sign-in', { client });
     setCookie(c, cookieName(), opened.id, {
       httpOnly: true,
@@ -134,7 +140,12 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     if (!current(c).session) return c.text('Sign in first.', 401);
     const flow = await ctx.warden.store.getFlow(c.req.param('id'));
     if (!flow || flow.status !== 'open') return c.text('No such open flow.', 404);
-    const svg = await QRCode.toString(flow.url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    const svg = await qrSvg(flow.url);
+    if (svg === null)
+      return c.text(
+        `This link is too long for a QR code (${Buffer.byteLength(flow.url)} bytes); open it from the dashboard as text.`,
+        422,
+      );
     c.header('Content-Type', 'image/svg+xml');
     return c.body(svg);
   });
@@ -215,6 +226,11 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
   });
 
   app.route('/', dash);
+}
+
+function tooManyFailures(c: Context, waitMs: number): Response {
+  c.header('Retry-After', String(Math.ceil(waitMs / 1000)));
+  return c.text('Too many failed sign-in attempts; wait a minute. A valid link still works.', 429);
 }
 
 async function csrfOk(c: Context, session: Session, form?: Record<string, unknown>): Promise<boolean> {

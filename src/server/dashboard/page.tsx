@@ -8,6 +8,7 @@ import type { WardenEvent } from '../../core/types.js';
 import type { MailboxStatus } from '../../mail/index.js';
 import type { ConnectionView } from '../connection-view.js';
 import type { DashboardModel } from './model.js';
+import { qrFits } from './qr.js';
 import type { Session } from './sessions.js';
 
 const STATE_WORDS: Record<string, string> = {
@@ -104,13 +105,17 @@ const FlowCard: FC<{ c: ConnectionView; session: Session }> = ({ c, session }) =
           {f.url}
         </a>
       </p>
-      <img
-        class="qr"
-        src={`/flows/${encodeURIComponent(f.id)}/qr.svg`}
-        alt={`QR code of the ${c.name} authorization link`}
-        width="192"
-        height="192"
-      />
+      {qrFits(f.url) ? (
+        <img
+          class="qr"
+          src={`/flows/${encodeURIComponent(f.id)}/qr.svg`}
+          alt={`QR code of the ${c.name} authorization link`}
+          width="192"
+          height="192"
+        />
+      ) : (
+        <p class="k qr-none">This link is too long for a QR code: open it from the text above.</p>
+      )}
       {f.kind === 'auth_code' ? (
         <form method="post" action="/flows/complete" class="paste">
           <label for={`paste-${f.id}`}>

@@ -42,7 +42,7 @@ import type {
   Store,
 } from '../types.js';
 import { ChangeFeed, CHANNEL, supportsNotify } from './change-feed.js';
-import { appendEvent, listEvents } from './events.js';
+import { appendEvent, listEvents, pruneEvents } from './events.js';
 import * as leases from './leases.js';
 import { describeTarget, toStoreError } from './errors.js';
 import { assertSchemaNotNewer, migrate } from './migrations.js';
@@ -319,6 +319,10 @@ export class PostgresStore implements Store {
   }
 
   // ------------------------------------------------------------------ events
+
+  pruneEvents(opts: { before: number; keep: number; chunk?: number }): Promise<number> {
+    return pruneEvents(this.q, opts);
+  }
 
   appendEvent(event: NewEvent, now: number): Promise<WardenEvent> {
     return appendEvent(this.q, event, now);

@@ -126,3 +126,28 @@ export function listEvents(
     .all(...values, opts.limit ?? DEFAULT_LIMIT) as EventRow[];
   return rows.map(eventFromRow);
 }
+
+/** Rows deleted per statement while pruning: short write locks, other writers interleave. */
+const PRUNE_CHUNK = 5_000;
+
+/**
+ * Delete events older than `before` (by `at`) and all but the newest `keep` (by id), in
+ * chunks. Returns how many were deleted.
+ */
+export function pruneEvents(db: Db, opts: { before: number; keep: number; chunk?: number }): number {
+  const size = Math.max(1, Math.floor(opts.chunk ?? PRUNE_CHUNK));
+  let deleted = 0;
+  const chunk = (where: string, arg: number): void => {
+    const stmt = db.q(`DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ${where} ORDER BY id LIMIT ?)`);
+    for (;;) {
+      const n = stmt.run(arg, size).changes;
+      deleted += n;
+      if (n < size) break;
+    }
+  };
+  chunk('at < ?', opts.before);
+  const cutoff = db.q(`SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?`).get(Math.max(0, opts.keep)) as
+    { id: number } | undefined;
+  if (cutoff) chunk('id <= ?', cutoff.id);
+  return deleted;
+}

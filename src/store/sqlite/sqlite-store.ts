@@ -261,6 +261,10 @@ export class SqliteStore implements Store {
     return this.run(() => flows.listEvents(this.db, opts));
   }
 
+  pruneEvents(opts: { before: number; keep: number; chunk?: number }): Promise<number> {
+    return this.run(() => flows.pruneEvents(this.db, opts));
+  }
+
   // ------------------------------------------------------------------ outbox and leader leases
 
   enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }> {
