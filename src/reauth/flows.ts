@@ -23,6 +23,9 @@ const OPEN_LEASE_MS = 20_000;
 /** How long one exchange may hold a flow before another paste of it may try (crash recovery). */
 export const EXCHANGE_LEASE_MS = 30_000; // > the 15 s default provider timeout
 
+/** Codes the provider may refuse for one link before it closes (a leaked state plus junk codes must not burn links at will). */
+export const MAX_REFUSED_CODES = 3;
+
 export interface FlowServiceDeps {
   store: Store;
   clock: Clock;
@@ -46,6 +49,7 @@ export interface CompletedFlow {
 export class FlowService {
   private readonly devicePolls = new Map<string, AbortController>();
   private readonly opening = new Map<string, Promise<FlowRecord>>();
+  private readonly completing = new Map<string, Promise<CompletedFlow>>();
 
   constructor(private readonly deps: FlowServiceDeps) {}
 
@@ -192,10 +196,22 @@ export class FlowService {
 
   /**
    * Complete an authorization-code flow from what the human sent back: the full redirect URL,
-   * the URL inside other text, or a bare code when exactly one flow is open. The flow is claimed
-   * atomically first (single use across processes), then the code is exchanged at once.
+   * the URL inside other text, or a bare code when exactly one flow is open. One code exchange
+   * per flow, however many times the answer arrives at once: submissions in this process join
+   * the one in flight (single flight by flow id) and get its result; another process finds the
+   * flow claimed and is refused. The code is exchanged at once.
    */
   async completeFromInput(input: string, opts: { via?: string; connection?: string } = {}): Promise<CompletedFlow> {
+    const { flow, callback } = await this.matchInput(input, opts.connection);
+    const inflight = this.completing.get(flow.id);
+    if (inflight) return inflight.catch((err: unknown) => Promise.reject(joinedFailure(err)));
+    const p = this.exchangeClaimed(flow, callback, opts.via ?? 'paste').finally(() => this.completing.delete(flow.id));
+    this.completing.set(flow.id, p);
+    return p;
+  }
+
+  /** The open authorization-code flow the human's answer belongs to, and the callback URL to exchange. */
+  private async matchInput(input: string, connection?: string): Promise<{ flow: FlowRecord; callback: URL }> {
     const parsed = parsePaste(input);
     const { store, clock } = this.deps;
     if (parsed.kind === 'invalid') throw new InputError(`Not accepted: ${parsed.reason}`);
@@ -213,7 +229,7 @@ export class FlowService {
         throw new InputError('Not accepted: this link does not match any flow tokenwarden opened (unknown state).');
       callback = parsed.url;
     } else {
-      const open = (await store.listOpenFlows(opts.connection)).filter((f) => f.kind === 'auth_code');
+      const open = (await store.listOpenFlows(connection)).filter((f) => f.kind === 'auth_code');
       if (open.length !== 1)
         throw new InputError(
           open.length === 0
@@ -232,19 +248,33 @@ export class FlowService {
       throw new InputError(`Not accepted: this link was already used or closed (${flow.outcome ?? flow.status}).`);
     const now = clock.now();
     if (flow.expiresAt <= now) {
-      await store.finishFlow(flow.id, 'expired', now, 'link expired');
+      // Only the submission that closes it asks for a fresh link (one fresh link, not one per copy).
+      if (!(await store.finishFlow(flow.id, 'expired', now, 'link expired')))
+        throw new InputError('Not accepted: this link was already used or closed.');
       throw new FlowExpiredError(flow, 'The link expired before it was used.');
     }
-    // Claim the flow for this exchange with a short lease (not by closing it): a second paste of
-    // the same URL is refused while we exchange — a code redeemed twice makes the provider revoke
-    // the grant (RFC 6749 §4.1.2) — yet a crash or a network failure mid-exchange leaves the flow
-    // open, so the human's same link still works once the lease lapses.
+    return { flow, callback };
+  }
+
+  /**
+   * Claim the flow for this one exchange (not by closing it): a lease whose owner is a token of
+   * this attempt alone, so a second submission — from this process or another — can never
+   * share it; a code redeemed twice makes the provider revoke the grant (RFC 6749 §4.1.2). A
+   * crash or a network failure mid-exchange leaves the flow open, so the human's same link
+   * still works once the claim lapses (EXCHANGE_LEASE_MS).
+   */
+  private async exchangeClaimed(flow: FlowRecord, callback: URL, via: string): Promise<CompletedFlow> {
+    const { store, clock } = this.deps;
     const claim = `flow:${flow.id}`;
-    if (!(await store.acquireLease(claim, this.deps.owner, EXCHANGE_LEASE_MS, now)))
-      throw new InputError('Not accepted: this link is being completed right now (it was sent twice).');
+    const token = `${this.deps.owner}:claim:${randomBytes(9).toString('base64url')}`;
+    if (!(await store.acquireLease(claim, token, EXCHANGE_LEASE_MS, clock.now())))
+      throw new InputError(
+        'Not accepted: this link is already being completed (it was sent more than once); the first submission decides.',
+      );
     try {
       const current = await store.getFlow(flow.id);
-      if (!current || current.status !== 'open') throw new InputError('Not accepted: this link was already used.');
+      if (!current || current.status !== 'open')
+        throw new InputError(`Not accepted: this link was already used (${current?.outcome ?? 'closed'}).`);
       const rt = this.runtime(flow.connection);
       let tokens: TokenSet;
       try {
@@ -256,23 +286,48 @@ export class FlowService {
           nonce: flow.nonce ?? undefined,
         });
       } catch (err) {
-        if (err instanceof ProviderError && err.error === 'invalid_grant') {
-          await store.finishFlow(flow.id, 'failed', clock.now(), 'code expired or already used');
-          throw new FlowExpiredError(
-            flow,
-            'The code was expired or already used by the time it reached tokenwarden.',
-            err,
-          );
-        }
+        const refused = refusedCodes(current.outcome);
+        if (err instanceof ProviderError && err.error === 'invalid_grant') return await this.codeRefused(current, err);
         await store
-          .updateFlow(flow.id, { outcome: `exchange failed (${errorLabel(err)}); link still open` })
+          .updateFlow(flow.id, {
+            outcome: `exchange failed (${errorLabel(err)}); link still open${refused ? `; ${refusedNote(refused)}` : ''}`,
+          })
           .catch(() => undefined);
         throw err;
       }
-      return await this.authorized(flow, tokens, opts.via ?? 'paste');
+      return await this.authorized(flow, tokens, via);
     } finally {
-      await store.releaseLease(claim, this.deps.owner).catch(() => undefined);
+      await store.releaseLease(claim, token).catch(() => undefined);
     }
+  }
+
+  /**
+   * The provider refused the code (expired, already used, or junk sent with a leaked state).
+   * The link stays open for the human's next try — opening it again yields a new code — up to
+   * MAX_REFUSED_CODES refusals; then it closes and the caller may send a fresh link.
+   */
+  private async codeRefused(flow: FlowRecord, err: ProviderError): Promise<never> {
+    const { store, clock } = this.deps;
+    const n = refusedCodes(flow.outcome) + 1;
+    if (n < MAX_REFUSED_CODES) {
+      await store.updateFlow(flow.id, { outcome: `link still open; ${refusedNote(n)}` });
+      await this.deps.events.emit({
+        type: 'paste_rejected',
+        connection: flow.connection,
+        message: `The provider refused a code sent for this link (${n} of ${MAX_REFUSED_CODES}); the link stays open.`,
+        data: { flowId: flow.id, refusedCodes: n, error: err.error },
+      });
+      throw new InputError(
+        `Not accepted: the provider refused this code (it expired, was already used, or was not issued for this link). The link stays open: open it again and send back the new address (${MAX_REFUSED_CODES - n} more ${MAX_REFUSED_CODES - n === 1 ? 'try' : 'tries'} before it closes).`,
+        { cause: err },
+      );
+    }
+    await store.finishFlow(flow.id, 'failed', clock.now(), `link closed; ${refusedNote(n)}`);
+    throw new FlowExpiredError(
+      flow,
+      `The provider refused ${n} codes sent for this link (expired, already used, or not issued for it), so the link was closed.`,
+      err,
+    );
   }
 
   /** Poll a device-code flow to completion (RFC 8628 §3.4); resolves when tokens are stored. */
@@ -342,6 +397,22 @@ export class FlowExpiredError extends InputError {
   ) {
     super(`${why} A fresh link is needed.`, { cause });
   }
+}
+
+/** A submission that joined one in flight: the same outcome, except that only the first asks for a fresh link. */
+function joinedFailure(err: unknown): unknown {
+  if (!(err instanceof FlowExpiredError)) return err;
+  return new InputError(`Not accepted: ${err.message.replace(/ A fresh link is needed\.$/, '')}`, { cause: err });
+}
+
+/** How many codes the provider refused for a flow so far (kept in its outcome note). */
+function refusedCodes(outcome: string | null): number {
+  const m = /codes refused: (\d+)\//.exec(outcome ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
+function refusedNote(n: number): string {
+  return `codes refused: ${n}/${MAX_REFUSED_CODES}`;
 }
 
 function errorLabel(err: unknown): string {
