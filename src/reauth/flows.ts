@@ -12,6 +12,7 @@ import type { EventSink, TokenSet } from '../core/types.js';
 import type { Keeper } from '../keeper/keeper.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { FlowKind, FlowRecord, Store } from '../store/types.js';
+import { compareAccounts, identityOfIdToken, identityOfRow, identityOfTokens } from './account-check.js';
 import { parsePaste } from './paste.js';
 
 /** How long an authorization link is offered before a fresh one replaces it (RFC 6749 §4.1.2: codes ≤ 10 min). */
@@ -35,6 +36,8 @@ export interface FlowServiceDeps {
   connections: ReadonlyMap<string, ConnectionRuntime>;
   /** This process's lease owner id (claims a flow while its code is exchanged). */
   owner: string;
+  /** For the provider's profile endpoint when new tokens carry no ID token (account identity). */
+  fetch?: typeof fetch | undefined;
   /** The redirect URI callbacks reach when the connection config names none (server.public_url + /oauth/callback). */
   defaultRedirectUri?: string | undefined;
 }
@@ -323,7 +326,7 @@ export class FlowService {
       );
     }
     await store.finishFlow(flow.id, 'failed', clock.now(), `link closed; ${refusedNote(n)}`);
-    throw new FlowExpiredError(
+    throw new CodesRefusedError(
       flow,
       `The provider refused ${n} codes sent for this link (expired, already used, or not issued for it), so the link was closed.`,
       err,
@@ -364,21 +367,56 @@ export class FlowService {
     this.devicePolls.clear();
   }
 
-  /** Tokens first (the credential is what matters), then the flow is closed, then the event. */
+  /**
+   * The account is checked first (another account than the connection's is refused unless
+   * allowed), then tokens (the credential is what matters), then the flow is closed, then the event.
+   */
   private async authorized(flow: FlowRecord, tokens: TokenSet, via: string): Promise<CompletedFlow> {
-    const account = accountFromIdToken(tokens.idToken);
+    const { store, clock, events } = this.deps;
+    const rt = this.runtime(flow.connection);
+    const next = await identityOfTokens(rt, tokens, this.deps.fetch);
+    const verdict = compareAccounts(identityOfRow(await store.getConnection(flow.connection)), next);
+    if (verdict.kind === 'changed' && !rt.config.allow_account_change) await this.refuseAccountChange(flow, verdict);
+    const account = next.label;
     await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
-    const now = this.deps.clock.now();
-    if (!(await this.deps.store.finishFlow(flow.id, 'completed', now, `completed via ${via}`)))
+    const now = clock.now();
+    if (!(await store.finishFlow(flow.id, 'completed', now, `completed via ${via}`)))
       this.deps.logger.warn('flow was closed meanwhile; the new tokens are stored regardless', { flowId: flow.id });
+    if (verdict.kind === 'changed')
+      await events.emit({
+        type: 'account_changed',
+        connection: flow.connection,
+        message: `The connection now belongs to ${verdict.to} (was ${verdict.from}); allowed by connections.${flow.connection}.allow_account_change.`,
+        data: { flowId: flow.id, from: verdict.from, to: verdict.to, via },
+      });
     const ms = now - flow.createdAt;
-    await this.deps.events.emit({
+    await events.emit({
       type: 'reauth_completed',
       connection: flow.connection,
-      message: `Authorized via ${via}${account ? ` as ${account}` : ''}; the connection is healthy.`,
-      data: { flowId: flow.id, kind: flow.kind, via, msSinceAsked: ms },
+      message: `Authorized via ${via}${account ? ` as ${account}` : ''}; the connection is healthy.${verdict.kind === 'unknown' ? ` The account could not be compared with the previous one: ${verdict.why}.` : ''}`,
+      data: { flowId: flow.id, kind: flow.kind, via, msSinceAsked: ms, accountCheck: verdict.kind },
     });
     return { connection: flow.connection, flowId: flow.id, account, kind: flow.kind };
+  }
+
+  /** Another account completed the link: nothing is stored, the flow fails, and it is recorded. */
+  private async refuseAccountChange(flow: FlowRecord, v: { from: string; to: string }): Promise<never> {
+    const { store, clock, events } = this.deps;
+    await store.finishFlow(
+      flow.id,
+      'failed',
+      clock.now(),
+      `refused: completed as ${v.to}, the connection belongs to ${v.from}`,
+    );
+    await events.emit({
+      type: 'account_change_refused',
+      connection: flow.connection,
+      message: `A re-authorization of ${flow.connection} was completed with account ${v.to}, but the connection belongs to ${v.from}; refused, the stored tokens are unchanged.`,
+      data: { flowId: flow.id, belongsTo: v.from, completedAs: v.to },
+    });
+    throw new AccountChangeRefusedError(
+      `Not accepted: this link was completed with account ${v.to}, but ${flow.connection} belongs to ${v.from}; nothing was changed. Ask for a fresh link and sign in as ${v.from}, or set connections.${flow.connection}.allow_account_change: true to switch accounts.`,
+    );
   }
 
   private runtime(name: string): ConnectionRuntime {
@@ -387,6 +425,9 @@ export class FlowService {
     return rt;
   }
 }
+
+/** The link was completed with another account than the connection's: refused, nothing stored. */
+export class AccountChangeRefusedError extends InputError {}
 
 /** The code or link expired (or was used): the caller should open a fresh flow at once. */
 export class FlowExpiredError extends InputError {
@@ -398,6 +439,9 @@ export class FlowExpiredError extends InputError {
     super(`${why} A fresh link is needed.`, { cause });
   }
 }
+
+/** The provider refused MAX_REFUSED_CODES codes for one link, which is now closed (a fresh link is rate-limited). */
+export class CodesRefusedError extends FlowExpiredError {}
 
 /** A submission that joined one in flight: the same outcome, except that only the first asks for a fresh link. */
 function joinedFailure(err: unknown): unknown {
@@ -423,17 +467,7 @@ function errorLabel(err: unknown): string {
 
 /** Account identity from an ID token's claims (not verified here: display only). */
 export function accountFromIdToken(idToken: string | undefined): string | null {
-  if (!idToken) return null;
-  try {
-    const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
-      string,
-      unknown
-    >;
-    const v = payload['email'] ?? payload['preferred_username'] ?? payload['upn'] ?? payload['sub'];
-    return typeof v === 'string' ? v : null;
-  } catch {
-    return null;
-  }
+  return identityOfIdToken(idToken).label;
 }
 
 export type { DiagnosedCause };

@@ -8,8 +8,9 @@
  * - **One open flow per connection**: requests for a connection are serialised here, and
  *   `flows.open` returns the open flow instead of creating a second one.
  * - **Instant exchange**: a paste (chat, API, dashboard) or a callback goes straight to
- *   `flows.completeFromInput`; an expired or already-used code gets a fresh link at once,
- *   sent where the human was asked, saying why.
+ *   `flows.completeFromInput`; an expired link gets a fresh one at once, sent where the human
+ *   was asked, saying why. A code the provider refuses keeps the link open; after three
+ *   refusals the link closes and its fresh replacement is sent at most once per 10 minutes.
  * - **The human's time**: reminders after `remind_after`, escalating through the `notify` list
  *   in order; predicted (not yet dead) expiries wait for the end of `quiet_hours`, a dead
  *   credential does not; the human hears about the recovery too.
@@ -26,7 +27,7 @@ import type { WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
-import { FlowExpiredError, type CompletedFlow } from './flows.js';
+import { CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
 import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, plannedRenewalAt, type QuietHours } from './quiet-hours.js';
@@ -34,6 +35,8 @@ import type { Orchestrator, ReauthRequest } from './types.js';
 
 /** A link that expires within this margin is replaced rather than reminded about. */
 const NEARLY_EXPIRED_MS = 60_000;
+/** At most one fresh link per connection this often after a link was closed for refused codes. */
+const REFUSED_REPLACEMENT_INTERVAL_MS = 10 * 60_000;
 const DEAD_STATES = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
 
 export interface OrchestratorOptions {
@@ -62,6 +65,7 @@ export class ReauthOrchestrator implements Orchestrator {
   private readonly listening = new Set<string>();
   private readonly quiet = new Map<string, QuietHours | null>();
   private readonly background = new Set<Promise<unknown>>();
+  private readonly refusedReplacements = new Map<string, number>();
   private readonly onReauthRequired = (name: string, cause: { id: string }): void =>
     this.track(this.requestReauth(name, { reason: cause.id }));
   private readonly onEvent = (e: WardenEvent): void => {
@@ -207,6 +211,11 @@ export class ReauthOrchestrator implements Orchestrator {
     try {
       return await this.warden.flows.completeFromInput(input, { via: opts.via });
     } catch (err) {
+      if (err instanceof CodesRefusedError && this.replacementsLimited(err.flow.connection))
+        throw new InputError(
+          `Not accepted: ${err.message.replace(/ A fresh link is needed\.$/, '')} A fresh link for ${err.flow.connection} was already sent after refused codes within the last ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}; ask for a new one from the dashboard or with \`tokenwarden connect ${err.flow.connection}\`.`,
+          { cause: err },
+        );
       if (err instanceof FlowExpiredError) throw await this.replaceExpired(err.flow, err.message, opts.via, err);
       if (err instanceof InputError) {
         await this.warden.sink.emit({
@@ -219,6 +228,18 @@ export class ReauthOrchestrator implements Orchestrator {
       }
       throw err;
     }
+  }
+
+  /**
+   * A link closed after refused codes may be someone probing with a leaked `state`: its fresh
+   * replacement is sent at most once per REFUSED_REPLACEMENT_INTERVAL_MS and connection.
+   */
+  private replacementsLimited(connection: string): boolean {
+    const now = this.clock.now();
+    const last = this.refusedReplacements.get(connection);
+    if (last !== undefined && now - last < REFUSED_REPLACEMENT_INTERVAL_MS) return true;
+    this.refusedReplacements.set(connection, now);
+    return false;
   }
 
   /** The two-way channels' handler: exchange at once, answer in words, delete the consumed message. */

@@ -167,7 +167,7 @@ describe('paste capture', () => {
     await tg.waitForBotMessage((m) => fresh(m) && m.text.startsWith('Accepted: sandbox'));
   });
 
-  it('a code already used at the provider (invalid_grant) gets a fresh link, and the reply says why', async () => {
+  it('a code already used at the provider (invalid_grant) keeps the link open, and the reply says why', async () => {
     const { msg, flowId, fresh } = await ask('sandbox');
     const finalUrl = await oidc.approveAuthorization(linkIn(msg));
     // Someone else redeemed the code first (or it expired at the provider).
@@ -185,12 +185,52 @@ describe('paste capture', () => {
       }),
     });
     expect(res.status).toBe(200);
+    const said = await tg.userSays(finalUrl);
+    const reply = await tg.waitForBotMessage(replyTo(said));
+    expect(reply.text).toMatch(
+      /^Not accepted: the provider refused this code .*The link stays open: open it again .*\(2 more tries before it closes\)/,
+    );
+    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('open');
+    // The human opens the same link again: a new code, accepted.
+    await tg.userSays(await oidc.approveAuthorization(linkIn(msg)));
+    await tg.waitForBotMessage((m) => fresh(m) && m.text.startsWith('Accepted: sandbox'));
+    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('completed');
+  });
+
+  it('junk codes with a leaked state close the link after 3 tries; its fresh replacement is rate-limited', async () => {
+    const { msg, flowId } = await ask('sandbox');
+    const junk = (link: string, i: number): Promise<Response> =>
+      fetch(
+        `${redirectUri}?${new URLSearchParams({ code: `junk-${i}`, state: new URL(link).searchParams.get('state') ?? '', iss: oidc.issuer })}`,
+      );
+    for (const i of [1, 2]) {
+      const r = await junk(linkIn(msg), i);
+      expect(r.status).toBe(400);
+      expect(await r.text()).toMatch(/the provider refused this code.*The link stays open/);
+      expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('open');
+    }
     const after = newerThan(tg.botMessages());
-    await tg.userSays(finalUrl);
-    const reply = await tg.waitForBotMessage((m) => after(m) && m.text.startsWith('Not accepted'));
-    expect(reply.text).toMatch(/expired or already used.*A fresh link was sent via ops/);
+    const third = await junk(linkIn(msg), 3);
+    expect(third.status).toBe(410);
+    expect(await third.text()).toMatch(/refused 3 codes sent for this link.*A fresh link was sent via ops/);
+    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('failed');
     const again = await tg.waitForBotMessage((m) => after(m) && m.text.includes('Re-authorize sandbox'));
-    await tg.userSays(await oidc.approveAuthorization(linkIn(again)));
+    // The closed link takes no more codes.
+    const late = await junk(linkIn(msg), 4);
+    expect(late.status).toBe(400);
+    expect(await late.text()).toMatch(/already used or closed/);
+    // Three more junk codes on the fresh link close it too, but no third link follows at once.
+    const second = (await daemon.warden.store.listOpenFlows('sandbox'))[0];
+    expect(second?.url).toBe(linkIn(again));
+    for (const i of [5, 6]) expect((await junk(linkIn(again), i)).status).toBe(400);
+    const limited = await junk(linkIn(again), 7);
+    expect(limited.status).toBe(400);
+    expect(await limited.text()).toMatch(/already sent after refused codes within the last 10m; ask for a new one/);
+    expect((await daemon.warden.store.getFlow(second?.id ?? ''))?.status).toBe('failed');
+    expect(await daemon.warden.store.listOpenFlows('sandbox')).toHaveLength(0);
+    // The human can still ask for a link and heal the connection.
+    const { msg: asked, fresh } = await ask('sandbox');
+    await tg.userSays(await oidc.approveAuthorization(linkIn(asked)));
     await tg.waitForBotMessage((m) => fresh(m) && m.text.startsWith('Accepted: sandbox'));
   });
 });
