@@ -72,7 +72,7 @@ const viaDashboard = (url: string): Promise<number> =>
   }).then(async (r) => (await r.text(), r.status));
 
 const viaApi = (url: string): Promise<number> =>
-  fetch(new URL('/api/flows/complete', daemon.baseUrl), {
+  fetch(new URL('/api/v1/flows/complete', daemon.baseUrl), {
     method: 'POST',
     headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({ input: url }),
@@ -129,6 +129,10 @@ describe('one redirect URL submitted many times at once', () => {
         other.flows.completeFromInput(url, { via: 'other' }),
       ]);
       expect(peer.tokenRequests('authorization_code') - before, `round ${round}`).toBe(1);
+      // Every path answered (a page, a redirect back to the dashboard, JSON), accepted or refused in words.
+      const [cb1, cb2, dash1, dash2, api] = results;
+      for (const r of [cb1, cb2, api]) expect([200, 400]).toContain((r as PromiseFulfilledResult<number>).value);
+      for (const r of [dash1, dash2]) expect((r as PromiseFulfilledResult<number>).value).toBe(303);
       for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toMatch(/Not accepted/);
       expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('completed');
       await expectHealthyGrant();
