@@ -10,7 +10,8 @@
  * - **Instant exchange**: a paste (chat, API, dashboard) or a callback goes straight to
  *   `flows.completeFromInput`; an expired link gets a fresh one at once, sent where the human
  *   was asked, saying why. A code the provider refuses keeps the link open; after three
- *   refusals the link closes and its fresh replacement is sent at most once per 10 minutes.
+ *   refusals the link closes and a fresh one is sent, at most once per 10 minutes (later ones
+ *   wait for the reminder).
  * - **The human's time**: reminders after `remind_after`, escalating through the `notify` list
  *   in order; predicted (not yet dead) expiries wait for the end of `quiet_hours`, a dead
  *   credential does not; the human hears about the recovery too.
@@ -212,10 +213,7 @@ export class ReauthOrchestrator implements Orchestrator {
       return await this.warden.flows.completeFromInput(input, { via: opts.via });
     } catch (err) {
       if (err instanceof CodesRefusedError && this.replacementsLimited(err.flow.connection))
-        throw new InputError(
-          `Not accepted: ${err.message.replace(/ A fresh link is needed\.$/, '')} A fresh link for ${err.flow.connection} was already sent after refused codes within the last ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}; ask for a new one from the dashboard or with \`tokenwarden connect ${err.flow.connection}\`.`,
-          { cause: err },
-        );
+        throw await this.replaceQuietly(err);
       if (err instanceof FlowExpiredError) throw await this.replaceExpired(err.flow, err.message, opts.via, err);
       if (err instanceof InputError) {
         await this.warden.sink.emit({
@@ -228,6 +226,27 @@ export class ReauthOrchestrator implements Orchestrator {
       }
       throw err;
     }
+  }
+
+  /**
+   * A link closed after refused codes again within REFUSED_REPLACEMENT_INTERVAL_MS: its
+   * replacement is opened (so nothing asks again at once) but not sent; the reminder sends it
+   * after `remind_after` unless it is used from the dashboard first.
+   */
+  private async replaceQuietly(err: CodesRefusedError): Promise<InputError> {
+    const old = err.flow;
+    await this.warden.sink.emit({
+      type: 'flow_expired',
+      connection: old.connection,
+      message: `Link for ${old.connection} could not be used: ${err.message} The replacement is held back (refused codes again within ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}).`,
+      data: { flowId: old.id, held: true },
+    });
+    await this.requestReauth(old.connection, { reason: old.reason ?? 'manual', fresh: true, via: [] });
+    const remind = formatDuration(this.runtime(old.connection).config.remind_after);
+    return new InputError(
+      `Not accepted: ${err.message.replace(/ A fresh link is needed\.$/, '')} Links closed for refused codes are replaced at most once per ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}: a new one is open on the dashboard and is sent in ${remind} unless used.`,
+      { cause: err },
+    );
   }
 
   /**

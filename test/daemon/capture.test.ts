@@ -219,15 +219,19 @@ describe('paste capture', () => {
     const late = await junk(linkIn(msg), 4);
     expect(late.status).toBe(400);
     expect(await late.text()).toMatch(/already used or closed/);
-    // Three more junk codes on the fresh link close it too, but no third link follows at once.
+    // Three more junk codes on the fresh link close it too; its replacement is opened but held back.
     const second = (await daemon.warden.store.listOpenFlows('sandbox'))[0];
     expect(second?.url).toBe(linkIn(again));
     for (const i of [5, 6]) expect((await junk(linkIn(again), i)).status).toBe(400);
     const limited = await junk(linkIn(again), 7);
     expect(limited.status).toBe(400);
-    expect(await limited.text()).toMatch(/already sent after refused codes within the last 10m; ask for a new one/);
+    expect(await limited.text()).toMatch(
+      /replaced at most once per 10m: a new one is open on the dashboard and is sent in 10m unless used/,
+    );
     expect((await daemon.warden.store.getFlow(second?.id ?? ''))?.status).toBe('failed');
-    expect(await daemon.warden.store.listOpenFlows('sandbox')).toHaveLength(0);
+    const held = await daemon.warden.store.listOpenFlows('sandbox');
+    expect(held).toHaveLength(1);
+    expect(held[0]?.askedVia).toEqual([]);
     // The human can still ask for a link and heal the connection.
     const { msg: asked, fresh } = await ask('sandbox');
     await tg.userSays(await oidc.approveAuthorization(linkIn(asked)));
