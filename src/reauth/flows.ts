@@ -314,12 +314,6 @@ export class FlowService {
     const n = refusedCodes(flow.outcome) + 1;
     if (n < MAX_REFUSED_CODES) {
       await store.updateFlow(flow.id, { outcome: `link still open; ${refusedNote(n)}` });
-      await this.deps.events.emit({
-        type: 'paste_rejected',
-        connection: flow.connection,
-        message: `The provider refused a code sent for this link (${n} of ${MAX_REFUSED_CODES}); the link stays open.`,
-        data: { flowId: flow.id, refusedCodes: n, error: err.error },
-      });
       throw new InputError(
         `Not accepted: the provider refused this code (it expired, was already used, or was not issued for this link). The link stays open: open it again and send back the new address (${MAX_REFUSED_CODES - n} more ${MAX_REFUSED_CODES - n === 1 ? 'try' : 'tries'} before it closes).`,
         { cause: err },
