@@ -370,7 +370,9 @@ export class FlowService {
     const rt = this.runtime(flow.connection);
     const next = await identityOfTokens(rt, tokens, this.deps.fetch);
     const verdict = compareAccounts(identityOfRow(await store.getConnection(flow.connection)), next);
-    if (verdict.kind === 'changed' && !rt.config.allow_account_change) await this.refuseAccountChange(flow, verdict);
+    const confirmed = verdict.kind === 'changed' && flow.reason === accountChangeReason(verdict.to);
+    if (verdict.kind === 'changed' && !rt.config.allow_account_change && !confirmed)
+      await this.refuseAccountChange(flow, verdict);
     const account = next.label;
     await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
     const now = clock.now();
@@ -380,7 +382,7 @@ export class FlowService {
       await events.emit({
         type: 'account_changed',
         connection: flow.connection,
-        message: `The connection now belongs to ${verdict.to} (was ${verdict.from}); allowed by connections.${flow.connection}.allow_account_change.`,
+        message: `The connection now belongs to ${verdict.to} (was ${verdict.from}); ${confirmed ? 'confirmed in the dashboard' : `allowed by connections.${flow.connection}.allow_account_change`}.`,
         data: { flowId: flow.id, from: verdict.from, to: verdict.to, via },
       });
     const ms = now - flow.createdAt;
@@ -409,7 +411,7 @@ export class FlowService {
       data: { flowId: flow.id, belongsTo: v.from, completedAs: v.to },
     });
     throw new AccountChangeRefusedError(
-      `Not accepted: this link was completed with account ${v.to}, but ${flow.connection} belongs to ${v.from}; nothing was changed. Ask for a fresh link and sign in as ${v.from}, or set connections.${flow.connection}.allow_account_change: true to switch accounts.`,
+      `Not accepted: this link was completed with account ${v.to}, but ${flow.connection} belongs to ${v.from}; nothing was changed. Ask for a fresh link and sign in as ${v.from}; to switch accounts, confirm the change in the dashboard or set connections.${flow.connection}.allow_account_change: true.`,
     );
   }
 
@@ -436,6 +438,14 @@ export class FlowExpiredError extends InputError {
 
 /** The provider refused MAX_REFUSED_CODES codes for one link, which is now closed (a fresh link is rate-limited). */
 export class CodesRefusedError extends FlowExpiredError {}
+
+/**
+ * The `reason` of a flow opened to switch a connection to `account` (the operator confirmed a
+ * refused account change in the dashboard): that flow accepts that one account.
+ */
+export function accountChangeReason(account: string): string {
+  return `account_change:${account}`;
+}
 
 /** A submission that joined one in flight: the same outcome, except that only the first asks for a fresh link. */
 function joinedFailure(err: unknown): unknown {

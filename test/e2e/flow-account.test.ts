@@ -89,6 +89,52 @@ describe('re-authorization with another account', () => {
     expect(await eventsOf('sandbox', 'account_changed')).toHaveLength(0);
   });
 
+  it('can be confirmed in the dashboard: a fresh link then accepts that one account', async () => {
+    const stolen = await authorize('sandbox', 'mallory');
+    expect(stolen.status).toBe(400);
+    expect(stolen.page).toContain('confirm the change in the dashboard');
+    const signedIn = await fetch(new URL('/login', daemon.baseUrl), {
+      method: 'POST',
+      body: new URLSearchParams({ token: daemon.loginLink().searchParams.get('token') ?? '' }),
+      redirect: 'manual',
+    });
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const home = await (await fetch(new URL('/', daemon.baseUrl), { headers: { cookie } })).text();
+    expect(home).toContain('Confirm the change to mallory');
+    expect(home).toContain(`name="flow" value="${stolen.flowId}"`);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(home)?.[1] ?? '';
+    const confirm = (form: Record<string, string>): Promise<Response> =>
+      fetch(new URL('/connections/sandbox/account-change', daemon.baseUrl), {
+        method: 'POST',
+        headers: { cookie },
+        body: new URLSearchParams(form),
+        redirect: 'manual',
+      });
+    // No form token: refused, nothing opened.
+    expect((await confirm({ flow: stolen.flowId })).status).toBe(403);
+    expect(await daemon.warden.store.listOpenFlows('sandbox')).toHaveLength(0);
+    // A flow that was not refused: nothing opened, the page says so.
+    expect((await confirm({ _csrf: csrf, flow: 'not-a-refused-flow' })).status).toBe(303);
+    expect(await (await fetch(new URL('/', daemon.baseUrl), { headers: { cookie } })).text()).toContain(
+      'No refused account change of sandbox to confirm',
+    );
+    expect(await daemon.warden.store.listOpenFlows('sandbox')).toHaveLength(0);
+
+    expect((await confirm({ _csrf: csrf, flow: stolen.flowId })).status).toBe(303);
+    const [link] = await daemon.warden.store.listOpenFlows('sandbox');
+    expect(link?.reason).toBe('account_change:mallory');
+    const res = await fetch(await peer.approveAuthorization(link?.url ?? '', { accountId: 'mallory' }));
+    expect(res.status).toBe(200);
+    const [changed] = await eventsOf('sandbox', 'account_changed');
+    expect(changed?.data).toMatchObject({ flowId: link?.id, from: 'alice', to: 'mallory' });
+    expect(changed?.message).toMatch(/confirmed in the dashboard/);
+    expect(await peer.introspect(await daemon.warden.accessToken('sandbox'))).toMatchObject({ sub: 'mallory' });
+    // Completed: nothing left to confirm.
+    expect(await (await fetch(new URL('/', daemon.baseUrl), { headers: { cookie } })).text()).not.toContain(
+      'Confirm the change',
+    );
+  });
+
   it('is accepted with allow_account_change: true, and recorded as account_changed', async () => {
     expect((await authorize('switchable', 'alice')).status).toBe(200);
     const switched = await authorize('switchable', 'mallory');
