@@ -47,6 +47,27 @@ async function authorize(conn: string, accountId: string): Promise<{ status: num
   return { status: res.status, page: await res.text(), flowId: flow.id };
 }
 
+/** A dashboard session: the Cookie header and the form token. */
+async function signIn(): Promise<{ cookie: string; csrf: string }> {
+  const signedIn = await fetch(new URL('/login', daemon.baseUrl), {
+    method: 'POST',
+    body: new URLSearchParams({ token: daemon.loginLink().searchParams.get('token') ?? '' }),
+    redirect: 'manual',
+  });
+  const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const home = await (await fetch(new URL('/', daemon.baseUrl), { headers: { cookie } })).text();
+  return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(home)?.[1] ?? '' };
+}
+
+function confirmChange(cookie: string, conn: string, form: Record<string, string>): Promise<Response> {
+  return fetch(new URL(`/connections/${conn}/account-change`, daemon.baseUrl), {
+    method: 'POST',
+    headers: { cookie },
+    body: new URLSearchParams(form),
+    redirect: 'manual',
+  });
+}
+
 async function eventsOf(conn: string, type: WardenEvent['type']): Promise<WardenEvent[]> {
   return (await daemon.warden.store.listEvents({ connection: conn, limit: 1000 })).filter((e) => e.type === type);
 }
@@ -93,23 +114,11 @@ describe('re-authorization with another account', () => {
     const stolen = await authorize('sandbox', 'mallory');
     expect(stolen.status).toBe(400);
     expect(stolen.page).toContain('confirm the change in the dashboard');
-    const signedIn = await fetch(new URL('/login', daemon.baseUrl), {
-      method: 'POST',
-      body: new URLSearchParams({ token: daemon.loginLink().searchParams.get('token') ?? '' }),
-      redirect: 'manual',
-    });
-    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const { cookie, csrf } = await signIn();
     const home = await (await fetch(new URL('/', daemon.baseUrl), { headers: { cookie } })).text();
     expect(home).toContain('Confirm the change to mallory');
     expect(home).toContain(`name="flow" value="${stolen.flowId}"`);
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(home)?.[1] ?? '';
-    const confirm = (form: Record<string, string>): Promise<Response> =>
-      fetch(new URL('/connections/sandbox/account-change', daemon.baseUrl), {
-        method: 'POST',
-        headers: { cookie },
-        body: new URLSearchParams(form),
-        redirect: 'manual',
-      });
+    const confirm = (form: Record<string, string>): Promise<Response> => confirmChange(cookie, 'sandbox', form);
     // No form token: refused, nothing opened.
     expect((await confirm({ flow: stolen.flowId })).status).toBe(403);
     expect(await daemon.warden.store.listOpenFlows('sandbox')).toHaveLength(0);
@@ -133,6 +142,24 @@ describe('re-authorization with another account', () => {
     expect(await (await fetch(new URL('/', daemon.baseUrl), { headers: { cookie } })).text()).not.toContain(
       'Confirm the change',
     );
+  });
+
+  it('a confirmed link still refuses any other account', async () => {
+    // sandbox belongs to mallory now; alice's attempt is refused and confirmed — then eve completes the link.
+    const refused = await authorize('sandbox', 'alice');
+    expect(refused.status).toBe(400);
+    const { cookie, csrf } = await signIn();
+    expect((await confirmChange(cookie, 'sandbox', { _csrf: csrf, flow: refused.flowId })).status).toBe(303);
+    const [link] = await daemon.warden.store.listOpenFlows('sandbox');
+    expect(link?.reason).toBe('account_change:alice');
+    const res = await fetch(await peer.approveAuthorization(link?.url ?? '', { accountId: 'eve' }));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('completed with account eve, but sandbox belongs to mallory');
+    expect((await eventsOf('sandbox', 'account_change_refused')).at(-1)?.data).toMatchObject({
+      flowId: link?.id,
+      completedAs: 'eve',
+    });
+    expect((await daemon.warden.store.getConnection('sandbox'))?.account).toBe('mallory');
   });
 
   it('is accepted with allow_account_change: true, and recorded as account_changed', async () => {
