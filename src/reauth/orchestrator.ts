@@ -28,7 +28,7 @@ import type { WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
-import { CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
+import { AccountChangeRefusedError, CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
 import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, plannedRenewalAt, type QuietHours } from './quiet-hours.js';
@@ -198,7 +198,20 @@ export class ReauthOrchestrator implements Orchestrator {
 
   private watch(flow: FlowRecord): void {
     this.warden.flows.watchDevice(flow, (r) => {
-      if (r instanceof Error)
+      // Nobody pasted anything to answer: say it where the human was asked (read now: the
+      // device flow was armed before the link was sent).
+      if (r instanceof AccountChangeRefusedError)
+        this.track(
+          this.warden.store.getFlow(flow.id).then((f) =>
+            this.tell((f ?? flow).askedVia, {
+              kind: 'info',
+              connection: flow.connection,
+              title: `${flow.connection}: sign-in with another account refused`,
+              text: r.message,
+            }),
+          ),
+        );
+      else if (r instanceof Error)
         this.logger.info('reauth: device flow ended without approval', {
           connection: flow.connection,
           error: redact(r.message),
@@ -315,6 +328,20 @@ export class ReauthOrchestrator implements Orchestrator {
       fresh,
       cause,
     );
+  }
+
+  private async tell(channels: string[], msg: ChannelMessage): Promise<void> {
+    for (const name of channels) {
+      try {
+        await (await this.channel(name)).send(msg);
+      } catch (err) {
+        this.logger.warn('reauth: could not send a notice', {
+          connection: msg.connection,
+          channel: name,
+          error: redact((err as Error).message),
+        });
+      }
+    }
   }
 
   private async announceRecovery(e: WardenEvent): Promise<void> {

@@ -288,6 +288,22 @@ describe('device flow', () => {
   });
 });
 
+describe('device flow with another account', () => {
+  it('is refused, and the human hears it where they were asked', async () => {
+    // `dev` belongs to alice (device flow test above); mallory approves its next device code.
+    expect((await daemon.warden.store.getConnection('dev'))?.account).toBe('alice');
+    const before = (await daemon.warden.store.getConnection('dev'))?.accessToken;
+    const { msg, flowId, fresh } = await ask('dev');
+    const refused = nextEvent(daemon.warden, (e) => e.type === 'account_change_refused' && e.connection === 'dev');
+    await oidc.approveDevice(linkIn(msg), { accountId: 'mallory' });
+    expect((await refused).data).toMatchObject({ flowId, belongsTo: 'alice', completedAs: 'mallory' });
+    const notice = await tg.waitForBotMessage((m) => fresh(m) && m.text.includes('another account refused'));
+    expect(notice.text).toMatch(/completed with account mallory, but dev belongs to alice; nothing was changed/);
+    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('failed');
+    expect((await daemon.warden.store.getConnection('dev'))?.accessToken).toBe(before);
+  });
+});
+
 describe('two daemons on one bot', () => {
   it('the second one gets 409, reports it and stays passive; the first keeps capturing', async () => {
     const other = makeWorkspace({});
