@@ -166,6 +166,7 @@ export class Warden {
       keeper: this.keeper,
       connections: runtimes,
       owner: deps.owner,
+      fetch: deps.fetch,
       defaultRedirectUri: config.server.public_url
         ? new URL('/oauth/callback', config.server.public_url).toString()
         : undefined,

@@ -117,6 +117,12 @@ export const connectionSchema = z
         'Do not send predicted-expiry renewals in this window ("22:00-07:30 Europe/Berlin"); a dead credential is always reported.',
       ),
     auth_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters.'),
+    allow_account_change: z
+      .boolean()
+      .optional()
+      .describe(
+        "Accept a re-authorization with another account than the connection's (default false: refused, recorded).",
+      ),
     // service_account
     key_file: z.string().optional().describe('service_account: path to the Google JSON key.'),
     subject: z.string().optional().describe('service_account: user to impersonate (domain-wide delegation).'),

@@ -45,6 +45,8 @@ export type EventType =
   | 'reauth_failed'
   | 'flow_expired'
   | 'paste_rejected'
+  | 'account_change_refused'
+  | 'account_changed'
   | 'expiring'
   | 'probe_ok'
   | 'probe_failed'

@@ -12,6 +12,7 @@ import type { EventSink, TokenSet } from '../core/types.js';
 import type { Keeper } from '../keeper/keeper.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { FlowKind, FlowRecord, Store } from '../store/types.js';
+import { compareAccounts, identityOfIdToken, identityOfRow, identityOfTokens } from './account-check.js';
 import { parsePaste } from './paste.js';
 
 /** How long an authorization link is offered before a fresh one replaces it (RFC 6749 §4.1.2: codes ≤ 10 min). */
@@ -23,6 +24,9 @@ const OPEN_LEASE_MS = 20_000;
 /** How long one exchange may hold a flow before another paste of it may try (crash recovery). */
 export const EXCHANGE_LEASE_MS = 30_000; // > the 15 s default provider timeout
 
+/** Codes the provider may refuse for one link before it closes (a leaked state plus junk codes must not burn links at will). */
+export const MAX_REFUSED_CODES = 3;
+
 export interface FlowServiceDeps {
   store: Store;
   clock: Clock;
@@ -32,6 +36,8 @@ export interface FlowServiceDeps {
   connections: ReadonlyMap<string, ConnectionRuntime>;
   /** This process's lease owner id (claims a flow while its code is exchanged). */
   owner: string;
+  /** For the provider's profile endpoint when new tokens carry no ID token (account identity). */
+  fetch?: typeof fetch | undefined;
   /** The redirect URI callbacks reach when the connection config names none (server.public_url + /oauth/callback). */
   defaultRedirectUri?: string | undefined;
 }
@@ -46,6 +52,7 @@ export interface CompletedFlow {
 export class FlowService {
   private readonly devicePolls = new Map<string, AbortController>();
   private readonly opening = new Map<string, Promise<FlowRecord>>();
+  private readonly completing = new Map<string, Promise<CompletedFlow>>();
 
   constructor(private readonly deps: FlowServiceDeps) {}
 
@@ -192,10 +199,22 @@ export class FlowService {
 
   /**
    * Complete an authorization-code flow from what the human sent back: the full redirect URL,
-   * the URL inside other text, or a bare code when exactly one flow is open. The flow is claimed
-   * atomically first (single use across processes), then the code is exchanged at once.
+   * the URL inside other text, or a bare code when exactly one flow is open. One code exchange
+   * per flow, however many times the answer arrives at once: submissions in this process join
+   * the one in flight (single flight by flow id) and get its result; another process finds the
+   * flow claimed and is refused. The code is exchanged at once.
    */
   async completeFromInput(input: string, opts: { via?: string; connection?: string } = {}): Promise<CompletedFlow> {
+    const { flow, callback } = await this.matchInput(input, opts.connection);
+    const inflight = this.completing.get(flow.id);
+    if (inflight) return inflight.catch((err: unknown) => Promise.reject(joinedFailure(err)));
+    const p = this.exchangeClaimed(flow, callback, opts.via ?? 'paste').finally(() => this.completing.delete(flow.id));
+    this.completing.set(flow.id, p);
+    return p;
+  }
+
+  /** The open authorization-code flow the human's answer belongs to, and the callback URL to exchange. */
+  private async matchInput(input: string, connection?: string): Promise<{ flow: FlowRecord; callback: URL }> {
     const parsed = parsePaste(input);
     const { store, clock } = this.deps;
     if (parsed.kind === 'invalid') throw new InputError(`Not accepted: ${parsed.reason}`);
@@ -213,7 +232,7 @@ export class FlowService {
         throw new InputError('Not accepted: this link does not match any flow tokenwarden opened (unknown state).');
       callback = parsed.url;
     } else {
-      const open = (await store.listOpenFlows(opts.connection)).filter((f) => f.kind === 'auth_code');
+      const open = (await store.listOpenFlows(connection)).filter((f) => f.kind === 'auth_code');
       if (open.length !== 1)
         throw new InputError(
           open.length === 0
@@ -232,19 +251,33 @@ export class FlowService {
       throw new InputError(`Not accepted: this link was already used or closed (${flow.outcome ?? flow.status}).`);
     const now = clock.now();
     if (flow.expiresAt <= now) {
-      await store.finishFlow(flow.id, 'expired', now, 'link expired');
+      // Only the submission that closes it asks for a fresh link (one fresh link, not one per copy).
+      if (!(await store.finishFlow(flow.id, 'expired', now, 'link expired')))
+        throw new InputError('Not accepted: this link was already used or closed.');
       throw new FlowExpiredError(flow, 'The link expired before it was used.');
     }
-    // Claim the flow for this exchange with a short lease (not by closing it): a second paste of
-    // the same URL is refused while we exchange — a code redeemed twice makes the provider revoke
-    // the grant (RFC 6749 §4.1.2) — yet a crash or a network failure mid-exchange leaves the flow
-    // open, so the human's same link still works once the lease lapses.
+    return { flow, callback };
+  }
+
+  /**
+   * Claim the flow for this one exchange (not by closing it): a lease whose owner is a token of
+   * this attempt alone, so a second submission — from this process or another — can never
+   * share it; a code redeemed twice makes the provider revoke the grant (RFC 6749 §4.1.2). A
+   * crash or a network failure mid-exchange leaves the flow open, so the human's same link
+   * still works once the claim lapses (EXCHANGE_LEASE_MS).
+   */
+  private async exchangeClaimed(flow: FlowRecord, callback: URL, via: string): Promise<CompletedFlow> {
+    const { store, clock } = this.deps;
     const claim = `flow:${flow.id}`;
-    if (!(await store.acquireLease(claim, this.deps.owner, EXCHANGE_LEASE_MS, now)))
-      throw new InputError('Not accepted: this link is being completed right now (it was sent twice).');
+    const token = `${this.deps.owner}:claim:${randomBytes(9).toString('base64url')}`;
+    if (!(await store.acquireLease(claim, token, EXCHANGE_LEASE_MS, clock.now())))
+      throw new InputError(
+        'Not accepted: this link is already being completed (it was sent more than once); the first submission decides.',
+      );
     try {
       const current = await store.getFlow(flow.id);
-      if (!current || current.status !== 'open') throw new InputError('Not accepted: this link was already used.');
+      if (!current || current.status !== 'open')
+        throw new InputError(`Not accepted: this link was already used (${current?.outcome ?? 'closed'}).`);
       const rt = this.runtime(flow.connection);
       let tokens: TokenSet;
       try {
@@ -256,23 +289,42 @@ export class FlowService {
           nonce: flow.nonce ?? undefined,
         });
       } catch (err) {
-        if (err instanceof ProviderError && err.error === 'invalid_grant') {
-          await store.finishFlow(flow.id, 'failed', clock.now(), 'code expired or already used');
-          throw new FlowExpiredError(
-            flow,
-            'The code was expired or already used by the time it reached tokenwarden.',
-            err,
-          );
-        }
+        const refused = refusedCodes(current.outcome);
+        if (err instanceof ProviderError && err.error === 'invalid_grant') return await this.codeRefused(current, err);
         await store
-          .updateFlow(flow.id, { outcome: `exchange failed (${errorLabel(err)}); link still open` })
+          .updateFlow(flow.id, {
+            outcome: `exchange failed (${errorLabel(err)}); link still open${refused ? `; ${refusedNote(refused)}` : ''}`,
+          })
           .catch(() => undefined);
         throw err;
       }
-      return await this.authorized(flow, tokens, opts.via ?? 'paste');
+      return await this.authorized(flow, tokens, via);
     } finally {
-      await store.releaseLease(claim, this.deps.owner).catch(() => undefined);
+      await store.releaseLease(claim, token).catch(() => undefined);
     }
+  }
+
+  /**
+   * The provider refused the code (expired, already used, or junk sent with a leaked state).
+   * The link stays open for the human's next try — opening it again yields a new code — up to
+   * MAX_REFUSED_CODES refusals; then it closes and the caller may send a fresh link.
+   */
+  private async codeRefused(flow: FlowRecord, err: ProviderError): Promise<never> {
+    const { store, clock } = this.deps;
+    const n = refusedCodes(flow.outcome) + 1;
+    if (n < MAX_REFUSED_CODES) {
+      await store.updateFlow(flow.id, { outcome: `link still open; ${refusedNote(n)}` });
+      throw new InputError(
+        `Not accepted: the provider refused this code (it expired, was already used, or was not issued for this link). The link stays open: open it again and send back the new address (${MAX_REFUSED_CODES - n} more ${MAX_REFUSED_CODES - n === 1 ? 'try' : 'tries'} before it closes).`,
+        { cause: err },
+      );
+    }
+    await store.finishFlow(flow.id, 'failed', clock.now(), `link closed; ${refusedNote(n)}`);
+    throw new CodesRefusedError(
+      flow,
+      `The provider refused ${n} codes sent for this link (expired, already used, or not issued for it), so the link was closed.`,
+      err,
+    );
   }
 
   /** Poll a device-code flow to completion (RFC 8628 §3.4); resolves when tokens are stored. */
@@ -309,21 +361,58 @@ export class FlowService {
     this.devicePolls.clear();
   }
 
-  /** Tokens first (the credential is what matters), then the flow is closed, then the event. */
+  /**
+   * The account is checked first (another account than the connection's is refused unless
+   * allowed), then tokens (the credential is what matters), then the flow is closed, then the event.
+   */
   private async authorized(flow: FlowRecord, tokens: TokenSet, via: string): Promise<CompletedFlow> {
-    const account = accountFromIdToken(tokens.idToken);
+    const { store, clock, events } = this.deps;
+    const rt = this.runtime(flow.connection);
+    const next = await identityOfTokens(rt, tokens, this.deps.fetch);
+    const verdict = compareAccounts(identityOfRow(await store.getConnection(flow.connection)), next);
+    const confirmed = verdict.kind === 'changed' && flow.reason === accountChangeReason(verdict.to);
+    if (verdict.kind === 'changed' && !rt.config.allow_account_change && !confirmed)
+      await this.refuseAccountChange(flow, verdict);
+    const account = next.label;
     await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
-    const now = this.deps.clock.now();
-    if (!(await this.deps.store.finishFlow(flow.id, 'completed', now, `completed via ${via}`)))
+    const now = clock.now();
+    if (!(await store.finishFlow(flow.id, 'completed', now, `completed via ${via}`)))
       this.deps.logger.warn('flow was closed meanwhile; the new tokens are stored regardless', { flowId: flow.id });
+    if (verdict.kind === 'changed')
+      await events.emit({
+        type: 'account_changed',
+        connection: flow.connection,
+        message: `The connection now belongs to ${verdict.to} (was ${verdict.from}); ${confirmed ? 'confirmed in the dashboard' : `allowed by connections.${flow.connection}.allow_account_change`}.`,
+        data: { flowId: flow.id, from: verdict.from, to: verdict.to, via },
+      });
     const ms = now - flow.createdAt;
-    await this.deps.events.emit({
+    await events.emit({
       type: 'reauth_completed',
       connection: flow.connection,
-      message: `Authorized via ${via}${account ? ` as ${account}` : ''}; the connection is healthy.`,
-      data: { flowId: flow.id, kind: flow.kind, via, msSinceAsked: ms },
+      message: `Authorized via ${via}${account ? ` as ${account}` : ''}; the connection is healthy.${verdict.kind === 'unknown' ? ` The account could not be compared with the previous one: ${verdict.why}.` : ''}`,
+      data: { flowId: flow.id, kind: flow.kind, via, msSinceAsked: ms, accountCheck: verdict.kind },
     });
     return { connection: flow.connection, flowId: flow.id, account, kind: flow.kind };
+  }
+
+  /** Another account completed the link: nothing is stored, the flow fails, and it is recorded. */
+  private async refuseAccountChange(flow: FlowRecord, v: { from: string; to: string }): Promise<never> {
+    const { store, clock, events } = this.deps;
+    await store.finishFlow(
+      flow.id,
+      'failed',
+      clock.now(),
+      `refused: completed as ${v.to}, the connection belongs to ${v.from}`,
+    );
+    await events.emit({
+      type: 'account_change_refused',
+      connection: flow.connection,
+      message: `A re-authorization of ${flow.connection} was completed with account ${v.to}, but the connection belongs to ${v.from}; refused, the stored tokens are unchanged.`,
+      data: { flowId: flow.id, belongsTo: v.from, completedAs: v.to },
+    });
+    throw new AccountChangeRefusedError(
+      `Not accepted: this link was completed with account ${v.to}, but ${flow.connection} belongs to ${v.from}; nothing was changed. Ask for a fresh link and sign in as ${v.from}; to switch accounts, confirm the change in the dashboard or set connections.${flow.connection}.allow_account_change: true.`,
+    );
   }
 
   private runtime(name: string): ConnectionRuntime {
@@ -332,6 +421,9 @@ export class FlowService {
     return rt;
   }
 }
+
+/** The link was completed with another account than the connection's: refused, nothing stored. */
+export class AccountChangeRefusedError extends InputError {}
 
 /** The code or link expired (or was used): the caller should open a fresh flow at once. */
 export class FlowExpiredError extends InputError {
@@ -344,6 +436,33 @@ export class FlowExpiredError extends InputError {
   }
 }
 
+/** The provider refused MAX_REFUSED_CODES codes for one link, which is now closed (a fresh link is rate-limited). */
+export class CodesRefusedError extends FlowExpiredError {}
+
+/**
+ * The `reason` of a flow opened to switch a connection to `account` (the operator confirmed a
+ * refused account change in the dashboard): that flow accepts that one account.
+ */
+export function accountChangeReason(account: string): string {
+  return `account_change:${account}`;
+}
+
+/** A submission that joined one in flight: the same outcome, except that only the first asks for a fresh link. */
+function joinedFailure(err: unknown): unknown {
+  if (!(err instanceof FlowExpiredError)) return err;
+  return new InputError(`Not accepted: ${err.message.replace(/ A fresh link is needed\.$/, '')}`, { cause: err });
+}
+
+/** How many codes the provider refused for a flow so far (kept in its outcome note). */
+function refusedCodes(outcome: string | null): number {
+  const m = /codes refused: (\d+)\//.exec(outcome ?? '');
+  return m ? Number(m[1]) : 0;
+}
+
+function refusedNote(n: number): string {
+  return `codes refused: ${n}/${MAX_REFUSED_CODES}`;
+}
+
 function errorLabel(err: unknown): string {
   if (err instanceof ProviderError) return err.error;
   if (err instanceof TokenwardenError) return err.code;
@@ -352,17 +471,7 @@ function errorLabel(err: unknown): string {
 
 /** Account identity from an ID token's claims (not verified here: display only). */
 export function accountFromIdToken(idToken: string | undefined): string | null {
-  if (!idToken) return null;
-  try {
-    const payload = JSON.parse(Buffer.from(idToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
-      string,
-      unknown
-    >;
-    const v = payload['email'] ?? payload['preferred_username'] ?? payload['upn'] ?? payload['sub'];
-    return typeof v === 'string' ? v : null;
-  } catch {
-    return null;
-  }
+  return identityOfIdToken(idToken).label;
 }
 
 export type { DiagnosedCause };

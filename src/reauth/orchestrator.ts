@@ -8,8 +8,10 @@
  * - **One open flow per connection**: requests for a connection are serialised here, and
  *   `flows.open` returns the open flow instead of creating a second one.
  * - **Instant exchange**: a paste (chat, API, dashboard) or a callback goes straight to
- *   `flows.completeFromInput`; an expired or already-used code gets a fresh link at once,
- *   sent where the human was asked, saying why.
+ *   `flows.completeFromInput`; an expired link gets a fresh one at once, sent where the human
+ *   was asked, saying why. A code the provider refuses keeps the link open; after three
+ *   refusals the link closes and a fresh one is sent, at most once per 10 minutes (later ones
+ *   wait for the reminder).
  * - **The human's time**: reminders after `remind_after`, escalating through the `notify` list
  *   in order; predicted (not yet dead) expiries wait for the end of `quiet_hours`, a dead
  *   credential does not; the human hears about the recovery too.
@@ -26,7 +28,7 @@ import type { WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
-import { FlowExpiredError, type CompletedFlow } from './flows.js';
+import { AccountChangeRefusedError, CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
 import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, plannedRenewalAt, type QuietHours } from './quiet-hours.js';
@@ -34,6 +36,8 @@ import type { Orchestrator, ReauthRequest } from './types.js';
 
 /** A link that expires within this margin is replaced rather than reminded about. */
 const NEARLY_EXPIRED_MS = 60_000;
+/** At most one fresh link per connection this often after a link was closed for refused codes. */
+const REFUSED_REPLACEMENT_INTERVAL_MS = 10 * 60_000;
 const DEAD_STATES = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
 /** A refused answer is recorded in at most this many characters (its text can come from outside). */
 const REJECTION_MESSAGE_CHARS = 500;
@@ -68,6 +72,7 @@ export class ReauthOrchestrator implements Orchestrator {
   private readonly listening = new Set<string>();
   private readonly quiet = new Map<string, QuietHours | null>();
   private readonly background = new Set<Promise<unknown>>();
+  private readonly refusedReplacements = new Map<string, number>();
   private readonly onReauthRequired = (name: string, cause: { id: string }): void =>
     this.track(this.requestReauth(name, { reason: cause.id }));
   private readonly onEvent = (e: WardenEvent): void => {
@@ -199,7 +204,20 @@ export class ReauthOrchestrator implements Orchestrator {
 
   private watch(flow: FlowRecord): void {
     this.warden.flows.watchDevice(flow, (r) => {
-      if (r instanceof Error)
+      // Nobody pasted anything to answer: say it where the human was asked (read now: the
+      // device flow was armed before the link was sent).
+      if (r instanceof AccountChangeRefusedError)
+        this.track(
+          this.warden.store.getFlow(flow.id).then((f) =>
+            this.tell((f ?? flow).askedVia, {
+              kind: 'info',
+              connection: flow.connection,
+              title: `${flow.connection}: sign-in with another account refused`,
+              text: r.message,
+            }),
+          ),
+        );
+      else if (r instanceof Error)
         this.logger.info('reauth: device flow ended without approval', {
           connection: flow.connection,
           error: redact(r.message),
@@ -213,6 +231,8 @@ export class ReauthOrchestrator implements Orchestrator {
     try {
       return await this.warden.flows.completeFromInput(input, { via: opts.via });
     } catch (err) {
+      if (err instanceof CodesRefusedError && this.replacementsLimited(err.flow.connection))
+        throw await this.replaceQuietly(err);
       if (err instanceof FlowExpiredError) throw await this.replaceExpired(err.flow, err.message, opts.via, err);
       if (err instanceof InputError) {
         await this.warden.sink.emit({
@@ -225,6 +245,39 @@ export class ReauthOrchestrator implements Orchestrator {
       }
       throw err;
     }
+  }
+
+  /**
+   * A link closed after refused codes again within REFUSED_REPLACEMENT_INTERVAL_MS: its
+   * replacement is opened (so nothing asks again at once) but not sent; the reminder sends it
+   * after `remind_after` unless it is used from the dashboard first.
+   */
+  private async replaceQuietly(err: CodesRefusedError): Promise<InputError> {
+    const old = err.flow;
+    await this.warden.sink.emit({
+      type: 'flow_expired',
+      connection: old.connection,
+      message: `Link for ${old.connection} could not be used: ${err.message} The replacement is held back (refused codes again within ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}).`,
+      data: { flowId: old.id, held: true },
+    });
+    await this.requestReauth(old.connection, { reason: old.reason ?? 'manual', fresh: true, via: [] });
+    const remind = formatDuration(this.runtime(old.connection).config.remind_after);
+    return new InputError(
+      `Not accepted: ${err.message.replace(/ A fresh link is needed\.$/, '')} Links closed for refused codes are replaced at most once per ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}: a new one is open on the dashboard and is sent in ${remind} unless used.`,
+      { cause: err },
+    );
+  }
+
+  /**
+   * A link closed after refused codes may be someone probing with a leaked `state`: its fresh
+   * replacement is sent at most once per REFUSED_REPLACEMENT_INTERVAL_MS and connection.
+   */
+  private replacementsLimited(connection: string): boolean {
+    const now = this.clock.now();
+    const last = this.refusedReplacements.get(connection);
+    if (last !== undefined && now - last < REFUSED_REPLACEMENT_INTERVAL_MS) return true;
+    this.refusedReplacements.set(connection, now);
+    return false;
   }
 
   /** The two-way channels' handler: exchange at once, answer in words, delete the consumed message. */
@@ -281,6 +334,20 @@ export class ReauthOrchestrator implements Orchestrator {
       fresh,
       cause,
     );
+  }
+
+  private async tell(channels: string[], msg: ChannelMessage): Promise<void> {
+    for (const name of channels) {
+      try {
+        await (await this.channel(name)).send(msg);
+      } catch (err) {
+        this.logger.warn('reauth: could not send a notice', {
+          connection: msg.connection,
+          channel: name,
+          error: redact((err as Error).message),
+        });
+      }
+    }
   }
 
   private async announceRecovery(e: WardenEvent): Promise<void> {

@@ -237,7 +237,11 @@ export interface Store {
   outboxStats(mailbox?: string): Promise<OutboxStats>;
 
   // ---- leader leases (work that must run once: one Telegram poller per bot, sweeps) ----
-  /** Take or renew lease `key` for `owner` if free, expired or ours. True if held. */
+  /**
+   * Take or renew lease `key` for `owner` if free, expired or ours. True if held. Re-entrant for
+   * the same owner (a leader renews its lease): a claim that must be exclusive per attempt — the
+   * exchange of one authorization code — uses an owner unique to that attempt.
+   */
   acquireLease(key: string, owner: string, ttlMs: number, now: number): Promise<boolean>;
   releaseLease(key: string, owner: string): Promise<void>;
   getLease(key: string): Promise<{ owner: string; until: number } | null>;

@@ -167,7 +167,7 @@ describe('paste capture', () => {
     await tg.waitForBotMessage((m) => fresh(m) && m.text.startsWith('Accepted: sandbox'));
   });
 
-  it('a code already used at the provider (invalid_grant) gets a fresh link, and the reply says why', async () => {
+  it('a code already used at the provider (invalid_grant) keeps the link open, and the reply says why', async () => {
     const { msg, flowId, fresh } = await ask('sandbox');
     const finalUrl = await oidc.approveAuthorization(linkIn(msg));
     // Someone else redeemed the code first (or it expired at the provider).
@@ -185,12 +185,56 @@ describe('paste capture', () => {
       }),
     });
     expect(res.status).toBe(200);
+    const said = await tg.userSays(finalUrl);
+    const reply = await tg.waitForBotMessage(replyTo(said));
+    expect(reply.text).toMatch(
+      /^Not accepted: the provider refused this code .*The link stays open: open it again .*\(2 more tries before it closes\)/,
+    );
+    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('open');
+    // The human opens the same link again: a new code, accepted.
+    await tg.userSays(await oidc.approveAuthorization(linkIn(msg)));
+    await tg.waitForBotMessage((m) => fresh(m) && m.text.startsWith('Accepted: sandbox'));
+    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('completed');
+  });
+
+  it('junk codes with a leaked state close the link after 3 tries; its fresh replacement is rate-limited', async () => {
+    const { msg, flowId } = await ask('sandbox');
+    const junk = (link: string, i: number): Promise<Response> =>
+      fetch(
+        `${redirectUri}?${new URLSearchParams({ code: `junk-${i}`, state: new URL(link).searchParams.get('state') ?? '', iss: oidc.issuer })}`,
+      );
+    for (const i of [1, 2]) {
+      const r = await junk(linkIn(msg), i);
+      expect(r.status).toBe(400);
+      expect(await r.text()).toMatch(/the provider refused this code.*The link stays open/);
+      expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('open');
+    }
     const after = newerThan(tg.botMessages());
-    await tg.userSays(finalUrl);
-    const reply = await tg.waitForBotMessage((m) => after(m) && m.text.startsWith('Not accepted'));
-    expect(reply.text).toMatch(/expired or already used.*A fresh link was sent via ops/);
+    const third = await junk(linkIn(msg), 3);
+    expect(third.status).toBe(410);
+    expect(await third.text()).toMatch(/refused 3 codes sent for this link.*A fresh link was sent via ops/);
+    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('failed');
     const again = await tg.waitForBotMessage((m) => after(m) && m.text.includes('Re-authorize sandbox'));
-    await tg.userSays(await oidc.approveAuthorization(linkIn(again)));
+    // The closed link takes no more codes.
+    const late = await junk(linkIn(msg), 4);
+    expect(late.status).toBe(400);
+    expect(await late.text()).toMatch(/already used or closed/);
+    // Three more junk codes on the fresh link close it too; its replacement is opened but held back.
+    const second = (await daemon.warden.store.listOpenFlows('sandbox'))[0];
+    expect(second?.url).toBe(linkIn(again));
+    for (const i of [5, 6]) expect((await junk(linkIn(again), i)).status).toBe(400);
+    const limited = await junk(linkIn(again), 7);
+    expect(limited.status).toBe(400);
+    expect(await limited.text()).toMatch(
+      /replaced at most once per 10m: a new one is open on the dashboard and is sent in 10m unless used/,
+    );
+    expect((await daemon.warden.store.getFlow(second?.id ?? ''))?.status).toBe('failed');
+    const held = await daemon.warden.store.listOpenFlows('sandbox');
+    expect(held).toHaveLength(1);
+    expect(held[0]?.askedVia).toEqual([]);
+    // The human can still ask for a link and heal the connection.
+    const { msg: asked, fresh } = await ask('sandbox');
+    await tg.userSays(await oidc.approveAuthorization(linkIn(asked)));
     await tg.waitForBotMessage((m) => fresh(m) && m.text.startsWith('Accepted: sandbox'));
   });
 });
@@ -246,6 +290,22 @@ describe('device flow', () => {
     expect((await completed).data).toMatchObject({ kind: 'device_code', via: 'device code' });
     await tg.waitForBotMessage((m) => fresh(m) && m.text.includes('dev is healthy again'));
     expect((await oidc.introspect(await daemon.warden.accessToken('dev'))).active).toBe(true);
+  });
+});
+
+describe('device flow with another account', () => {
+  it('is refused, and the human hears it where they were asked', async () => {
+    // `dev` belongs to alice (device flow test above); mallory approves its next device code.
+    expect((await daemon.warden.store.getConnection('dev'))?.account).toBe('alice');
+    const before = (await daemon.warden.store.getConnection('dev'))?.accessToken;
+    const { msg, flowId, fresh } = await ask('dev');
+    const refused = nextEvent(daemon.warden, (e) => e.type === 'account_change_refused' && e.connection === 'dev');
+    await oidc.approveDevice(linkIn(msg), { accountId: 'mallory' });
+    expect((await refused).data).toMatchObject({ flowId, belongsTo: 'alice', completedAs: 'mallory' });
+    const notice = await tg.waitForBotMessage((m) => fresh(m) && m.text.includes('another account refused'));
+    expect(notice.text).toMatch(/completed with account mallory, but dev belongs to alice; nothing was changed/);
+    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('failed');
+    expect((await daemon.warden.store.getConnection('dev'))?.accessToken).toBe(before);
   });
 });
 

@@ -14,7 +14,22 @@ let h: Harness;
 const EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
 
 beforeAll(async () => {
-  h = await startHarness();
+  // `markup` is authorized first by an account whose name is markup (a re-authorization of an
+  // existing connection by another account would be refused).
+  h = await startHarness({
+    extraConnections: (peer, redirectUri) =>
+      Promise.resolve({
+        markup: {
+          provider: 'oidc',
+          issuer: peer.issuer,
+          client_id: peer.clientId,
+          client_secret: peer.clientSecret,
+          redirect_uri: redirectUri,
+          scopes: ['openid', 'offline_access'],
+          flow: 'auth_code',
+        },
+      }),
+  });
 });
 
 afterAll(async () => {
@@ -186,13 +201,13 @@ describe('dashboard', () => {
   });
 
   it('renders account and event text containing markup inert', async () => {
-    const flow = await h.warden.flows.open('sandbox', { reason: 'manual', fresh: true });
+    const flow = await h.warden.flows.open('markup', { reason: 'manual', fresh: true });
     await h.warden.flows.completeFromInput(await h.peer.approveAuthorization(flow.url, { accountId: EVIL }), {
       via: 'test',
     });
     await h.warden.sink.emit({
       type: 'probe_failed',
-      connection: 'sandbox',
+      connection: 'markup',
       message: `Probe said ${EVIL}`,
       data: null,
     });

@@ -13,7 +13,8 @@ import { FailureBudget, clientAddress, secretsEqual } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { DASHBOARD_FORM_BYTES, UNAUTHENTICATED_BODY_BYTES, smallBody } from '../guards.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
-import { loadModel } from './model.js';
+import { accountChangeReason } from '../../reauth/flows.js';
+import { loadModel, refusedChangeIn } from './model.js';
 import { qrSvg } from './qr.js';
 import { DashboardPage, Live, SignInPage } from './page.js';
 import { SESSION_TTL_MS, sessionsFor, type Session } from './sessions.js';
@@ -179,6 +180,35 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
       const open = (await ctx.warden.store.listOpenFlows(name))[0];
       await ctx.orchestrator.requestReauth(name, { reason: 'manual', fresh: open !== undefined });
       session.flash = { kind: 'ok', text: `A ${open ? 'fresh ' : ''}link for ${name} is below.` };
+    } catch (err) {
+      session.flash = { kind: 'error', text: messageOf(err, ctx) };
+    }
+    return c.redirect('/', 303);
+  });
+
+  // The operator confirms a refused account change: a fresh link that accepts that one account.
+  dash.post('/connections/:name/account-change', async (c) => {
+    const { session } = current(c);
+    if (!session) return signedOut(c);
+    const form = await formBody(c);
+    if (!(await csrfOk(c, session, form))) return c.text('Stale or missing form token; reload the page.', 403);
+    const name = c.req.param('name');
+    const flowId = typeof form['flow'] === 'string' ? form['flow'] : '';
+    try {
+      if (!ctx.warden.connections.has(name))
+        throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${name}".`);
+      const events = await ctx.warden.store.listEvents({ connection: name, newestFirst: true, limit: 10 });
+      const refused = refusedChangeIn(events);
+      if (!refused || refused.flowId !== flowId)
+        throw new TokenwardenError(
+          'TW_NOT_FOUND',
+          `No refused account change of ${name} to confirm (reload the page).`,
+        );
+      await ctx.orchestrator.requestReauth(name, { reason: accountChangeReason(refused.completedAs), fresh: true });
+      session.flash = {
+        kind: 'ok',
+        text: `Confirmed: the link for ${name} below switches it to ${refused.completedAs} (accepted only when completed as that account).`,
+      };
     } catch (err) {
       session.flash = { kind: 'error', text: messageOf(err, ctx) };
     }

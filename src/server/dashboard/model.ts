@@ -6,11 +6,32 @@ import type { ServerContext } from '../context.js';
 
 export interface DashboardModel {
   now: number;
-  connections: Array<ConnectionView & { recent: WardenEvent[] }>;
+  connections: Array<ConnectionView & { recent: WardenEvent[]; refusedChange: RefusedChange | null }>;
   timeline: WardenEvent[];
   /** null: the server runs without mail. */
   mailboxes: MailboxStatus[] | null;
   mailError: string | null;
+}
+
+/** A re-authorization refused because another account completed it, not yet followed by a completion. */
+export interface RefusedChange {
+  flowId: string;
+  belongsTo: string;
+  completedAs: string;
+}
+
+/** The latest refused account change among `events` (newest first) that no later completion superseded. */
+export function refusedChangeIn(events: WardenEvent[]): RefusedChange | null {
+  for (const e of events) {
+    if (e.type === 'reauth_completed') return null;
+    if (e.type !== 'account_change_refused') continue;
+    const d = e.data ?? {};
+    const [flowId, belongsTo, completedAs] = [d['flowId'], d['belongsTo'], d['completedAs']];
+    return typeof flowId === 'string' && typeof belongsTo === 'string' && typeof completedAs === 'string'
+      ? { flowId, belongsTo, completedAs }
+      : null;
+  }
+  return null;
 }
 
 export async function loadModel(ctx: ServerContext): Promise<DashboardModel> {
@@ -21,10 +42,14 @@ export async function loadModel(ctx: ServerContext): Promise<DashboardModel> {
     warden.store.listEvents({ newestFirst: true, limit: 40 }),
   ]);
   const connections = await Promise.all(
-    statuses.map(async (s) => ({
-      ...connectionView(s, now, warden.config),
-      recent: await warden.store.listEvents({ connection: s.name, newestFirst: true, limit: 3 }),
-    })),
+    statuses.map(async (s) => {
+      const events = await warden.store.listEvents({ connection: s.name, newestFirst: true, limit: 10 });
+      return {
+        ...connectionView(s, now, warden.config),
+        recent: events.slice(0, 3),
+        refusedChange: refusedChangeIn(events),
+      };
+    }),
   );
   let mailboxes: MailboxStatus[] | null = null;
   let mailError: string | null = null;

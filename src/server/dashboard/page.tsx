@@ -188,6 +188,19 @@ const ConnectionCard: FC<{ c: DashboardModel['connections'][number]; session: Se
         ))}
       </ol>
     ) : null}
+    {c.refusedChange ? (
+      <form method="post" action={`/connections/${encodeURIComponent(c.name)}/account-change`} class="cause">
+        <Csrf session={session} />
+        <input type="hidden" name="flow" value={c.refusedChange.flowId} />
+        <div>
+          A re-authorization was completed as {c.refusedChange.completedAs}, but {c.name} belongs to{' '}
+          {c.refusedChange.belongsTo}; it was refused.
+        </div>
+        <button class="secondary" type="submit">
+          Confirm the change to {c.refusedChange.completedAs} (sends a link that accepts that account)
+        </button>
+      </form>
+    ) : null}
     {c.kind === 'oauth' ? (
       <form method="post" action={`/connections/${encodeURIComponent(c.name)}/reauth`}>
         <Csrf session={session} />
