@@ -41,6 +41,13 @@ export class TokenwardenError extends Error {
   }
 }
 
+/**
+ * How sure a diagnosis is: `known` — the provider said so, or the operator declared it (e.g.
+ * `app_status: testing`); `likely` — inferred from facts such as the grant's age at death;
+ * `unknown` — the provider refused without saying why, the text lists the usual reasons.
+ */
+export type Confidence = 'known' | 'likely' | 'unknown';
+
 /** What a diagnosis of a dead or dying grant says, in words a human can act on. */
 export interface DiagnosedCause {
   /** Stable machine id, e.g. `google_testing_expiry`, `revoked`, `password_changed`. */
@@ -49,6 +56,8 @@ export interface DiagnosedCause {
   summary: string;
   /** One sentence: what the human should do. */
   fix: string;
+  /** How sure the diagnosis is (absent only in records written before it was kept). */
+  confidence?: Confidence | undefined;
   /** Provider error code/description as received (never a secret). */
   providerError?: string | undefined;
   providerDescription?: string | undefined;

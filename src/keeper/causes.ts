@@ -5,6 +5,7 @@ import { CAUSES } from '../providers/causes.js';
 export function notAuthorizedCause(name: string): DiagnosedCause {
   return {
     id: 'not_authorized',
+    confidence: 'known',
     summary: 'This connection has never been authorized.',
     fix: `Run \`tokenwarden connect ${name}\` (or ask the daemon to send you a link).`,
   };
@@ -13,6 +14,7 @@ export function notAuthorizedCause(name: string): DiagnosedCause {
 export function unknownConnectionCause(name: string): DiagnosedCause {
   return {
     id: 'unknown_connection',
+    confidence: 'known',
     summary: `No connection named "${name}" is configured.`,
     fix: 'Add it under connections: in tokenwarden.yaml.',
   };
@@ -25,6 +27,7 @@ export function rotationRaceCause(): DiagnosedCause {
 export function noRefreshTokenCause(provider: string): DiagnosedCause {
   return {
     id: 'no_refresh_token',
+    confidence: 'known',
     summary: 'The provider issued no refresh token, and the access token has expired.',
     fix:
       provider === 'google'

@@ -10,9 +10,10 @@ import { ProviderError, ReauthRequiredError, TransientError, type DiagnosedCause
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
-import type { ConnectionRecord, Store } from '../store/types.js';
+import type { ConnectionPatch, ConnectionRecord, Store } from '../store/types.js';
 import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause, unknownConnectionCause } from './causes.js';
 import { degradedInfo, predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
+import { learnFromDeath, outlived } from './learned.js';
 import type { ConnectionRuntime } from './runtime.js';
 import { TokenCache } from './token-cache.js';
 
@@ -126,7 +127,7 @@ export class Keeper implements TokenSource {
   async storeGrant(name: string, tokens: TokenSet, opts: { account?: string | null } = {}): Promise<ConnectionRecord> {
     const now = this.deps.clock.now();
     // The row exists once a flow was opened; ensuring it again would be one more write transaction.
-    if (!(await this.deps.store.getConnection(name))) await this.deps.store.ensureConnection(name, now);
+    const before = (await this.deps.store.getConnection(name)) ?? (await this.deps.store.ensureConnection(name, now));
     const rec = await this.deps.store.updateConnection(
       name,
       {
@@ -144,6 +145,7 @@ export class Keeper implements TokenSource {
           lastUsedAt: now,
           announced: tokens.refreshExpiresAt ?? null,
           scope: tokens.scope,
+          lifetime: before.lifetime,
         }),
         state: 'healthy',
         cause: null,
@@ -159,13 +161,13 @@ export class Keeper implements TokenSource {
   }
 
   /** Move a connection to reauth_required with a diagnosed cause (also used by probes). */
-  async markReauthRequired(name: string, cause: DiagnosedCause): Promise<void> {
+  async markReauthRequired(name: string, cause: DiagnosedCause, patch: ConnectionPatch = {}): Promise<void> {
     const now = this.deps.clock.now();
     this.forget(name);
     const before = await this.deps.store.getConnection(name);
     await this.deps.store.updateConnection(
       name,
-      { state: 'reauth_required', cause, lastError: cause.summary },
+      { ...patch, state: 'reauth_required', cause, lastError: cause.summary },
       { now },
     );
     if (before?.state !== 'reauth_required' && before?.state !== 'awaiting_human') {
@@ -280,6 +282,12 @@ export class Keeper implements TokenSource {
       return this.handleFailure(name, rt, row, err);
     }
     const now = clock.now();
+    // A grant that outlived its learned lifetime proves the rule gone (the app was published).
+    const forgetLifetime = outlived(row.lifetime, row.grantedAt, now);
+    const lifetime =
+      forgetLifetime && row.lifetime
+        ? { ...row.lifetime, lifetimeMs: null, cause: null, learnedAt: null }
+        : row.lifetime;
     // Persist before returning (crash safety). The lease guard refuses the write if our lease was lost.
     const updated = await store.updateConnection(
       name,
@@ -298,7 +306,9 @@ export class Keeper implements TokenSource {
           lastUsedAt: now,
           announced: tokens.refreshExpiresAt ?? row.refreshExpiresAt,
           scope: tokens.scope ?? row.scope,
+          lifetime,
         }),
+        ...(forgetLifetime ? { lifetime } : {}),
         state: 'healthy',
         cause: null,
         failureCount: 0,
@@ -317,6 +327,7 @@ export class Keeper implements TokenSource {
       data: {
         expiresAt: updated.accessExpiresAt,
         rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== row.refreshToken,
+        ...(forgetLifetime ? { learnedLifetimeForgotten: true } : {}),
         ms: now - row.updatedAt >= 0 ? now - (row.lastRefreshAt ?? now) : null,
       },
     });
@@ -343,13 +354,24 @@ export class Keeper implements TokenSource {
         });
         return this.remember(name, current);
       }
-      const cause = rt.profile.diagnose({
+      // What the profile reads from the error, sharpened by what this death teaches (learned.ts).
+      const { cause, lifetime } = learnFromDeath({
+        profile: rt.profile.id,
+        conn: rt.config,
+        diagnosis: rt.profile.diagnose({
+          error: err.error,
+          description: err.description,
+          conn: rt.config,
+          grantedAt: row.grantedAt,
+          lastUsedAt: row.lastUsedAt,
+          now,
+        }),
         error: err.error,
         description: err.description,
-        conn: rt.config,
+        scopes: row.scope ? row.scope.split(' ') : rt.config.scopes,
         grantedAt: row.grantedAt,
-        lastUsedAt: row.lastUsedAt,
         now,
+        previous: row.lifetime,
       });
       await this.deps.events.emit({
         type: 'refresh_failed',
@@ -357,7 +379,7 @@ export class Keeper implements TokenSource {
         message: `Provider refused the refresh: ${err.error}`,
         data: { error: err.error, definitive: true },
       });
-      await this.markReauthRequired(name, cause);
+      await this.markReauthRequired(name, cause, lifetime !== row.lifetime ? { lifetime } : {});
       throw await this.reauthError(name, cause, err);
     }
     const transient =

@@ -29,7 +29,8 @@ import type { Warden } from '../warden.js';
 import { FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
 import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
-import { isQuiet, nextAllowed, parseQuietHours, plannedRenewalAt, type QuietHours } from './quiet-hours.js';
+import { isQuiet, nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
+import { renewalPlanFor, type RenewalRow } from './renewal.js';
 import type { Orchestrator, ReauthRequest } from './types.js';
 
 /** A link that expires within this margin is replaced rather than reminded about. */
@@ -302,11 +303,7 @@ export class ReauthOrchestrator implements Orchestrator {
   // ---------------------------------------------------------------- the human's time
 
   /** Does `connection` need its human now? Dead states need one at once; a predicted death from its renewal time on. */
-  needsHuman(
-    connection: string,
-    row: Pick<ConnectionRecord, 'state' | 'grantedAt' | 'refreshExpiresAt'> | null,
-    now: number,
-  ): HumanNeed {
+  needsHuman(connection: string, row: (Pick<ConnectionRecord, 'state'> & RenewalRow) | null, now: number): HumanNeed {
     if (!row) return null;
     if (DEAD_STATES.has(row.state)) return row.state === 'unauthorized' && !row.grantedAt ? null : 'dead';
     const at = this.renewalAt(connection, row);
@@ -314,9 +311,9 @@ export class ReauthOrchestrator implements Orchestrator {
   }
 
   /** When a renewal flow opens: `reauth_lead` before the predicted death, moved out of quiet hours. */
-  renewalAt(connection: string, row: Pick<ConnectionRecord, 'refreshExpiresAt'>): number | null {
+  renewalAt(connection: string, row: RenewalRow): number | null {
     const rt = this.warden.connections.get(connection);
-    return rt ? plannedRenewalAt(rt.config, row.refreshExpiresAt, this.quiet.get(connection) ?? null) : null;
+    return rt ? renewalPlanFor(rt.config, row, this.quiet.get(connection) ?? null) : null;
   }
 
   /** When an open flow next needs attention: a reminder, or its link expiring (predicted ones wait for quiet hours to end). */
