@@ -185,7 +185,7 @@ export class FlowService {
     await this.deps.events.emit({
       type: 'reauth_requested',
       connection: flow.connection,
-      message: `Opened a ${flow.kind === 'device_code' ? 'device-code' : 'authorization-code'} flow (${flow.reason ?? 'manual'}); link valid until ${new Date(flow.expiresAt).toISOString()}.`,
+      message: `Opened ${flow.kind === 'device_code' ? 'a device-code' : 'an authorization-code'} flow (${flow.reason ?? 'manual'}); link valid until ${new Date(flow.expiresAt).toISOString()}.`,
       data: { flowId: flow.id, kind: flow.kind, expiresAt: flow.expiresAt, reason: flow.reason },
     });
   }
