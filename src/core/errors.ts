@@ -73,6 +73,15 @@ export interface ReauthFacts {
   expiresAt?: number | undefined;
 }
 
+/**
+ * Channel names as a sentence reads them — `telegram channel "human"`, or `channel "human"` when
+ * its type is not at hand — so a channel called "human" never yields "asked the human via human".
+ */
+export function channelNames(names: readonly string[], types?: Readonly<Record<string, { type: string }>>): string {
+  if (!names.length) return 'no channel';
+  return names.map((n) => `${types?.[n]?.type ? `${types[n].type} ` : ''}channel "${n}"`).join(', ');
+}
+
 export class ReauthRequiredError extends TokenwardenError {
   readonly connection: string;
   readonly diagnosis: DiagnosedCause;
@@ -85,7 +94,7 @@ export class ReauthRequiredError extends TokenwardenError {
     opts: { reauth?: ReauthFacts; fallbacks?: string[]; cause?: unknown } = {},
   ) {
     const asked = opts.reauth?.askedVia?.length
-      ? ` Re-authorization was requested via ${opts.reauth.askedVia.join(', ')}.`
+      ? ` Re-authorization was requested via ${channelNames(opts.reauth.askedVia)}.`
       : '';
     super(
       'TW_REAUTH_REQUIRED',

@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/schema.js';
 import { formatDuration } from '../core/duration.js';
-import type { DiagnosedCause } from '../core/errors.js';
+import { channelNames, type DiagnosedCause } from '../core/errors.js';
 import type { ConnectionState } from '../core/types.js';
 import type { RouteHealth } from '../mail/route-slot.js';
 import type { LearnedView } from '../keeper/learned.js';
@@ -115,7 +115,15 @@ function learnedSentence(l: LearnedView): string {
 /** Facts and one paragraph about one connection. */
 export function describeConnection(
   s: ConnectionStatus,
-  o: { now: number; displayName: string; routes: RouteFact[]; deadSince: number | null; notify: string[] },
+  o: {
+    now: number;
+    displayName: string;
+    routes: RouteFact[];
+    deadSince: number | null;
+    notify: string[];
+    /** Configured channels (their types name them in sentences). */
+    channels?: Readonly<Record<string, { type: string }>>;
+  },
 ): ConnectionFacts {
   const { now } = o;
   const needsHuman = NEEDS_HUMAN.has(s.state);
@@ -151,7 +159,7 @@ export function describeConnection(
   const askedSentence = (): string =>
     f
       ? f.askedVia.length
-        ? `The human was asked via ${f.askedVia.join(', ')} at ${at(f.createdAt, now)} (${ago(f.createdAt, now)}); the link expires at ${at(f.expiresAt, now)}.`
+        ? `The human was asked via ${channelNames(f.askedVia, o.channels)} at ${at(f.createdAt, now)} (${ago(f.createdAt, now)}); the link expires at ${at(f.expiresAt, now)}.`
         : `A link is open since ${at(f.createdAt, now)} but no channel delivered it: give the human the link (${f.url}) or call request_reauthorization with a channel.`
       : '';
 
@@ -198,7 +206,7 @@ export function describeConnection(
       else {
         next =
           'Call request_reauthorization to send the human a link' +
-          (o.notify.length ? ` (configured channels: ${o.notify.join(', ')}).` : '.');
+          (o.notify.length ? ` (configured: ${channelNames(o.notify, o.channels)}).` : '.');
         parts.push(`Nobody has been asked yet. ${next}`);
       }
       break;

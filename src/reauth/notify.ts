@@ -3,7 +3,7 @@
  * `askedVia` records where the human was asked, for status and ReauthRequiredError.
  */
 import type { Channel, ChannelMessage } from '../channels/types.js';
-import type { DiagnosedCause } from '../core/errors.js';
+import { channelNames, type DiagnosedCause } from '../core/errors.js';
 import { learnedView } from '../keeper/learned.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import { CAUSES } from '../providers/causes.js';
@@ -130,7 +130,7 @@ export async function notifyFlow(
       await warden.sink.emit({
         type: 'channel_error',
         connection: flow.connection,
-        message: `Could not reach the human via ${name}: ${(err as Error).message}`,
+        message: `Could not reach the human via ${channelNames([name], warden.config.channels)}: ${(err as Error).message}`,
         data: { channel: name },
       });
     }

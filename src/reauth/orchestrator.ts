@@ -20,7 +20,7 @@
 import type { Channel, ChannelMessage, IncomingPaste, PasteResult } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { formatDuration } from '../core/duration.js';
-import { InputError, NotFoundError, TokenwardenError } from '../core/errors.js';
+import { InputError, NotFoundError, TokenwardenError, channelNames } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import type { WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
@@ -270,7 +270,7 @@ export class ReauthOrchestrator implements Orchestrator {
       ...(targets.length ? { via: targets } : {}),
       note: `${why.replace(/ A fresh link is needed\.$/, '')} Here is a fresh link.`,
     });
-    const where = fresh.askedVia.length ? ` via ${fresh.askedVia.join(', ')}` : '';
+    const where = fresh.askedVia.length ? ` via ${channelNames(fresh.askedVia, this.warden.config.channels)}` : '';
     return new FreshLinkSentError(
       `Not accepted: ${why.replace(/ A fresh link is needed\.$/, '')} A fresh link was sent${where}; it expires in ${formatDuration(fresh.expiresAt - this.clock.now())}.`,
       fresh,
@@ -368,7 +368,7 @@ export class ReauthOrchestrator implements Orchestrator {
       await this.warden.sink.emit({
         type: 'reauth_reminded',
         connection: flow.connection,
-        message: `Sent a fresh link via ${targets.join(', ') || 'no channel'} (the previous one expired unused).`,
+        message: `Sent a fresh link via ${channelNames(targets, this.warden.config.channels)} (the previous one expired unused).`,
         data: { flowId: flow.id, channels: targets },
       });
       return;
@@ -381,7 +381,7 @@ export class ReauthOrchestrator implements Orchestrator {
     await this.warden.sink.emit({
       type: 'reauth_reminded',
       connection: flow.connection,
-      message: `Reminded via ${targets.join(', ') || 'no channel'}${newcomers.length ? ` (escalated to ${newcomers.join(', ')})` : ''}.`,
+      message: `Reminded via ${channelNames(targets, this.warden.config.channels)}${newcomers.length ? ` (escalated to ${channelNames(newcomers, this.warden.config.channels)})` : ''}.`,
       data: { flowId: flow.id, channels: targets, escalatedTo: newcomers },
     });
   }

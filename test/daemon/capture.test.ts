@@ -157,7 +157,7 @@ describe('paste capture', () => {
     const said = await tg.userSays(finalUrl);
     const reply = await tg.waitForBotMessage((m) => after(m) && m.text.startsWith('Not accepted'));
     expect(reply.text).toMatch(
-      /The link expired before it was used\. A fresh link was sent via ops; it expires in 10m/,
+      /The link expired before it was used\. A fresh link was sent via telegram channel "ops"; it expires in 10m/,
     );
     expect(tg.deletedMessages()).toContain(said.message_id);
     const again = await tg.waitForBotMessage((m) => after(m) && m.text.includes('Re-authorize sandbox'));
@@ -188,7 +188,7 @@ describe('paste capture', () => {
     const after = newerThan(tg.botMessages());
     await tg.userSays(finalUrl);
     const reply = await tg.waitForBotMessage((m) => after(m) && m.text.startsWith('Not accepted'));
-    expect(reply.text).toMatch(/expired or already used.*A fresh link was sent via ops/);
+    expect(reply.text).toMatch(/expired or already used.*A fresh link was sent via telegram channel "ops"/);
     const again = await tg.waitForBotMessage((m) => after(m) && m.text.includes('Re-authorize sandbox'));
     await tg.userSays(await oidc.approveAuthorization(linkIn(again)));
     await tg.waitForBotMessage((m) => fresh(m) && m.text.startsWith('Accepted: sandbox'));
