@@ -48,6 +48,9 @@ export class TokenwardenError extends Error {
  */
 export type Confidence = 'known' | 'likely' | 'unknown';
 
+/** How an inferred (`likely`) diagnosis is introduced wherever a human reads it. */
+export const LIKELY = 'Likely cause (inferred from the facts, not stated by the provider):';
+
 /** What a diagnosis of a dead or dying grant says, in words a human can act on. */
 export interface DiagnosedCause {
   /** Stable machine id, e.g. `google_testing_expiry`, `revoked`, `password_changed`. */
@@ -98,7 +101,7 @@ export class ReauthRequiredError extends TokenwardenError {
       : '';
     super(
       'TW_REAUTH_REQUIRED',
-      `Connection "${connection}" needs a human to re-authorize: ${diagnosis.summary} Fix: ${diagnosis.fix}${asked}`,
+      `Connection "${connection}" needs a human to re-authorize: ${diagnosis.confidence === 'likely' ? `${LIKELY} ` : ''}${diagnosis.summary} Fix: ${diagnosis.fix}${asked}`,
       { cause: opts.cause },
     );
     this.connection = connection;

@@ -10,6 +10,7 @@ import { ProviderError, ReauthRequiredError, TransientError, type DiagnosedCause
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
+import { causeLine } from '../providers/causes.js';
 import type { ConnectionPatch, ConnectionRecord, Store } from '../store/types.js';
 import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause, unknownConnectionCause } from './causes.js';
 import { degradedInfo, predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
@@ -174,7 +175,7 @@ export class Keeper implements TokenSource {
       await this.deps.events.emit({
         type: 'reauth_required',
         connection: name,
-        message: `${cause.summary} Fix: ${cause.fix}`,
+        message: causeLine(cause),
         data: { cause: cause.id },
       });
       this.deps.onReauthRequired?.(name, cause);

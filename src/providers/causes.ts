@@ -3,7 +3,7 @@
  * `ReauthRequiredError`) are consistent and reviewable in one place. Ids are stable
  * (dashboards and tests key on them); texts may improve.
  */
-import type { DiagnosedCause } from '../core/errors.js';
+import { LIKELY, type DiagnosedCause } from '../core/errors.js';
 
 type Cause = Omit<DiagnosedCause, 'providerError' | 'providerDescription'>;
 
@@ -164,6 +164,10 @@ export function genericCause(error: string, description?: string): DiagnosedCaus
  * rather than said by the provider or declared — that it is a likely diagnosis, not a fact.
  */
 export function causeLine(c: Pick<DiagnosedCause, 'summary' | 'fix' | 'confidence'>): string {
-  const hedge = c.confidence === 'likely' ? ' (likely cause, inferred from the facts)' : '';
-  return `${c.summary}${hedge} Fix: ${c.fix}`;
+  return `${causeSentence(c)} Fix: ${c.fix}`;
+}
+
+/** What happened, prefixed with "Likely cause (…):" when it is inferred rather than known. */
+export function causeSentence(c: Pick<DiagnosedCause, 'summary' | 'confidence'>): string {
+  return c.confidence === 'likely' ? `${LIKELY} ${c.summary}` : c.summary;
 }

@@ -6,7 +6,7 @@ import type { Channel, ChannelMessage } from '../channels/types.js';
 import { channelNames, type DiagnosedCause } from '../core/errors.js';
 import { learnedView } from '../keeper/learned.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
-import { CAUSES } from '../providers/causes.js';
+import { CAUSES, causeSentence } from '../providers/causes.js';
 import { onlyBasicScopes } from '../providers/google.js';
 import type { ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
@@ -78,9 +78,8 @@ function whatHappened(
   }
   const cause = row?.cause ?? null;
   if (!cause) return {};
-  const hedge = cause.confidence === 'likely' ? ' (likely cause, inferred from the facts)' : '';
   const { now, prevent } = splitFix(cause.fix);
-  return { cause: `${cause.summary}${hedge}`, fix: prevent, now };
+  return { cause: causeSentence(cause), fix: prevent, now };
 }
 
 /** The rule behind a predicted death, when one is known: a learned lifetime or a declared Google Testing app. */

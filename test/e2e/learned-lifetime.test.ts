@@ -176,7 +176,9 @@ describe('Google app in Testing, not declared', () => {
       notify: [],
     });
     expect(mcp.renewal_planned_at).toBe(view.renewal_planned_at);
-    expect(mcp.sentence).toMatch(/learned from how the last grant died.*most likely in Testing.*likely cause.*Publish app/);
+    expect(mcp.sentence).toMatch(
+      /learned from how the last grant died.*Likely cause.*most likely in Testing.*Publish app/,
+    );
     const orch = createOrchestrator(w, { channels: new Map() });
     expect(orch.renewalAt('mail', (await w.store.getConnection('mail'))!)).toBe(granted + 6 * DAY);
     await w.close();

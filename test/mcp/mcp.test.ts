@@ -229,7 +229,9 @@ describe('tokenwarden mcp', () => {
     expect(stderr).toContain(String(r.data['link']));
 
     const again = await call('request_reauthorization', { connection: 'gmail' });
-    expect(again.text).toMatch(/The human was already asked via console channel "ops" at \d\d:\d\d UTC; not asking again\./);
+    expect(again.text).toMatch(
+      /The human was already asked via console channel "ops" at \d\d:\d\d UTC; not asking again\./,
+    );
     expect(again.data).toMatchObject({ flow_id: r.data['flow_id'], asked_now: [], reused: true });
     expect(stderr.match(/reauth request · gmail/g)).toHaveLength(1);
   });
