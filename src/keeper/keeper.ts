@@ -12,7 +12,13 @@ import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '.
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
 import { causeLine } from '../providers/causes.js';
 import type { ConnectionPatch, ConnectionRecord, Store } from '../store/types.js';
-import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause, unknownConnectionCause } from './causes.js';
+import {
+  notAuthorizedCause,
+  noRefreshTokenCause,
+  noRefreshTokenWarning,
+  rotationRaceCause,
+  unknownConnectionCause,
+} from './causes.js';
 import { degradedInfo, predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
 import { learnFromDeath, outlived } from './learned.js';
 import type { ConnectionRuntime } from './runtime.js';
@@ -127,6 +133,12 @@ export class Keeper implements TokenSource {
   /** Persist tokens from a completed human flow (or first authorization). */
   async storeGrant(name: string, tokens: TokenSet, opts: { account?: string | null } = {}): Promise<ConnectionRecord> {
     const now = this.deps.clock.now();
+    const rt = this.runtime(name);
+    // A user grant without a refresh token dies with its access token: say so now, not at the death.
+    const warning =
+      rt.config.kind === 'oauth' && !tokens.refreshToken
+        ? noRefreshTokenWarning(rt.profile.id, tokens.expiresAt ?? null)
+        : null;
     // The row exists once a flow was opened; ensuring it again would be one more write transaction.
     const before = (await this.deps.store.getConnection(name)) ?? (await this.deps.store.ensureConnection(name, now));
     const rec = await this.deps.store.updateConnection(
@@ -136,20 +148,22 @@ export class Keeper implements TokenSource {
         refreshToken: tokens.refreshToken ?? null,
         idToken: tokens.idToken ?? null,
         tokenType: tokens.tokenType,
-        scope: tokens.scope ?? this.runtime(name).config.scopes.join(' '),
+        scope: tokens.scope ?? rt.config.scopes.join(' '),
         accessExpiresAt: tokens.expiresAt ?? null,
         grantedAt: now,
         lastRefreshAt: now,
         lastUsedAt: now,
-        refreshExpiresAt: this.predictDeath(name, {
-          grantedAt: now,
-          lastUsedAt: now,
-          announced: tokens.refreshExpiresAt ?? null,
-          scope: tokens.scope,
-          lifetime: before.lifetime,
-        }),
+        refreshExpiresAt: warning
+          ? (tokens.expiresAt ?? now)
+          : this.predictDeath(name, {
+              grantedAt: now,
+              lastUsedAt: now,
+              announced: tokens.refreshExpiresAt ?? null,
+              scope: tokens.scope,
+              lifetime: before.lifetime,
+            }),
         state: 'healthy',
-        cause: null,
+        cause: warning,
         failureCount: 0,
         nextAttemptAt: null,
         lastError: null,
@@ -157,6 +171,13 @@ export class Keeper implements TokenSource {
       },
       { now },
     );
+    if (warning)
+      await this.deps.events.emit({
+        type: 'no_refresh_token',
+        connection: name,
+        message: causeLine(warning),
+        data: { accessExpiresAt: tokens.expiresAt ?? null },
+      });
     this.remember(name, rec);
     return rec;
   }

@@ -41,6 +41,8 @@ export interface CompletedFlow {
   flowId: string;
   account: string | null;
   kind: FlowKind;
+  /** Something the human must know now (no refresh token came back: the grant dies with its access token). */
+  warning?: DiagnosedCause;
 }
 
 export class FlowService {
@@ -312,7 +314,7 @@ export class FlowService {
   /** Tokens first (the credential is what matters), then the flow is closed, then the event. */
   private async authorized(flow: FlowRecord, tokens: TokenSet, via: string): Promise<CompletedFlow> {
     const account = accountFromIdToken(tokens.idToken);
-    await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
+    const stored = await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
     const now = this.deps.clock.now();
     if (!(await this.deps.store.finishFlow(flow.id, 'completed', now, `completed via ${via}`)))
       this.deps.logger.warn('flow was closed meanwhile; the new tokens are stored regardless', { flowId: flow.id });
@@ -323,7 +325,13 @@ export class FlowService {
       message: `Authorized via ${via}${account ? ` as ${account}` : ''}; the connection is healthy.`,
       data: { flowId: flow.id, kind: flow.kind, via, msSinceAsked: ms },
     });
-    return { connection: flow.connection, flowId: flow.id, account, kind: flow.kind };
+    return {
+      connection: flow.connection,
+      flowId: flow.id,
+      account,
+      kind: flow.kind,
+      ...(stored.cause ? { warning: stored.cause } : {}),
+    };
   }
 
   private runtime(name: string): ConnectionRuntime {
