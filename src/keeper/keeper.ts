@@ -326,7 +326,8 @@ export class Keeper implements TokenSource {
         refreshExpiresAt: this.predictDeath(name, {
           grantedAt: row.grantedAt,
           lastUsedAt: now,
-          announced: tokens.refreshExpiresAt ?? row.refreshExpiresAt,
+          // The stored death was the learned one when it is forgotten: do not carry it over.
+          announced: tokens.refreshExpiresAt ?? (forgetLifetime ? null : row.refreshExpiresAt),
           scope: tokens.scope ?? row.scope,
           lifetime,
         }),

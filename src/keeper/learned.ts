@@ -158,7 +158,7 @@ export function applicableLifetimeMs(
  */
 export function outlived(lifetime: LearnedLifetime | null, grantedAt: number | null, now: number): boolean {
   if (!lifetime || lifetime.lifetimeMs === null || grantedAt === null) return false;
-  const slack = Math.max(GOOGLE_TESTING_TOLERANCE_MS, lifetime.lifetimeMs * CONSISTENT);
+  const slack = Math.min(GOOGLE_TESTING_TOLERANCE_MS, lifetime.lifetimeMs * CONSISTENT);
   return now - grantedAt > lifetime.lifetimeMs + slack;
 }
 

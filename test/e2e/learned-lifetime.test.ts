@@ -199,6 +199,34 @@ describe('Google app in Testing, not declared', () => {
     expect(orch2.needsHuman('mail', row, granted + 6 * DAY)).toBe('predicted');
   });
 
+  it('a grant that outlives the learned lifetime (the app was published) makes tokenwarden forget it', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 2, 2, 9, 30));
+    // Published right after the first death: later grants live on.
+    tokenEndpoint(clock, (n) => (n === 1 ? 7 * DAY : Number.POSITIVE_INFINITY), GOOGLE_DEAD, GRANTED);
+    const w = await open(clock, join(dir, 'google-published.db'), google);
+    await consent(w);
+    await clock.advance(7 * DAY);
+    expect((await death(w)).diagnosis.id).toBe('google_testing_expiry');
+    await consent(w);
+    const granted = clock.now();
+    expect((await statusOf(w)).refreshExpiresAt).toBe(granted + 7 * DAY);
+    // Still inside the tolerance: the lesson stands.
+    await clock.advance(7 * DAY + 5 * HOUR);
+    await w.keeper.forceRefresh('mail');
+    expect((await statusOf(w)).learned).toMatchObject({ lifetimeMs: 7 * DAY });
+    // Past it, alive: forgotten, back to Google's documented rules.
+    await clock.advance(2 * HOUR);
+    await w.keeper.forceRefresh('mail');
+    const s = await statusOf(w);
+    expect(s.learned ?? null).toBeNull();
+    expect(s.refreshExpiresAt).toBeGreaterThan(clock.now() + 100 * DAY);
+    const refreshed = (await w.store.listEvents({ connection: 'mail', limit: 100 })).filter(
+      (e) => e.type === 'refreshed',
+    );
+    expect(refreshed.at(-1)?.data).toMatchObject({ learnedLifetimeForgotten: true });
+    expect((await w.store.getConnection('mail'))?.lifetime).toMatchObject({ deathAges: [7 * DAY], lifetimeMs: null });
+  });
+
   it('a death at another age is not called Testing; declared app_status decides instead of guessing', async () => {
     const clock = new FakeClock(Date.UTC(2026, 2, 2, 9, 30));
     tokenEndpoint(clock, () => 4 * DAY, GOOGLE_DEAD, GRANTED);
