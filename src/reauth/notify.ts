@@ -66,13 +66,14 @@ function whatHappened(
   flow: FlowRecord,
   row: ConnectionRecord | null,
 ): { cause?: string | undefined; fix?: string | undefined; now?: string | undefined } {
-  if (flow.reason === 'predicted') {
+  // Without a refresh token the "predicted death" is the access token's: the stored cause says so.
+  if (flow.reason === 'predicted' && row?.cause?.id !== 'no_refresh_token') {
     const when = row?.refreshExpiresAt
       ? ` at ${new Date(row.refreshExpiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`
       : ' soon';
     const rule = predictedRule(rt, row);
     return {
-      cause: `The refresh token is predicted to die${when}${rule ? `: ${lowerFirst(rule.summary)}` : ''}; renewing now avoids any gap.`,
+      cause: `The refresh token is predicted to die${when}; renewing now avoids any gap.${rule ? ` ${causeSentence(rule)}` : ''}`,
       fix: rule ? splitFix(rule.fix).prevent : undefined,
     };
   }
@@ -108,8 +109,6 @@ export function splitFix(fix: string): { now?: string; prevent?: string } {
   if (text.startsWith('Re-authorize')) return { now: text };
   return text ? { prevent: text } : {};
 }
-
-const lowerFirst = (s: string): string => (/^[A-Z][a-z]/.test(s) ? s[0]?.toLowerCase() + s.slice(1) : s);
 
 /** Send the flow's link through `channels` in order; record each that accepted it. */
 export async function notifyFlow(

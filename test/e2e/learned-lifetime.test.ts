@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Channel, ChannelMessage } from '../../src/channels/types.js';
 import { FakeClock } from '../../src/core/clock.js';
 import { ReauthRequiredError } from '../../src/core/errors.js';
 import { describeConnection } from '../../src/mcp/describe.js';
@@ -197,6 +198,25 @@ describe('Google app in Testing, not declared', () => {
     const row = (await again.store.getConnection('mail'))!;
     expect(orch2.needsHuman('mail', row, granted + 6 * DAY - 1)).toBeNull();
     expect(orch2.needsHuman('mail', row, granted + 6 * DAY)).toBe('predicted');
+    // The renewal request tells the human why it comes early, as a likely cause, and the fix.
+    const got: ChannelMessage[] = [];
+    const me: Channel = {
+      name: 'me',
+      type: 'console',
+      twoWay: false,
+      send: (m) => {
+        got.push(m);
+        return Promise.resolve({});
+      },
+    };
+    await createOrchestrator(again, { channels: new Map([['me', me]]) }).requestReauth('mail', {
+      reason: 'predicted',
+      via: ['me'],
+    });
+    expect(got[0]?.cause).toMatch(
+      /^The refresh token is predicted to die at 2026-03-16 13:50 UTC; renewing now avoids any gap\. Likely cause \(inferred from the facts, not stated by the provider\): .*most likely in Testing/,
+    );
+    expect(got[0]?.fix).toMatch(/^To stop the weekly expiry, publish the app to production/);
   });
 
   it('a grant that outlives the learned lifetime (the app was published) makes tokenwarden forget it', async () => {
