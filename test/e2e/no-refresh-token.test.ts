@@ -11,6 +11,7 @@ import { acceptedReply } from '../../src/reauth/replies.js';
 import { generateKey } from '../../src/store/key.js';
 import { openWarden, type Warden } from '../../src/warden.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
+import { makeWorkspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
@@ -77,6 +78,27 @@ describe('an authorization without a refresh token', () => {
     expect(s?.cause?.id).toBe('no_refresh_token');
     expect(s?.refreshExpiresAt).not.toBeNull();
     expect(s?.refreshExpiresAt).toBe(s?.accessExpiresAt);
+  });
+
+  it('`tokenwarden status` and `tokenwarden complete` say it too, never "no known limit"', async () => {
+    const ws = makeWorkspace({ connections: { sandbox: sandboxConnection(peer, REDIRECT, { scopes: ['openid'] }) } });
+    try {
+      const w = await openWarden({ configPath: ws.configPath });
+      opened.push(w);
+      const flow = await w.flows.open('sandbox');
+      const finalUrl = await peer.approveAuthorization(flow.url);
+      const done = await ws.cli(['complete', finalUrl]);
+      expect(done.code).toBe(0);
+      expect(done.stdout).toMatch(/^Authorized "sandbox"/);
+      expect(done.stderr).toMatch(/^Warning: The provider issued no refresh token: .* Fix: .*offline_access/);
+      const status = await ws.cli(['status']);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/sandbox .*healthy/);
+      expect(status.stdout).toMatch(/issued no refresh token: this connection dies when its access token expires/);
+      expect(status.stdout).not.toMatch(/no known limit/);
+    } finally {
+      ws.cleanup();
+    }
   });
 
   it('with offline_access the same provider issues one, and nothing is reported', async () => {
