@@ -326,8 +326,9 @@ export class Keeper implements TokenSource {
         refreshExpiresAt: this.predictDeath(name, {
           grantedAt: row.grantedAt,
           lastUsedAt: now,
-          // The stored death was the learned one when it is forgotten: do not carry it over.
-          announced: tokens.refreshExpiresAt ?? (forgetLifetime ? null : row.refreshExpiresAt),
+          // Only what the provider announces now: the stored death was a prediction from the last
+          // use (Microsoft's 90 days unused, Google's 6 months), which this use moves forward.
+          announced: tokens.refreshExpiresAt ?? null,
           scope: tokens.scope ?? row.scope,
           lifetime,
         }),

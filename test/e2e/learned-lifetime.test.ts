@@ -352,3 +352,19 @@ describe('repeated deaths at a consistent age (generic provider)', () => {
     expect((await statusOf(w)).plannedRenewalAt).toBeNull();
   });
 });
+
+describe('predictions from inactivity', () => {
+  it('a Microsoft grant in use is not predicted to die 90 days after consent: every refresh moves the death forward', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 2, 2, 9, 30));
+    tokenEndpoint(clock, () => Number.POSITIVE_INFINITY, GOOGLE_DEAD);
+    const w = await open(clock, join(dir, 'microsoft.db'), { provider: 'microsoft', scopes: ['Mail.Send'] });
+    await consent(w);
+    const granted = clock.now();
+    expect((await statusOf(w)).refreshExpiresAt).toBe(granted + 90 * DAY);
+    await clock.advance(60 * DAY);
+    await w.keeper.forceRefresh('mail');
+    const s = await statusOf(w);
+    expect(s.refreshExpiresAt).toBe(clock.now() + 90 * DAY);
+    expect(s.plannedRenewalAt).toBe(clock.now() + 89 * DAY);
+  });
+});
