@@ -14,10 +14,11 @@ import { ReauthRequiredError, TimeoutError, TokenwardenError, type DiagnosedCaus
 import { silentLogger, type Logger } from './core/logger.js';
 import type { ConnectionState, EventSink, NewEvent, WardenEvent } from './core/types.js';
 import { Keeper, type AccessTokenInfo } from './keeper/keeper.js';
+import { learnedView, type LearnedView } from './keeper/learned.js';
 import type { ConnectionRuntime } from './keeper/runtime.js';
 import { resolveProfile } from './providers/index.js';
 import { FlowService } from './reauth/flows.js';
-import { plannedRenewalAt } from './reauth/quiet-hours.js';
+import { renewalPlanFor } from './reauth/renewal.js';
 import { loadKey } from './store/key.js';
 import { openStore } from './store/open-store.js';
 import type { FlowRecord, Store } from './store/types.js';
@@ -60,6 +61,8 @@ export interface ConnectionStatus {
   refreshExpiresAt: number | null;
   /** When a renewal flow opens ahead of the predicted death (reauth_lead, out of quiet hours). */
   plannedRenewalAt: number | null;
+  /** A lifetime learned from how earlier grants died, when one applies (it moves plannedRenewalAt earlier). */
+  learned?: LearnedView | null;
   grantedAt: number | null;
   lastRefreshAt: number | null;
   cause: DiagnosedCause | null;
@@ -264,7 +267,8 @@ export class Warden {
         scopes: r?.scope ? r.scope.split(' ') : rt.config.scopes,
         accessExpiresAt: r?.accessExpiresAt ?? null,
         refreshExpiresAt: r?.refreshExpiresAt ?? null,
-        plannedRenewalAt: plannedRenewalAt(rt.config, r?.refreshExpiresAt ?? null),
+        plannedRenewalAt: renewalPlanFor(rt.config, r ?? null),
+        learned: learnedView(rt.config, r?.lifetime ?? null),
         grantedAt: r?.grantedAt ?? null,
         lastRefreshAt: r?.lastRefreshAt ?? null,
         cause: r?.cause ?? null,

@@ -20,6 +20,9 @@ export function forHumans(msg: ChannelMessage): ChannelMessage {
     ...(msg.url !== undefined ? { url: line(msg.url) } : {}),
     ...(msg.userCode !== undefined ? { userCode: line(msg.userCode) } : {}),
     ...(msg.pasteHint !== undefined ? { pasteHint: line(msg.pasteHint) } : {}),
+    ...(msg.cause !== undefined ? { cause: neutralizeControls(msg.cause, { multiline: true }) } : {}),
+    ...(msg.fix !== undefined ? { fix: neutralizeControls(msg.fix, { multiline: true }) } : {}),
+    ...(msg.fallbacks !== undefined ? { fallbacks: msg.fallbacks.map(line) } : {}),
   };
 }
 
@@ -68,15 +71,56 @@ export function isWebLink(url: string): boolean {
   }
 }
 
-/** Plain text for channels without markup (console, email, ntfy body). */
-export function renderPlain(message: ChannelMessage, now: number): string {
+/** "So it does not happen again: …" — the line every channel shows for a message's fix. */
+export const FIX_LABEL = 'So it does not happen again:';
+/** "Meanwhile still works: …" — the line every channel shows for a message's fallbacks. */
+export const FALLBACKS_LABEL = 'Meanwhile still works:';
+
+/**
+ * The parts of a message in the order every channel shows them: what happened, what to do now
+ * (the link once, the code, its expiry, where to paste), what to change so it does not happen
+ * again, what still works meanwhile. Each renderer escapes and decorates these, nothing more.
+ */
+export interface MessageParts {
+  title: string;
+  cause: string | null;
+  now: string;
+  url: string | null;
+  userCode: string | null;
+  expiry: string | null;
+  paste: string | null;
+  fix: string | null;
+  fallbacks: string | null;
+}
+
+export function messageParts(message: ChannelMessage, now: number): MessageParts {
   const msg = forHumans(message);
-  const lines = [msg.title, '', msg.text];
-  if (msg.url) lines.push('', `Open: ${msg.url}`);
-  if (msg.userCode) lines.push(`Code: ${msg.userCode}`);
-  if (msg.expiresAt !== undefined) lines.push(expiryLine(msg.expiresAt, now));
-  if (msg.pasteHint)
-    lines.push('', `When the browser lands on a page that does not load, paste its address: ${msg.pasteHint}`);
+  return {
+    title: msg.title,
+    cause: msg.cause ?? null,
+    now: msg.text,
+    url: msg.url ?? null,
+    userCode: msg.userCode ?? null,
+    expiry: msg.expiresAt !== undefined ? expiryLine(msg.expiresAt, now) : null,
+    paste: msg.pasteHint ?? null,
+    fix: msg.fix ? `${FIX_LABEL} ${msg.fix}` : null,
+    fallbacks: msg.fallbacks?.length ? `${FALLBACKS_LABEL} ${msg.fallbacks.join('; ')}.` : null,
+  };
+}
+
+/** Plain text for channels without markup (console, email, ntfy body). */
+export function renderPlain(msg: ChannelMessage, now: number): string {
+  const p = messageParts(msg, now);
+  const lines = [p.title, ''];
+  if (p.cause) lines.push(p.cause);
+  lines.push(p.now);
+  if (p.url) lines.push('', `Open: ${p.url}`);
+  if (p.userCode) lines.push(`Code: ${p.userCode}`);
+  if (p.expiry) lines.push(p.expiry);
+  if (p.paste) lines.push('', p.paste);
+  if (p.fix || p.fallbacks) lines.push('');
+  if (p.fix) lines.push(p.fix);
+  if (p.fallbacks) lines.push(p.fallbacks);
   return lines
     .join('\n')
     .replace(/\n{3,}/g, '\n\n')

@@ -4,7 +4,7 @@
  * @see https://api.slack.com/reference/surfaces/formatting#escaping
  */
 import type { ChannelConfig } from '../config/schema.js';
-import { asciiHref, escapeSlack, expiryLine, forHumans, isWebLink, truncate } from './format.js';
+import { asciiHref, escapeSlack, isWebLink, messageParts, truncate } from './format.js';
 import { postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage } from './types.js';
 
@@ -16,13 +16,17 @@ export function slackLink(url: string, label: string): string {
   return `<${escapeSlack(href)}|${escapeSlack(label)}>`;
 }
 
-export function renderSlack(message: ChannelMessage, now: number): { text: string; blocks: unknown[] } {
-  const msg = forHumans(message);
-  const lines = [`*${escapeSlack(msg.title)}*`, escapeSlack(msg.text)];
-  if (msg.url) lines.push(isWebLink(msg.url) ? slackLink(msg.url, 'Open') : `\`${escapeSlack(msg.url)}\``);
-  if (msg.userCode) lines.push(`Code: \`${escapeSlack(msg.userCode)}\``);
-  if (msg.expiresAt !== undefined) lines.push(escapeSlack(expiryLine(msg.expiresAt, now)));
-  if (msg.pasteHint) lines.push(`Paste the final address here: ${escapeSlack(msg.pasteHint)}`);
+export function renderSlack(msg: ChannelMessage, now: number): { text: string; blocks: unknown[] } {
+  const p = messageParts(msg, now);
+  const lines = [`*${escapeSlack(p.title)}*`];
+  if (p.cause) lines.push(escapeSlack(p.cause));
+  lines.push(escapeSlack(p.now));
+  if (p.url) lines.push(isWebLink(p.url) ? slackLink(p.url, 'Open') : `\`${escapeSlack(p.url)}\``);
+  if (p.userCode) lines.push(`Code: \`${escapeSlack(p.userCode)}\``);
+  if (p.expiry) lines.push(escapeSlack(p.expiry));
+  if (p.paste) lines.push(escapeSlack(p.paste));
+  if (p.fix) lines.push(escapeSlack(p.fix));
+  if (p.fallbacks) lines.push(escapeSlack(p.fallbacks));
   const mrkdwn = truncate(lines.join('\n'), 3000); // section text limit
   const link = msg.url && isWebLink(msg.url) ? `: ${slackLink(msg.url, 'Open')}` : '';
   return {

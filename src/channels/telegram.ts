@@ -15,7 +15,7 @@ import { Api, GrammyError, HttpError, type ApiClientOptions } from 'grammy';
 import type { Message, MessageEntity } from 'grammy/types';
 import type { ChannelConfig } from '../config/schema.js';
 import { ChannelError } from './errors.js';
-import { escapeHtml, expiryLine, forHumans, isWebLink, truncate } from './format.js';
+import { escapeHtml, isWebLink, messageParts, truncate } from './format.js';
 import { readUpdate } from './telegram-update.js';
 import type { Channel, ChannelDeps, ChannelMessage, PasteHandler } from './types.js';
 
@@ -64,23 +64,32 @@ export function messageText(m: Pick<Message, 'text' | 'caption' | 'entities' | '
   return [text, ...hidden].filter((s) => s !== '').join('\n');
 }
 
-/** Telegram HTML for a channel message. Every user-controlled string is escaped. */
-export function renderTelegramHtml(message: ChannelMessage, now: number, opts: { twoWay: boolean }): string {
-  const msg = forHumans(message);
-  const lines = [`<b>${escapeHtml(truncate(msg.title, 200))}</b>`, escapeHtml(truncate(msg.text, 1500))];
-  if (msg.url) {
+/** Telegram HTML for a channel message. Every user-controlled string is escaped; the link appears once. */
+export function renderTelegramHtml(msg: ChannelMessage, now: number, opts: { twoWay: boolean }): string {
+  const p = messageParts(msg, now);
+  const lines = [`<b>${escapeHtml(truncate(p.title, 200))}</b>`];
+  if (p.cause) lines.push(escapeHtml(truncate(p.cause, 600)));
+  lines.push(escapeHtml(truncate(p.now, 1000)));
+  if (p.url) {
     lines.push('');
-    if (isWebLink(msg.url)) lines.push(`<a href="${escapeHtml(msg.url)}">Open the authorization page</a>`);
-    lines.push(`<code>${escapeHtml(truncate(msg.url, 2000))}</code>`);
+    lines.push(
+      isWebLink(p.url)
+        ? `<a href="${escapeHtml(p.url)}">Open the authorization page</a>`
+        : `<code>${escapeHtml(truncate(p.url, 2000))}</code>`,
+    );
   }
-  if (msg.userCode) lines.push(`Code: <code>${escapeHtml(msg.userCode)}</code>`);
-  if (msg.expiresAt !== undefined) lines.push(escapeHtml(expiryLine(msg.expiresAt, now)));
-  if (opts.twoWay && msg.kind === 'reauth_request' && msg.url && !msg.userCode)
+  if (p.userCode) lines.push(`Code: <code>${escapeHtml(p.userCode)}</code>`);
+  if (p.expiry) lines.push(escapeHtml(p.expiry));
+  // Here the human can answer in the chat itself: that is the one way to tell them.
+  if (opts.twoWay && msg.kind === 'reauth_request' && p.url && !p.userCode)
     lines.push(
       '',
       'After approving, copy the address your browser ends on (even if the page does not load) and send it here.',
     );
-  if (msg.pasteHint) lines.push(`Or paste it at: ${escapeHtml(msg.pasteHint)}`);
+  else if (p.paste) lines.push('', escapeHtml(p.paste));
+  if (p.fix || p.fallbacks) lines.push('');
+  if (p.fix) lines.push(escapeHtml(truncate(p.fix, 600)));
+  if (p.fallbacks) lines.push(escapeHtml(truncate(p.fallbacks, 600)));
   return truncate(lines.join('\n'), MESSAGE_LIMIT);
 }
 

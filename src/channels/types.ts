@@ -14,7 +14,14 @@ export interface ChannelMessage {
   /** Connection name the message is about. */
   connection: string;
   title: string;
+  /** What to do now (the link, code and expiry are rendered from their own fields). */
   text: string;
+  /** What happened, in one sentence (the diagnosed cause). */
+  cause?: string;
+  /** What to change so it does not happen again, when there is something to change. */
+  fix?: string;
+  /** What still works meanwhile (routes that do not depend on this connection). */
+  fallbacks?: string[];
   /** Authorization link (or verification URI) the human should open. */
   url?: string;
   /** Device-flow user code to type at `url`. */
@@ -22,7 +29,7 @@ export interface ChannelMessage {
   /** When the link/code stops working (epoch ms). */
   expiresAt?: number;
   flowId?: string;
-  /** Where a one-way channel's human can paste: dashboard form URL or the CLI command. */
+  /** One sentence for a one-way channel's human: where to paste the address the browser ends on. */
   pasteHint?: string;
 }
 

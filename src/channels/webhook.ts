@@ -18,7 +18,14 @@ export interface WebhookPayload {
   kind: ChannelMessage['kind'];
   connection: string;
   title: string;
+  /** What to do now. */
   text: string;
+  /** What happened, in one sentence. */
+  cause: string | null;
+  /** What to change so it does not happen again. */
+  fix: string | null;
+  /** What still works meanwhile. */
+  fallbacks: string[];
   url: string | null;
   userCode: string | null;
   expiresAt: number | null;
@@ -49,6 +56,9 @@ export function createWebhookChannel(name: string, cfg: WebhookConfig, deps: Cha
         connection: msg.connection,
         title: msg.title,
         text: msg.text,
+        cause: msg.cause ?? null,
+        fix: msg.fix ?? null,
+        fallbacks: msg.fallbacks ?? [],
         url: msg.url ?? null,
         userCode: msg.userCode ?? null,
         expiresAt: msg.expiresAt ?? null,

@@ -24,9 +24,17 @@ export async function runComplete(
     const done = await warden.flows.completeFromInput(input, { via: 'cli' });
     io.out(
       o.json
-        ? jsonLine({ event: 'authorized', connection: done.connection, account: done.account, flow_id: done.flowId })
+        ? jsonLine({
+            event: 'authorized',
+            connection: done.connection,
+            account: done.account,
+            flow_id: done.flowId,
+            ...(done.warning ? { warning: done.warning } : {}),
+          })
         : `Authorized "${done.connection}"${done.account ? ` as ${done.account}` : ''}. Tokens stored.\n`,
     );
+    // Not a success to stay quiet about: this grant dies with its access token.
+    if (done.warning) io.err(`Warning: ${done.warning.summary} Fix: ${done.warning.fix}\n`);
     return 0;
   } finally {
     await warden.close();

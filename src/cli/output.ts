@@ -1,5 +1,5 @@
 /** Terminal output helpers shared by CLI commands: errors in words, JSON lines, tables. */
-import { ReauthRequiredError, TokenwardenError } from '../core/errors.js';
+import { ReauthRequiredError, TokenwardenError, channelNames } from '../core/errors.js';
 import { redact } from '../core/logger.js';
 import { formatDuration } from '../core/duration.js';
 import { neutralizeControls } from '../core/text.js';
@@ -39,7 +39,7 @@ export function describeError(err: unknown, now: number): string {
       );
     if (err.reauth.askedAt)
       lines.push(
-        `  Asked ${formatDuration(now - err.reauth.askedAt)} ago${err.reauth.askedVia?.length ? ` via ${err.reauth.askedVia.join(', ')}` : ''}.`,
+        `  Asked ${formatDuration(now - err.reauth.askedAt)} ago${err.reauth.askedVia?.length ? ` via ${channelNames(err.reauth.askedVia)}` : ''}.`,
       );
     if (err.fallbacks.length) lines.push(`  Still works: ${err.fallbacks.join('; ')}`);
     return redact(lines.join('\n')) + '\n';

@@ -1,5 +1,7 @@
 /** `tokenwarden status [--json]`. */
 import { openWarden } from '../warden.js';
+import { formatDuration } from '../core/duration.js';
+import { causeLine } from '../providers/causes.js';
 import { jsonLine, table, when, wardenOptions, type Io } from './output.js';
 
 export async function runStatus(o: { config?: string; json?: boolean }, io: Io): Promise<number> {
@@ -26,8 +28,10 @@ export async function runStatus(o: { config?: string; json?: boolean }, io: Io):
         c.openFlow
           ? `asked: ${c.openFlow.url} (until ${new Date(c.openFlow.expiresAt).toISOString()})`
           : c.cause
-            ? `${c.cause.summary} Fix: ${c.cause.fix}`
-            : '',
+            ? causeLine(c.cause)
+            : c.learned?.cause
+              ? `Renewal planned before ${formatDuration(c.learned.lifetimeMs)} after consent (learned from ${c.learned.deaths} death(s)): ${causeLine(c.learned.cause)}`
+              : '',
       ]);
     io.out(table(rows));
     return 0;

@@ -7,6 +7,7 @@ import { DEFAULT_KEY, DEFAULT_STORE } from './fingerprint.js';
 import { parseDuration } from '../core/duration.js';
 import { ALLOWED_RECIPIENT_RE, parseSendRate } from '../mcp/send-policy.js';
 import { outboundUrlProblem } from '../oauth/endpoint-policy.js';
+import { checkProviderRules, withProviderDefaults } from './provider-rules.js';
 
 const duration = (what: string) =>
   z
@@ -77,7 +78,9 @@ export const connectionSchema = z
     scopes: z
       .array(z.string().min(1))
       .default([])
-      .describe('Scopes to request (Gmail: gmail.send, gmail.readonly, ...).'),
+      .describe(
+        'Scopes to request. Google: short names (gmail.send, gmail.readonly, ...) expand to https://www.googleapis.com/auth/...; Microsoft: offline_access is always added (no refresh token without it).',
+      ),
     issuer: secretUrl.optional().describe('OIDC issuer (provider oidc): endpoints come from discovery.'),
     tenant: z.string().optional().describe('Microsoft tenant (default common).'),
     auth_url: secretUrl.optional().describe('Authorization endpoint override (provider oauth2: required).'),
@@ -116,7 +119,12 @@ export const connectionSchema = z
       .describe(
         'Do not send predicted-expiry renewals in this window ("22:00-07:30 Europe/Berlin"); a dead credential is always reported.',
       ),
-    auth_params: z.record(z.string(), z.string()).optional().describe('Extra authorization request parameters.'),
+    auth_params: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe(
+        'Extra authorization request parameters. Google: access_type=offline and prompt=consent are always sent and cannot be replaced.',
+      ),
     allow_account_change: z
       .boolean()
       .optional()
@@ -141,7 +149,9 @@ export const connectionSchema = z
       ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'required for kind service_account' });
     if (c.kind === 'static' && !c.secret)
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for kind static' });
-  });
+    checkProviderRules(c, ctx);
+  })
+  .overwrite(withProviderDefaults);
 
 const tlsOpts = {
   host: z.string().min(1).describe('Server host name.'),

@@ -41,6 +41,16 @@ export class TokenwardenError extends Error {
   }
 }
 
+/**
+ * How sure a diagnosis is: `known` — the provider said so, or the operator declared it (e.g.
+ * `app_status: testing`); `likely` — inferred from facts such as the grant's age at death;
+ * `unknown` — the provider refused without saying why, the text lists the usual reasons.
+ */
+export type Confidence = 'known' | 'likely' | 'unknown';
+
+/** How an inferred (`likely`) diagnosis is introduced wherever a human reads it. */
+export const LIKELY = 'Likely cause (inferred from the facts, not stated by the provider):';
+
 /** What a diagnosis of a dead or dying grant says, in words a human can act on. */
 export interface DiagnosedCause {
   /** Stable machine id, e.g. `google_testing_expiry`, `revoked`, `password_changed`. */
@@ -49,6 +59,8 @@ export interface DiagnosedCause {
   summary: string;
   /** One sentence: what the human should do. */
   fix: string;
+  /** How sure the diagnosis is (absent only in records written before it was kept). */
+  confidence?: Confidence | undefined;
   /** Provider error code/description as received (never a secret). */
   providerError?: string | undefined;
   providerDescription?: string | undefined;
@@ -64,6 +76,15 @@ export interface ReauthFacts {
   expiresAt?: number | undefined;
 }
 
+/**
+ * Channel names as a sentence reads them — `telegram channel "human"`, or `channel "human"` when
+ * its type is not at hand — so a channel called "human" never yields "asked the human via human".
+ */
+export function channelNames(names: readonly string[], types?: Readonly<Record<string, { type: string }>>): string {
+  if (!names.length) return 'no channel';
+  return names.map((n) => `${types?.[n]?.type ? `${types[n].type} ` : ''}channel "${n}"`).join(', ');
+}
+
 export class ReauthRequiredError extends TokenwardenError {
   readonly connection: string;
   readonly diagnosis: DiagnosedCause;
@@ -76,11 +97,11 @@ export class ReauthRequiredError extends TokenwardenError {
     opts: { reauth?: ReauthFacts; fallbacks?: string[]; cause?: unknown } = {},
   ) {
     const asked = opts.reauth?.askedVia?.length
-      ? ` Re-authorization was requested via ${opts.reauth.askedVia.join(', ')}.`
+      ? ` Re-authorization was requested via ${channelNames(opts.reauth.askedVia)}.`
       : '';
     super(
       'TW_REAUTH_REQUIRED',
-      `Connection "${connection}" needs a human to re-authorize: ${diagnosis.summary} Fix: ${diagnosis.fix}${asked}`,
+      `Connection "${connection}" needs a human to re-authorize: ${diagnosis.confidence === 'likely' ? `${LIKELY} ` : ''}${diagnosis.summary} Fix: ${diagnosis.fix}${asked}`,
       { cause: opts.cause },
     );
     this.connection = connection;

@@ -42,6 +42,7 @@ export type EventType =
   | 'reauth_requested'
   | 'reauth_reminded'
   | 'reauth_completed'
+  | 'no_refresh_token'
   | 'reauth_failed'
   | 'flow_expired'
   | 'paste_rejected'

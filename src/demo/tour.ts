@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../core/duration.js';
-import { ReauthRequiredError } from '../core/errors.js';
+import { ReauthRequiredError, channelNames } from '../core/errors.js';
 import type { ConnectionStatus } from '../warden.js';
 import { EventLog } from './event-log.js';
 import { DEMO_CONNECTION as C, DEMO_MAILBOX, type Sandbox } from './sandbox.js';
@@ -95,7 +95,7 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
         say(
           `tokenwarden opened an authorization-code flow (PKCE S256, single-use state, link valid ${formatDuration(flow.expiresAt - Date.now())})`,
         );
-        say(`and asked the human via ${flow.askedVia.join(', ') || 'no channel'} (the console message is on stderr).`);
+        say(`and asked the human via ${channelNames(flow.askedVia)} (the console message is on stderr).`);
         check(flow.askedVia.includes('human'), 'the console channel was not asked');
         const pasted = await provider.approve(flow.url);
         say(`human: opened the link, signed in as alice, approved; the browser ended on`);
@@ -175,7 +175,7 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
         const flow = await daemon.orchestrator.requestReauth(C);
         check(flow.askedVia.includes('human'), 'the human was not asked');
         say(
-          `the daemon opened a fresh flow and asked the human via ${flow.askedVia.join(', ')} at ${clock(flow.createdAt)} (link valid ${formatDuration(flow.expiresAt - Date.now())}).`,
+          `the daemon opened a fresh flow and asked the human via ${channelNames(flow.askedVia)} at ${clock(flow.createdAt)} (link valid ${formatDuration(flow.expiresAt - Date.now())}).`,
         );
         try {
           await warden.accessToken(C);
@@ -191,7 +191,7 @@ export async function runTour(sb: Sandbox, out: (s: string) => void): Promise<To
         }
         const s = await status();
         check(s.state === 'awaiting_human', `state is ${s.state}, expected awaiting_human`);
-        return `state awaiting_human; asked via ${flow.askedVia.join(', ')}; callers get TW_REAUTH_REQUIRED with the cause and the fallback`;
+        return `state awaiting_human; asked via ${channelNames(flow.askedVia)}; callers get TW_REAUTH_REQUIRED with the cause and the fallback`;
       },
     ],
     [

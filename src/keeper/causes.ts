@@ -5,6 +5,7 @@ import { CAUSES } from '../providers/causes.js';
 export function notAuthorizedCause(name: string): DiagnosedCause {
   return {
     id: 'not_authorized',
+    confidence: 'known',
     summary: 'This connection has never been authorized.',
     fix: `Run \`tokenwarden connect ${name}\` (or ask the daemon to send you a link).`,
   };
@@ -13,6 +14,7 @@ export function notAuthorizedCause(name: string): DiagnosedCause {
 export function unknownConnectionCause(name: string): DiagnosedCause {
   return {
     id: 'unknown_connection',
+    confidence: 'known',
     summary: `No connection named "${name}" is configured.`,
     fix: 'Add it under connections: in tokenwarden.yaml.',
   };
@@ -25,10 +27,38 @@ export function rotationRaceCause(): DiagnosedCause {
 export function noRefreshTokenCause(provider: string): DiagnosedCause {
   return {
     id: 'no_refresh_token',
+    confidence: 'known',
     summary: 'The provider issued no refresh token, and the access token has expired.',
-    fix:
-      provider === 'google'
-        ? 'Re-authorize; tokenwarden asks Google for offline access (access_type=offline, prompt=consent).'
-        : "Re-authorize with the offline_access scope (or the provider's equivalent) so a refresh token is issued.",
+    fix: `Re-authorize; ${lowerFirst(noRefreshTokenFix(provider))}`,
   };
 }
+
+/**
+ * Said right after an authorization that brought no refresh token: the connection works only
+ * until the access token expires, then needs a human again — never "healthy, no known limit".
+ */
+export function noRefreshTokenWarning(provider: string, accessExpiresAt: number | null): DiagnosedCause {
+  const when = accessExpiresAt
+    ? ` (${new Date(accessExpiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC)`
+    : '';
+  return {
+    id: 'no_refresh_token',
+    confidence: 'known',
+    summary: `The provider issued no refresh token: this connection dies when its access token expires${when}, and then needs a human again.`,
+    fix: noRefreshTokenFix(provider),
+  };
+}
+
+/** What makes the provider issue a refresh token. */
+export function noRefreshTokenFix(provider: string): string {
+  switch (provider) {
+    case 'google':
+      return 'Google issues a refresh token only when the authorization asks for access_type=offline and prompt=consent: tokenwarden sends both; check that nothing in front of the link (a proxy, a bookmark of an older link) drops them, then authorize again.';
+    case 'microsoft':
+      return 'Microsoft issues a refresh token only for the offline_access scope: tokenwarden requests it; check that the app registration allows it (API permissions: offline_access, or "Allow public client flows" for a public client), then authorize again.';
+    default:
+      return 'The provider must issue refresh tokens to this client: request the offline_access scope (OpenID Connect) or enable refresh tokens (the refresh_token grant) for this client at the provider, then authorize again.';
+  }
+}
+
+const lowerFirst = (s: string): string => (s ? (s[0] as string).toLowerCase() + s.slice(1) : s);

@@ -4,8 +4,10 @@
  * the predicted refresh-token death.
  */
 import { ReauthRequiredError, type DiagnosedCause, type ReauthFacts } from '../core/errors.js';
-import type { ConnectionRecord, Store } from '../store/types.js';
+import { earliest } from '../providers/lifetime.js';
+import type { ConnectionRecord, LearnedLifetime, Store } from '../store/types.js';
 import type { AccessTokenInfo } from './keeper.js';
+import { applicableLifetimeMs } from './learned.js';
 import type { ConnectionRuntime } from './runtime.js';
 
 /** A ReauthRequiredError naming the cause, when and where the human was asked, and what still works. */
@@ -46,6 +48,7 @@ export function staticSecretInfo(name: string, rt: ConnectionRuntime): AccessTok
   if (!secret)
     throw new ReauthRequiredError(name, {
       id: 'no_secret',
+      confidence: 'known',
       summary: 'The static connection has no secret configured.',
       fix: `Set connections.${name}.secret.`,
     });
@@ -58,17 +61,24 @@ export interface DeathFacts {
   /** Refresh-token expiry the provider announced (GitHub `refresh_token_expires_in`). */
   announced: number | null;
   scope: string | null | undefined;
+  /** What earlier deaths of this connection's grants taught (learned.ts). */
+  lifetime?: LearnedLifetime | null | undefined;
 }
 
-/** Predicted refresh-token death: `refresh_token_ttl` from config, else the provider profile's rules. */
+/**
+ * Predicted refresh-token death: `refresh_token_ttl` from config, else the earliest of the
+ * provider profile's rules and a learned lifetime counted from consent.
+ */
 export function predictRefreshDeath(rt: ConnectionRuntime, f: DeathFacts): number | null {
   if (rt.config.refresh_token_ttl !== undefined && f.grantedAt !== null)
     return f.grantedAt + rt.config.refresh_token_ttl;
-  return rt.profile.predictRefreshDeath({
+  const learned = applicableLifetimeMs(rt.config, f.lifetime ?? null);
+  const profile = rt.profile.predictRefreshDeath({
     conn: rt.config,
     scopes: f.scope ? f.scope.split(' ') : rt.config.scopes,
     grantedAt: f.grantedAt,
     lastUsedAt: f.lastUsedAt,
     announcedRefreshExpiresAt: f.announced,
   });
+  return earliest(profile, learned !== null && f.grantedAt !== null ? f.grantedAt + learned : null);
 }

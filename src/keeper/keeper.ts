@@ -10,9 +10,17 @@ import { ProviderError, ReauthRequiredError, TransientError, type DiagnosedCause
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
-import type { ConnectionRecord, Store } from '../store/types.js';
-import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause, unknownConnectionCause } from './causes.js';
+import { causeLine } from '../providers/causes.js';
+import type { ConnectionPatch, ConnectionRecord, Store } from '../store/types.js';
+import {
+  notAuthorizedCause,
+  noRefreshTokenCause,
+  noRefreshTokenWarning,
+  rotationRaceCause,
+  unknownConnectionCause,
+} from './causes.js';
 import { degradedInfo, predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
+import { learnFromDeath, outlived } from './learned.js';
 import type { ConnectionRuntime } from './runtime.js';
 import { TokenCache } from './token-cache.js';
 
@@ -125,8 +133,14 @@ export class Keeper implements TokenSource {
   /** Persist tokens from a completed human flow (or first authorization). */
   async storeGrant(name: string, tokens: TokenSet, opts: { account?: string | null } = {}): Promise<ConnectionRecord> {
     const now = this.deps.clock.now();
+    const rt = this.runtime(name);
+    // A user grant without a refresh token dies with its access token: say so now, not at the death.
+    const warning =
+      rt.config.kind === 'oauth' && !tokens.refreshToken
+        ? noRefreshTokenWarning(rt.profile.id, tokens.expiresAt ?? null)
+        : null;
     // The row exists once a flow was opened; ensuring it again would be one more write transaction.
-    if (!(await this.deps.store.getConnection(name))) await this.deps.store.ensureConnection(name, now);
+    const before = (await this.deps.store.getConnection(name)) ?? (await this.deps.store.ensureConnection(name, now));
     const rec = await this.deps.store.updateConnection(
       name,
       {
@@ -134,19 +148,22 @@ export class Keeper implements TokenSource {
         refreshToken: tokens.refreshToken ?? null,
         idToken: tokens.idToken ?? null,
         tokenType: tokens.tokenType,
-        scope: tokens.scope ?? this.runtime(name).config.scopes.join(' '),
+        scope: tokens.scope ?? rt.config.scopes.join(' '),
         accessExpiresAt: tokens.expiresAt ?? null,
         grantedAt: now,
         lastRefreshAt: now,
         lastUsedAt: now,
-        refreshExpiresAt: this.predictDeath(name, {
-          grantedAt: now,
-          lastUsedAt: now,
-          announced: tokens.refreshExpiresAt ?? null,
-          scope: tokens.scope,
-        }),
+        refreshExpiresAt: warning
+          ? (tokens.expiresAt ?? now)
+          : this.predictDeath(name, {
+              grantedAt: now,
+              lastUsedAt: now,
+              announced: tokens.refreshExpiresAt ?? null,
+              scope: tokens.scope,
+              lifetime: before.lifetime,
+            }),
         state: 'healthy',
-        cause: null,
+        cause: warning,
         failureCount: 0,
         nextAttemptAt: null,
         lastError: null,
@@ -154,25 +171,32 @@ export class Keeper implements TokenSource {
       },
       { now },
     );
+    if (warning)
+      await this.deps.events.emit({
+        type: 'no_refresh_token',
+        connection: name,
+        message: causeLine(warning),
+        data: { accessExpiresAt: tokens.expiresAt ?? null },
+      });
     this.remember(name, rec);
     return rec;
   }
 
   /** Move a connection to reauth_required with a diagnosed cause (also used by probes). */
-  async markReauthRequired(name: string, cause: DiagnosedCause): Promise<void> {
+  async markReauthRequired(name: string, cause: DiagnosedCause, patch: ConnectionPatch = {}): Promise<void> {
     const now = this.deps.clock.now();
     this.forget(name);
     const before = await this.deps.store.getConnection(name);
     await this.deps.store.updateConnection(
       name,
-      { state: 'reauth_required', cause, lastError: cause.summary },
+      { ...patch, state: 'reauth_required', cause, lastError: cause.summary },
       { now },
     );
     if (before?.state !== 'reauth_required' && before?.state !== 'awaiting_human') {
       await this.deps.events.emit({
         type: 'reauth_required',
         connection: name,
-        message: `${cause.summary} Fix: ${cause.fix}`,
+        message: causeLine(cause),
         data: { cause: cause.id },
       });
       this.deps.onReauthRequired?.(name, cause);
@@ -280,6 +304,12 @@ export class Keeper implements TokenSource {
       return this.handleFailure(name, rt, row, err);
     }
     const now = clock.now();
+    // A grant that outlived its learned lifetime proves the rule gone (the app was published).
+    const forgetLifetime = outlived(row.lifetime, row.grantedAt, now);
+    const lifetime =
+      forgetLifetime && row.lifetime
+        ? { ...row.lifetime, lifetimeMs: null, cause: null, learnedAt: null }
+        : row.lifetime;
     // Persist before returning (crash safety). The lease guard refuses the write if our lease was lost.
     const updated = await store.updateConnection(
       name,
@@ -296,9 +326,13 @@ export class Keeper implements TokenSource {
         refreshExpiresAt: this.predictDeath(name, {
           grantedAt: row.grantedAt,
           lastUsedAt: now,
-          announced: tokens.refreshExpiresAt ?? row.refreshExpiresAt,
+          // Only what the provider announces now: the stored death was a prediction from the last
+          // use (Microsoft's 90 days unused, Google's 6 months), which this use moves forward.
+          announced: tokens.refreshExpiresAt ?? null,
           scope: tokens.scope ?? row.scope,
+          lifetime,
         }),
+        ...(forgetLifetime ? { lifetime } : {}),
         state: 'healthy',
         cause: null,
         failureCount: 0,
@@ -317,6 +351,7 @@ export class Keeper implements TokenSource {
       data: {
         expiresAt: updated.accessExpiresAt,
         rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== row.refreshToken,
+        ...(forgetLifetime ? { learnedLifetimeForgotten: true } : {}),
         ms: now - row.updatedAt >= 0 ? now - (row.lastRefreshAt ?? now) : null,
       },
     });
@@ -343,13 +378,24 @@ export class Keeper implements TokenSource {
         });
         return this.remember(name, current);
       }
-      const cause = rt.profile.diagnose({
+      // What the profile reads from the error, sharpened by what this death teaches (learned.ts).
+      const { cause, lifetime } = learnFromDeath({
+        profile: rt.profile.id,
+        conn: rt.config,
+        diagnosis: rt.profile.diagnose({
+          error: err.error,
+          description: err.description,
+          conn: rt.config,
+          grantedAt: row.grantedAt,
+          lastUsedAt: row.lastUsedAt,
+          now,
+        }),
         error: err.error,
         description: err.description,
-        conn: rt.config,
+        scopes: row.scope ? row.scope.split(' ') : rt.config.scopes,
         grantedAt: row.grantedAt,
-        lastUsedAt: row.lastUsedAt,
         now,
+        previous: row.lifetime,
       });
       await this.deps.events.emit({
         type: 'refresh_failed',
@@ -357,7 +403,7 @@ export class Keeper implements TokenSource {
         message: `Provider refused the refresh: ${err.error}`,
         data: { error: err.error, definitive: true },
       });
-      await this.markReauthRequired(name, cause);
+      await this.markReauthRequired(name, cause, lifetime !== row.lifetime ? { lifetime } : {});
       throw await this.reauthError(name, cause, err);
     }
     const transient =

@@ -69,7 +69,7 @@ describe('describeConnection', () => {
     [
       'awaiting the human',
       { ...base, state: 'awaiting_human' as const, cause, openFlow: flow },
-      /^gmail \(Google, agent@example.com\) is waiting for re-authorization since 10:02 UTC\. Cause: The refresh token was revoked\. Fix: Re-authorize\. The human was asked via telegram at 10:02 UTC \(5m ago\); the link expires at 10:12 UTC\./,
+      /^gmail \(Google, agent@example.com\) is waiting for re-authorization since 10:02 UTC\. Cause: The refresh token was revoked\. Fix: Re-authorize\. The human was asked via channel "telegram" at 10:02 UTC \(5m ago\); the link expires at 10:12 UTC\./,
       /Still works: sending mail from mailbox agent through smtp:smtp.gmail.com \(App Password\) as a fallback\. Unavailable until gmail is re-authorized: reading mail from mailbox agent \(no other read route works\)\./,
     ],
     [

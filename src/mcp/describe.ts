@@ -6,9 +6,11 @@
  */
 import type { Config } from '../config/schema.js';
 import { formatDuration } from '../core/duration.js';
-import type { DiagnosedCause } from '../core/errors.js';
+import { channelNames, type DiagnosedCause } from '../core/errors.js';
 import type { ConnectionState } from '../core/types.js';
 import type { RouteHealth } from '../mail/route-slot.js';
+import type { LearnedView } from '../keeper/learned.js';
+import { causeLine } from '../providers/causes.js';
 import type { ConnectionStatus } from '../warden.js';
 
 /** A mail route as the agent needs to know it: what it is, what it depends on, whether it is up. */
@@ -35,6 +37,8 @@ export interface ConnectionFacts {
   refresh_expires_at: string | null;
   /** When a renewal flow opens ahead of the predicted death (`reauth_lead`). */
   renewal_planned_at: string | null;
+  /** A lifetime learned from how earlier grants died (it sets the renewal), with its diagnosis. */
+  learned_lifetime: { seconds: number; cause: DiagnosedCause | null; deaths: number } | null;
   last_refresh_at: string | null;
   cause: DiagnosedCause | null;
   /** When the connection stopped serving (the last `reauth_required` event), if it did. */
@@ -102,10 +106,24 @@ const verb = (d: 'send' | 'read'): string => (d === 'send' ? 'sending' : 'readin
 const routeLabel = (r: RouteFact): string =>
   `${r.route}${r.auth === 'app password' ? ' (App Password)' : ` (OAuth via ${r.connection ?? '?'})`}`;
 
+/** Why the renewal comes earlier than the provider's documented rules say. */
+function learnedSentence(l: LearnedView): string {
+  const c = l.cause as DiagnosedCause;
+  return `Tokenwarden learned from ${l.deaths === 1 ? 'how the last grant died' : `${l.deaths} earlier deaths`} that grants last about ${formatDuration(l.lifetimeMs)} from consent and plans the renewal before that: ${causeLine(c)}`;
+}
+
 /** Facts and one paragraph about one connection. */
 export function describeConnection(
   s: ConnectionStatus,
-  o: { now: number; displayName: string; routes: RouteFact[]; deadSince: number | null; notify: string[] },
+  o: {
+    now: number;
+    displayName: string;
+    routes: RouteFact[];
+    deadSince: number | null;
+    notify: string[];
+    /** Configured channels (their types name them in sentences). */
+    channels?: Readonly<Record<string, { type: string }>>;
+  },
 ): ConnectionFacts {
   const { now } = o;
   const needsHuman = NEEDS_HUMAN.has(s.state);
@@ -141,7 +159,7 @@ export function describeConnection(
   const askedSentence = (): string =>
     f
       ? f.askedVia.length
-        ? `The human was asked via ${f.askedVia.join(', ')} at ${at(f.createdAt, now)} (${ago(f.createdAt, now)}); the link expires at ${at(f.expiresAt, now)}.`
+        ? `The human was asked via ${channelNames(f.askedVia, o.channels)} at ${at(f.createdAt, now)} (${ago(f.createdAt, now)}); the link expires at ${at(f.expiresAt, now)}.`
         : `A link is open since ${at(f.createdAt, now)} but no channel delivered it: give the human the link (${f.url}) or call request_reauthorization with a channel.`
       : '';
 
@@ -155,12 +173,14 @@ export function describeConnection(
         parts.push(
           `Its refresh token is predicted to last until ${at(s.refreshExpiresAt, now)}; ${s.plannedRenewalAt ? `the human will be asked to renew it at ${at(s.plannedRenewalAt, now)}` : 'a renewal is requested ahead of that'}.`,
         );
+      if (s.learned?.cause) parts.push(learnedSentence(s.learned));
       break;
     case 'expiring':
       parts.push(
         `${label} works now, but its refresh token is predicted to die at ${s.refreshExpiresAt ? at(s.refreshExpiresAt, now) : 'soon'}.`,
       );
-      if (s.cause) parts.push(`${s.cause.summary} Fix: ${s.cause.fix}`);
+      if (s.cause) parts.push(causeLine(s.cause));
+      else if (s.learned?.cause) parts.push(learnedSentence(s.learned));
       parts.push(f ? askedSentence() : 'A renewal will be requested from the human ahead of that.');
       break;
     case 'degraded':
@@ -181,12 +201,12 @@ export function describeConnection(
           ? `${label} is waiting for re-authorization${since}.`
           : `${label} needs re-authorization${since}.`,
       );
-      if (s.cause) parts.push(`Cause: ${s.cause.summary} Fix: ${s.cause.fix}`);
+      if (s.cause) parts.push(`Cause: ${causeLine(s.cause)}`);
       if (f) parts.push(askedSentence());
       else {
         next =
           'Call request_reauthorization to send the human a link' +
-          (o.notify.length ? ` (configured channels: ${o.notify.join(', ')}).` : '.');
+          (o.notify.length ? ` (configured: ${channelNames(o.notify, o.channels)}).` : '.');
         parts.push(`Nobody has been asked yet. ${next}`);
       }
       break;
@@ -210,6 +230,9 @@ export function describeConnection(
     access_expires_at: iso(s.accessExpiresAt),
     refresh_expires_at: iso(s.refreshExpiresAt),
     renewal_planned_at: iso(s.plannedRenewalAt),
+    learned_lifetime: s.learned
+      ? { seconds: Math.round(s.learned.lifetimeMs / 1000), cause: s.learned.cause, deaths: s.learned.deaths }
+      : null,
     last_refresh_at: iso(s.lastRefreshAt),
     cause: s.cause,
     since: needsHuman ? iso(o.deadSince) : null,

@@ -15,7 +15,7 @@ import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mc
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
-import { ReauthRequiredError, TokenwardenError, TransientError } from '../core/errors.js';
+import { ReauthRequiredError, TokenwardenError, TransientError, channelNames } from '../core/errors.js';
 import { redact } from '../core/logger.js';
 import type { ConnectionState } from '../core/types.js';
 import { bareAddress, MAX_RECIPIENTS, normaliseMessage, type MailMessage } from '../mail/message.js';
@@ -72,6 +72,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
           routes,
           deadSince,
           notify: warden.config.connections[s.name]?.notify ?? [],
+          channels: warden.config.channels,
         });
       }),
     );
@@ -172,10 +173,12 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
         const t = now();
         const parts: string[] = [];
         if (sentNow.length)
-          parts.push(`Asked the human to re-authorize ${connection} via ${sentNow.join(', ')} at ${at(t, t)}.`);
+          parts.push(
+            `Asked the human to re-authorize ${connection} via ${channelNames(sentNow, warden.config.channels)} at ${at(t, t)}.`,
+          );
         if (reused && !sentNow.length)
           parts.push(
-            `The human was already asked via ${flow.askedVia.join(', ')} at ${at(flow.createdAt, t)}; not asking again.`,
+            `The human was already asked via ${channelNames(flow.askedVia, warden.config.channels)} at ${at(flow.createdAt, t)}; not asking again.`,
           );
         if (!flow.askedVia.length)
           parts.push(

@@ -191,9 +191,7 @@ export function createGrantClient(
           throw new ConfigError(`provider ${profile.id} has no authorization endpoint`, { path: 'auth_url' });
         return Promise.resolve(
           oidc.buildAuthorizationUrl(config, {
-            ...profile.authParams,
-            ...conn.auth_params,
-            ...opts.extraParams,
+            ...authParamsFor(profile, conn.auth_params, opts.extraParams),
             redirect_uri: redirectUri,
             scope: scopes.join(' '),
             code_challenge: codeChallenge,
@@ -412,4 +410,21 @@ export function createGrantClient(
     const err = errorFromResponse('token revocation', res, text, clock.now());
     throw err ?? new ProviderError('revocation_failed', { status: res.status });
   }
+}
+
+/**
+ * Extra authorization parameters: the profile's — what the provider needs to issue a refresh
+ * token (Google: access_type=offline, prompt=consent) — win over `auth_params`; a prompt that
+ * already asks for consent (`consent select_account`) is kept as given.
+ */
+export function authParamsFor(
+  profile: Pick<ProviderProfile, 'authParams'>,
+  ...extra: Array<Record<string, string> | undefined>
+): Record<string, string> {
+  const out: Record<string, string> = Object.assign({}, ...extra);
+  for (const [k, v] of Object.entries(profile.authParams)) {
+    if (k === 'prompt' && (out[k] ?? '').split(/\s+/).includes(v)) continue;
+    out[k] = v;
+  }
+  return out;
 }

@@ -47,6 +47,8 @@ export interface CompletedFlow {
   flowId: string;
   account: string | null;
   kind: FlowKind;
+  /** Something the human must know now (no refresh token came back: the grant dies with its access token). */
+  warning?: DiagnosedCause;
 }
 
 export class FlowService {
@@ -192,7 +194,7 @@ export class FlowService {
     await this.deps.events.emit({
       type: 'reauth_requested',
       connection: flow.connection,
-      message: `Opened a ${flow.kind === 'device_code' ? 'device-code' : 'authorization-code'} flow (${flow.reason ?? 'manual'}); link valid until ${new Date(flow.expiresAt).toISOString()}.`,
+      message: `Opened ${flow.kind === 'device_code' ? 'a device-code' : 'an authorization-code'} flow (${flow.reason ?? 'manual'}); link valid until ${new Date(flow.expiresAt).toISOString()}.`,
       data: { flowId: flow.id, kind: flow.kind, expiresAt: flow.expiresAt, reason: flow.reason },
     });
   }
@@ -374,7 +376,7 @@ export class FlowService {
     if (verdict.kind === 'changed' && !rt.config.allow_account_change && !confirmed)
       await this.refuseAccountChange(flow, verdict);
     const account = next.label;
-    await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
+    const stored = await this.deps.keeper.storeGrant(flow.connection, tokens, account ? { account } : {});
     const now = clock.now();
     if (!(await store.finishFlow(flow.id, 'completed', now, `completed via ${via}`)))
       this.deps.logger.warn('flow was closed meanwhile; the new tokens are stored regardless', { flowId: flow.id });
@@ -392,7 +394,13 @@ export class FlowService {
       message: `Authorized via ${via}${account ? ` as ${account}` : ''}; the connection is healthy.${verdict.kind === 'unknown' ? ` The account could not be compared with the previous one: ${verdict.why}.` : ''}`,
       data: { flowId: flow.id, kind: flow.kind, via, msSinceAsked: ms, accountCheck: verdict.kind },
     });
-    return { connection: flow.connection, flowId: flow.id, account, kind: flow.kind };
+    return {
+      connection: flow.connection,
+      flowId: flow.id,
+      account,
+      kind: flow.kind,
+      ...(stored.cause ? { warning: stored.cause } : {}),
+    };
   }
 
   /** Another account completed the link: nothing is stored, the flow fails, and it is recorded. */

@@ -22,7 +22,7 @@
 import type { Channel, ChannelMessage, IncomingPaste, PasteResult } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { formatDuration } from '../core/duration.js';
-import { InputError, NotFoundError, TokenwardenError } from '../core/errors.js';
+import { InputError, NotFoundError, TokenwardenError, channelNames } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import type { WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
@@ -31,7 +31,8 @@ import type { Warden } from '../warden.js';
 import { AccountChangeRefusedError, CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
 import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
-import { isQuiet, nextAllowed, parseQuietHours, plannedRenewalAt, type QuietHours } from './quiet-hours.js';
+import { isQuiet, nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
+import { renewalPlanFor, type RenewalRow } from './renewal.js';
 import type { Orchestrator, ReauthRequest } from './types.js';
 
 /** A link that expires within this margin is replaced rather than reminded about. */
@@ -328,7 +329,7 @@ export class ReauthOrchestrator implements Orchestrator {
       ...(targets.length ? { via: targets } : {}),
       note: `${why.replace(/ A fresh link is needed\.$/, '')} Here is a fresh link.`,
     });
-    const where = fresh.askedVia.length ? ` via ${fresh.askedVia.join(', ')}` : '';
+    const where = fresh.askedVia.length ? ` via ${channelNames(fresh.askedVia, this.warden.config.channels)}` : '';
     return new FreshLinkSentError(
       `Not accepted: ${why.replace(/ A fresh link is needed\.$/, '')} A fresh link was sent${where}; it expires in ${formatDuration(fresh.expiresAt - this.clock.now())}.`,
       fresh,
@@ -375,11 +376,7 @@ export class ReauthOrchestrator implements Orchestrator {
   // ---------------------------------------------------------------- the human's time
 
   /** Does `connection` need its human now? Dead states need one at once; a predicted death from its renewal time on. */
-  needsHuman(
-    connection: string,
-    row: Pick<ConnectionRecord, 'state' | 'grantedAt' | 'refreshExpiresAt'> | null,
-    now: number,
-  ): HumanNeed {
+  needsHuman(connection: string, row: (Pick<ConnectionRecord, 'state'> & RenewalRow) | null, now: number): HumanNeed {
     if (!row) return null;
     if (DEAD_STATES.has(row.state)) return row.state === 'unauthorized' && !row.grantedAt ? null : 'dead';
     const at = this.renewalAt(connection, row);
@@ -387,9 +384,9 @@ export class ReauthOrchestrator implements Orchestrator {
   }
 
   /** When a renewal flow opens: `reauth_lead` before the predicted death, moved out of quiet hours. */
-  renewalAt(connection: string, row: Pick<ConnectionRecord, 'refreshExpiresAt'>): number | null {
+  renewalAt(connection: string, row: RenewalRow): number | null {
     const rt = this.warden.connections.get(connection);
-    return rt ? plannedRenewalAt(rt.config, row.refreshExpiresAt, this.quiet.get(connection) ?? null) : null;
+    return rt ? renewalPlanFor(rt.config, row, this.quiet.get(connection) ?? null) : null;
   }
 
   /** When an open flow next needs attention: a reminder, or its link expiring (predicted ones wait for quiet hours to end). */
@@ -444,7 +441,7 @@ export class ReauthOrchestrator implements Orchestrator {
       await this.warden.sink.emit({
         type: 'reauth_reminded',
         connection: flow.connection,
-        message: `Sent a fresh link via ${targets.join(', ') || 'no channel'} (the previous one expired unused).`,
+        message: `Sent a fresh link via ${channelNames(targets, this.warden.config.channels)} (the previous one expired unused).`,
         data: { flowId: flow.id, channels: targets },
       });
       return;
@@ -457,7 +454,7 @@ export class ReauthOrchestrator implements Orchestrator {
     await this.warden.sink.emit({
       type: 'reauth_reminded',
       connection: flow.connection,
-      message: `Reminded via ${targets.join(', ') || 'no channel'}${newcomers.length ? ` (escalated to ${newcomers.join(', ')})` : ''}.`,
+      message: `Reminded via ${channelNames(targets, this.warden.config.channels)}${newcomers.length ? ` (escalated to ${channelNames(newcomers, this.warden.config.channels)})` : ''}.`,
       data: { flowId: flow.id, channels: targets, escalatedTo: newcomers },
     });
   }

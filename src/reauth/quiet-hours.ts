@@ -110,15 +110,40 @@ export function shiftOutOfQuiet(q: QuietHours | null, planned: number, deadline:
   return quietStartBefore(q, planned) - 60_000;
 }
 
+/** What a renewal plan needs beside the predicted death. */
+export interface RenewalFacts {
+  /** When the current grant was consented. */
+  grantedAt?: number | null | undefined;
+  /** A learned lifetime (ms from consent) that applies to this connection (keeper/learned.ts). */
+  learnedLifetimeMs?: number | null | undefined;
+}
+
+const DAY_MS = 86_400_000;
+
 /**
- * When a renewal flow opens for a connection: `reauth_lead` before the predicted refresh-token
- * death, moved out of quiet hours (never past the death itself). Null when no death is predicted.
+ * When a renewal flow opens for a connection — the one plan shown by status, the dashboard, the
+ * HTTP API and MCP, and followed by the scheduler: `reauth_lead` before the predicted
+ * refresh-token death (at most a quarter of the grant's life, so a short-lived grant is not
+ * renewed the moment it is consented), moved out of quiet hours (never past the death itself).
+ * When the death comes from a learned lifetime of days and no quiet hours are set, the renewal is
+ * asked at the time of day of the last consent — when the human was demonstrably awake.
+ * Null when no death is predicted.
  */
 export function plannedRenewalAt(
   conn: { kind: string; reauth_lead: number; quiet_hours?: string | undefined },
   refreshExpiresAt: number | null,
   quiet: QuietHours | null = conn.quiet_hours ? parseQuietHours(conn.quiet_hours) : null,
+  facts: RenewalFacts = {},
 ): number | null {
   if (conn.kind !== 'oauth' || refreshExpiresAt === null) return null;
-  return shiftOutOfQuiet(quiet, refreshExpiresAt - conn.reauth_lead, refreshExpiresAt);
+  const granted = facts.grantedAt ?? null;
+  let lead = conn.reauth_lead;
+  if (granted !== null && refreshExpiresAt > granted) lead = Math.min(lead, (refreshExpiresAt - granted) / 4);
+  let planned = refreshExpiresAt - lead;
+  const learned = facts.learnedLifetimeMs ?? null;
+  if (quiet === null && granted !== null && learned !== null && refreshExpiresAt === granted + learned) {
+    const days = Math.floor((planned - granted) / DAY_MS);
+    if (days >= 1) planned = granted + days * DAY_MS;
+  }
+  return shiftOutOfQuiet(quiet, Math.round(planned), refreshExpiresAt);
 }

@@ -19,8 +19,13 @@ export class FreshLinkSentError extends InputError {
 }
 
 export function acceptedReply(done: CompletedFlow): string {
-  return `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.`;
+  const who = done.account ? ` (account ${done.account})` : '';
+  if (done.warning)
+    return `Accepted: ${done.connection} works now${who}, but ${lowerFirst(done.warning.summary)} Fix: ${done.warning.fix}`;
+  return `Accepted: ${done.connection} is healthy again${who}.`;
 }
+
+const lowerFirst = (s: string): string => (/^The /.test(s) ? `the ${s.slice(4)}` : s);
 
 /** Told on the channels that asked (not the one the answer came through, which replied in place). */
 export function recoveredMessage(connection: string, flow: FlowRecord, account: string | null): ChannelMessage {

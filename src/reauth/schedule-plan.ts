@@ -5,7 +5,7 @@
  */
 import { shouldRefresh } from '../core/refresh-policy.js';
 import { CONNECTION_STATES, type ConnectionState } from '../core/types.js';
-import type { ConnectionFacts, ConnectionRecord, FlowRecord } from '../store/types.js';
+import type { ConnectionFacts, ConnectionRecord, FlowRecord, LearnedLifetime } from '../store/types.js';
 import type { HumanNeed } from './orchestrator.js';
 
 export type WorkKind = 'refresh' | 'probe' | 'ask' | 'renew' | 'follow_up' | 'mark_expiring';
@@ -35,6 +35,8 @@ export interface PlanRow {
   nextAttemptAt: number | null;
   refreshExpiresAt: number | null;
   grantedAt: number | null;
+  /** What earlier deaths taught (null for almost every row: shared, never copied). */
+  lifetime?: LearnedLifetime | null;
   causeId: string | null;
 }
 
@@ -54,6 +56,7 @@ export function planRow(r: ConnectionRecord | ConnectionFacts): PlanRow {
     nextAttemptAt: r.nextAttemptAt,
     refreshExpiresAt: r.refreshExpiresAt,
     grantedAt: r.grantedAt,
+    lifetime: r.lifetime,
     causeId: r.cause?.id ?? null,
   };
 }

@@ -20,8 +20,15 @@ export interface ConnectionView {
   /** Predicted (or announced) refresh-token death. */
   refresh_expires_at: string | null;
   refresh_expires_in: number | null;
-  /** When a renewal flow is due to open (predicted death minus `reauth_lead`). */
+  /** When a renewal flow is due to open (before the predicted death, out of quiet hours: the plan `status` shows). */
   renewal_planned_at: string | null;
+  /** A lifetime learned from how earlier grants died (it sets the predicted death), with its diagnosis. */
+  learned_lifetime: {
+    seconds: number;
+    cause: DiagnosedCause | null;
+    deaths: number;
+    learned_at: string | null;
+  } | null;
   granted_at: string | null;
   last_refresh_at: string | null;
   cause: DiagnosedCause | null;
@@ -41,8 +48,11 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
 const secondsLeft = (t: number | null, now: number): number | null =>
   t === null ? null : Math.round((t - now) / 1000);
 
-export function connectionView(s: ConnectionStatus, now: number, config?: Pick<Config, 'connections'>): ConnectionView {
-  const lead = config?.connections[s.name]?.reauth_lead ?? null;
+export function connectionView(
+  s: ConnectionStatus,
+  now: number,
+  _config?: Pick<Config, 'connections'>,
+): ConnectionView {
   return {
     name: s.name,
     provider: s.provider,
@@ -54,7 +64,15 @@ export function connectionView(s: ConnectionStatus, now: number, config?: Pick<C
     access_expires_in: secondsLeft(s.accessExpiresAt, now),
     refresh_expires_at: iso(s.refreshExpiresAt),
     refresh_expires_in: secondsLeft(s.refreshExpiresAt, now),
-    renewal_planned_at: s.refreshExpiresAt !== null && lead !== null ? iso(s.refreshExpiresAt - lead) : null,
+    renewal_planned_at: iso(s.plannedRenewalAt),
+    learned_lifetime: s.learned
+      ? {
+          seconds: Math.round(s.learned.lifetimeMs / 1000),
+          cause: s.learned.cause,
+          deaths: s.learned.deaths,
+          learned_at: iso(s.learned.learnedAt),
+        }
+      : null,
     granted_at: iso(s.grantedAt),
     last_refresh_at: iso(s.lastRefreshAt),
     cause: s.cause,

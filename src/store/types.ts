@@ -40,6 +40,8 @@ export interface ConnectionRecord {
   lastUsedAt: number | null;
   /** Diagnosed cause of the current reauth_required / degraded state. */
   cause: DiagnosedCause | null;
+  /** What the deaths of this connection's grants taught (secret-free); null until one died. */
+  lifetime: LearnedLifetime | null;
   /** Consecutive transient failures (for backoff). */
   failureCount: number;
   /** Earliest time the keeper may try the provider again (backoff / Retry-After). */
@@ -50,6 +52,22 @@ export interface ConnectionRecord {
   leaseUntil: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/**
+ * What tokenwarden learned from how this connection's grants died (`invalid_grant` after a
+ * refresh): the ages at death and, once they point to a rule (Google's 7-day Testing expiry, an
+ * organisation's session limit), the lifetime it now plans renewals by. Never a secret.
+ */
+export interface LearnedLifetime {
+  /** Ages of the grants at death (ms from consent to the refused refresh), oldest first, at most 5. */
+  deathAges: number[];
+  /** The learned lifetime from consent (ms), or null while no consistent rule is seen. */
+  lifetimeMs: number | null;
+  /** The diagnosis behind `lifetimeMs` (cause, fix in words, confidence). */
+  cause: DiagnosedCause | null;
+  /** When `lifetimeMs` was learned. */
+  learnedAt: number | null;
 }
 
 /**

@@ -157,7 +157,7 @@ describe('paste capture', () => {
     const said = await tg.userSays(finalUrl);
     const reply = await tg.waitForBotMessage((m) => after(m) && m.text.startsWith('Not accepted'));
     expect(reply.text).toMatch(
-      /The link expired before it was used\. A fresh link was sent via ops; it expires in 10m/,
+      /The link expired before it was used\. A fresh link was sent via telegram channel "ops"; it expires in 10m/,
     );
     expect(tg.deletedMessages()).toContain(said.message_id);
     const again = await tg.waitForBotMessage((m) => after(m) && m.text.includes('Re-authorize sandbox'));
@@ -212,7 +212,9 @@ describe('paste capture', () => {
     const after = newerThan(tg.botMessages());
     const third = await junk(linkIn(msg), 3);
     expect(third.status).toBe(410);
-    expect(await third.text()).toMatch(/refused 3 codes sent for this link.*A fresh link was sent via ops/);
+    expect(await third.text()).toMatch(
+      /refused 3 codes sent for this link.*A fresh link was sent via telegram channel (&quot;|")ops/,
+    );
     expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('failed');
     const again = await tg.waitForBotMessage((m) => after(m) && m.text.includes('Re-authorize sandbox'));
     // The closed link takes no more codes.

@@ -14,9 +14,9 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** The link a bot message carries (Telegram HTML: `<code>url</code>`, entities escaped). */
+/** The link a bot message carries once (Telegram HTML: `<a href="url">`, entities escaped). */
 export function linkIn(m: BotMessage): string {
-  const raw = /<code>(https?:[^<]+)<\/code>/.exec(m.text)?.[1];
+  const raw = /<a href="(https?:[^"]+)">/.exec(m.text)?.[1];
   if (!raw) throw new Error(`no link in bot message: ${m.text}`);
   return raw
     .replace(/&quot;/g, '"')

@@ -100,16 +100,20 @@ describe('tokenwarden serve with Telegram', () => {
     const fresh = newerThan(seen);
     // Detected by the scheduler's next refresh (invalid_grant), then armed and sent.
     const ask = await tg.waitForBotMessage((m) => fresh(m) && isRequest(m), 20_000);
-    expect(ask.text).toMatch(/Reason: revoked/);
+    // What happened, what to do now (the link once), no broken paste sentence.
+    expect(ask.text).toMatch(/The provider refused the refresh token: it was revoked or has expired\./);
+    expect(ask.text.match(/http:\/\/127\.0\.0\.1:\d+\/auth\?/g)).toHaveLength(1);
+    expect(ask.text).toMatch(/send it here\./);
+    expect(ask.text).not.toMatch(/Or paste it at|Then run|Reason:/);
 
     // The caller's side while the human is away: exit 3 with when/where the human was asked and the link's expiry.
     const waiting = await ws.cli(['token', 'sandbox']);
     expect(waiting.code).toBe(3);
     expect(waiting.stdout).toBe('');
     expect(waiting.stderr).toMatch(/needs a human to re-authorize/);
-    expect(waiting.stderr).toMatch(/requested via ops/);
+    expect(waiting.stderr).toMatch(/requested via channel "ops"/);
     expect(waiting.stderr).toMatch(/Open: http:\/\/127\.0\.0\.1:\d+\/auth\?.*expires in (9|10)m/);
-    expect(waiting.stderr).toMatch(/Asked \S+ ago via ops/);
+    expect(waiting.stderr).toMatch(/Asked \S+ ago via channel "ops"/);
 
     // Another process waits for the heal (store polling).
     const lib = await openWarden({ configPath: ws.configPath });

@@ -195,7 +195,7 @@ describe('tokenwarden mcp', () => {
     const st = await call('credential_status', { connection: 'gmail' });
     expect(st.text).toMatch(/gmail \(.*\) needs re-authorization since \d\d:\d\d UTC\. Cause: .+ Fix: .+/);
     expect(st.text).toContain(
-      'Nobody has been asked yet. Call request_reauthorization to send the human a link (configured channels: ops).',
+      'Nobody has been asked yet. Call request_reauthorization to send the human a link (configured: console channel "ops").',
     );
     expect(st.text).toContain(
       'Still works: sending mail from mailbox agent through smtp:127.0.0.1 (App Password) as a fallback.',
@@ -215,7 +215,7 @@ describe('tokenwarden mcp', () => {
   it('request_reauthorization asks the human once, via the configured channel, and says so', async () => {
     const r = await call('request_reauthorization', { connection: 'gmail' });
     expect(r.isError).toBeFalsy();
-    expect(r.text).toMatch(/^Asked the human to re-authorize gmail via ops at \d\d:\d\d UTC\./);
+    expect(r.text).toMatch(/^Asked the human to re-authorize gmail via console channel "ops" at \d\d:\d\d UTC\./);
     expect(r.text).toMatch(/paste the address the browser ends on/);
     expect(r.data).toMatchObject({
       connection: 'gmail',
@@ -229,7 +229,9 @@ describe('tokenwarden mcp', () => {
     expect(stderr).toContain(String(r.data['link']));
 
     const again = await call('request_reauthorization', { connection: 'gmail' });
-    expect(again.text).toMatch(/The human was already asked via ops at \d\d:\d\d UTC; not asking again\./);
+    expect(again.text).toMatch(
+      /The human was already asked via console channel "ops" at \d\d:\d\d UTC; not asking again\./,
+    );
     expect(again.data).toMatchObject({ flow_id: r.data['flow_id'], asked_now: [], reused: true });
     expect(stderr.match(/reauth request · gmail/g)).toHaveLength(1);
   });
@@ -238,7 +240,7 @@ describe('tokenwarden mcp', () => {
     const st = await call('credential_status', { connection: 'gmail' });
     expect(st.text).toMatch(/gmail \(.*\) is waiting for re-authorization since \d\d:\d\d UTC\./);
     expect(st.text).toMatch(
-      /The human was asked via ops at \d\d:\d\d UTC \(just now\); the link expires at \d\d:\d\d UTC\./,
+      /The human was asked via console channel "ops" at \d\d:\d\d UTC \(just now\); the link expires at \d\d:\d\d UTC\./,
     );
     expect(st.text).toContain(
       'Still works: sending mail from mailbox agent through smtp:127.0.0.1 (App Password) as a fallback.',

@@ -142,7 +142,10 @@ describe('predictive renewal', () => {
     await at(utc('2026-01-12T06:30:00'));
     await phone.waitFor(1);
     expect(phone.sent[0]).toMatchObject({ kind: 'reauth_request', connection: 'mail' });
-    expect(phone.sent[0]?.text).toMatch(/Reason: predicted/);
+    expect(phone.sent[0]?.cause).toBe(
+      'The refresh token is predicted to die at 2026-01-12 22:00 UTC; renewing now avoids any gap.',
+    );
+    expect(phone.sent[0]?.fallbacks).toEqual(['mail itself, until then']);
     expect(pager.sent).toEqual([]);
     expect((await warden.store.getConnection('mail'))?.state).toBe('expiring');
     expect(await warden.accessToken('mail')).toBe('at-mail');

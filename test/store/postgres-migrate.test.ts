@@ -54,7 +54,11 @@ async function populate(store: Store): Promise<void> {
   }
   await store.updateConnection(
     'ms365',
-    { state: 'reauth_required', cause: { id: 'revoked', summary: 'Revoked.', fix: 'Authorize again.' } },
+    {
+      state: 'reauth_required',
+      cause: { id: 'revoked', summary: 'Revoked.', fix: 'Authorize again.' },
+      lifetime: { deathAges: [36_000_000, 37_000_000], lifetimeMs: 36_000_000, cause: null, learnedAt: T + 2 },
+    },
     { now: T + 2 },
   );
   await store.acquireRefreshLease('github', 'old-node', 60_000, T + 3);

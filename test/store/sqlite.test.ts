@@ -78,7 +78,11 @@ describe('SQLite store on disk', () => {
     }
     await store.close();
     const db = raw(f.db);
-    expect(db.prepare('SELECT version FROM schema_migrations').all()).toEqual([{ version: SCHEMA_VERSION }]);
+    const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as {
+      version: number;
+    }[];
+    expect(versions.at(-1)).toEqual({ version: SCHEMA_VERSION });
+    expect(versions.map((v) => v.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });
@@ -167,6 +171,30 @@ describe('SQLite store on disk', () => {
     const again = await f.open(key);
     expect((await again.getConnection('gmail'))?.refreshToken).toBe('rt-1');
     await again.close();
+  });
+
+  it('upgrades a store of schema 1 in place: rows kept, the learned lifetime column added', async () => {
+    const f = fixture();
+    const store = await f.open();
+    await store.ensureConnection('gmail', T);
+    await store.updateConnection('gmail', { refreshToken: 'rt-1', state: 'healthy' }, { now: T });
+    await store.close();
+    // Back to what a schema-1 tokenwarden wrote: no lifetime column, one migration recorded.
+    const db = raw(f.db);
+    db.exec('ALTER TABLE connections DROP COLUMN lifetime; DELETE FROM schema_migrations WHERE version > 1');
+    db.close();
+    const again = await f.open();
+    expect(await again.getConnection('gmail')).toMatchObject({
+      refreshToken: 'rt-1',
+      state: 'healthy',
+      lifetime: null,
+    });
+    const lifetime = { deathAges: [604_800_000], lifetimeMs: 604_800_000, cause: null, learnedAt: T };
+    await again.updateConnection('gmail', { lifetime }, { now: T + 1 });
+    await again.close();
+    const third = await f.open();
+    expect((await third.getConnection('gmail'))?.lifetime).toEqual(lifetime);
+    await third.close();
   });
 
   it('refuses a database written by a newer tokenwarden', async () => {

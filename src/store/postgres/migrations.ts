@@ -120,6 +120,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'learned_lifetime',
+    sql: `ALTER TABLE connections ADD COLUMN lifetime TEXT; -- JSON LearnedLifetime (no secret)`,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -58,6 +58,7 @@ const TABLES: ReadonlyArray<{
       'last_refresh_at',
       'last_used_at',
       'cause',
+      'lifetime',
       'failure_count',
       'next_attempt_at',
       'last_error',

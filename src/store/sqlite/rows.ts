@@ -12,6 +12,7 @@ import type {
   FlowKind,
   FlowRecord,
   FlowStatus,
+  LearnedLifetime,
   OutboxRecord,
   OutboxStatus,
   Sealer,
@@ -54,6 +55,8 @@ export interface ConnectionRow {
   last_refresh_at: number | null;
   last_used_at: number | null;
   cause: string | null;
+  /** JSON LearnedLifetime (added by migration 2). */
+  lifetime: string | null;
   failure_count: number;
   next_attempt_at: number | null;
   last_error: string | null;
@@ -66,7 +69,7 @@ export interface ConnectionRow {
 /** The columns of a {@link ConnectionFacts} listing: secrets replaced by whether they are set. */
 export const CONNECTION_FACT_COLUMNS =
   'name, state, version, access_token IS NOT NULL AS has_access_token, refresh_token IS NOT NULL AS has_refresh_token, ' +
-  'token_type, scope, account, access_expires_at, granted_at, refresh_expires_at, last_refresh_at, last_used_at, cause, ' +
+  'token_type, scope, account, access_expires_at, granted_at, refresh_expires_at, last_refresh_at, last_used_at, cause, lifetime, ' +
   'failure_count, next_attempt_at, last_error, lease_owner, lease_until, created_at, updated_at';
 
 export type ConnectionFactsRow = Omit<ConnectionRow, 'access_token' | 'refresh_token' | 'id_token'> & {
@@ -91,6 +94,7 @@ export function connectionFactsFromRow(row: ConnectionFactsRow): ConnectionFacts
     lastRefreshAt: row.last_refresh_at,
     lastUsedAt: row.last_used_at,
     cause: parseJson<DiagnosedCause>(row.cause),
+    lifetime: parseJson<LearnedLifetime>(row.lifetime),
     failureCount: row.failure_count,
     nextAttemptAt: row.next_attempt_at,
     lastError: row.last_error,
@@ -118,6 +122,7 @@ const CONNECTION_COLUMNS: { [K in keyof Required<ConnectionPatch>]: readonly [st
   lastRefreshAt: ['last_refresh_at', 'plain'],
   lastUsedAt: ['last_used_at', 'plain'],
   cause: ['cause', 'json'],
+  lifetime: ['lifetime', 'json'],
   failureCount: ['failure_count', 'plain'],
   nextAttemptAt: ['next_attempt_at', 'plain'],
   lastError: ['last_error', 'plain'],
@@ -165,6 +170,7 @@ export function connectionFromRow(sealer: Sealer, row: ConnectionRow): Connectio
     lastRefreshAt: row.last_refresh_at,
     lastUsedAt: row.last_used_at,
     cause: parseJson<DiagnosedCause>(row.cause),
+    lifetime: parseJson<LearnedLifetime>(row.lifetime),
     failureCount: row.failure_count,
     nextAttemptAt: row.next_attempt_at,
     lastError: row.last_error,
