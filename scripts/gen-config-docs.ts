@@ -142,7 +142,8 @@ function renderRaw(): string {
     '',
     'Found via `--config`, else `$TOKENWARDEN_CONFIG`, else `./tokenwarden.yaml`. `${VAR}` expands from the environment;',
     "relative paths resolve against the file's folder. Unknown keys are errors, and every error names the key path.",
-    'Durations are written like `90s`, `10m`, `24h`, `7d`.',
+    'Durations are written like `90s`, `10m`, `24h`, `7d`. Every URL tokenwarden sends a secret to (OAuth endpoints, API bases,',
+    'chat, ntfy and webhook URLs) must be `https://`, or `http://` to a loopback host (127.0.0.1, ::1, localhost).',
     '',
   ];
   const top: Row[] = [];

@@ -15,6 +15,7 @@ import { Api, GrammyError, HttpError, type ApiClientOptions } from 'grammy';
 import type { Message, MessageEntity } from 'grammy/types';
 import type { ChannelConfig } from '../config/schema.js';
 import { ChannelError } from './errors.js';
+import { neutralizeControls } from '../core/text.js';
 import { escapeHtml, isWebLink, messageParts, truncate } from './format.js';
 import { readUpdate } from './telegram-update.js';
 import type { Channel, ChannelDeps, ChannelMessage, PasteHandler } from './types.js';
@@ -154,7 +155,7 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
 
   async function reply(chatId: number, text: string, replyTo?: number): Promise<void> {
     try {
-      await api.sendMessage(chatId, truncate(text, MESSAGE_LIMIT), {
+      await api.sendMessage(chatId, truncate(neutralizeControls(text, { multiline: true }), MESSAGE_LIMIT), {
         link_preview_options: { is_disabled: true },
         ...(replyTo !== undefined
           ? { reply_parameters: { message_id: replyTo, allow_sending_without_reply: true } }

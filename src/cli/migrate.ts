@@ -4,6 +4,7 @@
  * `sqlite:` paths resolve against the config's folder (or the current one with `--key`).
  * Secrets are copied sealed, never opened on the way.
  */
+import { fileModeWarnings } from '../config/file-modes.js';
 import { findConfigPath, loadConfigFile } from '../config/load.js';
 import { loadKey } from '../store/key.js';
 import { transferStore } from '../store/postgres/transfer.js';
@@ -26,6 +27,12 @@ export async function runMigrate(o: MigrateOptions, io: Io, env: NodeJS.ProcessE
     baseDir = process.cwd();
   } else {
     const loaded = loadConfigFile(findConfigPath({ flag: o.config, env, cwd: process.cwd() }), env);
+    for (const w of fileModeWarnings({
+      ...loaded,
+      configPath: loaded.path,
+      literalSecrets: loaded.literalSecrets ?? [],
+    }))
+      io.err(`warning: ${w}\n`);
     keySpec = loaded.config.key;
     baseDir = loaded.baseDir;
   }

@@ -17,6 +17,7 @@
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { fileModeWarnings } from '../config/file-modes.js';
 import { findConfigPath, loadConfigFile } from '../config/load.js';
 import { KeyError, UsageError } from '../core/errors.js';
 import { decodeKey, keyFilePath, loadKey, writeKeyFile } from '../store/key.js';
@@ -73,6 +74,8 @@ export function resealSqlite(file: string, from: Sealer, to: Sealer): number {
 
 export async function runRotateKey(o: RotateKeyOptions, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const loaded = loadConfigFile(findConfigPath({ flag: o.config, env, cwd: process.cwd() }), env);
+  for (const w of fileModeWarnings({ ...loaded, configPath: loaded.path, literalSecrets: loaded.literalSecrets ?? [] }))
+    io.err(`warning: ${w}\n`);
   const { store: url, key: spec } = loaded.config;
   const keyPath = keyFilePath(spec, loaded.baseDir);
   if (!keyPath)

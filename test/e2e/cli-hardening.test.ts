@@ -187,6 +187,13 @@ describe('files holding secrets that group or others can read', () => {
     expect(quiet.stderr).not.toContain('warning');
   });
 
+  it('`rotate-key` (which opens the store itself) warns the same way', async () => {
+    ws = await looseWorkspace();
+    const r = await ws.cli(['rotate-key']);
+    expect(r.code).toBe(0);
+    for (const re of expected(ws)) expect(r.stderr).toMatch(re);
+  });
+
   it('a config that names its secrets as ${VAR} is not a secret file, whatever its mode', async () => {
     ws = makeWorkspace({
       connections: { g: { provider: 'google', client_id: 'cid', client_secret: '${TW_TEST_CS}' } },

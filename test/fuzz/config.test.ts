@@ -132,6 +132,42 @@ describe('config loader on arbitrary input', () => {
     );
   });
 
+  it('a secret-carrying URL is accepted exactly when it is https, or http to a loopback host', () => {
+    const host = fc.oneof(
+      fc.constantFrom('localhost', '127.0.0.1', '127.255.3.9', '[::1]', 'LOCALHOST'),
+      fc.constantFrom('localhost.evil.example', '128.0.0.1', '10.0.0.1', '[::2]', '0.0.0.0', 'api.example.com'),
+      fc.domain(),
+      fc.ipV4(),
+    );
+    const loopback = (h: string): boolean => /^(localhost|\[::1\]|127(\.\d{1,3}){3})$/i.test(h);
+    fc.assert(
+      fc.property(
+        fc.constantFrom('http', 'https'),
+        host,
+        fc.constantFrom('api_root', 'slack', 'ntfy', 'webhook', 'api_base'),
+        (scheme, h, where) => {
+          const u = `${scheme}://${h}:8443/x`;
+          const raw =
+            where === 'api_root'
+              ? { channels: { c: { type: 'telegram', bot_token: 't', chat_id: 1, allow_from: [1], api_root: u } } }
+              : where === 'api_base'
+                ? {
+                    connections: { g: { provider: 'google', client_id: 'x' } },
+                    mailboxes: { m: { address: 'a@b.c', send: [{ graph: { connection: 'g', api_base: u } }] } },
+                  }
+                : { channels: { c: { type: where, url: u } } };
+          const ok = scheme === 'https' || loopback(h);
+          expect(outcome(() => parseConfig(raw, {}))).toBe(ok ? 'ok' : 'rejected');
+          if (!ok)
+            expect(() => parseConfig(raw, {})).toThrow(
+              /http:\/\/ is allowed only to a loopback host .*; use https:\/\//,
+            );
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('loadConfigFile: random YAML text and YAML of random objects → Config or ConfigError', () => {
     let i = 0;
     fc.assert(

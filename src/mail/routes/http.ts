@@ -10,6 +10,7 @@
  * with Retry-After.
  */
 import type { Clock } from '../../core/clock.js';
+import { scrubProviderText } from '../../core/scrub.js';
 import type { TokenSource } from '../../core/types.js';
 import { RouteError, firstLine, parseRetryAfter, toRouteError } from '../errors.js';
 
@@ -78,8 +79,10 @@ export async function bearerJson(
   const code = body?.error?.status ?? (typeof body?.error?.code === 'string' ? body.error.code : undefined);
   const reason = body?.error?.errors?.[0]?.reason;
   const detail = [code, reason].filter(Boolean).join('/');
-  const msg = body?.error?.message ? firstLine(body.error.message) : res.statusText;
-  throw new RouteError(kind, routeId, `HTTP ${res.status}${detail ? ` ${detail}` : ''}: ${msg}`, {
+  // The API's message may echo the request, bearer token included.
+  const msg = scrubProviderText(body?.error?.message ? firstLine(body.error.message) : res.statusText, [token]);
+  const said = scrubProviderText(detail, [token]);
+  throw new RouteError(kind, routeId, `HTTP ${res.status}${said ? ` ${said}` : ''}: ${msg}`, {
     status: res.status,
     retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), deps.clock.now()),
   });

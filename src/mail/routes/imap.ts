@@ -6,6 +6,7 @@
 import { isLoopbackHost } from '../../oauth/endpoint-policy.js';
 import { ImapFlow } from 'imapflow';
 import type { FetchMessageObject, SearchObject } from 'imapflow';
+import { mailLoginSecrets, scrubProviderText } from '../../core/scrub.js';
 import type { TokenSource } from '../../core/types.js';
 import { RouteError, errorCode, firstLine, toRouteError } from '../errors.js';
 import { formatAddress } from './normalise.js';
@@ -90,20 +91,22 @@ export class ImapRoute implements ReadRoute {
       await client.connect();
       return await fn(client);
     } catch (e) {
-      throw this.translate(e);
+      throw this.translate(e, 'pass' in auth ? { password: auth.pass } : { accessToken: auth.accessToken });
     } finally {
       await client.logout().catch(() => client.close());
     }
   }
 
-  private translate(e: unknown): RouteError {
+  private translate(e: unknown, secret: { password?: string; accessToken?: string }): RouteError {
     if (e instanceof RouteError) return e;
     const kind = classifyImap(e);
     const o = (e ?? {}) as { responseText?: unknown; serverResponseCode?: unknown };
     const code = errorCode(e) ?? (typeof o.serverResponseCode === 'string' ? o.serverResponseCode : undefined);
     const text = typeof o.responseText === 'string' ? o.responseText : e instanceof Error ? e.message : 'IMAP error';
     // No `cause`: the raw client error may carry the command that held the credential.
-    return new RouteError(kind, this.id, `${code ?? 'IMAP'}: ${firstLine(text)}`);
+    // The server's reply may echo the login we sent.
+    const said = scrubProviderText(firstLine(text), mailLoginSecrets(this.o.user, secret));
+    return new RouteError(kind, this.id, `${code ?? 'IMAP'}: ${said}`);
   }
 
   async probe(): Promise<void> {

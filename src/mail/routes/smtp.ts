@@ -8,6 +8,7 @@
  */
 import { isLoopbackHost } from '../../oauth/endpoint-policy.js';
 import { createTransport } from 'nodemailer';
+import { mailLoginSecrets, scrubProviderText } from '../../core/scrub.js';
 import type { TokenSource } from '../../core/types.js';
 import type { Envelope } from '../message.js';
 import { stripBcc } from '../message.js';
@@ -132,8 +133,9 @@ export class SmtpRoute implements SendRoute {
     const kind = classifySmtp(e);
     const code = errorCode(e);
     const reply = (e as { responseCode?: unknown }).responseCode;
-    // nodemailer's message carries the server reply, never our credential.
-    const msg = e instanceof Error ? firstLine(e.message) : 'SMTP error';
+    // nodemailer's message carries the server reply, which may echo the credential we sent.
+    const secrets = mailLoginSecrets(this.o.user, { password: this.o.password, accessToken: this.transportToken });
+    const msg = scrubProviderText(e instanceof Error ? firstLine(e.message) : 'SMTP error', secrets);
     // No `cause`: nodemailer errors carry the failed command, which for AUTH holds the credential.
     return new RouteError(kind, this.id, `${code ?? 'SMTP'}${typeof reply === 'number' ? ` ${reply}` : ''}: ${msg}`);
   }
