@@ -110,6 +110,14 @@ async function loopbackListener(warden: Warden, flow: FlowRecord): Promise<Liste
       res.writeHead(404).end();
       return;
     }
+    // Any web page can send the browser here: only an answer carrying this flow's state is
+    // tried, so a forged one cannot end the wait.
+    if (url.searchParams.get('state') !== flow.state) {
+      res
+        .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('Not accepted: this answer does not belong to the authorization being waited for.');
+      return;
+    }
     warden.flows.completeFromInput(url.toString(), { via: 'loopback callback' }).then(
       (done) => {
         res

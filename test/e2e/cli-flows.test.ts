@@ -145,6 +145,10 @@ describe('tokenwarden CLI against oidc-provider', () => {
     const out = lines(child.stdout!);
     const first = JSON.parse((await out.next()).value as string) as { url: string };
     const finalUrl = await peer.approveAuthorization(first.url);
+    // Another web page sends the browser to the listener first: refused, the wait goes on.
+    const forged = await fetch(`${redirectUri}?error=access_denied&error_description=nope&state=forged`);
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toMatch(/does not belong to the authorization being waited for/);
     // The human's browser follows the redirect to the loopback listener.
     const res = await fetch(finalUrl);
     expect(res.status).toBe(200);
