@@ -278,10 +278,9 @@ function checkProxies(config: Config): void {
     const host = m?.[1] ?? '';
     const port = Number(m?.[2]);
     if (!isLoopbackHost(host) && !p.tls)
-      throw new ConfigError(
-        `refusing plaintext logins on ${host}: set tls (cert and key) or listen on 127.0.0.1`,
-        { path: `${path}.listen` },
-      );
+      throw new ConfigError(`refusing plaintext logins on ${host}: set tls (cert and key) or listen on 127.0.0.1`, {
+        path: `${path}.listen`,
+      });
     if (p.tls?.mode === 'starttls' && p.protocol !== 'smtp')
       throw new ConfigError('starttls is only offered by smtp proxies; use mode: implicit', {
         path: `${path}.tls.mode`,

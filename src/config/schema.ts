@@ -193,7 +193,7 @@ export const proxySchema = z
       .string()
       .regex(/^[^:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, { message: 'expected host:port, e.g. 127.0.0.1:2525' })
       .describe('Address to bind, e.g. 127.0.0.1:2525. Beyond loopback, tls is required.'),
-    mailbox: name.describe("The mailbox whose routes (and, for smtp, outbox) the proxy uses."),
+    mailbox: name.describe('The mailbox whose routes (and, for smtp, outbox) the proxy uses.'),
     password: z
       .string()
       .min(12, { message: 'expected at least 12 characters' })
@@ -212,7 +212,9 @@ export const proxySchema = z
         mode: z
           .enum(['implicit', 'starttls'])
           .default('implicit')
-          .describe('implicit: TLS from the first byte (ports 465/993); starttls: plain greeting, then STARTTLS (smtp only; required before AUTH).'),
+          .describe(
+            'implicit: TLS from the first byte (ports 465/993); starttls: plain greeting, then STARTTLS (smtp only; required before AUTH).',
+          ),
       })
       .optional()
       .describe('TLS for the local side; required when listen is not a loopback address.'),

@@ -18,8 +18,7 @@ export interface UpstreamTarget {
 }
 
 export type UpstreamCredential =
-  | { kind: 'xoauth2'; user: string; accessToken: string }
-  | { kind: 'login'; user: string; password: string };
+  { kind: 'xoauth2'; user: string; accessToken: string } | { kind: 'login'; user: string; password: string };
 
 export type UpstreamResult =
   | {
