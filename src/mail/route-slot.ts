@@ -51,6 +51,7 @@ export async function emitSafe(events: EventSink, logger: Logger, e: NewEvent): 
 export class RouteSlot<R extends SendRoute | ReadRoute> {
   readonly circuit: CircuitBreaker;
   private lastProbe: { ok: boolean; at: number; note?: string; error?: string } | null = null;
+  private waiting = false;
 
   constructor(
     readonly route: R,
@@ -77,11 +78,24 @@ export class RouteSlot<R extends SendRoute | ReadRoute> {
     } catch {
       return;
     }
+    const wasWaiting = this.waiting;
+    this.waiting = state !== null && NEEDS_HUMAN.has(state);
     if (state && NEEDS_HUMAN.has(state)) {
       await this.onTransition(this.circuit.forceOpen(`${CONN_REASON}${state}`), `connection "${conn}" is ${state}`);
-    } else if (state && this.circuit.state === 'open' && this.circuit.snapshot().reason?.startsWith(CONN_REASON)) {
+    } else if (
+      state &&
+      this.circuit.state === 'open' &&
+      // Healed since the last look: also when the circuit had opened on the provider's refusal
+      // before the keeper knew the grant was dead.
+      (wasWaiting || this.circuit.snapshot().reason?.startsWith(CONN_REASON))
+    ) {
       this.circuit.halfOpenNow();
     }
+  }
+
+  /** The route's connection needed a human at the last {@link sync}. */
+  get awaitingHuman(): boolean {
+    return this.waiting;
   }
 
   async recordSuccess(): Promise<void> {
