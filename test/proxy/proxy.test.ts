@@ -20,6 +20,7 @@ import { startProxies, type RunningProxies } from '../../src/proxy/index.js';
 import type { FlowRecord } from '../../src/store/types.js';
 import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
+import { startGraphFake, type GraphFake } from '../peers/graph-fake.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 import {
   FakeClock,
@@ -136,11 +137,12 @@ describe('AuthGate', () => {
 let ts: TestStore;
 let smtp: SmtpPeer;
 let gmail: GmailFake;
+let graph: GraphFake;
 let dovecot: DovecotPeer;
 let mail: MailService;
 let proxies: RunningProxies;
 let tlsDir: string;
-const tokens = new StubTokens().set('gmail', 'gmail-token');
+const tokens = new StubTokens().set('gmail', 'gmail-token').set('graph', 'graph-token');
 const events = new RecordingEvents();
 const flow: FlowRecord = {
   id: 'f1',
@@ -171,6 +173,7 @@ beforeAll(async () => {
   ts = openTestStore();
   smtp = await startSmtpPeer({ passwords: { [ADDRESS]: APP_PASSWORD } });
   gmail = await startGmailFake({ verifyToken: async (t) => t === 'gmail-token' });
+  graph = await startGraphFake({ verifyToken: async (t) => t === 'graph-token' });
   dovecot = await startDovecot({ passwords: { [ADDRESS]: APP_PASSWORD } });
   dovecot.seed(ADDRESS, { from: 'carol@example.org', to: ADDRESS, subject: 'held by dovecot', date: new Date() });
   tlsDir = mkdtempSync(join(tmpdir(), 'tw-proxy-tls-'));
@@ -207,6 +210,7 @@ beforeAll(async () => {
         max_message_bytes: 20_000,
       },
       viagmail: { address: ADDRESS, send: [{ gmail: { connection: 'gmail', api_base: gmail.url } }] },
+      viagraph: { address: ADDRESS, send: [{ graph: { connection: 'graph', api_base: graph.url } }] },
       deadread: {
         address: ADDRESS,
         read: [
@@ -217,6 +221,7 @@ beforeAll(async () => {
     },
     {
       gmail: { provider: 'google', client_id: 'cid', client_secret: 's', scopes: [] },
+      graph: { provider: 'microsoft', client_id: 'cid', client_secret: 's', scopes: [] },
       imapconn: { provider: 'google', client_id: 'cid', client_secret: 's', scopes: [] },
     },
   );
@@ -241,11 +246,13 @@ beforeAll(async () => {
       ...config,
       connections: {
         gmail: { provider: 'google', client_id: 'cid', client_secret: 's' },
+        graph: { provider: 'microsoft', client_id: 'cid', client_secret: 's' },
         imapconn: { provider: 'google', client_id: 'cid', client_secret: 's' },
       },
       proxies: {
         smtp: proxy('smtp', 'viasmtp'),
         gmail: proxy('smtp', 'viagmail'),
+        graph: proxy('smtp', 'viagraph'),
         imap: proxy('imap', 'viasmtp'),
         dead: proxy('imap', 'deadread'),
         smtps: proxy('smtp', 'viasmtp', { tls: { cert: 'cert.pem', key: 'key.pem' } }),
@@ -272,7 +279,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxies?.close();
   await mail?.stop();
-  await Promise.allSettled([smtp?.stop(), gmail?.stop(), dovecot?.stop(), ts?.cleanup()]);
+  await Promise.allSettled([smtp?.stop(), gmail?.stop(), graph?.stop(), dovecot?.stop(), ts?.cleanup()]);
   rmSync(tlsDir, { recursive: true, force: true });
 });
 
@@ -303,6 +310,14 @@ describe('SMTP proxy', () => {
     expect(got).toMatch(/^Bcc: hidden@example\.org\r\n/m);
     expect(got.endsWith(raw)).toBe(true);
     await expect.poll(async () => (await ts.store.getMessage(id))?.status).toBe('sent');
+  });
+
+  it('Graph (MIME sendMail): a message that names no recipient in its headers reaches them through a Bcc header', async () => {
+    const raw = `From: ${ADDRESS}\r\nSubject: cron output\r\n\r\nok\r\n`;
+    await transport(port('graph')).sendMail({ envelope: { from: ADDRESS, to: ['ops@example.org'] }, raw });
+    await expect.poll(() => graph.sent.length, { timeout: 10_000 }).toBe(1);
+    expect(graph.sent[0]?.headers.get('bcc')).toBe('ops@example.org');
+    expect(graph.sent[0]?.headers.get('subject')).toBe('cron output');
   });
 
   it('the same message sent twice (a client retrying after a lost reply) is queued and delivered once', async () => {
