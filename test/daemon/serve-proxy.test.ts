@@ -10,7 +10,7 @@
  * paste), and kill -9 of the daemon with accepted messages (delivered after restart).
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWarden } from '../../src/warden.js';
@@ -351,6 +351,23 @@ describe('a revoked grant: nothing bounces, nothing is lost', () => {
     expect(read.code).toBe(0);
     expect(read.stdout).toContain('Subject: Invoice 2291');
   }, 150_000);
+});
+
+describe('secrets', () => {
+  it('the proxy password never reaches the logs, events or store; accepted messages are stored sealed', async () => {
+    const logs = `${serve?.stdout() ?? ''}${serve?.stderr() ?? ''}`;
+    expect(logs).toContain('mail proxy login refused');
+    expect(logs).not.toContain(PROXY_PASSWORD);
+    const events = await withWarden(async (w) => JSON.stringify(await w.store.listEvents({ limit: 1000 })));
+    expect(events).not.toContain(PROXY_PASSWORD);
+    for (const f of [ws.dbPath, `${ws.dbPath}-wal`].filter(existsSync)) {
+      const bytes = readFileSync(f);
+      expect(bytes.includes(PROXY_PASSWORD)).toBe(false);
+      // The message bodies the clients sent are in the outbox, sealed.
+      expect(bytes.includes('Scanned document attached')).toBe(false);
+      expect(bytes.includes('/ 71% used')).toBe(false);
+    }
+  });
 });
 
 describe('kill -9 of the daemon with accepted messages', () => {
