@@ -353,6 +353,31 @@ describe('a revoked grant: nothing bounces, nothing is lost', () => {
   }, 150_000);
 });
 
+describe('a revoked grant found by the SMTP route alone', () => {
+  it('the upstream refusal makes the daemon re-check the grant and ask the human; delivered once after the paste', async () => {
+    await oidc.revokeGrantsFor();
+    // Sessions the daemon's SMTP client already authenticated stay usable (as at real providers):
+    // restart the server so the next delivery has to log in with the revoked token.
+    await smtp.setDown(true);
+    await smtp.setDown(false);
+    const mid = newMid();
+    const r = await smtplib({ mid, subject: 'only smtp noticed' });
+    expect(r.code).toBe(0);
+    // Found dead at once (the access token would have looked valid for another ten minutes).
+    const flow = await until('an open flow that asked via console', () =>
+      withWarden(async (w) => {
+        const f = (await w.status()).find((c) => c.name === 'mail')?.openFlow;
+        return f && f.askedVia.includes('console') ? f : null;
+      }),
+    );
+    expect(smtp.countByMessageId(mid)).toBe(0);
+    const done = await ws.cli(['complete', await oidc.approveAuthorization(flow.url), '--json']);
+    expect(done.code).toBe(0);
+    await delivered(mid, 60_000);
+    expect(smtp.countByMessageId(mid)).toBe(1);
+  }, 120_000);
+});
+
 describe('secrets', () => {
   it('the proxy password never reaches the logs, events or store; accepted messages are stored sealed', async () => {
     const logs = `${serve?.stdout() ?? ''}${serve?.stderr() ?? ''}`;

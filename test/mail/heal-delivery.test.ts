@@ -5,6 +5,7 @@
  * was dead closes as soon as the connection heals.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ReauthRequiredError } from '../../src/core/errors.js';
 import { createMailService, type MailService } from '../../src/mail/index.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 import {
@@ -22,13 +23,25 @@ const GOOD = 'ya29.the-new-token-after-reauth';
 let smtp: SmtpPeer;
 let ts: TestStore;
 let svc: MailService;
-let tokens: StatefulStubTokens;
+/** Like the keeper: a forced refresh of a revoked grant finds it dead and says so. */
+class KeeperLikeTokens extends StatefulStubTokens {
+  readonly refreshes: string[] = [];
+  grantDead = false;
+  async forceRefresh(conn: string): Promise<string> {
+    this.refreshes.push(conn);
+    if (!this.grantDead) return this.accessToken(conn);
+    this.stateMap.set(conn, 'reauth_required');
+    this.revoke(conn);
+    throw new ReauthRequiredError(conn, { id: 'revoked', summary: 'The grant was revoked.', fix: 'Re-authorize.' });
+  }
+}
+let tokens: KeeperLikeTokens;
 let clock: FakeClock;
 
 beforeEach(async () => {
   smtp = await startSmtpPeer({ verifyToken: async (t) => t === GOOD });
   ts = openTestStore();
-  tokens = new StatefulStubTokens();
+  tokens = new KeeperLikeTokens();
   clock = new FakeClock(Date.now());
   svc = createMailService({
     config: mailConfig(
@@ -102,6 +115,23 @@ describe('delivery after the human re-authorizes', () => {
     await clock.advance(wait);
     // Still well inside the circuit's 60 s cool-down.
     expect(clock.now() - (await ts.store.getMessage(r.id))!.createdAt).toBeLessThan(60_000);
+    expect(await svc.deliverDue()).toBe(1);
+    expect(smtp.countByMessageId(r.messageId)).toBe(1);
+  });
+
+  it('a refused token makes the keeper re-check at once: the dead grant is found without waiting for the token to expire', async () => {
+    tokens.set('gmail', 'ya29.revoked-token');
+    tokens.grantDead = true;
+    const r = await svc.mailbox('agent').send({ to: 'bob@example.org', subject: 'found dead', text: 'x' });
+    expect(r.status).toBe('queued');
+    expect(tokens.refreshes).toEqual(['gmail']);
+    expect(await tokens.stateOf('gmail')).toBe('reauth_required');
+    // The human re-authorizes; the next attempt goes out (no cool-down wait).
+    tokens.grantDead = false;
+    tokens.stateMap.set('gmail', 'healthy');
+    tokens.heal('gmail');
+    tokens.set('gmail', GOOD);
+    await clock.advance(await nextAttemptIn(r.id));
     expect(await svc.deliverDue()).toBe(1);
     expect(smtp.countByMessageId(r.messageId)).toBe(1);
   });
