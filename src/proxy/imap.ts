@@ -50,6 +50,8 @@ export interface ImapProxyOptions {
 const CAPABILITY = 'IMAP4rev1 SASL-IR AUTH=PLAIN ID';
 /** Longest command before login (a LOGIN with long literals fits easily). */
 const MAX_COMMAND = 16 * 1024;
+/** Bytes a client may send after its login command, before the upstream login finished. */
+const MAX_PIPELINED = 1024 * 1024;
 /** Failed logins on one connection before it is closed. */
 const MAX_FAILURES = 3;
 
@@ -180,7 +182,10 @@ class FrontSession {
 
   private readonly onData = (d: Buffer): void => {
     this.buf = Buffer.concat([this.buf, d]);
-    if (this.state === 'preauth' && this.buf.length > MAX_COMMAND + 1024) {
+    // Before login only short commands make sense; while the upstream login runs, a client may
+    // pipeline its next commands (forwarded once relaying starts), within reason.
+    const cap = this.state === 'busy' ? MAX_PIPELINED : MAX_COMMAND + 1024;
+    if (this.state !== 'relay' && this.buf.length > cap) {
       this.bye('Command too long');
       return;
     }

@@ -10,12 +10,14 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import fc from 'fast-check';
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { systemClock } from '../../src/core/clock.js';
 import { createMailService, MAX_RECIPIENTS, type MailService } from '../../src/mail/index.js';
 import { AuthGate } from '../../src/proxy/auth.js';
+import { parseCommand } from '../../src/proxy/imap.js';
 import { startProxies, type RunningProxies } from '../../src/proxy/index.js';
 import type { FlowRecord } from '../../src/store/types.js';
 import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
@@ -97,6 +99,40 @@ describe('config', () => {
   it('refuses two proxies on one address', () => {
     const p = { protocol: 'smtp', listen: '127.0.0.1:2525', mailbox: 'agent', password: PW };
     expect(() => cfg({ a: p, b: p })).toThrow(/proxies\.b\.listen.*"a" already listens/);
+  });
+});
+
+describe('IMAP command parser', () => {
+  it('never throws; a finished command consumes at least one byte and no more than it was given', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), (bytes) => {
+        const buf = Buffer.from(bytes);
+        const p = parseCommand(buf);
+        if (p.kind !== 'incomplete') {
+          expect(p.consumed).toBeGreaterThan(0);
+          expect(p.consumed).toBeLessThanOrEqual(buf.length);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('reads back any user name and password a client quotes or sends as a literal', () => {
+    const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    const literal = (v: string) => `{${Buffer.byteLength(v)}}\r\n${v}`;
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', maxLength: 40 }).filter((v) => !/[\r\n]/.test(v)),
+        fc.string({ unit: 'grapheme', maxLength: 40 }).filter((v) => !/[\r\n]/.test(v)),
+        fc.boolean(),
+        (user, pass, lit) => {
+          const cmd = `a1 LOGIN ${lit ? literal(user) : quote(user)} ${lit ? literal(pass) : quote(pass)}\r\n`;
+          const p = parseCommand(Buffer.from(cmd));
+          expect(p).toEqual({ kind: 'done', consumed: Buffer.byteLength(cmd), tokens: ['a1', 'LOGIN', user, pass] });
+        },
+      ),
+      { numRuns: 1_000 },
+    );
   });
 });
 
@@ -471,6 +507,21 @@ describe('IMAP proxy', () => {
     s.send('c2 NOOP\r\n');
     expect(await s.until(/c2 .*\r\n/)).toBe('c2 OK NOOP completed\r\n');
     s.close();
+  });
+
+  it('closes a connection after 3 failed logins, and one that sends an over-long command', async () => {
+    const s = await imapSession(port('imap'));
+    await s.until(/\r\n/);
+    s.send('e1 LOGIN a wrong-1\r\ne2 LOGIN a wrong-2\r\ne3 LOGIN a wrong-3\r\ne4 NOOP\r\n');
+    const out = await s.until(/\* BYE .*\r\n/);
+    expect(out.match(/AUTHENTICATIONFAILED/g)).toHaveLength(3);
+    expect(out).toMatch(/\* BYE Too many failed logins\r\n$/);
+    s.close();
+    const t = await imapSession(port('imap'));
+    await t.until(/\r\n/);
+    t.send(`f1 LOGIN ${'x'.repeat(20_000)}`);
+    expect(await t.until(/\* BYE .*\r\n/)).toBe('* BYE Command too long\r\n');
+    t.close();
   });
 
   it('implicit TLS on the local side', async () => {
