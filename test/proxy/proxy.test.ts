@@ -5,7 +5,7 @@
  * fallback while the grant awaits its human, the UNAVAILABLE sentence, and TLS on the local side.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { createMailService, MAX_RECIPIENTS, type MailService } from '../../src/m
 import { AuthGate } from '../../src/proxy/auth.js';
 import { parseCommand } from '../../src/proxy/imap.js';
 import { startProxies, type RunningProxies } from '../../src/proxy/index.js';
+import { startSmtpProxy } from '../../src/proxy/smtp.js';
 import type { FlowRecord } from '../../src/store/types.js';
 import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
@@ -403,6 +404,42 @@ describe('SMTP proxy', () => {
     const t0 = Date.now();
     await expect(transport(port('smtp')).verify()).resolves.toBe(true);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+  });
+
+  it('beyond loopback with STARTTLS: AUTH is refused until the client has switched to TLS', async () => {
+    // Bound to 127.0.0.1 (tests stay local) but run with the rules of a network address.
+    const p = await startSmtpProxy({
+      name: 'lan',
+      host: '127.0.0.1',
+      port: 0,
+      mailbox: mail.mailbox('viasmtp'),
+      maxBytes: 20_000,
+      gate: new AuthGate({ password: PW, clock: systemClock }),
+      loopback: false,
+      tls: {
+        mode: 'starttls',
+        cert: readFileSync(join(tlsDir, 'cert.pem')),
+        key: readFileSync(join(tlsDir, 'key.pem')),
+      },
+      logger: silentLogger,
+    });
+    try {
+      const plain = await transport(p.port)
+        .verify()
+        .catch((e: unknown) => e as { responseCode?: number });
+      expect((plain as { responseCode?: number }).responseCode).toBe(538);
+      const before = smtp.received.length;
+      await transport(p.port, { ignoreTLS: false, requireTLS: true, tls: { rejectUnauthorized: false } }).sendMail({
+        from: ADDRESS,
+        to: 'bob@example.org',
+        subject: 'after starttls',
+        text: 'hi',
+      });
+      await smtp.waitForCount(before + 1);
+      expect(smtp.received.at(-1)?.raw.toString()).toContain('Subject: after starttls');
+    } finally {
+      await p.close();
+    }
   });
 
   it('implicit TLS on the local side', async () => {
