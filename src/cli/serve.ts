@@ -24,6 +24,7 @@ import type { ServerContext } from '../server/context.js';
 import { listen, parseListen, type ListeningServer } from '../server/listen.js';
 import { startEventRetention, type EventRetention } from '../store/retention.js';
 import { openWarden, type OpenWardenOptions, type Warden } from '../warden.js';
+import { startWardenProxies, type RunningProxies } from '../proxy/serve.js';
 import type { Io } from './output.js';
 
 export interface DaemonOptions extends OpenWardenOptions {
@@ -40,6 +41,8 @@ export interface Daemon {
   scheduler: Scheduler;
   channels: Map<string, Channel>;
   server: ListeningServer;
+  /** Local SMTP/IMAP proxies for password-only clients (`proxies:`). */
+  proxies: RunningProxies;
   /** Where the human's browser reaches the daemon. */
   baseUrl: string;
   /** A fresh single-use dashboard sign-in link (valid a few minutes). */
@@ -65,6 +68,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let scheduler: Scheduler | null = null;
   let retention: EventRetention | null = null;
   let ctx: ServerContext | null = null;
+  let proxies: RunningProxies | null = null;
   try {
     // The orchestrator exists before the server so the callback route can reach it; it starts later.
     const base = { value: cfg.public_url ?? '' };
@@ -89,7 +93,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     scheduler.start();
     retention = startEventRetention({ store: warden.store, clock, logger, config: warden.config.events });
     mail?.start();
+    proxies = await startWardenProxies(warden, mail);
   } catch (err) {
+    await proxies?.close();
     await retention?.stop();
     await mail?.stop();
     await server?.close(0);
@@ -102,6 +108,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   const r = retention;
   const context = ctx as ServerContext;
   const srv = server;
+  const px = proxies as RunningProxies;
   let closing: Promise<void> | null = null;
   return {
     warden,
@@ -109,13 +116,14 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     scheduler: s,
     channels,
     server: srv,
+    proxies: px,
     baseUrl: cfg.public_url ?? srv.url,
     retention: r,
     loginLink: () => createLoginLink(context),
     close: () =>
       (closing ??= (async () => {
         // No new work; in-flight callbacks and scheduled steps finish.
-        await Promise.all([srv.close(), s.stop(), r.stop()]);
+        await Promise.all([srv.close(), s.stop(), r.stop(), px.close()]);
         // The outbox loop finishes in-flight deliveries; undelivered rows stay queued in the store.
         await mail?.stop();
         // Long polls aborted, pastes being handled finish, device polling stops, sends drain.
@@ -211,6 +219,7 @@ export async function runServe(o: { config?: string; listen?: string }, io: Io):
     `tokenwarden serving on ${daemon.server.url} (callback ${new URL('/oauth/callback', daemon.baseUrl).toString()}${listeners.length ? `; listening on ${listeners.join(', ')}` : ''})\n`,
   );
   io.out(`Dashboard sign-in (single use, valid 5 min): ${daemon.loginLink().toString()}\n`);
+  for (const p of daemon.proxies.list) io.out(`Mail proxy ${p.name} (${p.protocol}) on ${p.host}:${p.port}\n`);
   await new Promise<void>((resolveStop) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { isLooseFile, literalSecretsInText } from './file-modes.js';
 import { ENV_REFERENCE as VAR } from './fingerprint.js';
+import { isLoopbackHost } from '../oauth/endpoint-policy.js';
 import { configSchema, type Config } from './schema.js';
 
 export interface LoadedConfig {
@@ -257,5 +258,39 @@ function checkReferences(config: Config): void {
   for (const [name, ch] of Object.entries(config.channels)) {
     if (ch.type === 'email' && !config.mailboxes[ch.mailbox])
       throw new ConfigError(`unknown mailbox "${ch.mailbox}"`, { path: `channels.${name}.mailbox` });
+  }
+  checkProxies(config);
+}
+
+/** Proxies: a known mailbox with routes for the protocol, TLS beyond loopback, one proxy per address. */
+function checkProxies(config: Config): void {
+  const seen = new Map<string, string>();
+  for (const [name, p] of Object.entries(config.proxies)) {
+    const path = `proxies.${name}`;
+    const mb = config.mailboxes[p.mailbox];
+    if (!mb)
+      throw new ConfigError(
+        `unknown mailbox "${p.mailbox}" (defined mailboxes: ${Object.keys(config.mailboxes).join(', ') || 'none'})`,
+        { path: `${path}.mailbox` },
+      );
+    if (p.protocol === 'smtp' && mb.send.length === 0)
+      throw new ConfigError(`mailbox "${p.mailbox}" has no send routes`, { path: `${path}.mailbox` });
+    if (p.protocol === 'imap' && !mb.read.some((r) => 'imap' in r))
+      throw new ConfigError(`mailbox "${p.mailbox}" has no imap read route to relay to`, { path: `${path}.mailbox` });
+    const m = /^\[([0-9a-fA-F:]+)\]:(\d+)$/.exec(p.listen) ?? /^([^:]+):(\d+)$/.exec(p.listen);
+    const host = m?.[1] ?? '';
+    const port = Number(m?.[2]);
+    if (!isLoopbackHost(host) && !p.tls)
+      throw new ConfigError(`refusing plaintext logins on ${host}: set tls (cert and key) or listen on 127.0.0.1`, {
+        path: `${path}.listen`,
+      });
+    if (p.tls?.mode === 'starttls' && p.protocol !== 'smtp')
+      throw new ConfigError('starttls is only offered by smtp proxies; use mode: implicit', {
+        path: `${path}.tls.mode`,
+      });
+    const other = seen.get(`${host}:${port}`);
+    if (other && port !== 0)
+      throw new ConfigError(`proxy "${other}" already listens on ${p.listen}`, { path: `${path}.listen` });
+    seen.set(`${host}:${port}`, name);
   }
 }

@@ -246,6 +246,45 @@ export const eventsSchema = z.strictObject({
     .describe('At most this many events are kept; the oldest beyond it are deleted.'),
 });
 
+export const proxySchema = z
+  .strictObject({
+    protocol: z
+      .enum(['smtp', 'imap'])
+      .describe(
+        'smtp: accept mail from password-only clients and send it through the mailbox outbox; imap: log in upstream for them and relay the session.',
+      ),
+    listen: z
+      .string()
+      .regex(/^[^:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, { message: 'expected host:port, e.g. 127.0.0.1:2525' })
+      .describe('Address to bind, e.g. 127.0.0.1:2525. Beyond loopback, tls is required.'),
+    mailbox: name.describe('The mailbox whose routes (and, for smtp, outbox) the proxy uses.'),
+    password: z
+      .string()
+      .min(12, { message: 'expected at least 12 characters' })
+      .describe(
+        'What the local client logs in with (use ${PROXY_PASSWORD}); never a provider secret. At least 12 characters.',
+      ),
+    username: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('User name the local client must give (default: any user name; the password decides).'),
+    tls: z
+      .strictObject({
+        cert: z.string().min(1).describe('PEM certificate file.'),
+        key: z.string().min(1).describe('PEM private key file.'),
+        mode: z
+          .enum(['implicit', 'starttls'])
+          .default('implicit')
+          .describe(
+            'implicit: TLS from the first byte (ports 465/993); starttls: plain greeting, then STARTTLS (smtp only; required before AUTH).',
+          ),
+      })
+      .optional()
+      .describe('TLS for the local side; required when listen is not a loopback address.'),
+  })
+  .describe('A local SMTP or IMAP endpoint for clients that only know a user name and password.');
+
 export const configSchema = z.strictObject({
   store: z
     .string()
@@ -273,6 +312,10 @@ export const configSchema = z.strictObject({
   events: eventsSchema
     .default({ retention_days: 90, max_rows: 100_000 })
     .describe('The event log (dashboard timeline, API, audit): how much of it is kept.'),
+  proxies: z
+    .record(name, proxySchema)
+    .default({})
+    .describe('Local SMTP/IMAP proxies run by `tokenwarden serve` for password-only clients, by name.'),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -282,4 +325,5 @@ export type MailboxConfig = z.output<typeof mailboxSchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type McpConfig = z.output<typeof mcpSchema>;
 export type EventsConfig = z.output<typeof eventsSchema>;
+export type ProxyConfig = z.output<typeof proxySchema>;
 export type ConfigInput = z.input<typeof configSchema>;

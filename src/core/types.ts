@@ -91,4 +91,9 @@ export interface TokenSource {
   accessToken(connection: string): Promise<string>;
   /** Current lifecycle state without network I/O (null if unknown connection). */
   stateOf?(connection: string): Promise<ConnectionState | null>;
+  /**
+   * Refresh now although the token looked valid (a server refused it): a dead grant is found
+   * and reported at once (throws ReauthRequiredError) instead of at the token's expiry.
+   */
+  forceRefresh?(connection: string): Promise<unknown>;
 }

@@ -2,7 +2,7 @@
 export { createMailService } from './service.js';
 export type { MailService, MailServiceDeps, MailServiceOptions, MailboxStatus } from './service.js';
 export type { Mailbox, SendResult, ListResult } from './mailbox.js';
-export type { MailMessage, MailAttachment, Envelope } from './message.js';
+export type { MailMessage, MailAttachment, Envelope, RawOutgoing } from './message.js';
 export {
   prepareOutgoing,
   normaliseMessage,
@@ -10,6 +10,7 @@ export {
   composeMime,
   stripBcc,
   isValidAddress,
+  prepareRaw,
   MAX_RECIPIENTS,
 } from './message.js';
 export { RouteError, MailInputError, toRouteError } from './errors.js';

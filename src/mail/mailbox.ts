@@ -11,8 +11,8 @@ import type { MailboxConfig } from '../config/schema.js';
 import type { OutboxRecord, Store } from '../store/types.js';
 import type { RouteError } from './errors.js';
 import { toRouteError } from './errors.js';
-import type { MailMessage } from './message.js';
-import { encodePayload, prepareOutgoing } from './message.js';
+import type { MailMessage, PreparedOutgoing, RawOutgoing } from './message.js';
+import { encodePayload, prepareOutgoing, prepareRaw } from './message.js';
 import type { DeliveryOutcome, RetryPolicy } from './outbox.js';
 import { deliverClaimed } from './outbox.js';
 import type { RouteHealth, RouteSlot } from './route-slot.js';
@@ -40,6 +40,8 @@ export interface Mailbox {
   readonly name: string;
   readonly address: string;
   send(msg: MailMessage): Promise<SendResult>;
+  /** Queue a client-composed RFC 5322 message with its envelope (see MailboxImpl.sendRaw). */
+  sendRaw(msg: RawOutgoing): Promise<SendResult>;
   list(q?: ListQuery): Promise<ListResult>;
 }
 
@@ -80,6 +82,35 @@ export class MailboxImpl implements Mailbox {
       maxBytes: this.cfg.max_message_bytes,
       now,
     });
+    const { record, settled } = await this.enqueue(prepared, now);
+    if (settled) return settled;
+    return this.deliverQueued(record);
+  }
+
+  /**
+   * Queue a message its client composed (raw RFC 5322 bytes plus the SMTP envelope): it is
+   * stored sealed before this resolves, then delivered in the background through the same
+   * routes, circuits and retries as {@link send}. Resolves `queued` (or, for a resend of a
+   * message already settled, that first outcome). Throws MailInputError; stores nothing then.
+   */
+  async sendRaw(msg: RawOutgoing): Promise<SendResult> {
+    const now = this.d.clock.now();
+    const prepared = prepareRaw(msg, {
+      mailboxAddress: this.cfg.address,
+      maxBytes: this.cfg.max_message_bytes,
+      now,
+    });
+    const { record, settled } = await this.enqueue(prepared, now);
+    if (settled) return settled;
+    this.d.background(this.deliverQueued(record));
+    return this.result(record, { status: 'queued' });
+  }
+
+  /** Store the prepared message (sealed); `settled` when the same idempotency key already finished. */
+  private async enqueue(
+    prepared: PreparedOutgoing,
+    now: number,
+  ): Promise<{ record: OutboxRecord; settled?: SendResult }> {
     const { record, created } = await this.d.store.enqueueMessage(
       {
         id: randomUUID(),
@@ -100,8 +131,19 @@ export class MailboxImpl implements Mailbox {
       });
     } else if (record.status === 'sent' || record.status === 'failed') {
       // Same idempotency key: report the first send's outcome, never send a second copy.
-      return this.result(record, { status: record.status, ...(record.lastError ? { error: record.lastError } : {}) });
+      return {
+        record,
+        settled: this.result(record, {
+          status: record.status,
+          ...(record.lastError ? { error: record.lastError } : {}),
+        }),
+      };
     }
+    return { record };
+  }
+
+  /** Wait for a delivery of this row already running here, or claim it and deliver it now. */
+  private async deliverQueued(record: OutboxRecord): Promise<SendResult> {
     const running = this.inFlight.get(record.id);
     if (running) return this.result(record, await running);
     const work = this.claimAndDeliver(record);

@@ -8,6 +8,7 @@ import {
   stripBcc,
   decodePayload,
   encodePayload,
+  prepareRaw,
 } from './message.js';
 
 const base = { to: 'bob@example.org', subject: 'hi', text: 'hello' };
@@ -96,5 +97,68 @@ describe('recipient cap (shared by the library, CLI, HTTP API and MCP)', () => {
     );
     // One address string may hold many addresses: the cap counts what it parses to.
     expect(() => normaliseMessage({ to: addrs.join(', '), subject: 's' }, 'agent@example.com')).toThrow(/got 501/);
+  });
+});
+
+describe('client-composed (raw) messages', () => {
+  const opts = { mailboxAddress: 'Agent <agent@example.com>', maxBytes: 2_000, now: Date.UTC(2026, 0, 2, 3, 4, 5) };
+  const env = (to: string[]) => ({ from: 'Agent@Example.com', to });
+
+  it("keeps the bytes, the line endings and the client's Message-ID; adds only a missing Date", () => {
+    const raw = Buffer.from('Subject: x\nMessage-ID: <m1@host>\nTo: bob@example.org\n\nbody\n');
+    const p = prepareRaw({ raw, envelope: env(['bob@example.org']) }, opts);
+    expect(p.messageId).toBe('<m1@host>');
+    expect(p.raw.toString()).toBe(`Date: Fri, 02 Jan 2026 03:04:05 +0000\n${raw.toString()}`);
+    expect(p.envelope).toEqual({ from: 'Agent@Example.com', to: ['bob@example.org'] });
+    expect(p.idempotencyKey).toMatch(/^raw:sha256:[0-9a-f]{64}$/);
+    // Same bytes and envelope: same key (a resend is sent once); another envelope: another key.
+    expect(prepareRaw({ raw, envelope: env(['bob@example.org']) }, opts).idempotencyKey).toBe(p.idempotencyKey);
+    expect(prepareRaw({ raw, envelope: env(['eve@example.org']) }, opts).idempotencyKey).not.toBe(p.idempotencyKey);
+  });
+
+  it('without a Message-ID every message is distinct (no accidental dedupe)', () => {
+    const raw = Buffer.from('Subject: daily\r\nDate: Fri, 02 Jan 2026 03:04:05 +0000\r\n\r\nsame body\r\n');
+    const a = prepareRaw({ raw, envelope: env(['bob@example.org']) }, opts);
+    const b = prepareRaw({ raw, envelope: env(['bob@example.org']) }, opts);
+    expect(a.idempotencyKey).not.toBe(b.idempotencyKey);
+    expect(a.raw.toString()).toMatch(
+      /^Message-ID: <[0-9a-f-]{36}@Example\.com>\r\nBcc: bob@example\.org\r\nSubject: daily/,
+    );
+  });
+
+  it('adds only envelope recipients missing from To/Cc/Bcc (case-insensitive) as Bcc', () => {
+    const raw = Buffer.from(
+      'To: "Bob" <Bob@Example.org>\r\nCc: carol@example.org,\r\n dave@example.org\r\nMessage-ID: <m2@h>\r\nDate: x\r\n\r\n.',
+    );
+    const p = prepareRaw({ raw, envelope: env(['bob@example.org', 'dave@example.org', 'erin@example.org']) }, opts);
+    expect(p.raw.toString()).toBe(`Bcc: erin@example.org\r\n${raw.toString()}`);
+  });
+
+  it.each([
+    [
+      { from: 'ceo@example.com', to: ['b@example.org'] },
+      'Subject: x\r\n\r\n',
+      /envelope\.from: only the mailbox address/,
+    ],
+    [{ from: 'agent@example.com', to: [] }, 'Subject: x\r\n\r\n', /envelope\.to: at least one recipient/],
+    [{ from: 'agent@example.com', to: ['not an address'] }, 'Subject: x\r\n\r\n', /envelope\.to\[0\]/],
+    [
+      { from: 'agent@example.com', to: Array.from({ length: MAX_RECIPIENTS + 1 }, (_, i) => `r${i}@example.org`) },
+      'Subject: x\r\n\r\n',
+      /at most 500 recipients/,
+    ],
+    [
+      { from: 'agent@example.com', to: ['b@example.org'] },
+      `Subject: x\r\n\r\n${'y'.repeat(2_000)}`,
+      /exceeds max_message_bytes 2000/,
+    ],
+    [
+      { from: 'agent@example.com', to: ['b@example.org'] },
+      '\r\njust a body',
+      /RFC 5322 message starting with header fields/,
+    ],
+  ])('refuses %j', (envelope, raw, re) => {
+    expect(() => prepareRaw({ raw: Buffer.from(raw), envelope }, opts)).toThrow(MailInputError);
+    expect(() => prepareRaw({ raw: Buffer.from(raw), envelope }, opts)).toThrow(re);
   });
 });

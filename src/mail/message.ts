@@ -280,7 +280,8 @@ export function stripBcc(raw: Buffer): Buffer {
 }
 
 export interface PreparedOutgoing {
-  normalised: NormalisedOutgoing;
+  /** Null for a client-composed message ({@link prepareRaw}). */
+  normalised: NormalisedOutgoing | null;
   idempotencyKey: string;
   messageId: string;
   raw: Buffer;
@@ -301,6 +302,100 @@ export async function prepareOutgoing(
   }
   const envelope: Envelope = { from: n.fromAddress, to: [...n.to, ...n.cc, ...n.bcc].map(bareAddress) };
   return { normalised: n, idempotencyKey, messageId, raw, envelope };
+}
+
+/** A message a client composed itself (SMTP proxy): the exact bytes plus the SMTP envelope. */
+export interface RawOutgoing {
+  raw: Buffer;
+  envelope: Envelope;
+}
+
+/** Header block of a raw message (up to the first empty line), unfolded, as `name → values`. */
+function rawHeaders(raw: Buffer): { head: string; bodyStart: number; get(name: string): string[] } {
+  const text = raw.toString('latin1');
+  let end = text.indexOf('\r\n\r\n');
+  let bodyStart = end + 4;
+  if (end < 0) {
+    end = text.indexOf('\n\n');
+    bodyStart = end + 2;
+  }
+  if (end < 0) {
+    end = text.length;
+    bodyStart = text.length;
+  }
+  const head = text.slice(0, end);
+  const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
+  return {
+    head,
+    bodyStart,
+    get(name) {
+      const re = new RegExp(`^${name}:[ \\t]*(.*)$`, 'gim');
+      return [...unfolded.matchAll(re)].map((m) => (m[1] ?? '').trim());
+    },
+  };
+}
+
+/**
+ * Validate a client-composed message and make it safe for every route, changing nothing a
+ * reader sees: a missing `Message-ID` or `Date` header is added at the top; envelope
+ * recipients absent from To/Cc/Bcc are added as a Bcc header, because the Gmail and Graph
+ * routes take recipients from the headers (SMTP routes use the envelope and drop Bcc). The
+ * idempotency key is derived from the client's own Message-ID (a client resending the same
+ * message after a lost reply is sent once); without one, every message is distinct.
+ * Throws {@link MailInputError}; stores nothing.
+ */
+export function prepareRaw(
+  msg: RawOutgoing,
+  opts: { mailboxAddress: string; maxBytes: number; now: number },
+): PreparedOutgoing {
+  const from = msg.envelope.from;
+  if (!isValidAddress(from)) throw new MailInputError('envelope.from', `"${from}" is not a valid email address`);
+  if (from.toLowerCase() !== bareAddress(opts.mailboxAddress).toLowerCase())
+    throw new MailInputError('envelope.from', `only the mailbox address ${opts.mailboxAddress} may send`);
+  if (msg.envelope.to.length === 0) throw new MailInputError('envelope.to', 'at least one recipient is required');
+  if (msg.envelope.to.length > MAX_RECIPIENTS)
+    throw new MailInputError('envelope.to', `at most ${MAX_RECIPIENTS} recipients per message`);
+  msg.envelope.to.forEach((a, i) => {
+    if (!isValidAddress(a)) throw new MailInputError(`envelope.to[${i}]`, `"${a}" is not a valid email address`);
+  });
+  if (msg.raw.length > opts.maxBytes)
+    throw new MailInputError('message', `size ${msg.raw.length} bytes exceeds max_message_bytes ${opts.maxBytes}`);
+  const h = rawHeaders(msg.raw);
+  if (h.head.trim() === '' || !/^[!-9;-~]+:/.test(h.head))
+    throw new MailInputError('message', 'expected an RFC 5322 message starting with header fields');
+  const added: string[] = [];
+  // The client's Message-ID is kept as written (receivers see it); one is added when missing.
+  const clientId = h.get('Message-ID')[0]?.slice(0, 998) || undefined;
+  const messageId = clientId ?? newMessageId(from);
+  if (!clientId) added.push(`Message-ID: ${messageId}`);
+  if (h.get('Date').length === 0) added.push(`Date: ${new Date(opts.now).toUTCString().replace('GMT', '+0000')}`);
+  const listed = new Set(
+    ['To', 'Cc', 'Bcc']
+      .flatMap((n) => h.get(n))
+      .flatMap((v) => addressparser(v, { flatten: true }))
+      .map((a) => (a.address ?? '').toLowerCase()),
+  );
+  const unlisted = [...new Set(msg.envelope.to.filter((a) => !listed.has(a.toLowerCase())))];
+  if (unlisted.length > 0) added.push(`Bcc: ${unlisted.join(', ')}`);
+  const eol = h.head.includes('\r\n') || h.bodyStart === 0 ? '\r\n' : '\n';
+  const raw = added.length
+    ? Buffer.concat([Buffer.from(added.map((l) => l + eol).join(''), 'latin1'), msg.raw])
+    : msg.raw;
+  if (raw.length > opts.maxBytes)
+    throw new MailInputError('message', `size ${raw.length} bytes exceeds max_message_bytes ${opts.maxBytes}`);
+  const idempotencyKey = clientId
+    ? `raw:sha256:${createHash('sha256')
+        .update(JSON.stringify([clientId, from.toLowerCase(), msg.envelope.to.map((a) => a.toLowerCase()).sort()]))
+        .update(msg.raw)
+        .digest('hex')}`
+    : `raw:${randomUUID()}`;
+  return {
+    normalised: null,
+    idempotencyKey,
+    messageId,
+    raw,
+    envelope: { from, to: [...msg.envelope.to] },
+  };
 }
 
 export function encodePayload(p: PreparedOutgoing): string {

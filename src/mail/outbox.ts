@@ -29,6 +29,12 @@ export interface RetryPolicy {
   maxAgeMs: number;
   /** 0..1 source for jitter (default Math.random). */
   random: () => number;
+  /**
+   * Longest wait between attempts while a send route's connection awaits a human (default
+   * 30 s), so a message goes out soon after the re-authorization instead of at the next
+   * backed-off attempt.
+   */
+  awaitingHumanMaxMs?: number;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -157,7 +163,10 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
     });
     return { status: 'failed', error };
   }
-  const delay = retryDelayMs(attempts, maxRetryAfter, ctx.retry);
+  const backoff = retryDelayMs(attempts, maxRetryAfter, ctx.retry);
+  const delay = ctx.slots.some((s) => s.awaitingHuman)
+    ? Math.min(backoff, Math.max(ctx.retry.awaitingHumanMaxMs ?? 30_000, maxRetryAfter ?? 0))
+    : backoff;
   await ctx.store.updateMessage(
     rec.id,
     { status: 'pending', attempts, nextAttemptAt: now + delay, route: lastRoute, lastError: why },

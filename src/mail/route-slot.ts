@@ -51,6 +51,7 @@ export async function emitSafe(events: EventSink, logger: Logger, e: NewEvent): 
 export class RouteSlot<R extends SendRoute | ReadRoute> {
   readonly circuit: CircuitBreaker;
   private lastProbe: { ok: boolean; at: number; note?: string; error?: string } | null = null;
+  private waiting = false;
 
   constructor(
     readonly route: R,
@@ -77,11 +78,24 @@ export class RouteSlot<R extends SendRoute | ReadRoute> {
     } catch {
       return;
     }
+    const wasWaiting = this.waiting;
+    this.waiting = state !== null && NEEDS_HUMAN.has(state);
     if (state && NEEDS_HUMAN.has(state)) {
       await this.onTransition(this.circuit.forceOpen(`${CONN_REASON}${state}`), `connection "${conn}" is ${state}`);
-    } else if (state && this.circuit.state === 'open' && this.circuit.snapshot().reason?.startsWith(CONN_REASON)) {
+    } else if (
+      state &&
+      this.circuit.state === 'open' &&
+      // Healed since the last look: also when the circuit had opened on the provider's refusal
+      // before the keeper knew the grant was dead.
+      (wasWaiting || this.circuit.snapshot().reason?.startsWith(CONN_REASON))
+    ) {
       this.circuit.halfOpenNow();
     }
+  }
+
+  /** The route's connection needed a human at the last {@link sync}. */
+  get awaitingHuman(): boolean {
+    return this.waiting;
   }
 
   async recordSuccess(): Promise<void> {
@@ -93,8 +107,30 @@ export class RouteSlot<R extends SendRoute | ReadRoute> {
     // through the moment the connection heals instead of waiting out the cool-down.
     if (e.cause instanceof ReauthRequiredError)
       await this.onTransition(this.circuit.forceOpen(`${CONN_REASON}${e.cause.diagnosis.id}`), e.message);
-    else if (e.kind === 'auth') await this.onTransition(this.circuit.recordAuthFailure(e.message), e.message);
-    else if (e.kind === 'transient') this.circuit.recordTransient(e.retryAfterMs);
+    else if (e.kind === 'auth') {
+      await this.onTransition(this.circuit.recordAuthFailure(e.message), e.message);
+      await this.recheckConnection();
+    } else if (e.kind === 'transient') this.circuit.recordTransient(e.retryAfterMs);
+  }
+
+  /**
+   * The server refused a token the keeper holds as valid (revoked before its expiry): have the
+   * keeper refresh now, so a dead grant is diagnosed and the human asked at once rather than
+   * when the token would have expired. At most once per circuit opening, as failures are.
+   */
+  private async recheckConnection(): Promise<void> {
+    const conn = this.route.connection;
+    if (!conn || !this.d.tokens.forceRefresh) return;
+    try {
+      await this.d.tokens.forceRefresh(conn);
+    } catch (err) {
+      this.d.logger.info('mail route: connection re-checked after a refused token', {
+        mailbox: this.d.mailbox,
+        route: this.id,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    await this.sync();
   }
 
   setProbe(ok: boolean, extra: { note?: string; error?: string } = {}): void {

@@ -55,7 +55,10 @@ export async function spawnServe(ws: Workspace): Promise<ServeChild> {
     }),
   ]);
   out += `${first.value ?? ''}\n`;
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  // Keep reading through the same iterator: lines that arrived in the first chunk are queued there.
+  void (async () => {
+    for (let n = await it.next(); !n.done; n = await it.next()) out += `${n.value}\n`;
+  })();
   const url = /serving on (\S+)/.exec(first.value ?? '')?.[1];
   if (!url) throw new Error(`serve printed no URL: ${first.value ?? ''} ${err}`);
   return {
