@@ -21,6 +21,7 @@ import { ChannelError } from './errors.js';
 import { escapeHtml, expiryLine, isWebLink, truncate } from './format.js';
 import { readUpdate } from './telegram-update.js';
 import type { Channel, ChannelDeps, ChannelMessage, PasteHandler } from './types.js';
+import { outboundFetch } from '../core/proxy.js';
 
 type TelegramConfig = Extract<ChannelConfig, { type: 'telegram' }>;
 
@@ -95,7 +96,7 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
   // one poll of the lease ending (not up to LEADER_RETRY_MS later).
   const leaderRetryMs = Math.min(LEADER_RETRY_MS, pollTimeoutS * 1000);
   // Node's own fetch (or the injected one) with the global AbortSignal.
-  const fetchFn = (deps.fetch ?? globalThis.fetch) as unknown as NonNullable<ApiClientOptions['fetch']>;
+  const fetchFn = (deps.fetch ?? outboundFetch) as unknown as NonNullable<ApiClientOptions['fetch']>;
   const apiRoot = cfg.api_root?.replace(/\/+$/, '');
   const baseOpts = { fetch: fetchFn, ...(apiRoot ? { apiRoot } : {}) };
   // The long poll may legitimately take pollTimeout; everything else must answer quickly.
