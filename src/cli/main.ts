@@ -3,13 +3,21 @@
  * `tokenwarden` CLI. Command modules are imported lazily so `tokenwarden token <conn>` (used as
  * msmtp `passwordeval`) starts fast.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { exitCodeFor, EXIT } from './exit-codes.js';
 import { describeError, processIo } from './output.js';
 
+/** The installed package's version (package.json sits two levels above dist/cli/ and src/cli/). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('tokenwarden')
     .description('Keeps OAuth credentials alive for headless programs; gets a human to re-authorize in seconds.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('-c, --config <path>', 'config file (default: $TOKENWARDEN_CONFIG or ./tokenwarden.yaml)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => processIo.out(s), writeErr: (s) => processIo.err(s) });
