@@ -108,7 +108,7 @@ describe('tokenwarden behind an HTTP proxy', () => {
     const r = await ws.cli(['connect', 'gmail', '--via', 'hook', '--no-wait'], {
       env: { HTTP_PROXY: 'socks5://u:hunter2@127.0.0.1:1080' },
     });
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/HTTP_PROXY: only http:\/\/ proxies are supported/);
     expect(r.stderr).not.toContain('hunter2');
     expect(sink.requests.length).toBe(sinkBefore);
