@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
-import { spawnServe } from '../daemon/helpers.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -22,6 +21,35 @@ function workspace(config: Record<string, unknown> = {}): Workspace {
   const ws = makeWorkspace(config);
   cleanups.push(() => ws.cleanup());
   return ws;
+}
+
+/** `serve` as a child; resolves once its stdout matches `ready`. `stop()` resolves with all it printed. */
+async function serveUntil(ws: Workspace, ready: RegExp): Promise<{ url: string; stop(): Promise<string> }> {
+  const child = ws.spawnCli(['serve']);
+  let out = '';
+  let err = '';
+  const closed = new Promise<void>((r) => child.once('close', () => r()));
+  cleanups.push(async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await closed;
+  });
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolveReady, rejectReady) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) resolveReady();
+    });
+    void closed.then(() => rejectReady(new Error(`serve exited before ${String(ready)}: ${out} ${err}`)));
+  });
+  const url = /serving on (\S+)/.exec(out)?.[1] ?? '';
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await closed;
+      return out;
+    },
+  };
 }
 
 describe('first run', () => {
@@ -49,21 +77,22 @@ describe('first run', () => {
 
   it('serve says the HTTP API is disabled when no API key is configured, and not otherwise', async () => {
     const ws = workspace({ server: { listen: '127.0.0.1:0' } });
-    const off = await spawnServe(ws);
-    cleanups.push(() => off.stop());
-    // The notice follows the sign-in line; the API answers as the notice says.
+    const off = await serveUntil(ws, /HTTP API \(\/api\/v1\) disabled/);
+    // The API answers as the notice says.
     const res = await fetch(`${off.url}/api/v1/connections`, { headers: { authorization: 'Bearer x' } });
     expect(res.status).toBe(401);
-    await off.stop();
-    expect(off.stdout()).toMatch(/HTTP API \(\/api\/v1\) disabled: no API key — set server\.api_key/);
+    const offOut = await off.stop();
+    expect(offOut).toMatch(
+      /HTTP API \(\/api\/v1\) disabled: no API key — set server\.api_key or server\.api_key_file, or run `tokenwarden init`/,
+    );
 
     writeFileSync(join(ws.dir, '.tokenwarden', 'api-key'), 'k'.repeat(40));
-    const on = await spawnServe(ws);
-    cleanups.push(() => on.stop());
+    const on = await serveUntil(ws, /Dashboard sign-in/);
     const ok = await fetch(`${on.url}/api/v1/connections`, { headers: { authorization: `Bearer ${'k'.repeat(40)}` } });
     expect(ok.status).toBe(200);
-    await on.stop();
-    expect(on.stdout()).toMatch(/Dashboard sign-in/);
-    expect(on.stdout()).not.toMatch(/disabled/);
+    // Everything serve printed, up to its exit.
+    const onOut = await on.stop();
+    expect(onOut).toMatch(/Dashboard sign-in/);
+    expect(onOut).not.toMatch(/disabled/);
   });
 });

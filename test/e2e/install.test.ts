@@ -43,10 +43,11 @@ beforeAll(async () => {
   prefix = join(work, 'prefix');
   const npmEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false' };
   const packed = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: REPO, env: npmEnv });
-  const [{ filename }] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+  const filename = (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]?.filename;
+  if (!filename) throw new Error(`npm pack named no tarball: ${packed.stdout}`);
   installed = join(prefix, 'lib', 'node_modules', 'tokenwarden');
   mkdirSync(installed, { recursive: true });
-  await run('tar', ['-xzf', join(work, filename as string), '-C', installed, '--strip-components=1']);
+  await run('tar', ['-xzf', join(work, filename), '-C', installed, '--strip-components=1']);
   copyFileSync(join(REPO, 'package-lock.json'), join(installed, 'package-lock.json'));
   await run('npm', ['ci', '--omit=dev', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
     cwd: installed,
