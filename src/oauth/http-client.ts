@@ -96,6 +96,7 @@ function fetchFailed(cause: unknown): TypeError {
   return new TypeError('fetch failed', { cause });
 }
 
+const CONNECT_TIMEOUT_MS = 30_000;
 const unbracket = (host: string): string => (host.startsWith('[') ? host.slice(1, -1) : host);
 
 /**
@@ -150,6 +151,10 @@ class TunnelAgent extends https.Agent {
     });
     connect.once('error', (e) =>
       done(new Error(`proxy ${describeProxy(this.proxy)}: ${e.message}`, { cause: e }), connect.socket as Duplex),
+    );
+    // A proxy that never answers must not hold the CONNECT open after the caller gave up.
+    connect.setTimeout(CONNECT_TIMEOUT_MS, () =>
+      connect.destroy(new Error(`no answer to CONNECT ${target} within ${CONNECT_TIMEOUT_MS / 1000} s`)),
     );
     connect.end();
     return undefined;
