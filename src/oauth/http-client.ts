@@ -2,7 +2,7 @@
  * The `fetch` that provider requests (token, device, revocation, discovery) use by default: a
  * small client on node:http / node:https with keep-alive agents, for the requests openid-client
  * makes (string or URL, a string / URLSearchParams / bytes body, `redirect: 'manual'`, an
- * optional `signal`). Anything else is handed to the global fetch.
+ * optional `signal`). Anything else is handed to the global fetch (through the same proxy).
  *
  * Why not the global fetch (undici): per request it allocates several times more and keeps part
  * of it alive through two scavenges (AbortController, WeakRef, stream machinery), so at 100,000
@@ -26,6 +26,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import {
+  createProxiedFetch,
   describeProxy,
   proxyAuthorization,
   proxyFor,
@@ -170,6 +171,13 @@ export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
   };
   const tunnels = new Map<string, TunnelAgent>();
   let proxies: ProxySettings | null | undefined;
+  let fallbackFetch: typeof fetch | undefined;
+  /** Requests this client does not handle itself go to the global fetch, through the same proxy. */
+  const fallback = (input: string | URL | Request, init: RequestInit): Promise<Response> => {
+    proxies ??= readProxyEnv(opts.env ?? process.env);
+    fallbackFetch ??= createProxiedFetch(proxies, (i, o) => globalThis.fetch(i, o));
+    return fallbackFetch(input, init);
+  };
 
   function request(
     url: URL,
@@ -290,9 +298,9 @@ export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
   const httpFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const body = bodyOf(init.body);
     if (input instanceof Request || body === null || (init.redirect !== undefined && init.redirect !== 'manual'))
-      return globalThis.fetch(input, init);
+      return fallback(input, init);
     const url = typeof input === 'string' ? new URL(input) : input;
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return globalThis.fetch(input, init);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return fallback(input, init);
     const headers = headersOf(init.headers);
     headers['accept'] ??= '*/*';
     headers['user-agent'] ??= 'tokenwarden';

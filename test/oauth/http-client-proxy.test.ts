@@ -142,6 +142,17 @@ describe('provider HTTP client through HTTPS_PROXY / HTTP_PROXY', () => {
     }
   });
 
+  it('requests it hands to the global fetch (here: redirect "follow") use the same proxy', async () => {
+    const f = createHttpFetch({ env: { HTTP_PROXY: proxy.url } });
+    const before = proxy.hitsTo(plainPort).length;
+    const res = await f(`http://127.0.0.1:${plainPort}/followed`, { redirect: 'follow' });
+    expect(((await res.json()) as { tag: string }).tag).toBe('plain');
+    expect(proxy.hitsTo(plainPort).slice(before)).toEqual([
+      { kind: 'connect', target: `127.0.0.1:${plainPort}`, method: 'CONNECT' },
+    ]);
+    f.close();
+  });
+
   it('rejects an unusable proxy variable with an error naming the variable, not its value', async () => {
     const f = createHttpFetch({ env: { HTTPS_PROXY: 'socks5://user:hunter2@127.0.0.1:1080' } });
     const err = (await f(`https://localhost:${tlsPort}/a`).catch((e: unknown) => e)) as Error;
