@@ -9,7 +9,7 @@
  * releases). better-sqlite3's addon is the one `npm ci` already compiled for this Node (same
  * version, by the lockfile) instead of a second ~60 s compile.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import {
   chmodSync,
   copyFileSync,
@@ -70,6 +70,23 @@ afterAll(() => {
 });
 
 describe('the packed tarball, installed', () => {
+  it('`tokenwarden demo` runs the sandbox tour and suggests commands that work from PATH', async () => {
+    const child = spawn('tokenwarden', ['demo', '--dir', join(work, 'demo')], { cwd: work, env });
+    let out = '';
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    await new Promise<void>((resolveReady, rejectReady) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Press Ctrl-C')) resolveReady();
+      });
+      void exited.then((code) => rejectReady(new Error(`demo exited with ${code}: ${out}`)));
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/^ {2}tokenwarden --config \S+ status$/m);
+    expect(out).not.toContain('npx');
+  });
+
   it('ships the built CLI and library, not the sources or tests', () => {
     expect(readdirSync(installed).sort()).toEqual([
       'README.md',
