@@ -12,10 +12,12 @@ import type { Config, ConnectionConfig } from './config/schema.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { ReauthRequiredError, TimeoutError, TokenwardenError, type DiagnosedCause } from './core/errors.js';
 import { silentLogger, type Logger } from './core/logger.js';
+import { createProxiedFetch, readProxyEnv } from './core/proxy.js';
 import type { ConnectionState, EventSink, NewEvent, WardenEvent } from './core/types.js';
 import { Keeper, type AccessTokenInfo } from './keeper/keeper.js';
 import { learnedView, type LearnedView } from './keeper/learned.js';
 import type { ConnectionRuntime } from './keeper/runtime.js';
+import { createHttpFetch } from './oauth/http-client.js';
 import { resolveProfile } from './providers/index.js';
 import { FlowService } from './reauth/flows.js';
 import { renewalPlanFor } from './reauth/renewal.js';
@@ -383,6 +385,8 @@ export async function openWarden(opts: OpenWardenOptions = {}): Promise<Warden> 
     baseDir = opts.baseDir ?? loaded.baseDir;
     file = { path, literalSecrets: loaded.literalSecrets ?? [] };
   }
+  // HTTPS_PROXY / HTTP_PROXY / NO_PROXY: a bad value is a config error now, not on the first request.
+  const proxies = readProxyEnv(env);
   const logger = opts.logger ?? silentLogger;
   const onWarning = opts.onWarning ?? ((m: string) => logger.warn(m));
   const key = loadKey(config.key, { baseDir, env, onWarning });
@@ -392,8 +396,10 @@ export async function openWarden(opts: OpenWardenOptions = {}): Promise<Warden> 
   return new Warden(config, store, {
     clock: opts.clock ?? systemClock,
     logger,
-    fetch: opts.fetch ?? globalThis.fetch.bind(globalThis),
-    providerFetch: opts.providerFetch ?? opts.fetch,
+    fetch: opts.fetch ?? createProxiedFetch(proxies, globalThis.fetch.bind(globalThis)),
+    // Provider requests use the shared node:http client, which reads process.env's proxy variables.
+    providerFetch:
+      opts.providerFetch ?? opts.fetch ?? (proxies && env !== process.env ? createHttpFetch({ env }) : undefined),
     owner: opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
     baseDir,
     leaseMs: opts.leaseMs,

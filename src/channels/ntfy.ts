@@ -7,6 +7,7 @@ import { neutralizeControls } from '../core/text.js';
 import { asciiHref, renderPlain } from './format.js';
 import { postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage, ChannelMessageKind } from './types.js';
+import { outboundFetch } from '../core/proxy.js';
 
 type NtfyConfig = Extract<ChannelConfig, { type: 'ntfy' }>;
 
@@ -41,7 +42,7 @@ export function encodeHeaderValue(value: string): string {
 }
 
 export function createNtfyChannel(name: string, cfg: NtfyConfig, deps: ChannelDeps): Channel {
-  const fetchFn = deps.fetch ?? fetch;
+  const fetchFn = deps.fetch ?? outboundFetch;
   return {
     name,
     type: 'ntfy',

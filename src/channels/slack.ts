@@ -7,6 +7,7 @@ import type { ChannelConfig } from '../config/schema.js';
 import { asciiHref, escapeSlack, isWebLink, messageParts, truncate } from './format.js';
 import { postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage } from './types.js';
+import { outboundFetch } from '../core/proxy.js';
 
 type SlackConfig = Extract<ChannelConfig, { type: 'slack' }>;
 
@@ -36,7 +37,7 @@ export function renderSlack(msg: ChannelMessage, now: number): { text: string; b
 }
 
 export function createSlackChannel(name: string, cfg: SlackConfig, deps: ChannelDeps): Channel {
-  const fetchFn = deps.fetch ?? fetch;
+  const fetchFn = deps.fetch ?? outboundFetch;
   return {
     name,
     type: 'slack',

@@ -11,7 +11,10 @@
  * @see https://core.telegram.org/bots/api#formatting-options (HTML style)
  * @see https://grammy.dev/advanced/flood (429 and retry_after)
  */
-import { Api, GrammyError, HttpError, type ApiClientOptions } from 'grammy';
+// grammY's web build: it aborts with the global AbortController. Its Node build wraps every signal
+// in the abort-controller package's shim, which Node 24's fetch rejects ("Expected signal to be an
+// instance of AbortSignal"), so every Bot API call would fail there.
+import { Api, GrammyError, HttpError, type ApiClientOptions } from 'grammy/web';
 import type { Message, MessageEntity } from 'grammy/types';
 import type { ChannelConfig } from '../config/schema.js';
 import { ChannelError } from './errors.js';
@@ -19,6 +22,7 @@ import { neutralizeControls } from '../core/text.js';
 import { escapeHtml, isWebLink, messageParts, truncate } from './format.js';
 import { readUpdate } from './telegram-update.js';
 import type { Channel, ChannelDeps, ChannelMessage, PasteHandler } from './types.js';
+import { outboundFetch } from '../core/proxy.js';
 
 type TelegramConfig = Extract<ChannelConfig, { type: 'telegram' }>;
 
@@ -102,8 +106,8 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
   // The leader renews its lease once per poll; a standby asks as often, so it takes over within
   // one poll of the lease ending (not up to LEADER_RETRY_MS later).
   const leaderRetryMs = Math.min(LEADER_RETRY_MS, pollTimeoutS * 1000);
-  // Node's own fetch (undici) instead of grammY's node-fetch default; AbortSignal works with both.
-  const fetchFn = (deps.fetch ?? globalThis.fetch) as unknown as NonNullable<ApiClientOptions['fetch']>;
+  // Node's own fetch (or the injected one) with the global AbortSignal.
+  const fetchFn = (deps.fetch ?? outboundFetch) as unknown as NonNullable<ApiClientOptions['fetch']>;
   const apiRoot = cfg.api_root?.replace(/\/+$/, '');
   const baseOpts = { fetch: fetchFn, ...(apiRoot ? { apiRoot } : {}) };
   // The long poll may legitimately take pollTimeout; everything else must answer quickly.
@@ -253,7 +257,7 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
       try {
         const updates = await pollApi.getUpdates(
           { ...(offset !== undefined ? { offset } : {}), timeout: pollTimeoutS, allowed_updates: ['message'] },
-          // grammY types its signal with the abort-controller shim; Node's AbortSignal is what it uses.
+          // grammY's types name the abort-controller shim; its web build uses the global AbortSignal.
           signal as unknown as Parameters<Api['getUpdates']>[1],
         );
         failures = 0;

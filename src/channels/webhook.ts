@@ -10,6 +10,7 @@ import { createHmac } from 'node:crypto';
 import type { ChannelConfig } from '../config/schema.js';
 import { postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage } from './types.js';
+import { outboundFetch } from '../core/proxy.js';
 
 type WebhookConfig = Extract<ChannelConfig, { type: 'webhook' }>;
 
@@ -44,7 +45,7 @@ export function signWebhookBody(secret: string, rawBody: string): string {
 }
 
 export function createWebhookChannel(name: string, cfg: WebhookConfig, deps: ChannelDeps): Channel {
-  const fetchFn = deps.fetch ?? fetch;
+  const fetchFn = deps.fetch ?? outboundFetch;
   return {
     name,
     type: 'webhook',

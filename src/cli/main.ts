@@ -3,7 +3,14 @@
  * `tokenwarden` CLI. Command modules are imported lazily so `tokenwarden token <conn>` (used as
  * msmtp `passwordeval`) starts fast.
  */
+import { readFileSync } from 'node:fs';
 import nodeModule from 'node:module';
+
+/** The installed package's version (package.json sits two levels above dist/cli/ and src/cli/). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('token')) {
@@ -21,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   const { Command, CommanderError } = await import('commander');
   const program = new Command('tokenwarden')
     .description('Keeps OAuth credentials alive for headless programs; gets a human to re-authorize in seconds.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .option('-c, --config <path>', 'config file (default: $TOKENWARDEN_CONFIG or ./tokenwarden.yaml)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => processIo.out(s), writeErr: (s) => processIo.err(s) });

@@ -220,6 +220,10 @@ export async function runServe(o: { config?: string; listen?: string }, io: Io):
   );
   io.out(`Dashboard sign-in (single use, valid 5 min): ${daemon.loginLink().toString()}\n`);
   for (const p of daemon.proxies.list) io.out(`Mail proxy ${p.name} (${p.protocol}) on ${p.host}:${p.port}\n`);
+  if (loadApiKey(daemon.warden) === null)
+    io.out(
+      'HTTP API (/api/v1) disabled: no API key — set server.api_key or server.api_key_file, or run `tokenwarden init` to write .tokenwarden/api-key (the dashboard and OAuth callback still work)\n',
+    );
   await new Promise<void>((resolveStop) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);

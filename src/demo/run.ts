@@ -3,6 +3,7 @@
  * (with a one-time dashboard sign-in link), narrate the tour, then either stop (`--once`, exit
  * 0 only if every step passed) or keep the sandbox up until Ctrl-C.
  */
+import { basename, delimiter, dirname } from 'node:path';
 import { jsonLogger } from '../core/logger.js';
 import type { Io } from '../cli/output.js';
 import { startSandbox, DEMO_CONNECTION, type Sandbox } from './sandbox.js';
@@ -34,13 +35,17 @@ export async function runDemo(o: DemoOptions, io: Io): Promise<number> {
     if (!o.once) {
       // Listen for Ctrl-C before saying so.
       const stopped = (o.untilStopped ?? waitForSignal)();
+      // `tokenwarden` when this runs from a bin on the PATH (an installed package), else npx in a checkout.
+      const bin = process.argv[1] ?? '';
+      const onPath = (process.env['PATH'] ?? '').split(delimiter).includes(dirname(bin));
+      const cli = basename(bin) === 'tokenwarden' && onPath ? 'tokenwarden' : 'npx tokenwarden';
       io.out(
         [
           '',
           'The sandbox stays up; the scheduler keeps refreshing. Try, in another terminal:',
-          `  npx tokenwarden --config ${sb.configPath} status`,
-          `  npx tokenwarden --config ${sb.configPath} token ${DEMO_CONNECTION}`,
-          `  npx tokenwarden --config ${sb.configPath} mcp      # the MCP server an agent would run`,
+          `  ${cli} --config ${sb.configPath} status`,
+          `  ${cli} --config ${sb.configPath} token ${DEMO_CONNECTION}`,
+          `  ${cli} --config ${sb.configPath} mcp      # the MCP server an agent would run`,
           'Press Ctrl-C to stop.',
           '',
         ].join('\n'),

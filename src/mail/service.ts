@@ -17,6 +17,7 @@ import { DEFAULT_RETRY } from './outbox.js';
 import type { RouteHealth } from './route-slot.js';
 import { RouteSlot, emitSafe } from './route-slot.js';
 import { buildReadRoutes, buildSendRoutes } from './routes/index.js';
+import { outboundFetch } from '../core/proxy.js';
 
 export interface MailServiceOptions {
   /** Outbox lease while a row is being delivered (default 5 min; longer than any route timeout). */
@@ -84,7 +85,7 @@ export function createMailService(deps: MailServiceDeps): MailService {
     config: deps.config,
     tokens: deps.tokens,
     clock: deps.clock,
-    fetch: deps.fetch ?? globalThis.fetch,
+    fetch: deps.fetch ?? outboundFetch,
   };
 
   const boxes = new Map<string, MailboxImpl>();

@@ -2,7 +2,7 @@
  * The `fetch` that provider requests (token, device, revocation, discovery) use by default: a
  * small client on node:http / node:https with keep-alive agents, for the requests openid-client
  * makes (string or URL, a string / URLSearchParams / bytes body, `redirect: 'manual'`, an
- * optional `signal`). Anything else is handed to the global fetch.
+ * optional `signal`). Anything else is handed to the global fetch (through the same proxy).
  *
  * Why not the global fetch (undici): per request it allocates several times more and keeps part
  * of it alive through two scavenges (AbortController, WeakRef, stream machinery), so at 100,000
@@ -15,14 +15,33 @@
  * are refused, so a hostile endpoint cannot make the process buffer without bound; a request on
  * a reused keep-alive socket that the server had already closed is sent once more on a new one
  * (nothing of it reached the server: the reset came before any byte of an answer).
+ *
+ * Proxies: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (and lowercase forms) as src/core/proxy.ts
+ * reads them. https goes through a CONNECT tunnel (TLS end to end with the provider; the tunnelled
+ * sockets are kept alive like direct ones); http is sent to the proxy in absolute-URI form.
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import {
+  createProxiedFetch,
+  describeProxy,
+  proxyAuthorization,
+  proxyFor,
+  readProxyEnv,
+  type Env,
+  type ProxySettings,
+} from '../core/proxy.js';
 
 export interface HttpClientOptions {
   /** Largest answer body accepted (default 1 MiB). */
   maxResponseBytes?: number;
+  /** Where the proxy variables are read from, on the first request (default `process.env`). */
+  env?: Env;
+  /** CA certificates (PEM) trusted for https instead of Node's defaults (a private PKI). */
+  ca?: string | Buffer | Array<string | Buffer>;
 }
 
 /** A `fetch` on node:http with `close()` to drop its idle keep-alive sockets. */
@@ -78,16 +97,121 @@ function fetchFailed(cause: unknown): TypeError {
   return new TypeError('fetch failed', { cause });
 }
 
+const CONNECT_TIMEOUT_MS = 30_000;
+const unbracket = (host: string): string => (host.startsWith('[') ? host.slice(1, -1) : host);
+
+/**
+ * An https agent whose sockets are TLS inside a CONNECT tunnel through `proxy`. The agent pools
+ * by target host and port, so tunnels are reused like direct keep-alive sockets.
+ */
+class TunnelAgent extends https.Agent {
+  constructor(
+    private readonly proxy: URL,
+    opts: https.AgentOptions,
+  ) {
+    super(opts);
+  }
+
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    let called = false;
+    const done = (err: Error | null, stream: Duplex): void => {
+      if (called) return;
+      called = true;
+      callback?.(err, stream);
+    };
+    const host = unbracket(options.host ?? options.hostname ?? 'localhost');
+    const target = `${host.includes(':') ? `[${host}]` : host}:${options.port ?? 443}`;
+    const headers: Record<string, string> = { host: target };
+    const auth = proxyAuthorization(this.proxy);
+    if (auth) headers['proxy-authorization'] = auth;
+    const connect = http.request({
+      host: unbracket(this.proxy.hostname),
+      port: this.proxy.port || 80,
+      method: 'CONNECT',
+      path: target,
+      headers,
+      agent: false,
+    });
+    connect.once('connect', (res, socket, head) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        done(new Error(`proxy ${describeProxy(this.proxy)} answered ${res.statusCode} to CONNECT ${target}`), socket);
+        return;
+      }
+      if (head.length > 0) socket.unshift(head);
+      const tlsOptions = { ...(options as tls.ConnectionOptions), socket };
+      done(null, tls.connect(tlsOptions));
+    });
+    connect.once('response', (res) => {
+      // A proxy that answers CONNECT with a plain response (no tunnel).
+      res.resume();
+      done(new Error(`proxy ${describeProxy(this.proxy)} answered ${res.statusCode} to CONNECT ${target}`), res.socket);
+    });
+    connect.once('error', (e) =>
+      done(new Error(`proxy ${describeProxy(this.proxy)}: ${e.message}`, { cause: e }), connect.socket as Duplex),
+    );
+    // A proxy that never answers must not hold the CONNECT open after the caller gave up.
+    connect.setTimeout(CONNECT_TIMEOUT_MS, () =>
+      connect.destroy(new Error(`no answer to CONNECT ${target} within ${CONNECT_TIMEOUT_MS / 1000} s`)),
+    );
+    connect.end();
+    return undefined;
+  }
+}
+
 export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
   const maxBytes = opts.maxResponseBytes ?? 1 << 20;
+  const tlsOpts = opts.ca !== undefined ? { ca: opts.ca } : {};
   const agents = {
     'http:': new http.Agent({ keepAlive: true }),
-    'https:': new https.Agent({ keepAlive: true }),
+    'https:': new https.Agent({ keepAlive: true, ...tlsOpts }),
   };
+  const tunnels = new Map<string, TunnelAgent>();
+  let proxies: ProxySettings | null | undefined;
+  let fallbackFetch: typeof fetch | undefined;
+  /** Requests this client does not handle itself go to the global fetch, through the same proxy. */
+  const fallback = (input: string | URL | Request, init: RequestInit): Promise<Response> => {
+    proxies ??= readProxyEnv(opts.env ?? process.env);
+    fallbackFetch ??= createProxiedFetch(proxies, (i, o) => globalThis.fetch(i, o));
+    return fallbackFetch(input, init);
+  };
+
+  function request(
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    onResponse: (res: http.IncomingMessage) => void,
+  ) {
+    proxies ??= readProxyEnv(opts.env ?? process.env);
+    const proxy = proxyFor(url, proxies);
+    if (!proxy) {
+      const mod = url.protocol === 'https:' ? https : http;
+      return mod.request(url, { method, headers, agent: agents[url.protocol as 'http:' | 'https:'] }, onResponse);
+    }
+    if (url.protocol === 'http:') {
+      const viaProxy: Record<string, string> = { ...headers, host: url.host };
+      const auth = proxyAuthorization(proxy);
+      if (auth) viaProxy['proxy-authorization'] = auth;
+      const path = `${url.origin}${url.pathname}${url.search}`;
+      const port = proxy.port || 80;
+      return http.request(
+        { host: unbracket(proxy.hostname), port, method, path, headers: viaProxy, agent: agents['http:'] },
+        onResponse,
+      );
+    }
+    let tunnel = tunnels.get(proxy.href);
+    if (!tunnel) {
+      tunnel = new TunnelAgent(proxy, { keepAlive: true, ...tlsOpts });
+      tunnels.set(proxy.href, tunnel);
+    }
+    return https.request(url, { method, headers, agent: tunnel }, onResponse);
+  }
 
   function send(url: URL, method: string, headers: Record<string, string>, body: Body, signal?: AbortSignal | null) {
     return new Promise<Response>((resolve, reject) => {
-      const mod = url.protocol === 'https:' ? https : http;
       let settled = false;
       let answered = false;
       const finish = (err: unknown, res?: Response): void => {
@@ -97,7 +221,14 @@ export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
         if (res) resolve(res);
         else reject(err);
       };
-      const req = mod.request(url, { method, headers, agent: agents[url.protocol as 'http:' | 'https:'] }, (res) => {
+      let req: http.ClientRequest;
+      try {
+        req = request(url, method, headers, onResponse);
+      } catch (e) {
+        finish(e);
+        return;
+      }
+      function onResponse(res: http.IncomingMessage): void {
         answered = true;
         const chunks: Buffer[] = [];
         let size = 0;
@@ -136,7 +267,7 @@ export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
             finish(fetchFailed(e));
           }
         });
-      });
+      }
       const onAbort = (): void => {
         req.destroy();
         finish(signal?.reason);
@@ -167,9 +298,9 @@ export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
   const httpFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const body = bodyOf(init.body);
     if (input instanceof Request || body === null || (init.redirect !== undefined && init.redirect !== 'manual'))
-      return globalThis.fetch(input, init);
+      return fallback(input, init);
     const url = typeof input === 'string' ? new URL(input) : input;
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return globalThis.fetch(input, init);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return fallback(input, init);
     const headers = headersOf(init.headers);
     headers['accept'] ??= '*/*';
     headers['user-agent'] ??= 'tokenwarden';
@@ -181,6 +312,7 @@ export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
   httpFetch.close = () => {
     agents['http:'].destroy();
     agents['https:'].destroy();
+    for (const tunnel of tunnels.values()) tunnel.destroy();
   };
   return httpFetch;
 }

@@ -33,6 +33,28 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+/** A bind failure the operator can act on (port taken, privileged port, address not on this host). */
+function bindError(e: NodeJS.ErrnoException, where: string): Error {
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return new ConfigError(
+        `${where} is already in use — is another tokenwarden running? Stop it, or set server.listen (or --listen) to a free port`,
+        { cause: e },
+      );
+    case 'EACCES':
+      return new ConfigError(
+        `not allowed to listen on ${where} (ports below 1024 need privileges); set server.listen`,
+        {
+          cause: e,
+        },
+      );
+    case 'EADDRNOTAVAIL':
+      return new ConfigError(`${where}: that address is not on this host; set server.listen`, { cause: e });
+    default:
+      return e;
+  }
+}
+
 export async function listen(app: Hono, cfg: ServerConfig, opts: { baseDir?: string } = {}): Promise<ListeningServer> {
   const { host, port } = parseListen(cfg.listen);
   const tls = Boolean(cfg.tls_cert && cfg.tls_key);
@@ -61,7 +83,7 @@ export async function listen(app: Hono, cfg: ServerConfig, opts: { baseDir?: str
       },
       () => res(s),
     );
-    s.once('error', rej);
+    s.once('error', (e: NodeJS.ErrnoException) => rej(bindError(e, cfg.listen)));
   });
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
