@@ -23,6 +23,7 @@ import { createLoginLink } from '../server/dashboard/sessions.js';
 import type { ServerContext } from '../server/context.js';
 import { listen, type ListeningServer } from '../server/listen.js';
 import { openWarden, type OpenWardenOptions, type Warden } from '../warden.js';
+import { holdDaemonLease, telegramLease } from './daemon-lease.js';
 import type { Io } from './output.js';
 
 export interface DaemonOptions extends OpenWardenOptions {
@@ -61,6 +62,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let orchestrator: ReauthOrchestrator | null = null;
   let scheduler: Scheduler | null = null;
   let ctx: ServerContext | null = null;
+  // Other processes see a daemon holds this store (connect leaves chat listening to it; rotate-key refuses).
+  const presence = holdDaemonLease(warden);
   try {
     // The orchestrator exists before the server so the callback route can reach it; it starts later.
     const base = { value: cfg.public_url ?? '' };
@@ -87,6 +90,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     await mail?.stop();
     await server?.close(0);
     await orchestrator?.stop();
+    await presence.stop();
     if (ownsWarden) await warden.close();
     throw err;
   }
@@ -111,16 +115,18 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
         await mail?.stop();
         // Long polls aborted, pastes being handled finish, device polling stops, sends drain.
         await o.stop();
+        await presence.stop();
         if (ownsWarden) await warden.close();
       })()),
   };
 }
 
 /** Channels from config; one that cannot be built is reported and left out (the others still work). */
-async function buildChannels(warden: Warden): Promise<Map<string, Channel>> {
+export async function buildChannels(warden: Warden, only?: string[]): Promise<Map<string, Channel>> {
   const { createChannel } = await import('../channels/index.js');
   const out = new Map<string, Channel>();
   for (const [name, cfg] of Object.entries(warden.config.channels)) {
+    if (only && !only.includes(name)) continue;
     try {
       const leader: LeaderLease | undefined =
         cfg.type === 'telegram'
@@ -164,15 +170,6 @@ function emailSender(warden: Warden, mailbox: string): (to: string, subject: str
   return async (to, subject, text) => {
     const r = await warden.mailbox(mailbox).send({ to, subject, text });
     if (r.status === 'failed') throw new Error(`mailbox ${mailbox} could not send: ${r.error ?? 'failed'}`);
-  };
-}
-
-/** One getUpdates poller per bot among processes sharing a store (a lease row, DESIGN section 6). */
-function telegramLease(warden: Warden, botId: string, ttlMs: number): LeaderLease {
-  const key = `telegram:${botId}`;
-  return {
-    acquire: () => warden.store.acquireLease(key, warden.deps.owner, ttlMs, warden.deps.clock.now()),
-    release: () => warden.store.releaseLease(key, warden.deps.owner),
   };
 }
 

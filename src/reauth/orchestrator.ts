@@ -24,7 +24,7 @@ import { InputError, NotFoundError, TokenwardenError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import type { WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
-import type { ConnectionRecord, FlowRecord } from '../store/types.js';
+import type { ConnectionRecord, FlowKind, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
 import { FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
@@ -43,12 +43,16 @@ export interface OrchestratorOptions {
   logger?: Logger;
   /** Where the human's browser reaches the daemon (callback route, dashboard paste form). */
   baseUrl?: string;
+  /** Told how each device flow this orchestrator polls ended (`connect` waits on it). */
+  onDeviceResult?: (flow: FlowRecord, result: CompletedFlow | Error) => void;
 }
 
 /** A request plus what the message should add: why it is sent again, and as what kind. */
 export interface AskRequest extends ReauthRequest {
   note?: string;
   kind?: ChannelMessage['kind'];
+  /** Force a device-code or authorization-code flow (default: what the connection allows). */
+  flowKind?: FlowKind;
 }
 
 /** Why a connection needs its human: dead now, or predicted to die within `reauth_lead`. */
@@ -136,7 +140,11 @@ export class ReauthOrchestrator implements Orchestrator {
       return (await store.getFlow(open.id)) ?? open;
     }
     const reason = req.reason ?? open?.reason ?? 'manual';
-    const flow = await this.warden.flows.open(connection, { reason, fresh: req.fresh ?? false });
+    const flow = await this.warden.flows.open(connection, {
+      reason,
+      fresh: req.fresh ?? false,
+      ...(req.flowKind ? { kind: req.flowKind } : {}),
+    });
     if (reason === 'predicted') await this.markExpiring(connection);
     const targets = req.via ?? rt.config.notify;
     await this.send(flow, targets, {
@@ -193,6 +201,7 @@ export class ReauthOrchestrator implements Orchestrator {
 
   private watch(flow: FlowRecord): void {
     this.warden.flows.watchDevice(flow, (r) => {
+      this.opts.onDeviceResult?.(flow, r);
       if (r instanceof Error)
         this.logger.info('reauth: device flow ended without approval', {
           connection: flow.connection,
