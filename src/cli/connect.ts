@@ -110,6 +110,8 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
       device: (id) => deviceResults.get(id),
       onDevice: deviceWaiters,
     });
+    if (outcome.type === 'expired')
+      await warden.store.finishFlow(outcome.flow.id, 'expired', warden.deps.clock.now(), 'link expired unanswered');
     return report(outcome, o, io);
   } finally {
     warden.events.off('event', onEvent);
@@ -369,12 +371,11 @@ async function waitForOutcome(
             connection: f.connection,
             account: row?.account ?? null,
             flowId: f.id,
-            via: f.outcome?.replace(/^completed /, '') ?? 'another process',
+            via: f.outcome?.replace(/^completed via /, '') ?? 'another process',
           };
         }
         if (f.status === 'open') {
           if (f.expiresAt > clock.now()) continue;
-          await store.finishFlow(f.id, 'expired', clock.now(), 'link expired unanswered');
           return { type: 'expired', flow: f };
         }
         // Closed without completing: replaced by a fresh link (follow it), or given up.
