@@ -182,6 +182,9 @@ export const serverSchema = z.strictObject({
   tls_key: z.string().optional().describe('PEM private key file for tls_cert.'),
 });
 
+/** An empty YAML section (`connections:` followed only by comments) reads as null: treat it as empty. */
+const section = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema);
+
 export const configSchema = z.strictObject({
   store: z
     .string()
@@ -196,15 +199,13 @@ export const configSchema = z.strictObject({
   server: serverSchema
     .default({ listen: '127.0.0.1:7465', allow_insecure_public: false })
     .describe('HTTP server of the daemon: callback, API, dashboard, metrics.'),
-  channels: z.record(name, channelSchema).default({}).describe('Ways to reach the human, by name.'),
-  connections: z
-    .record(name, connectionSchema)
-    .default({})
-    .describe('Delegated authorizations to keep alive, by name.'),
-  mailboxes: z
-    .record(name, mailboxSchema)
-    .default({})
-    .describe('Mail addresses with ordered send/read routes, by name.'),
+  channels: section(z.record(name, channelSchema).default({}).describe('Ways to reach the human, by name.')),
+  connections: section(
+    z.record(name, connectionSchema).default({}).describe('Delegated authorizations to keep alive, by name.'),
+  ),
+  mailboxes: section(
+    z.record(name, mailboxSchema).default({}).describe('Mail addresses with ordered send/read routes, by name.'),
+  ),
 });
 
 export type Config = z.output<typeof configSchema>;
