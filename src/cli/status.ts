@@ -1,4 +1,5 @@
-/** `tokenwarden status [--json]`. */
+/** `tokenwarden status [--json]`: `--json` is the HTTP API's connection view (same fields, same names). */
+import { connectionView } from '../server/connection-view.js';
 import { openWarden } from '../warden.js';
 import { jsonLine, table, when, type Io } from './output.js';
 
@@ -8,7 +9,7 @@ export async function runStatus(o: { config?: string; json?: boolean }, io: Io):
     const list = await warden.status();
     const now = io.now();
     if (o.json) {
-      io.out(jsonLine({ connections: list }));
+      io.out(jsonLine({ connections: list.map((s) => connectionView(s, now, warden.config)) }));
       return 0;
     }
     const rows = [

@@ -3,6 +3,7 @@
  * Each area mounts its own routes; the server binds it in server/listen.ts.
  */
 import { Hono } from 'hono';
+import { KeyError } from '../core/errors.js';
 import { mountApi } from './api/index.js';
 import { mountCallback } from './callback.js';
 import type { ServerContext } from './context.js';
@@ -11,7 +12,16 @@ import { mountMetrics } from './metrics.js';
 
 export function createApp(ctx: ServerContext): Hono {
   const app = new Hono();
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  // Unhealthy when this process can no longer open the store's secrets (re-sealed under another key).
+  app.get('/healthz', async (c) => {
+    try {
+      await ctx.warden.store.checkKey?.();
+      return c.json({ ok: true });
+    } catch (err) {
+      const error = err instanceof KeyError ? err.message : 'the store cannot be read';
+      return c.json({ ok: false, error }, 503);
+    }
+  });
   mountCallback(app, ctx);
   mountApi(app, ctx);
   mountMetrics(app, ctx);

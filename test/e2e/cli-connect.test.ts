@@ -85,9 +85,9 @@ describe('tokenwarden connect', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Unknown channel "telegarm" \(configured: ops, broken\)/);
     const s = JSON.parse((await ws.cli(['status', '--json'])).stdout) as {
-      connections: Array<{ openFlow: unknown }>;
+      connections: Array<{ open_flow: unknown }>;
     };
-    expect(s.connections[0]?.openFlow).toBeNull();
+    expect(s.connections[0]?.open_flow).toBeNull();
   });
 
   it('a channel whose send fails: the link is printed, the failure named, exit 4', async () => {
@@ -196,9 +196,9 @@ describe('tokenwarden connect: a link nobody answers', () => {
     expect(JSON.parse((await out.next()).value as string)).toMatchObject({ event: 'expired', connection: 'sandbox' });
     expect(err()).toMatch(/link expired at .* without an answer.*tokenwarden connect sandbox/);
     const s = JSON.parse((await ws2.cli(['status', '--json'])).stdout) as {
-      connections: Array<{ openFlow: unknown; state: string }>;
+      connections: Array<{ open_flow: unknown; state: string }>;
     };
-    expect(s.connections[0]?.openFlow).toBeNull();
+    expect(s.connections[0]?.open_flow).toBeNull();
     expect(s.connections[0]?.state).toBe('unauthorized');
   });
 });

@@ -73,6 +73,7 @@ export class SqliteStore implements Store {
   private constructor(
     private readonly db: Db,
     private readonly pollMs: number,
+    private readonly keySpec: string,
   ) {}
 
   /**
@@ -103,7 +104,11 @@ export class SqliteStore implements Store {
       raw.close();
       throw toStoreError(e);
     }
-    return new SqliteStore(new Db(raw, opts.sealer), opts.pollMs ?? 1000);
+    return new SqliteStore(new Db(raw, opts.sealer), opts.pollMs ?? 1000, opts.keySpec);
+  }
+
+  checkKey(): Promise<void> {
+    return this.run(() => verifyKeyCheck(this.db.raw, { sealer: this.db.sealer, keySpec: this.keySpec }, true));
   }
 
   /** Run `fn` synchronously (in an immediate transaction if `tx`), translating SQLite errors. */
