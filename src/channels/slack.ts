@@ -5,7 +5,7 @@
  */
 import type { ChannelConfig } from '../config/schema.js';
 import { asciiHref, escapeSlack, expiryLine, isWebLink, truncate } from './format.js';
-import { postChannel } from './http.js';
+import { checkReachable, postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage } from './types.js';
 
 type SlackConfig = Extract<ChannelConfig, { type: 'slack' }>;
@@ -36,6 +36,7 @@ export function createSlackChannel(name: string, cfg: SlackConfig, deps: Channel
     name,
     type: 'slack',
     twoWay: false,
+    check: () => checkReachable(name, fetchFn, cfg.url, deps.sendTimeoutMs),
     async send(msg: ChannelMessage) {
       const body = JSON.stringify(renderSlack(msg, deps.clock.now()));
       await postChannel(name, fetchFn, cfg.url, {

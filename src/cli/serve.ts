@@ -17,6 +17,7 @@ import type { Channel, LeaderLease } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { jsonLogger, redact, type Logger } from '../core/logger.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../reauth/orchestrator.js';
+import { createHealthWatch, type HealthWatch, type HealthWatchOptions } from '../reauth/health-watch.js';
 import { createScheduler, type Scheduler, type SchedulerOptions } from '../reauth/scheduler.js';
 import { createApp } from '../server/app.js';
 import { createLoginLink } from '../server/dashboard/sessions.js';
@@ -32,12 +33,15 @@ export interface DaemonOptions extends OpenWardenOptions {
   scheduler?: SchedulerOptions;
   /** Override `server.listen` (tests bind 127.0.0.1:0). */
   listen?: string;
+  /** Channel, secret and route checks (interval, concurrency). */
+  health?: Pick<HealthWatchOptions, 'intervalMs' | 'concurrency'>;
 }
 
 export interface Daemon {
   warden: Warden;
   orchestrator: ReauthOrchestrator;
   scheduler: Scheduler;
+  health: HealthWatch;
   channels: Map<string, Channel>;
   server: ListeningServer;
   /** Where the human's browser reaches the daemon. */
@@ -61,6 +65,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let server: ListeningServer | null = null;
   let orchestrator: ReauthOrchestrator | null = null;
   let scheduler: Scheduler | null = null;
+  let health: HealthWatch | null = null;
   let ctx: ServerContext | null = null;
   // Other processes see a daemon holds this store (connect leaves chat listening to it; rotate-key refuses).
   const presence = holdDaemonLease(warden);
@@ -83,11 +88,15 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     base.value = cfg.public_url ?? server.url;
     await orchestrator.start();
     await orchestrator.listenAll();
+    // Channels, secrets and (through the mail service's probes) App Password routes, checked now and on schedule.
+    health = createHealthWatch(warden, { channels, mail, ...(opts.health ?? {}) });
+    health.start();
     scheduler = createScheduler(warden, orchestrator, opts.scheduler ?? {});
     scheduler.start();
     mail?.start();
   } catch (err) {
     await mail?.stop();
+    await health?.stop();
     await server?.close(0);
     await orchestrator?.stop();
     await presence.stop();
@@ -96,6 +105,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   }
   const o = orchestrator;
   const s = scheduler;
+  const h = health as HealthWatch;
   const context = ctx as ServerContext;
   const srv = server;
   let closing: Promise<void> | null = null;
@@ -103,6 +113,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     warden,
     orchestrator: o,
     scheduler: s,
+    health: h,
     channels,
     server: srv,
     baseUrl: cfg.public_url ?? srv.url,
@@ -110,7 +121,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     close: () =>
       (closing ??= (async () => {
         // No new work; in-flight callbacks and scheduled steps finish.
-        await Promise.all([srv.close(), s.stop()]);
+        await Promise.all([srv.close(), s.stop(), h.stop()]);
         // The outbox loop finishes in-flight deliveries; undelivered rows stay queued in the store.
         await mail?.stop();
         // Long polls aborted, pastes being handled finish, device polling stops, sends drain.

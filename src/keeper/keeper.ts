@@ -11,7 +11,13 @@ import type { Logger } from '../core/logger.js';
 import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
 import type { ConnectionRecord, Store } from '../store/types.js';
-import { notAuthorizedCause, noRefreshTokenCause, rotationRaceCause, unknownConnectionCause } from './causes.js';
+import {
+  notAuthorizedCause,
+  noRefreshTokenCause,
+  rotationRaceCause,
+  secretRejectedCause,
+  unknownConnectionCause,
+} from './causes.js';
 import { degradedInfo, predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
 import type { ConnectionRuntime } from './runtime.js';
 import { TokenCache } from './token-cache.js';
@@ -343,14 +349,18 @@ export class Keeper implements TokenSource {
         });
         return this.remember(name, current);
       }
-      const cause = rt.profile.diagnose({
-        error: err.error,
-        description: err.description,
-        conn: rt.config,
-        grantedAt: row.grantedAt,
-        lastUsedAt: row.lastUsedAt,
-        now,
-      });
+      const cause =
+        (rt.config.kind === 'client_credentials' && err.error === 'invalid_client') ||
+        (rt.config.kind === 'service_account' && (err.error === 'invalid_grant' || err.error === 'invalid_client'))
+          ? secretRejectedCause(name, rt.config.kind, rt.profile.id, err.error)
+          : rt.profile.diagnose({
+              error: err.error,
+              description: err.description,
+              conn: rt.config,
+              grantedAt: row.grantedAt,
+              lastUsedAt: row.lastUsedAt,
+              now,
+            });
       await this.deps.events.emit({
         type: 'refresh_failed',
         connection: name,

@@ -20,7 +20,7 @@
 import type { Channel, ChannelMessage, IncomingPaste, PasteResult } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { formatDuration } from '../core/duration.js';
-import { InputError, NotFoundError, TokenwardenError } from '../core/errors.js';
+import { InputError, NotFoundError, TokenwardenError, type DiagnosedCause } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import type { WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
@@ -66,8 +66,12 @@ export class ReauthOrchestrator implements Orchestrator {
   private readonly listening = new Set<string>();
   private readonly quiet = new Map<string, QuietHours | null>();
   private readonly background = new Set<Promise<unknown>>();
-  private readonly onReauthRequired = (name: string, cause: { id: string }): void =>
-    this.track(this.requestReauth(name, { reason: cause.id }));
+  private readonly onReauthRequired = (name: string, cause: DiagnosedCause): void =>
+    this.track(
+      this.warden.connections.get(name)?.config.kind === 'oauth'
+        ? this.requestReauth(name, { reason: cause.id })
+        : this.announceRejectedSecret(name, cause),
+    );
   private readonly onEvent = (e: WardenEvent): void => {
     if (e.type === 'reauth_completed' && e.connection) this.track(this.announceRecovery(e));
   };
@@ -129,6 +133,14 @@ export class ReauthOrchestrator implements Orchestrator {
   private async ask(connection: string, req: AskRequest): Promise<FlowRecord> {
     const rt = this.runtime(connection);
     const { store } = this.warden;
+    if (rt.config.kind !== 'oauth') {
+      // A client secret or service-account key is fixed in the config, never in a browser.
+      const cause = (await store.getConnection(connection))?.cause;
+      throw new TokenwardenError(
+        'TW_USAGE',
+        `"${connection}" is a ${rt.config.kind} connection: no browser authorization applies.${cause ? ` ${cause.summary} Fix: ${cause.fix}` : ''}`,
+      );
+    }
     const now = this.clock.now();
     const open = (await store.listOpenFlows(connection))[0];
     if (open && open.expiresAt > now && !req.fresh) {
@@ -286,6 +298,32 @@ export class ReauthOrchestrator implements Orchestrator {
     );
   }
 
+  /**
+   * A client secret or service-account key was refused: tell the human which one and where to
+   * rotate it, through the connection's channels (first that accepts, like a link). No flow.
+   */
+  private async announceRejectedSecret(connection: string, cause: DiagnosedCause): Promise<void> {
+    const rt = this.runtime(connection);
+    const msg: ChannelMessage = {
+      kind: 'probe_failed',
+      connection,
+      title: `${connection}: ${rt.config.kind === 'service_account' ? 'service-account key' : 'client secret'} rejected`,
+      text: `${cause.summary} Fix: ${cause.fix}`,
+    };
+    for (const name of rt.config.notify) {
+      try {
+        await (await this.channel(name)).send(msg);
+        return;
+      } catch (err) {
+        this.logger.warn('reauth: could not send the rejected-secret notice', {
+          connection,
+          channel: name,
+          error: redact((err as Error).message),
+        });
+      }
+    }
+  }
+
   private async announceRecovery(e: WardenEvent): Promise<void> {
     const flowId = typeof e.data?.['flowId'] === 'string' ? e.data['flowId'] : null;
     const flow = flowId ? await this.warden.store.getFlow(flowId) : null;
@@ -317,6 +355,8 @@ export class ReauthOrchestrator implements Orchestrator {
     now: number,
   ): HumanNeed {
     if (!row) return null;
+    // Only user grants are healed by a human in a browser; rejected secrets are fixed in the config.
+    if (this.warden.connections.get(connection)?.config.kind !== 'oauth') return null;
     if (DEAD_STATES.has(row.state)) return row.state === 'unauthorized' && !row.grantedAt ? null : 'dead';
     const at = this.renewalAt(connection, row);
     return at !== null && now >= at ? 'predicted' : null;

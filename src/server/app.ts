@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono';
 import { KeyError } from '../core/errors.js';
+import { healthWatchOf } from '../reauth/health-watch.js';
 import { mountApi } from './api/index.js';
 import { mountCallback } from './callback.js';
 import type { ServerContext } from './context.js';
@@ -16,7 +17,10 @@ export function createApp(ctx: ServerContext): Hono {
   app.get('/healthz', async (c) => {
     try {
       await ctx.warden.store.checkKey?.();
-      return c.json({ ok: true });
+      // Fallbacks and channels: failing ones and "only one left" are warnings, not unhealthiness.
+      const health = await healthWatchOf(ctx.warden)?.snapshot();
+      if (!health) return c.json({ ok: true });
+      return c.json({ ok: true, warnings: health.warnings, failing: health.checks.filter((x) => !x.ok) });
     } catch (err) {
       const error = err instanceof KeyError ? err.message : 'the store cannot be read';
       return c.json({ ok: false, error }, 503);

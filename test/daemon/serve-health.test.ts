@@ -1,0 +1,135 @@
+/**
+ * Health at start for every fallback: the daemon checks its channels, App Password routes and
+ * client secrets as it starts, against real peers (smtp-server with AUTH, oidc-provider with the
+ * client-credentials grant, the Telegram stand-in).
+ *
+ * - a wrong App Password on an SMTP route → a Telegram message naming the route and the fix;
+ * - a client-credentials connection with a wrong secret → no flow, no link; the message and
+ *   `status` name the secret and where to rotate it;
+ * - a channel that cannot deliver → the human hears about it through the channel that works;
+ * - "only one route / channel still works" is a warning on /healthz.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
+import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
+import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
+import { DEFAULT_USER_ID, startTelegramPeer, type TelegramPeer } from '../peers/telegram.js';
+import { freePort } from './helpers.js';
+
+let oidc: OidcPeer;
+let smtp: SmtpPeer;
+let tg: TelegramPeer;
+let ws: Workspace;
+let daemon: Daemon;
+
+beforeAll(async () => {
+  oidc = await startOidcProvider({ redirectUris: ['http://127.0.0.1:1/oauth/callback'] });
+  smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'right-app-pw', 'backup@example.com': 'backup-pw' } });
+  tg = await startTelegramPeer();
+  const telegram = { type: 'telegram', bot_token: tg.token, allow_from: [DEFAULT_USER_ID], poll_timeout: '2s' };
+  ws = makeWorkspace({
+    server: { listen: '127.0.0.1:0' },
+    channels: {
+      ops: { ...telegram, chat_id: DEFAULT_USER_ID, api_root: tg.apiRoot },
+      // The bot was never added to this chat: getChat answers "chat not found".
+      team: { ...telegram, chat_id: -100777, api_root: tg.apiRoot },
+    },
+    connections: {
+      svc: {
+        provider: 'oidc',
+        kind: 'client_credentials',
+        issuer: oidc.issuer,
+        client_id: oidc.clientId,
+        client_secret: 'not-the-secret',
+        scopes: ['api:read'],
+        notify: ['ops'],
+      },
+    },
+    mailboxes: {
+      agent: {
+        address: 'agent@example.com',
+        send: [
+          {
+            smtp: {
+              host: smtp.host,
+              port: smtp.port,
+              secure: false,
+              user: 'agent@example.com',
+              password: 'revoked-app-pw',
+            },
+          },
+          {
+            smtp: {
+              host: smtp.host,
+              port: smtp.port,
+              secure: false,
+              user: 'backup@example.com',
+              password: 'backup-pw',
+            },
+          },
+        ],
+      },
+    },
+  });
+  daemon = await startDaemon({ configPath: ws.configPath, listen: `127.0.0.1:${await freePort()}` });
+});
+
+afterAll(async () => {
+  await daemon?.close();
+  await tg?.stop();
+  await smtp?.stop();
+  await oidc?.stop();
+  ws?.cleanup();
+});
+
+describe('serve checks every fallback and channel at start', () => {
+  it('a wrong App Password on an SMTP route: the human is told which route and how to fix it', async () => {
+    const m = await tg.waitForBotMessage((x) => x.text.includes(`send route smtp:${smtp.host} fails`), 20_000);
+    expect(String(m.chat_id)).toBe(String(DEFAULT_USER_ID));
+    expect(m.text).toMatch(/EAUTH/);
+    expect(m.text).toMatch(/mailboxes\.agent\.send\[0\]\.smtp\.password/);
+    expect(m.text).toMatch(/App Password/);
+    expect(m.text).not.toContain('revoked-app-pw');
+    // The working route is not reported.
+    expect(tg.botMessages().some((x) => x.text.includes(`smtp:${smtp.host}#2`) && x.text.includes('fails'))).toBe(
+      false,
+    );
+  });
+
+  it('a rejected client secret: no flow, no link; the message and status name the secret', async () => {
+    const m = await tg.waitForBotMessage((x) => x.text.includes('svc: client secret rejected'), 20_000);
+    expect(m.text).toMatch(/connections\.svc\.client_secret/);
+    expect(m.text).toMatch(/No browser authorization is needed/);
+    expect(m.text).not.toMatch(/https?:\/\/127\.0\.0\.1:\d+\/(auth|device)/);
+    expect(await daemon.warden.store.listFlows({ connection: 'svc' })).toEqual([]);
+    const s = (await daemon.warden.status()).find((c) => c.name === 'svc');
+    expect(s?.cause?.id).toBe('client_secret_rejected');
+    expect(s?.openFlow).toBeNull();
+    const cli = await ws.cli(['status']);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toMatch(/rejected connections\.svc\.client_secret/);
+    // Asking for a link anyway is refused with the same explanation.
+    await expect(daemon.orchestrator.requestReauth('svc')).rejects.toThrow(/no browser authorization applies/);
+  });
+
+  it('a channel that cannot deliver is reported through the one that can', async () => {
+    const m = await tg.waitForBotMessage((x) => x.text.includes('Channel team cannot reach you'), 20_000);
+    expect(String(m.chat_id)).toBe(String(DEFAULT_USER_ID));
+    expect(m.text).toMatch(/chat not found/);
+    expect(m.text).toMatch(/send \/start/);
+    expect(tg.botMessages(-100777)).toEqual([]);
+  });
+
+  it('/healthz stays 200 and warns that only one route and one channel still work', async () => {
+    const res = await fetch(`${daemon.server.url}/healthz`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { ok: boolean; warnings: string[]; failing: Array<{ subject: string }> };
+    expect(body.ok).toBe(true);
+    expect(body.warnings).toContain(`Mailbox agent: only one send route still works (smtp:${smtp.host}#2).`);
+    expect(body.warnings).toContain('Only one channel still reaches the human (ops).');
+    expect(body.failing.map((f) => f.subject).sort()).toEqual(
+      ['channel:team', `route:agent:send:smtp:${smtp.host}`, 'secret:svc'].sort(),
+    );
+  });
+});
