@@ -29,7 +29,7 @@ beforeAll(async () => {
   tg = await startTelegramPeer();
   const telegram = { type: 'telegram', bot_token: tg.token, allow_from: [DEFAULT_USER_ID], poll_timeout: '2s' };
   ws = makeWorkspace({
-    server: { listen: '127.0.0.1:0' },
+    server: { listen: `127.0.0.1:${await freePort()}` },
     channels: {
       ops: { ...telegram, chat_id: DEFAULT_USER_ID, api_root: tg.apiRoot },
       // The bot was never added to this chat: getChat answers "chat not found".
@@ -72,7 +72,7 @@ beforeAll(async () => {
       },
     },
   });
-  daemon = await startDaemon({ configPath: ws.configPath, listen: `127.0.0.1:${await freePort()}` });
+  daemon = await startDaemon({ configPath: ws.configPath });
 });
 
 afterAll(async () => {
@@ -131,5 +131,11 @@ describe('serve checks every fallback and channel at start', () => {
     expect(body.failing.map((f) => f.subject).sort()).toEqual(
       ['channel:team', `route:agent:send:smtp:${smtp.host}`, 'secret:svc'].sort(),
     );
+    // `tokenwarden status` in another process shows the same warnings.
+    const status = await ws.cli(['status']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/Warnings from the running daemon:/);
+    expect(status.stdout).toContain(`Mailbox agent: only one send route still works (smtp:${smtp.host}#2).`);
+    expect(status.stdout).toMatch(/channel:team: .*chat not found/);
   });
 });

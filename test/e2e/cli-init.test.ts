@@ -75,7 +75,7 @@ describe('tokenwarden init', () => {
     const status = await cli(['status', '--json']);
     expect(status.stderr).toBe('');
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout)).toEqual({ connections: [] });
+    expect(JSON.parse(status.stdout)).toMatchObject({ connections: [], daemon: { running: false } });
   });
 
   it("listens where the README's redirect URI points", () => {
