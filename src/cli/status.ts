@@ -22,14 +22,20 @@ async function daemonHealth(warden: Warden): Promise<DaemonHealth> {
   const [host, port] = [s.listen.slice(0, s.listen.lastIndexOf(':')), s.listen.slice(s.listen.lastIndexOf(':') + 1)];
   const local = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host;
   try {
+    // The details need the API key (or loopback when none is configured).
+    const apiKey = (await import('./serve.js')).loadApiKey(warden);
     const res = await fetch(`${s.tls_cert ? 'https' : 'http'}://${local}:${port}/healthz`, {
       signal: AbortSignal.timeout(3_000),
+      ...(apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {}),
     });
-    const body = (await res.json()) as { warnings?: string[]; failing?: DaemonHealth['failing']; error?: string };
+    const body = (await res.json()) as { warnings?: unknown; failing?: unknown; error?: string };
     return {
       running: true,
-      warnings: [...(body.error ? [`The daemon is unhealthy: ${body.error}`] : []), ...(body.warnings ?? [])],
-      failing: body.failing ?? [],
+      warnings: [
+        ...(body.error ? [`The daemon is unhealthy: ${body.error}`] : []),
+        ...(Array.isArray(body.warnings) ? (body.warnings as string[]) : []),
+      ],
+      failing: Array.isArray(body.failing) ? (body.failing as DaemonHealth['failing']) : [],
     };
   } catch {
     return { running: true, warnings: null, failing: [] };

@@ -73,7 +73,11 @@ describe('a store held by a running daemon', () => {
     expect(res.status).toBe(503);
     const body = (await res.json()) as { ok: boolean; error: string };
     expect(body.ok).toBe(false);
-    expect(body.error).toMatch(/encryption key does not match/);
+    expect(body.error).toMatch(/can no longer open the store.s secrets: the store was re-sealed under another key/);
+    expect(body.error).not.toMatch(/file:/); // the key's location only for API-key holders
+    const withKey = await fetch(`${serve?.url}/healthz`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(withKey.status).toBe(503);
+    expect(((await withKey.json()) as { error: string }).error).toMatch(/encryption key does not match/);
   });
 
   it('rotate-key runs once the daemon has stopped', async () => {
