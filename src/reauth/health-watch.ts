@@ -69,6 +69,7 @@ export class HealthWatch {
   private loop: Promise<void> | null = null;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly onEvent = (e: WardenEvent): void => {
+    if (e.type === 'route_closed') this.track(this.syncRoutes()); // a route works again: say so now
     if (e.type !== 'probe_failed' || typeof e.data?.['route'] !== 'string') return;
     this.track(this.routeFailed(e));
   };

@@ -22,10 +22,12 @@ let smtp: SmtpPeer;
 let tg: TelegramPeer;
 let ws: Workspace;
 let daemon: Daemon;
+/** The SMTP server's accounts (changed below: the human creates a new App Password). */
+const passwords: Record<string, string> = { 'agent@example.com': 'right-app-pw', 'backup@example.com': 'backup-pw' };
 
 beforeAll(async () => {
   oidc = await startOidcProvider({ redirectUris: ['http://127.0.0.1:1/oauth/callback'] });
-  smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'right-app-pw', 'backup@example.com': 'backup-pw' } });
+  smtp = await startSmtpPeer({ passwords });
   tg = await startTelegramPeer();
   const telegram = { type: 'telegram', bot_token: tg.token, allow_from: [DEFAULT_USER_ID], poll_timeout: '2s' };
   ws = makeWorkspace({
@@ -137,5 +139,13 @@ describe('serve checks every fallback and channel at start', () => {
     expect(status.stdout).toMatch(/Warnings from the running daemon:/);
     expect(status.stdout).toContain(`Mailbox agent: only one send route still works (smtp:${smtp.host}#2).`);
     expect(status.stdout).toMatch(/channel:team: .*chat not found/);
+  });
+
+  it('a fixed route is announced as working again and the warning clears', async () => {
+    passwords['agent@example.com'] = 'revoked-app-pw'; // as if the config had held the new App Password
+    await (await daemon.warden.mail()).probeAll();
+    await tg.waitForBotMessage((x) => x.text.includes(`send route smtp:${smtp.host} works again`), 20_000);
+    const body = (await (await fetch(`${daemon.server.url}/healthz`)).json()) as { warnings: string[] };
+    expect(body.warnings.some((w) => w.startsWith('Mailbox agent'))).toBe(false);
   });
 });
