@@ -5,8 +5,9 @@
  *
  * - every channel with a cheap check is checked (Telegram `getMe` + `getChat`, HTTP channels:
  *   the server answers) — nothing is sent;
- * - every client-credentials secret and service-account key is tried with a token request
- *   (a connection left dead by an earlier run is tried again: the config may have been fixed);
+ * - at start, every client-credentials secret and service-account key is tried with a token
+ *   request (a connection left dead by an earlier run is tried again: the config may have been
+ *   fixed); later, the scheduler's refreshes of those connections are the check;
  *   a refusal names the secret and where to rotate it, and never opens a browser flow;
  * - mail routes are probed by the mail service (SMTP login, IMAP login + NOOP); their failures
  *   arrive here as events.
@@ -69,6 +70,7 @@ export class HealthWatch {
   private loop: Promise<void> | null = null;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly onEvent = (e: WardenEvent): void => {
+    if (e.connection && this.secretKinds(e.connection)) this.secretEvent(e.connection, e);
     if (e.type === 'route_closed') this.track(this.syncRoutes()); // a route works again: say so now
     if (e.type !== 'probe_failed' || typeof e.data?.['route'] !== 'string') return;
     this.track(this.routeFailed(e));
@@ -92,8 +94,8 @@ export class HealthWatch {
     const ac = new AbortController();
     this.abort = ac;
     this.loop = (async () => {
-      while (!ac.signal.aborted) {
-        await this.checkAll().catch((err: unknown) =>
+      for (let first = true; !ac.signal.aborted; first = false) {
+        await this.checkAll({ secrets: first }).catch((err: unknown) =>
           this.logger.error('health checks failed', { error: redact(String((err as Error)?.message ?? err)) }),
         );
         if (this.intervalMs <= 0) return;
@@ -111,9 +113,12 @@ export class HealthWatch {
     if (watches.get(this.warden) === this) watches.delete(this.warden);
   }
 
-  /** Every check at once: channels, secrets, and what the mail service's probes found. */
-  async checkAll(): Promise<void> {
-    await Promise.all([this.checkChannels(), this.checkSecrets()]);
+  /**
+   * Every check at once: channels, what the mail service's probes found, and (at start) secrets:
+   * after that the scheduler's token requests for those connections test them on schedule.
+   */
+  async checkAll(o: { secrets?: boolean } = {}): Promise<void> {
+    await Promise.all([this.checkChannels(), o.secrets === false ? undefined : this.checkSecrets()]);
     await this.syncRoutes();
   }
 
@@ -176,6 +181,21 @@ export class HealthWatch {
       while (next < names.length && !this.abort?.signal.aborted) await this.checkSecret(names[next++] as string);
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, names.length) }, worker));
+  }
+
+  private secretKinds(name: string): boolean {
+    const kind = this.warden.connections.get(name)?.config.kind;
+    return kind === 'client_credentials' || kind === 'service_account';
+  }
+
+  /** The scheduler's token requests keep the secret checks current between starts. */
+  private secretEvent(name: string, e: WardenEvent): void {
+    const subject = `secret:${name}`;
+    if (e.type === 'reauth_required') {
+      const [summary, fix] = e.message.split(' Fix: ');
+      this.state.set(subject, { subject, ok: false, detail: summary ?? e.message, fix: fix ?? null, checkedAt: e.at });
+    } else if (e.type === 'refreshed' || e.type === 'recovered')
+      this.state.set(subject, { subject, ok: true, detail: null, fix: null, checkedAt: e.at });
   }
 
   private async checkSecret(name: string): Promise<void> {
