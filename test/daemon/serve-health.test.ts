@@ -3,7 +3,8 @@
  * client secrets as it starts, against real peers (smtp-server with AUTH, oidc-provider with the
  * client-credentials grant, the Telegram stand-in).
  *
- * - a wrong App Password on an SMTP route → a Telegram message naming the route and the fix;
+ * - a wrong App Password on an SMTP route (smtp-server) or an IMAP route (Dovecot) → a Telegram
+ *   message naming the route and the fix;
  * - a client-credentials connection with a wrong secret → no flow, no link; the message and
  *   `status` name the secret and where to rotate it;
  * - a channel that cannot deliver → the human hears about it through the channel that works;
@@ -13,12 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../../src/cli/serve.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
+import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 import { DEFAULT_USER_ID, startTelegramPeer, type TelegramPeer } from '../peers/telegram.js';
 import { freePort } from './helpers.js';
 
 let oidc: OidcPeer;
 let smtp: SmtpPeer;
+let dovecot: DovecotPeer;
 let tg: TelegramPeer;
 let ws: Workspace;
 let daemon: Daemon;
@@ -29,6 +32,7 @@ beforeAll(async () => {
   oidc = await startOidcProvider({ redirectUris: ['http://127.0.0.1:1/oauth/callback'] });
   smtp = await startSmtpPeer({ passwords });
   tg = await startTelegramPeer();
+  dovecot = await startDovecot({ passwords: { 'agent@example.com': 'right-app-pw' } });
   const telegram = { type: 'telegram', bot_token: tg.token, allow_from: [DEFAULT_USER_ID], poll_timeout: '2s' };
   ws = makeWorkspace({
     server: { listen: `127.0.0.1:${await freePort()}` },
@@ -71,6 +75,17 @@ beforeAll(async () => {
             },
           },
         ],
+        read: [
+          {
+            imap: {
+              host: dovecot.host,
+              port: dovecot.port,
+              secure: false,
+              user: 'agent@example.com',
+              password: 'revoked-app-pw',
+            },
+          },
+        ],
       },
     },
   });
@@ -81,6 +96,7 @@ afterAll(async () => {
   await daemon?.close();
   await tg?.stop();
   await smtp?.stop();
+  await dovecot?.stop();
   await oidc?.stop();
   ws?.cleanup();
 });
@@ -97,6 +113,12 @@ describe('serve checks every fallback and channel at start', () => {
     expect(tg.botMessages().some((x) => x.text.includes(`smtp:${smtp.host}#2`) && x.text.includes('fails'))).toBe(
       false,
     );
+  });
+
+  it('a wrong App Password on an IMAP route: the same, naming the read route', async () => {
+    const m = await tg.waitForBotMessage((x) => x.text.includes(`read route imap:${dovecot.host} fails`), 20_000);
+    expect(m.text).toMatch(/mailboxes\.agent\.read\[0\]\.imap\.password/);
+    expect(m.text).not.toContain('revoked-app-pw');
   });
 
   it('a rejected client secret: no flow, no link; the message and status name the secret', async () => {
@@ -130,8 +152,14 @@ describe('serve checks every fallback and channel at start', () => {
     expect(body.ok).toBe(true);
     expect(body.warnings).toContain(`Mailbox agent: only one send route still works (smtp:${smtp.host}#2).`);
     expect(body.warnings).toContain('Only one channel still reaches the human (ops).');
+    expect(body.warnings).toContain('Mailbox agent: no read route works.');
     expect(body.failing.map((f) => f.subject).sort()).toEqual(
-      ['channel:team', `route:agent:send:smtp:${smtp.host}`, 'secret:svc'].sort(),
+      [
+        'channel:team',
+        `route:agent:send:smtp:${smtp.host}`,
+        `route:agent:read:imap:${dovecot.host}`,
+        'secret:svc',
+      ].sort(),
     );
     // `tokenwarden status` in another process shows the same warnings.
     const status = await ws.cli(['status']);
@@ -146,6 +174,7 @@ describe('serve checks every fallback and channel at start', () => {
     await (await daemon.warden.mail()).probeAll();
     await tg.waitForBotMessage((x) => x.text.includes(`send route smtp:${smtp.host} works again`), 20_000);
     const body = (await (await fetch(`${daemon.server.url}/healthz`)).json()) as { warnings: string[] };
-    expect(body.warnings.some((w) => w.startsWith('Mailbox agent'))).toBe(false);
+    expect(body.warnings.some((w) => w.startsWith('Mailbox agent: only one send route'))).toBe(false);
+    expect(body.warnings).toContain('Mailbox agent: no read route works.'); // that one is still wrong
   });
 });
