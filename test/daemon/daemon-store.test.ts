@@ -66,7 +66,12 @@ describe('a store held by a running daemon', () => {
   });
 
   it('/healthz turns 503 once the store is re-sealed under another key behind the daemon', async () => {
-    expect((await fetch(`${serve?.url}/healthz`)).status).toBe(200);
+    const ok = await fetch(`${serve?.url}/healthz`);
+    expect(ok.status).toBe(200);
+    // Without the API key: counts only (the details name hosts and config keys).
+    expect(await ok.json()).toEqual({ ok: true, warnings: 0, failing: 0 });
+    const okWithKey = await fetch(`${serve?.url}/healthz`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    expect(await okWithKey.json()).toEqual({ ok: true, warnings: [], failing: [] });
     const oldKey = decodeKey(readFileSync(join(ws.dir, '.tokenwarden', 'key'), 'utf8'), 'test');
     resealSqlite(ws.dbPath, createSealer(oldKey), createSealer(generateKey()));
     const res = await fetch(`${serve?.url}/healthz`);
