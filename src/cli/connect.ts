@@ -182,6 +182,8 @@ function announce(flow: FlowRecord, o: ConnectOptions, io: Io, c: AnnounceContex
   if (flow.askedVia.length) lines.push(`The link was also sent via ${flow.askedVia.join(', ')}.`);
   if (flow.kind === 'auth_code') {
     if (c.callback) lines.push('This terminal catches the redirect automatically if the browser runs on this machine.');
+    else if (c.daemon && o.wait)
+      lines.push('The running daemon catches the redirect if the browser reaches its callback address.');
     const elsewhere: string[] = [];
     if (c.chat)
       elsewhere.push(
