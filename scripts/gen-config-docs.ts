@@ -53,7 +53,9 @@ function unwrap(n: Node): { node: Node; optional: boolean; dflt: unknown; text: 
       optional = true;
       dflt = n.def.defaultValue;
     } else if (t === 'pipe') {
-      n = n.def.in as Node;
+      // z.preprocess(fn, schema) is a pipe from a transform: the documented schema is its output side.
+      const from = n.def.in as Node;
+      n = from.def.type === 'transform' ? (n.def.out as Node) : from;
       text ??= n.description;
       continue;
     } else break;

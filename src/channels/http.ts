@@ -40,3 +40,26 @@ export async function postChannel(
   }
   return res;
 }
+
+/**
+ * Is the receiving server there? A HEAD request (nothing is posted): any HTTP answer counts,
+ * a network error or no answer in time does not. The URL is never named (it may be a secret).
+ */
+export async function checkReachable(
+  channel: string,
+  fetchFn: typeof fetch,
+  url: string,
+  timeoutMs = DEFAULT_SEND_TIMEOUT_MS,
+): Promise<void> {
+  try {
+    const res = await fetchFn(url, { method: 'HEAD', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel().catch(() => undefined);
+  } catch (err) {
+    const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+    throw new ChannelError(
+      channel,
+      timedOut ? `the receiving server did not answer within ${timeoutMs} ms` : 'cannot reach the receiving server',
+      { transient: true, cause: err },
+    );
+  }
+}

@@ -5,7 +5,7 @@
 import type { ChannelConfig } from '../config/schema.js';
 import { neutralizeControls } from '../core/text.js';
 import { asciiHref, renderPlain } from './format.js';
-import { postChannel } from './http.js';
+import { checkReachable, postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage, ChannelMessageKind } from './types.js';
 import { outboundFetch } from '../core/proxy.js';
 
@@ -47,6 +47,7 @@ export function createNtfyChannel(name: string, cfg: NtfyConfig, deps: ChannelDe
     name,
     type: 'ntfy',
     twoWay: false,
+    check: () => checkReachable(name, fetchFn, cfg.url, deps.sendTimeoutMs),
     async send(msg: ChannelMessage) {
       const headers: Record<string, string> = {
         'Content-Type': 'text/plain; charset=utf-8',

@@ -5,7 +5,7 @@
  */
 import type { ChannelConfig } from '../config/schema.js';
 import { asciiHref, escapeSlack, isWebLink, messageParts, truncate } from './format.js';
-import { postChannel } from './http.js';
+import { checkReachable, postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage } from './types.js';
 import { outboundFetch } from '../core/proxy.js';
 
@@ -42,6 +42,7 @@ export function createSlackChannel(name: string, cfg: SlackConfig, deps: Channel
     name,
     type: 'slack',
     twoWay: false,
+    check: () => checkReachable(name, fetchFn, cfg.url, deps.sendTimeoutMs),
     async send(msg: ChannelMessage) {
       const body = JSON.stringify(renderSlack(msg, deps.clock.now()));
       await postChannel(name, fetchFn, cfg.url, {

@@ -341,6 +341,20 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
       return state;
     },
 
+    /** getMe proves the bot token, getChat that the bot can reach chat_id; nothing is sent. */
+    async check() {
+      try {
+        await api.getMe();
+      } catch (err) {
+        throw toError(err, 'getMe');
+      }
+      try {
+        await api.getChat(cfg.chat_id);
+      } catch (err) {
+        throw toError(err, 'getChat');
+      }
+    },
+
     async send(msg: ChannelMessage) {
       try {
         const sent = await api.sendMessage(cfg.chat_id, renderTelegramHtml(msg, clock.now(), { twoWay: true }), {

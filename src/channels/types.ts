@@ -68,6 +68,11 @@ export interface Channel {
   start?(handler: PasteHandler, opts?: { signal?: AbortSignal }): Promise<void>;
   /** Two-way only: stop listening; resolves when the loop has ended. */
   stop?(): Promise<void>;
+  /**
+   * A cheap check that the channel can deliver (Telegram: the bot token and the chat; HTTP
+   * channels: the server answers), without sending anything. Throws ChannelError saying why.
+   */
+  check?(): Promise<void>;
   /** Two-way only: true while this process is the one receiving pastes. */
   readonly listening?: boolean;
 }

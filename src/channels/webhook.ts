@@ -8,7 +8,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { ChannelConfig } from '../config/schema.js';
-import { postChannel } from './http.js';
+import { checkReachable, postChannel } from './http.js';
 import type { Channel, ChannelDeps, ChannelMessage } from './types.js';
 import { outboundFetch } from '../core/proxy.js';
 
@@ -50,6 +50,7 @@ export function createWebhookChannel(name: string, cfg: WebhookConfig, deps: Cha
     name,
     type: 'webhook',
     twoWay: false,
+    check: () => checkReachable(name, fetchFn, cfg.url, deps.sendTimeoutMs),
     async send(msg: ChannelMessage) {
       const now = deps.clock.now();
       const payload: WebhookPayload = {

@@ -1,11 +1,12 @@
 /**
- * Exit codes, mapped from error codes in this one place (DESIGN section 7):
+ * Exit codes, mapped from error codes in this one place:
  * 0 ok · 1 unexpected · 2 usage or config error · 3 a human must re-authorize ·
- * 4 provider or network unavailable (transient).
+ * 4 provider, network or channel unavailable (transient) · 5 the link expired unanswered
+ * (`connect`: ask again for a fresh one).
  */
 import { TokenwardenError } from '../core/errors.js';
 
-export const EXIT = { ok: 0, unexpected: 1, usage: 2, reauth: 3, unavailable: 4 } as const;
+export const EXIT = { ok: 0, unexpected: 1, usage: 2, reauth: 3, unavailable: 4, linkExpired: 5 } as const;
 
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof TokenwardenError)) return EXIT.unexpected;

@@ -7,18 +7,20 @@ import type { Io } from './output.js';
 
 export const STARTER_CONFIG = `# tokenwarden.yaml — see docs/configuration.md for every key.
 # \${VAR} expands from the environment; \${VAR:-default} gives a default.
+# Every commented example works once uncommented (delete the "# " in front of each of its lines)
+# and the \${VARIABLES} it names are set.
 
 store: sqlite:.tokenwarden/state.db       # or postgres://user@host:5432/db (several hosts)
 key: file:.tokenwarden/key                # 32-byte AES-256-GCM key (base64); or env:TOKENWARDEN_KEY
 
 server:
-  listen: 127.0.0.1:7465                  # loopback only by default
+  listen: 127.0.0.1:7465                  # loopback only; the redirect_uri below points here
   api_key_file: .tokenwarden/api-key      # Authorization: Bearer <this> for /api/*
   # public_url: https://agent.example.com # how your browser reaches this daemon (callbacks, dashboard)
 
 channels:
   console: { type: console }              # prints re-authorization requests on stderr
-  # ops: { type: telegram, bot_token: "\${TELEGRAM_BOT_TOKEN}", chat_id: 123456789, allow_from: [123456789] }
+  # me: { type: telegram, bot_token: "\${TELEGRAM_BOT_TOKEN}", chat_id: 123456789, allow_from: [123456789] }
 
 connections: {}                           # uncomment and fill in (drop the {}):
   # gmail:
@@ -26,16 +28,16 @@ connections: {}                           # uncomment and fill in (drop the {}):
   #   client_id: "\${GOOGLE_CLIENT_ID}"
   #   client_secret: "\${GOOGLE_CLIENT_SECRET}"
   #   scopes: [https://www.googleapis.com/auth/gmail.send, https://www.googleapis.com/auth/gmail.readonly]
-  #   redirect_uri: http://127.0.0.1:8765/oauth/callback   # loopback: captured by \`tokenwarden connect gmail\`
-  #   app_status: testing                  # Google "Testing" apps: refresh tokens die 7 days after consent
-  #   notify: [console]
-  #   reauth_lead: 24h
+  #   redirect_uri: http://127.0.0.1:7465/oauth/callback   # caught by \`tokenwarden connect gmail\` or by serve
+  #   app_status: production               # "testing": Google kills refresh tokens 7 days after consent
+  #   notify: [console]                    # or [me, console] with the Telegram channel above
 
-mailboxes: {}
-  # agent:
+mailboxes:
+  # agent:                                 # App Password routes: mail keeps flowing while OAuth waits
   #   address: agent@example.com
-  #   send: [{ gmail: gmail }, { smtp: { host: smtp.gmail.com, port: 465, user: agent@example.com, password: "\${GMAIL_APP_PASSWORD}" } }]
-  #   read: [{ gmail: gmail }, { imap: { host: imap.gmail.com, port: 993, user: agent@example.com, password: "\${GMAIL_APP_PASSWORD}" } }]
+  #   send: [{ smtp: { host: smtp.gmail.com, port: 465, user: agent@example.com, password: "\${GMAIL_APP_PASSWORD}" } }]
+  #   read: [{ imap: { host: imap.gmail.com, port: 993, user: agent@example.com, password: "\${GMAIL_APP_PASSWORD}" } }]
+  #   # with the gmail connection above, put { gmail: gmail } first in send and read
 `;
 
 export async function runInit(dir: string, io: Io): Promise<number> {

@@ -13,7 +13,8 @@
  * store and finishes the swap.
  *
  * Stop the daemon (and every process using the store) first: a process still holding the old
- * key in memory would fail to open values sealed under the new one.
+ * key in memory would fail to open values sealed under the new one. A running daemon's lease
+ * in the store makes this command refuse.
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
@@ -24,6 +25,7 @@ import { decodeKey, keyFilePath, loadKey, writeKeyFile } from '../store/key.js';
 import { openStore } from '../store/open-store.js';
 import { createSealer } from '../store/seal.js';
 import type { Sealer } from '../store/types.js';
+import { runningDaemon } from './daemon-lease.js';
 import { jsonLine, type Io } from './output.js';
 
 export interface RotateKeyOptions {
@@ -113,8 +115,18 @@ export async function runRotateKey(o: RotateKeyOptions, io: Io, env: NodeJS.Proc
   }
 
   const oldKey = loadKey(spec, { baseDir: loaded.baseDir, env, onWarning: (m) => io.err(`warning: ${m}\n`) });
-  // Prove the old key opens the store (and migrate it) before touching anything.
-  await (await openStore(url, { ...storeOpts, key: oldKey })).close();
+  // Prove the old key opens the store (and migrate it) before touching anything; and that no
+  // daemon holds it (it would keep sealing with the old key and fail to open the new values).
+  const before = await openStore(url, { ...storeOpts, key: oldKey });
+  try {
+    const daemon = await runningDaemon(before, Date.now());
+    if (daemon)
+      throw new UsageError(
+        `a daemon is running on this store (${daemon.owner}); stop it first (e.g. systemctl stop tokenwarden), then run rotate-key again. Nothing was changed.`,
+      );
+  } finally {
+    await before.close();
+  }
   const newKey = writeKeyFile(pending);
   const count = resealSqlite(file, createSealer(oldKey), createSealer(newKey));
   renameSync(keyPath, backup);

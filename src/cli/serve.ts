@@ -17,6 +17,7 @@ import type { Channel, LeaderLease } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { jsonLogger, redact, type Logger } from '../core/logger.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../reauth/orchestrator.js';
+import { createHealthWatch, type HealthWatch, type HealthWatchOptions } from '../reauth/health-watch.js';
 import { createScheduler, type Scheduler, type SchedulerOptions } from '../reauth/scheduler.js';
 import { createApp } from '../server/app.js';
 import { createLoginLink } from '../server/dashboard/sessions.js';
@@ -25,6 +26,7 @@ import { listen, parseListen, type ListeningServer } from '../server/listen.js';
 import { startEventRetention, type EventRetention } from '../store/retention.js';
 import { openWarden, type OpenWardenOptions, type Warden } from '../warden.js';
 import { startWardenProxies, type RunningProxies } from '../proxy/serve.js';
+import { holdDaemonLease, telegramLease } from './daemon-lease.js';
 import type { Io } from './output.js';
 
 export interface DaemonOptions extends OpenWardenOptions {
@@ -33,12 +35,15 @@ export interface DaemonOptions extends OpenWardenOptions {
   scheduler?: SchedulerOptions;
   /** Override `server.listen` (tests bind 127.0.0.1:0). */
   listen?: string;
+  /** Channel, secret and route checks (interval, concurrency). */
+  health?: Pick<HealthWatchOptions, 'intervalMs' | 'concurrency'>;
 }
 
 export interface Daemon {
   warden: Warden;
   orchestrator: ReauthOrchestrator;
   scheduler: Scheduler;
+  health: HealthWatch;
   channels: Map<string, Channel>;
   server: ListeningServer;
   /** Local SMTP/IMAP proxies for password-only clients (`proxies:`). */
@@ -67,8 +72,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let orchestrator: ReauthOrchestrator | null = null;
   let scheduler: Scheduler | null = null;
   let retention: EventRetention | null = null;
+  let health: HealthWatch | null = null;
   let ctx: ServerContext | null = null;
   let proxies: RunningProxies | null = null;
+  // Other processes see a daemon holds this store (connect leaves chat listening to it; rotate-key refuses).
+  const presence = holdDaemonLease(warden);
   try {
     // The orchestrator exists before the server so the callback route can reach it; it starts later.
     const base = { value: cfg.public_url ?? '' };
@@ -89,6 +97,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     base.value = cfg.public_url ?? server.url;
     await orchestrator.start();
     await orchestrator.listenAll();
+    // Channels, secrets and (through the mail service's probes) App Password routes, checked now and on schedule.
+    health = createHealthWatch(warden, { channels, mail, ...(opts.health ?? {}) });
+    health.start();
     scheduler = createScheduler(warden, orchestrator, opts.scheduler ?? {});
     scheduler.start();
     retention = startEventRetention({ store: warden.store, clock, logger, config: warden.config.events });
@@ -98,14 +109,17 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     await proxies?.close();
     await retention?.stop();
     await mail?.stop();
+    await health?.stop();
     await server?.close(0);
     await orchestrator?.stop();
+    await presence.stop();
     if (ownsWarden) await warden.close();
     throw err;
   }
   const o = orchestrator;
   const s = scheduler;
   const r = retention;
+  const h = health as HealthWatch;
   const context = ctx as ServerContext;
   const srv = server;
   const px = proxies as RunningProxies;
@@ -114,6 +128,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     warden,
     orchestrator: o,
     scheduler: s,
+    health: h,
     channels,
     server: srv,
     proxies: px,
@@ -123,21 +138,23 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     close: () =>
       (closing ??= (async () => {
         // No new work; in-flight callbacks and scheduled steps finish.
-        await Promise.all([srv.close(), s.stop(), r.stop(), px.close()]);
+        await Promise.all([srv.close(), s.stop(), r.stop(), px.close(), h.stop()]);
         // The outbox loop finishes in-flight deliveries; undelivered rows stay queued in the store.
         await mail?.stop();
         // Long polls aborted, pastes being handled finish, device polling stops, sends drain.
         await o.stop();
+        await presence.stop();
         if (ownsWarden) await warden.close();
       })()),
   };
 }
 
 /** Channels from config; one that cannot be built is reported and left out (the others still work). */
-async function buildChannels(warden: Warden): Promise<Map<string, Channel>> {
+export async function buildChannels(warden: Warden, only?: string[]): Promise<Map<string, Channel>> {
   const { createChannel } = await import('../channels/index.js');
   const out = new Map<string, Channel>();
   for (const [name, cfg] of Object.entries(warden.config.channels)) {
+    if (only && !only.includes(name)) continue;
     try {
       const leader: LeaderLease | undefined =
         cfg.type === 'telegram'
@@ -181,15 +198,6 @@ function emailSender(warden: Warden, mailbox: string): (to: string, subject: str
   return async (to, subject, text) => {
     const r = await warden.mailbox(mailbox).send({ to, subject, text });
     if (r.status === 'failed') throw new Error(`mailbox ${mailbox} could not send: ${r.error ?? 'failed'}`);
-  };
-}
-
-/** One getUpdates poller per bot among processes sharing a store (a lease row, DESIGN section 6). */
-function telegramLease(warden: Warden, botId: string, ttlMs: number): LeaderLease {
-  const key = `telegram:${botId}`;
-  return {
-    acquire: () => warden.store.acquireLease(key, warden.deps.owner, ttlMs, warden.deps.clock.now()),
-    release: () => warden.store.releaseLease(key, warden.deps.owner),
   };
 }
 

@@ -285,6 +285,9 @@ export const proxySchema = z
   })
   .describe('A local SMTP or IMAP endpoint for clients that only know a user name and password.');
 
+/** An empty YAML section (`connections:` followed only by comments) reads as null: treat it as empty. */
+const section = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema);
+
 export const configSchema = z.strictObject({
   store: z
     .string()
@@ -299,23 +302,23 @@ export const configSchema = z.strictObject({
   server: serverSchema
     .default({ listen: '127.0.0.1:7465', allow_insecure_public: false })
     .describe('HTTP server of the daemon: callback, API, dashboard, metrics.'),
-  channels: z.record(name, channelSchema).default({}).describe('Ways to reach the human, by name.'),
-  connections: z
-    .record(name, connectionSchema)
-    .default({})
-    .describe('Delegated authorizations to keep alive, by name.'),
-  mailboxes: z
-    .record(name, mailboxSchema)
-    .default({})
-    .describe('Mail addresses with ordered send/read routes, by name.'),
+  channels: section(z.record(name, channelSchema).default({}).describe('Ways to reach the human, by name.')),
+  connections: section(
+    z.record(name, connectionSchema).default({}).describe('Delegated authorizations to keep alive, by name.'),
+  ),
+  mailboxes: section(
+    z.record(name, mailboxSchema).default({}).describe('Mail addresses with ordered send/read routes, by name.'),
+  ),
   mcp: mcpSchema.default({ send_rate: '20/min' }).describe('Limits on what an agent may do through `tokenwarden mcp`.'),
   events: eventsSchema
     .default({ retention_days: 90, max_rows: 100_000 })
     .describe('The event log (dashboard timeline, API, audit): how much of it is kept.'),
-  proxies: z
-    .record(name, proxySchema)
-    .default({})
-    .describe('Local SMTP/IMAP proxies run by `tokenwarden serve` for password-only clients, by name.'),
+  proxies: section(
+    z
+      .record(name, proxySchema)
+      .default({})
+      .describe('Local SMTP/IMAP proxies run by `tokenwarden serve` for password-only clients, by name.'),
+  ),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -62,3 +62,45 @@ export function noRefreshTokenFix(provider: string): string {
 }
 
 const lowerFirst = (s: string): string => (s ? (s[0] as string).toLowerCase() + s.slice(1) : s);
+
+/** Where each provider's client secrets and service-account keys are rotated. */
+const ROTATE_AT: Record<string, { secret: string; key: string }> = {
+  google: {
+    secret: 'Google Cloud Console → APIs & Services → Credentials → the OAuth client → Add secret',
+    key: 'Google Cloud Console → IAM & Admin → Service Accounts → the account → Keys → Add key (JSON)',
+  },
+  microsoft: {
+    secret: 'Microsoft Entra admin center → App registrations → the app → Certificates & secrets → New client secret',
+    key: 'Microsoft Entra admin center → App registrations → the app → Certificates & secrets',
+  },
+  github: {
+    secret: 'GitHub → Settings → Developer settings → the app → Generate a new client secret',
+    key: 'GitHub → Settings → Developer settings → the app → Private keys',
+  },
+};
+
+/**
+ * A client-credentials secret or service-account key the provider refused: no browser
+ * authorization can fix that, so the cause names the secret and where to rotate it.
+ */
+export function secretRejectedCause(
+  name: string,
+  kind: 'client_credentials' | 'service_account',
+  provider: string,
+  said: string,
+): DiagnosedCause {
+  const where = ROTATE_AT[provider];
+  if (kind === 'service_account')
+    return {
+      id: 'service_account_key_rejected',
+      confidence: 'known',
+      summary: `The provider rejected the service-account key in connections.${name}.key_file (${said}): it was deleted, disabled or replaced.`,
+      fix: `Create a new key (${where?.key ?? "the provider's service-account settings"}), save it where connections.${name}.key_file points, then restart tokenwarden serve. No browser authorization is needed.`,
+    };
+  return {
+    id: 'client_secret_rejected',
+    confidence: 'known',
+    summary: `The provider rejected connections.${name}.client_secret (${said}): it was rotated, deleted, expired or mistyped.`,
+    fix: `Create a new secret (${where?.secret ?? "the provider's client settings"}), put it in connections.${name}.client_secret (or the \${VAR} it names), then restart tokenwarden serve. No browser authorization is needed.`,
+  };
+}

@@ -17,6 +17,7 @@ import {
   noRefreshTokenCause,
   noRefreshTokenWarning,
   rotationRaceCause,
+  secretRejectedCause,
   unknownConnectionCause,
 } from './causes.js';
 import { degradedInfo, predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
@@ -378,25 +379,39 @@ export class Keeper implements TokenSource {
         });
         return this.remember(name, current);
       }
-      // What the profile reads from the error, sharpened by what this death teaches (learned.ts).
-      const { cause, lifetime } = learnFromDeath({
-        profile: rt.profile.id,
-        conn: rt.config,
-        diagnosis: rt.profile.diagnose({
-          error: err.error,
-          description: err.description,
-          conn: rt.config,
-          grantedAt: row.grantedAt,
-          lastUsedAt: row.lastUsedAt,
-          now,
-        }),
-        error: err.error,
-        description: err.description,
-        scopes: row.scope ? row.scope.split(' ') : rt.config.scopes,
-        grantedAt: row.grantedAt,
-        now,
-        previous: row.lifetime,
-      });
+      // A rejected client secret or service-account key is named as such: no browser can fix it.
+      // Otherwise what the profile reads from the error, sharpened by what this death teaches (learned.ts).
+      const secretRejected =
+        (rt.config.kind === 'client_credentials' && err.error === 'invalid_client') ||
+        (rt.config.kind === 'service_account' && (err.error === 'invalid_grant' || err.error === 'invalid_client'));
+      const { cause, lifetime } = secretRejected
+        ? {
+            cause: secretRejectedCause(
+              name,
+              rt.config.kind as 'client_credentials' | 'service_account',
+              rt.profile.id,
+              err.error,
+            ),
+            lifetime: row.lifetime,
+          }
+        : learnFromDeath({
+            profile: rt.profile.id,
+            conn: rt.config,
+            diagnosis: rt.profile.diagnose({
+              error: err.error,
+              description: err.description,
+              conn: rt.config,
+              grantedAt: row.grantedAt,
+              lastUsedAt: row.lastUsedAt,
+              now,
+            }),
+            error: err.error,
+            description: err.description,
+            scopes: row.scope ? row.scope.split(' ') : rt.config.scopes,
+            grantedAt: row.grantedAt,
+            now,
+            previous: row.lifetime,
+          });
       await this.deps.events.emit({
         type: 'refresh_failed',
         connection: name,

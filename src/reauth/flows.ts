@@ -119,6 +119,7 @@ export class FlowService {
     }
     await store.ensureConnection(name, now);
     let kind = opts.kind ?? this.pickKind(rt);
+    let deviceError: unknown = null;
     const client = await rt.client();
     const id = randomBytes(9).toString('base64url');
     if (kind === 'device_code') {
@@ -150,14 +151,15 @@ export class FlowService {
           error: (err as Error).message,
         });
         kind = 'auth_code';
+        deviceError = err;
       }
     }
     const redirectUri = rt.config.redirect_uri ?? this.deps.defaultRedirectUri;
-    if (!redirectUri)
-      throw new TokenwardenError(
-        'TW_CONFIG',
-        `connections.${name}.redirect_uri: required for the authorization-code flow (or set server.public_url)`,
-      );
+    if (!redirectUri) {
+      // The device flow failed and there is no auth-code fallback: its failure is the real story.
+      if (deviceError instanceof TransientError) throw deviceError;
+      throw new TokenwardenError('TW_CONFIG', deviceUnavailableMessage(name, rt, deviceError));
+    }
     const req = await client.authorizationRequest({
       redirectUri,
       ...(rt.config.auth_params ? { extraParams: rt.config.auth_params } : {}),
@@ -469,6 +471,18 @@ function refusedCodes(outcome: string | null): number {
 
 function refusedNote(n: number): string {
   return `codes refused: ${n}/${MAX_REFUSED_CODES}`;
+}
+
+/** Why `connect` cannot proceed: the device flow was refused and no redirect URI allows the auth-code flow. */
+function deviceUnavailableMessage(name: string, rt: ConnectionRuntime, err: unknown): string {
+  const redirect = `connections.${name}.redirect_uri: required for the authorization-code flow (or set server.public_url)`;
+  if (err === null) return redirect;
+  const said = err instanceof ProviderError ? err.error : (err as Error).message;
+  const fix =
+    err instanceof ProviderError && err.error === 'device_flow_disabled'
+      ? `enable Device Flow in the ${rt.profile.displayName} app's settings, or set connections.${name}.redirect_uri to use the authorization-code flow`
+      : `fix the device flow, or set connections.${name}.redirect_uri (or server.public_url) to use the authorization-code flow`;
+  return `connections.${name}: the device flow is not possible (${rt.profile.displayName} answered: ${said}); ${fix}`;
 }
 
 function errorLabel(err: unknown): string {

@@ -22,11 +22,11 @@
 import type { Channel, ChannelMessage, IncomingPaste, PasteResult } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { formatDuration } from '../core/duration.js';
-import { InputError, NotFoundError, TokenwardenError, channelNames } from '../core/errors.js';
+import { InputError, NotFoundError, TokenwardenError, channelNames, type DiagnosedCause } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import type { WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
-import type { ConnectionRecord, FlowRecord } from '../store/types.js';
+import type { ConnectionRecord, FlowKind, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
 import { AccountChangeRefusedError, CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
@@ -54,12 +54,16 @@ export interface OrchestratorOptions {
   logger?: Logger;
   /** Where the human's browser reaches the daemon (callback route, dashboard paste form). */
   baseUrl?: string;
+  /** Told how each device flow this orchestrator polls ended (`connect` waits on it). */
+  onDeviceResult?: (flow: FlowRecord, result: CompletedFlow | Error) => void;
 }
 
 /** A request plus what the message should add: why it is sent again, and as what kind. */
 export interface AskRequest extends ReauthRequest {
   note?: string;
   kind?: ChannelMessage['kind'];
+  /** Force a device-code or authorization-code flow (default: what the connection allows). */
+  flowKind?: FlowKind;
 }
 
 /** Why a connection needs its human: dead now, or predicted to die within `reauth_lead`. */
@@ -74,8 +78,12 @@ export class ReauthOrchestrator implements Orchestrator {
   private readonly quiet = new Map<string, QuietHours | null>();
   private readonly background = new Set<Promise<unknown>>();
   private readonly refusedReplacements = new Map<string, number>();
-  private readonly onReauthRequired = (name: string, cause: { id: string }): void =>
-    this.track(this.requestReauth(name, { reason: cause.id }));
+  private readonly onReauthRequired = (name: string, cause: DiagnosedCause): void =>
+    this.track(
+      this.warden.connections.get(name)?.config.kind === 'oauth'
+        ? this.requestReauth(name, { reason: cause.id })
+        : this.announceRejectedSecret(name, cause),
+    );
   private readonly onEvent = (e: WardenEvent): void => {
     if (e.type === 'reauth_completed' && e.connection) this.track(this.announceRecovery(e));
   };
@@ -137,6 +145,14 @@ export class ReauthOrchestrator implements Orchestrator {
   private async ask(connection: string, req: AskRequest): Promise<FlowRecord> {
     const rt = this.runtime(connection);
     const { store } = this.warden;
+    if (rt.config.kind !== 'oauth') {
+      // A client secret or service-account key is fixed in the config, never in a browser.
+      const cause = (await store.getConnection(connection))?.cause;
+      throw new TokenwardenError(
+        'TW_USAGE',
+        `"${connection}" is a ${rt.config.kind} connection: no browser authorization applies.${cause ? ` ${cause.summary} Fix: ${cause.fix}` : ''}`,
+      );
+    }
     const now = this.clock.now();
     const open = (await store.listOpenFlows(connection))[0];
     if (open && open.expiresAt > now && !req.fresh) {
@@ -148,7 +164,11 @@ export class ReauthOrchestrator implements Orchestrator {
       return (await store.getFlow(open.id)) ?? open;
     }
     const reason = req.reason ?? open?.reason ?? 'manual';
-    const flow = await this.warden.flows.open(connection, { reason, fresh: req.fresh ?? false });
+    const flow = await this.warden.flows.open(connection, {
+      reason,
+      fresh: req.fresh ?? false,
+      ...(req.flowKind ? { kind: req.flowKind } : {}),
+    });
     if (reason === 'predicted') await this.markExpiring(connection);
     const targets = req.via ?? rt.config.notify;
     await this.send(flow, targets, {
@@ -205,6 +225,7 @@ export class ReauthOrchestrator implements Orchestrator {
 
   private watch(flow: FlowRecord): void {
     this.warden.flows.watchDevice(flow, (r) => {
+      this.opts.onDeviceResult?.(flow, r);
       // Nobody pasted anything to answer: say it where the human was asked (read now: the
       // device flow was armed before the link was sent).
       if (r instanceof AccountChangeRefusedError)
@@ -351,6 +372,32 @@ export class ReauthOrchestrator implements Orchestrator {
     }
   }
 
+  /**
+   * A client secret or service-account key was refused: tell the human which one and where to
+   * rotate it, through the connection's channels (first that accepts, like a link). No flow.
+   */
+  private async announceRejectedSecret(connection: string, cause: DiagnosedCause): Promise<void> {
+    const rt = this.runtime(connection);
+    const msg: ChannelMessage = {
+      kind: 'probe_failed',
+      connection,
+      title: `${connection}: ${rt.config.kind === 'service_account' ? 'service-account key' : 'client secret'} rejected`,
+      text: `${cause.summary} Fix: ${cause.fix}`,
+    };
+    for (const name of rt.config.notify) {
+      try {
+        await (await this.channel(name)).send(msg);
+        return;
+      } catch (err) {
+        this.logger.warn('reauth: could not send the rejected-secret notice', {
+          connection,
+          channel: name,
+          error: redact((err as Error).message),
+        });
+      }
+    }
+  }
+
   private async announceRecovery(e: WardenEvent): Promise<void> {
     const flowId = typeof e.data?.['flowId'] === 'string' ? e.data['flowId'] : null;
     const flow = flowId ? await this.warden.store.getFlow(flowId) : null;
@@ -378,6 +425,8 @@ export class ReauthOrchestrator implements Orchestrator {
   /** Does `connection` need its human now? Dead states need one at once; a predicted death from its renewal time on. */
   needsHuman(connection: string, row: (Pick<ConnectionRecord, 'state'> & RenewalRow) | null, now: number): HumanNeed {
     if (!row) return null;
+    // Only user grants are healed by a human in a browser; rejected secrets are fixed in the config.
+    if (this.warden.connections.get(connection)?.config.kind !== 'oauth') return null;
     if (DEAD_STATES.has(row.state)) return row.state === 'unauthorized' && !row.grantedAt ? null : 'dead';
     const at = this.renewalAt(connection, row);
     return at !== null && now >= at ? 'predicted' : null;

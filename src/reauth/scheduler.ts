@@ -44,7 +44,7 @@ export interface SchedulerOptions {
    * versions). Change notifications usually see them sooner. Default 30 s.
    */
   rescanMs?: number;
-  /** Probe each serving connection this often; 0 disables. Default 30 min (first probes spread over the interval). */
+  /** Probe each serving connection this often; 0 disables. Default 30 min (first probes soon after start, spread at 20/s). */
   probeIntervalMs?: number;
   /** Connections worked on at once. Default 8. */
   concurrency?: number;
@@ -58,6 +58,9 @@ interface Work {
 }
 
 const LANE_INDEX: Readonly<Record<Lane, number>> = { refresh: 0, probe: 1, human: 2, flow: 3 };
+
+/** First probes after start, per second across all connections (a cheap GET each). */
+const STARTUP_PROBES_PER_S = 20;
 
 export class Scheduler {
   private readonly clock: Clock;
@@ -253,8 +256,11 @@ export class Scheduler {
     if (this.probeIntervalMs <= 0) return null;
     let at = this.nextProbe[i] as number;
     if (Number.isNaN(at)) {
-      // Spread first probes over the interval so a restart does not probe everything at once.
-      at = now + (hash(this.names[i] as string) % this.probeIntervalMs);
+      // Every connection is probed soon after start, spread so a restart never probes them all at
+      // once: over n / STARTUP_PROBES_PER_S seconds (under a second for a few, the whole interval
+      // at 100,000); the concurrency limit bounds them further.
+      const window = Math.min(this.probeIntervalMs, Math.ceil((this.names.length / STARTUP_PROBES_PER_S) * 1000));
+      at = now + (hash(this.names[i] as string) % Math.max(1, window));
       this.nextProbe[i] = at;
     }
     return at;

@@ -9,6 +9,7 @@ import { mountCallback } from './callback.js';
 import type { ServerContext } from './context.js';
 import { mountDashboard } from './dashboard/index.js';
 import { declaredBodyGuard, hostGuard } from './guards.js';
+import { mountHealthz } from './healthz.js';
 import { mountMetrics } from './metrics.js';
 
 export function createApp(ctx: ServerContext): Hono {
@@ -16,7 +17,7 @@ export function createApp(ctx: ServerContext): Hono {
   // Every route, /healthz included: a page on a rebinding domain must not read any of them.
   app.use('*', hostGuard(ctx));
   app.use('*', declaredBodyGuard());
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  mountHealthz(app, ctx);
   mountCallback(app, ctx);
   mountApi(app, ctx);
   mountMetrics(app, ctx);

@@ -274,6 +274,12 @@ export interface Store {
    */
   catchUpChanges?(): Promise<void>;
 
+  /**
+   * Fail with KeyError when this process's key no longer opens the store's key-check record
+   * (the store was re-sealed under another key while this process ran). One read, one open.
+   */
+  checkKey?(): Promise<void>;
+
   close(): Promise<void>;
 }
 

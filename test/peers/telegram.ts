@@ -10,6 +10,8 @@
  *   the new one (`'terminate-old'`, what api.telegram.org does).
  * - 429 with `parameters.retry_after`, injected on demand.
  * - `deleteMessage` that records what was deleted (and can be told to refuse).
+ * - `getChat` for the private chats it knows ("Bad Request: chat not found" otherwise), and
+ *   401 Unauthorized from `getMe`/`getChat` for any token but the peer's own.
  *
  * See /work/shared/TEST-PEERS.md (Telegram section).
  */
@@ -205,6 +207,18 @@ export async function startTelegramPeer(): Promise<TelegramPeer> {
     sendJson(res, 200, { ok: true, result: true });
   }
 
+  /** getChat: the private chats of users who wrote to the bot (and the default test user); else "chat not found". */
+  async function getChat(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const chatId = Number(body['chat_id']);
+    const known = new Set([DEFAULT_USER_ID, ...internals.storage.userMessages.map((u) => u.message.chat.id)]);
+    if (!known.has(chatId)) {
+      sendJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: chat not found' });
+      return;
+    }
+    sendJson(res, 200, { ok: true, result: { id: chatId, type: 'private', first_name: 'Test' } });
+  }
+
   const app = internals.webServer;
   const server = http.createServer((req, res) => {
     const m = /^\/bot([^/]+)\/([A-Za-z]+)/.exec(new URL(req.url ?? '/', 'http://x').pathname);
@@ -231,7 +245,14 @@ export async function startTelegramPeer(): Promise<TelegramPeer> {
       return;
     }
     const fail = (err: unknown): void => sendJson(res, 500, { ok: false, error_code: 500, description: String(err) });
-    if (method === 'getupdates') getUpdates(tok, req, res).catch(fail);
+    if ((method === 'getme' || method === 'getchat') && tok !== token) {
+      // api.telegram.org answers a revoked or mistyped bot token like this.
+      req.resume();
+      sendJson(res, 401, { ok: false, error_code: 401, description: 'Unauthorized' });
+      return;
+    }
+    if (method === 'getchat') getChat(req, res).catch(fail);
+    else if (method === 'getupdates') getUpdates(tok, req, res).catch(fail);
     else if (method === 'deletemessage') deleteMessage(req, res).catch(fail);
     else app(req, res);
   });

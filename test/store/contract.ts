@@ -41,6 +41,11 @@ export function runStoreContract(label: string, factory: () => Promise<StoreFixt
     flowAndEventContract(() => store);
     outboxAndLeaseContract(() => store);
 
+    it('checkKey: the key this handle was opened with still opens the key-check record', async () => {
+      expect(store.checkKey).toBeTypeOf('function');
+      await expect(store.checkKey?.()).resolves.toBeUndefined();
+    });
+
     describe('persistence', () => {
       it('keeps everything across close and reopen', async () => {
         if (!fx.reopen) return;

@@ -126,6 +126,10 @@ export class PostgresStore implements Store {
     }
   }
 
+  async checkKey(): Promise<void> {
+    await this.db.withClient((c) => verifyKeyCheck(c, this.opts, true));
+  }
+
   /** Whether change notification uses LISTEN/NOTIFY (else polling). */
   get usesNotify(): boolean {
     return this.notifySupported;

@@ -76,6 +76,7 @@ export class SqliteStore implements Store {
   private constructor(
     private readonly db: Db,
     private readonly pollMs: number,
+    private readonly keySpec: string,
   ) {}
 
   /**
@@ -106,7 +107,11 @@ export class SqliteStore implements Store {
       raw.close();
       throw toStoreError(e);
     }
-    return new SqliteStore(new Db(raw, opts.sealer), opts.pollMs ?? 1000);
+    return new SqliteStore(new Db(raw, opts.sealer), opts.pollMs ?? 1000, opts.keySpec);
+  }
+
+  checkKey(): Promise<void> {
+    return this.run(() => verifyKeyCheck(this.db.raw, { sealer: this.db.sealer, keySpec: this.keySpec }, true));
   }
 
   /**
