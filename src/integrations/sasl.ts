@@ -11,7 +11,7 @@ import { UsageError } from '../core/errors.js';
 export const SASL_FORMATS = ['raw', 'xoauth2', 'oauthbearer'] as const;
 export type SaslFormat = (typeof SASL_FORMATS)[number];
 
-const CTRL = /[\x00-\x1f\x7f]/;
+const hasControl = (v: string): boolean => [...v].some((ch) => ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127);
 
 /** RFC 5801 saslname: `,` and `=` are escaped as `=2C` and `=3D`. */
 function saslname(user: string): string {
@@ -32,7 +32,7 @@ export function saslInitialResponse(
     ['--user', o.user],
     ['--host', o.host],
   ] as const)
-    if (v !== undefined && (v === '' || CTRL.test(v)))
+    if (v !== undefined && (v === '' || hasControl(v)))
       throw new UsageError(`${what} must be non-empty text without control characters.`);
   let raw: string;
   if (format === 'xoauth2') {
