@@ -3,12 +3,11 @@
  * passed on, the command's exit code and signal death passed back, and a dead grant stops the
  * command from starting (exit 3, diagnosis on stderr).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorized, type Authorized } from '../helpers/authorized.js';
-import { CLI, lines } from '../helpers/workspace.js';
+import { lines } from '../helpers/workspace.js';
 
 let a: Authorized;
 
