@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorized, type Authorized } from '../helpers/authorized.js';
 import { CLI } from '../helpers/workspace.js';
@@ -62,12 +62,15 @@ beforeAll(async () => {
     GIT_ASKPASS: '',
     TOKENWARDEN_CONFIG: a.ws.configPath,
   };
-  // The configuration line from docs/integrations.md.
+  // The configuration line from docs/integrations.md, pointed at this server and connection.
+  const doc = readFileSync(resolve(import.meta.dirname, '../../docs/integrations.md'), 'utf8');
+  const line = /^git config --global credential\.(\S+)\.helper '([^']+)'$/m.exec(doc);
+  expect(line?.slice(1)).toEqual(['https://github.com', '!tokenwarden git-credential --connection gh']);
   const set = await run('git', [
     'config',
     '--global',
     `credential.${server.url}.helper`,
-    '!tokenwarden git-credential --connection sandbox',
+    (line?.[2] ?? '').replace('--connection gh', '--connection sandbox'),
   ]);
   expect(set.code).toBe(0);
 });
