@@ -233,8 +233,14 @@ function passBack(res: Response, token: string, max: number): Response {
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           seen += chunk.byteLength;
-          if (seen > max) controller.error(new Error(`response larger than ${max} bytes`));
-          else controller.enqueue(chunk);
+          if (seen > max) {
+            // The server resets the connection and prints the error: one line, not a stack.
+            const cut = new Error(
+              `tokenwarden API proxy: answer cut off past ${max} bytes (api_proxy.max_response_bytes)`,
+            );
+            cut.stack = cut.message;
+            controller.error(cut);
+          } else controller.enqueue(chunk);
         },
       }),
     );
