@@ -148,7 +148,7 @@ export async function forwardApiRequest(
   warden: Warden,
   conn: string,
   req: ProxyRequest,
-): Promise<{ response: Response; path: string }> {
+): Promise<{ response: Response; path: string; scrub: (text: string) => string }> {
   const { base, policy } = proxyTarget(warden, conn);
   const method = req.method.toUpperCase();
   checkProxyMethod(method, policy);
@@ -189,13 +189,17 @@ export async function forwardApiRequest(
     }
   };
   let info = await warden.tokenInfo(conn);
+  const used = [info.accessToken];
   let res = await send(info);
   if (res.status === 401) {
     await res.body?.cancel().catch(() => undefined);
     info = await warden.keeper.forceRefresh(conn);
+    used.push(info.accessToken);
     res = await send(info);
   }
-  return { response: passBack(res, info.accessToken, policy.max_response_bytes), path };
+  /** For callers that show the body to someone who must not see the token (the MCP tool). */
+  const scrub = (text: string): string => used.reduce((t, tok) => t.split(tok).join('[redacted]'), text);
+  return { response: passBack(res, info.accessToken, policy.max_response_bytes), path, scrub };
 }
 
 /** The upstream response as the caller gets it: filtered headers, size-limited body. */

@@ -43,7 +43,7 @@ export async function apiRequest(
   if (!path.startsWith('/')) throw new TokenwardenError('TW_BAD_INPUT', 'path must start with /.');
   const headers = new Headers();
   if (a.body !== undefined) headers.set('content-type', a.content_type ?? 'application/json');
-  const { response } = await forwardApiRequest(warden, a.connection, {
+  const { response, scrub } = await forwardApiRequest(warden, a.connection, {
     method,
     path,
     query: q < 0 ? '' : a.path.slice(q + 1),
@@ -53,7 +53,8 @@ export async function apiRequest(
   const type = response.headers.get('content-type') ?? '';
   const { bytes, truncated } = await readUpTo(response, MAX_SHOWN);
   const textual = type === '' || TEXTUAL.test(type);
-  const body = textual ? bytes.toString('utf8') : null;
+  // An API that echoes the request (headers included) must not show the token to the model.
+  const body = textual ? scrub(bytes.toString('utf8')) : null;
   const head = `${method} ${a.path} through ${a.connection}: HTTP ${response.status}${truncated ? ` (body cut at ${MAX_SHOWN} bytes)` : ''}.`;
   return {
     text: body !== null ? `${head}\n${body}` : `${head} Binary body (${type}, ${bytes.length} bytes) not shown.`,

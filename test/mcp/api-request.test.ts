@@ -11,6 +11,7 @@ import { openWarden } from '../../src/warden.js';
 import { CLI, makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
+import { listenHttp, sendJson } from '../peers/http-fake.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
@@ -18,6 +19,8 @@ let peer: OidcPeer;
 let gmail: GmailFake;
 let ws: Workspace;
 let client: Client;
+let echo: { url: string; stop(): Promise<void> };
+const ECHO_SECRET = 'static-echo-secret-0123456789';
 const secrets = new Set<string>();
 const outputs: string[] = [];
 
@@ -47,6 +50,9 @@ beforeAll(async () => {
     verifyToken: async (t) => (await peer.introspect(t)).active,
     scopes: ['https://www.googleapis.com/auth/gmail.readonly'],
   });
+  // An API that echoes the request headers back, the bearer included.
+  echo = await listenHttp(async (req, res) => sendJson(res, 200, { headers: req.headers }));
+  secrets.add(ECHO_SECRET);
   gmail.seed({ from: 'bob@example.org', to: 'agent@example.com', subject: 'hello proxy', date: new Date() });
   ws = makeWorkspace({
     connections: {
@@ -55,6 +61,13 @@ beforeAll(async () => {
         api_proxy: { paths: ['/gmail/v1/users/me/messages'] },
       }),
       closed: sandboxConnection(peer, REDIRECT, { api_base: gmail.url }),
+      echo: {
+        provider: 'oauth2',
+        kind: 'static',
+        secret: ECHO_SECRET,
+        api_base: echo.url,
+        api_proxy: { paths: ['/echo'] },
+      },
     },
   });
   const w = await openWarden({ configPath: ws.configPath });
@@ -79,6 +92,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.close();
   await gmail?.stop();
+  await echo?.stop();
   await peer?.stop();
   ws?.cleanup();
 });
@@ -118,6 +132,13 @@ describe('MCP api_request', () => {
       expect(r.text).toMatch(msg);
     }
     expect(gmail.requests.length).toBe(before);
+  });
+
+  it('an API echoing the request does not show the token to the model', async () => {
+    const r = await call({ connection: 'echo', path: '/echo' });
+    expect(r.data['status']).toBe(200);
+    const body = JSON.parse(String(r.data['body'])) as { headers: { authorization: string } };
+    expect(body.headers.authorization).toBe('Bearer [redacted]');
   });
 
   it('a dead grant is answered with its cause, not a token', async () => {
