@@ -121,11 +121,17 @@ const currentToken = async (): Promise<string> =>
   (await daemon.warden.store.getConnection('sandbox'))?.accessToken ?? '';
 
 /** A request whose path is sent byte for byte (fetch would normalise `..`). */
-function rawGet(path: string): Promise<{ status: number; body: string }> {
+function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const u = new URL(daemon.server.url);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: u.hostname, port: u.port, method: 'GET', path, headers: { authorization: `Bearer ${API_KEY}` } },
+      {
+        host: u.hostname,
+        port: u.port,
+        method: 'GET',
+        path,
+        headers: { ...headers, authorization: `Bearer ${API_KEY}` },
+      },
       (res) => {
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
@@ -173,6 +179,21 @@ describe('API proxy', () => {
     const values: string[] = [];
     res.headers.forEach((v) => values.push(v));
     expect(values.join('\n')).not.toContain(token);
+  });
+
+  it('hop-by-hop request headers, and those the Connection header names, are not forwarded', async () => {
+    const r = await rawGet(`/api/v1/connections/sandbox/proxy${MSGS}`, {
+      connection: 'keep-alive, x-drop-me',
+      'x-drop-me': '1',
+      'x-keep-me': '1',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      'x-forwarded-for': '10.0.0.1',
+    });
+    expect(r.status).toBe(200);
+    const up = seen.at(-1)!;
+    expect(up.headers['x-keep-me']).toBe('1');
+    for (const h of ['x-drop-me', 'keep-alive', 'te', 'x-forwarded-for']) expect(up.headers[h], h).toBeUndefined();
   });
 
   it('a 401 from the API: one refresh, the same request (body included) again with the new token', async () => {
