@@ -2,15 +2,19 @@
  * `tokenwarden token --format xoauth2|oauthbearer` with the built CLI: the base64 SASL initial
  * responses decode to exactly the XOAUTH2 and RFC 7628 OAUTHBEARER layouts, and the XOAUTH2
  * string logs in to a real SMTP server (smtp-server) that introspects the bearer at the
- * oidc-provider peer, sent verbatim as `AUTH XOAUTH2 <string>` over a socket.
+ * oidc-provider peer, sent verbatim as `AUTH XOAUTH2 <string>` over a socket; Dovecot (IMAP,
+ * oauth2 passdb introspecting at the same peer) accepts both strings as `AUTHENTICATE`.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAuthorized, type Authorized } from '../helpers/authorized.js';
+import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
+import type { OidcPeer } from '../peers/oidc-provider.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 
 let a: Authorized;
 let smtp: SmtpPeer;
+let dovecot: DovecotPeer;
 let token: string;
 
 const decode = (s: string): string => Buffer.from(s.trim(), 'base64').toString('utf8');
@@ -21,14 +25,55 @@ beforeAll(async () => {
   smtp = await startSmtpPeer({
     verifyToken: async (t, user) => user === 'agent@example.com' && (await a.peer.introspect(t)).active === true,
   });
+  dovecot = await startDovecot({ introspectionUrl: introspectionUrlWithClient(a.peer), oauthbearer: true });
   token = (await a.ws.cli(['token', 'sandbox'])).stdout.trim();
   expect((await a.peer.introspect(token)).active).toBe(true);
 });
 
 afterAll(async () => {
   await smtp?.stop();
+  await dovecot?.stop();
   await a?.stop();
 });
+
+const introspectionUrlWithClient = (p: OidcPeer): string => {
+  const u = new URL(p.introspectionUrl);
+  u.username = encodeURIComponent(p.clientId);
+  u.password = encodeURIComponent(p.clientSecret);
+  return u.href;
+};
+
+/** `AUTHENTICATE <mech> <initial response>` at Dovecot (SASL-IR); the tagged answer. */
+async function imapAuthenticate(mech: string, ir: string): Promise<string> {
+  const sock: Socket = connect(dovecot.port, dovecot.host);
+  let buf = '';
+  let waiter: (() => void) | undefined;
+  sock.on('data', (d: Buffer) => {
+    buf += d.toString();
+    waiter?.();
+  });
+  const line = async (re: RegExp): Promise<string> => {
+    for (;;) {
+      const m = re.exec(buf);
+      if (m) {
+        buf = buf.slice(m.index + m[0].length);
+        return m[0];
+      }
+      await new Promise<void>((r) => (waiter = r));
+    }
+  };
+  try {
+    await line(/^\* OK[^\r\n]*\r\n/m);
+    sock.write(`a1 AUTHENTICATE ${mech} ${ir}\r\n`);
+    const first = await line(/^(\+|a1 )[^\r\n]*\r\n/m);
+    if (!first.startsWith('+')) return first.trim();
+    // A failure challenge (RFC 7628 §3.2.3): answer with the dummy ^A (XOAUTH2: an empty line).
+    sock.write(mech === 'OAUTHBEARER' ? 'AQ==\r\n' : '\r\n');
+    return (await line(/^a1 [^\r\n]*\r\n/m)).trim();
+  } finally {
+    sock.destroy();
+  }
+}
 
 /** A line-at-a-time SMTP conversation over a plain socket. */
 async function smtpSession(): Promise<{ send(line: string): Promise<string>; close(): void }> {
@@ -127,6 +172,28 @@ describe('token --format', () => {
     expect(decode(bare.stdout)).toBe('n,,\x01auth=Bearer plain-secret\x01\x01');
     const raw = await a.ws.cli(['token', 'sandbox', '--format', 'raw']);
     expect(raw.stdout).toBe(`${token}\n`);
+  });
+
+  it('Dovecot IMAP accepts the oauthbearer and xoauth2 strings for the token owner, and refuses another login', async () => {
+    // Dovecot maps the token to its owner through introspection (sub = alice).
+    const ob = await a.ws.cli([
+      'token',
+      'sandbox',
+      '--format',
+      'oauthbearer',
+      '--user',
+      'alice',
+      '--host',
+      dovecot.host,
+      '--port',
+      String(dovecot.port),
+    ]);
+    expect(ob.code).toBe(0);
+    expect(await imapAuthenticate('OAUTHBEARER', ob.stdout.trim())).toMatch(/^a1 OK/);
+    const xo = await a.ws.cli(['token', 'sandbox', '--format', 'xoauth2', '--user', 'alice']);
+    expect(await imapAuthenticate('XOAUTH2', xo.stdout.trim())).toMatch(/^a1 OK/);
+    const other = await a.ws.cli(['token', 'sandbox', '--format', 'oauthbearer', '--user', 'mallory']);
+    expect(await imapAuthenticate('OAUTHBEARER', other.stdout.trim())).toMatch(/^a1 NO/);
   });
 
   it('bad input is a usage error (exit 2) naming the problem, with nothing on stdout', async () => {
