@@ -6,10 +6,10 @@
  * refreshed on the way; a revoked grant fails git with the diagnosis on stderr.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAuthorized, type Authorized } from '../helpers/authorized.js';
+import { cliOnPath, startAuthorized, type Authorized } from '../helpers/authorized.js';
 import { CLI } from '../helpers/workspace.js';
 import { startGitHttpPeer, type GitHttpPeer } from '../peers/git-http.js';
 
@@ -46,12 +46,8 @@ beforeAll(async () => {
   );
   await a.authorize();
   home = join(a.ws.dir, 'home');
-  const bin = join(a.ws.dir, 'bin');
   mkdirSync(home);
-  mkdirSync(bin);
-  // `tokenwarden` on PATH, as after `npm install -g tokenwarden`.
-  writeFileSync(join(bin, 'tokenwarden'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
-  chmodSync(join(bin, 'tokenwarden'), 0o755);
+  const bin = cliOnPath(a.ws.dir);
   env = {
     ...process.env,
     HOME: home,

@@ -5,9 +5,12 @@
  * oidc-provider peer, sent verbatim as `AUTH XOAUTH2 <string>` over a socket; Dovecot (IMAP,
  * oauth2 passdb introspecting at the same peer) accepts both strings as `AUTHENTICATE`.
  */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAuthorized, type Authorized } from '../helpers/authorized.js';
+import { cliOnPath, startAuthorized, type Authorized } from '../helpers/authorized.js';
 import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
 import type { OidcPeer } from '../peers/oidc-provider.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
@@ -194,6 +197,43 @@ describe('token --format', () => {
     expect(await imapAuthenticate('XOAUTH2', xo.stdout.trim())).toMatch(/^a1 OK/);
     const other = await a.ws.cli(['token', 'sandbox', '--format', 'oauthbearer', '--user', 'mallory']);
     expect(await imapAuthenticate('OAUTHBEARER', other.stdout.trim())).toMatch(/^a1 NO/);
+  });
+
+  it('the msmtp snippet from the docs sends through XOAUTH2 with `passwordeval "tokenwarden token …"`', async () => {
+    const doc = readFileSync(resolve(import.meta.dirname, '../../docs/integrations.md'), 'utf8');
+    const snippet = /```\n(# ~\/\.msmtprc\n[\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    expect(snippet).toMatch(/^auth xoauth2/m);
+    expect(snippet).toMatch(/^passwordeval "tokenwarden token gmail"$/m);
+    // Pointed at the local server (plain SMTP on loopback) and this workspace's connection.
+    const rc = snippet
+      .replace(/^host .*$/m, `host ${smtp.host}`)
+      .replace(/^port .*$/m, `port ${smtp.port}`)
+      .replace(/^tls on$/m, 'tls off')
+      .replace('token gmail', 'token sandbox');
+    const rcFile = join(a.ws.dir, 'msmtprc');
+    writeFileSync(rcFile, rc, { mode: 0o600 });
+    const before = smtp.received.length;
+    const r = await new Promise<{ code: number; stderr: string }>((done) => {
+      const child = execFile(
+        'msmtp',
+        ['-C', rcFile, '-a', 'gmail', 'bob@example.org'],
+        {
+          env: {
+            ...process.env,
+            PATH: `${cliOnPath(a.ws.dir)}:${process.env['PATH'] ?? ''}`,
+            TOKENWARDEN_CONFIG: a.ws.configPath,
+          },
+        },
+        (err, _out, stderr) => done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end('From: agent@example.com\r\nTo: bob@example.org\r\nSubject: via msmtp\r\n\r\nhello\r\n');
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(smtp.received.length).toBe(before + 1);
+    expect(smtp.received.at(-1)?.user).toBe('agent@example.com');
+    expect(smtp.received.at(-1)?.raw.toString()).toContain('Subject: via msmtp');
   });
 
   it('bad input is a usage error (exit 2) naming the problem, with nothing on stdout', async () => {

@@ -3,10 +3,12 @@
  * consent given headlessly, the redirect pasted back), for tests of the commands that hand a
  * token to other programs.
  */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { openWarden } from '../../src/warden.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { sandboxConnection } from './sandbox.js';
-import { makeWorkspace, type Workspace } from './workspace.js';
+import { CLI, makeWorkspace, type Workspace } from './workspace.js';
 
 export const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
 
@@ -73,4 +75,13 @@ export async function startAuthorized(
   };
   a.configure(sandboxExtra, more);
   return a;
+}
+
+/** A `bin` folder under `dir` with `tokenwarden` (the built CLI), as after a global install; returns its path. */
+export function cliOnPath(dir: string): string {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'tokenwarden'), `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+  chmodSync(join(bin, 'tokenwarden'), 0o755);
+  return bin;
 }
