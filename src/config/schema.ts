@@ -181,6 +181,12 @@ export const connectionSchema = z
       ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'required for kind service_account' });
     if (c.kind === 'static' && !c.secret)
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for kind static' });
+    if (c.api_proxy && !c.api_base && (c.provider === 'oidc' || c.provider === 'oauth2'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api_base'],
+        message: `api_proxy needs api_base for provider ${c.provider}`,
+      });
   });
 
 const tlsOpts = {
