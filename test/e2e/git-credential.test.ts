@@ -6,7 +6,7 @@
  * refreshed on the way; a revoked grant fails git with the diagnosis on stderr.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliOnPath, startAuthorized, type Authorized } from '../helpers/authorized.js';
@@ -29,6 +29,8 @@ function run(cmd: string, args: string[], stdin = '', cwd = home): Promise<Run> 
     const child = execFile(cmd, args, { env, cwd }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
+    // Commands that never read stdin (git config) may be gone before it is written.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(stdin);
   });
 }
@@ -173,6 +175,39 @@ describe('git credential helper', () => {
     );
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/No connection named "nope"/);
+  });
+
+  it('the documented reset keeps a `store` helper from writing the token to ~/.git-credentials', async () => {
+    const doc = readFileSync(resolve(import.meta.dirname, '../../docs/integrations.md'), 'utf8');
+    const reset =
+      /^git config --global (credential\.\S+\.helper) ''\ngit config --global --add (credential\.\S+\.helper) '([^']+)'$/m.exec(
+        doc,
+      );
+    expect(reset?.slice(1)).toEqual([
+      'credential.https://github.com.helper',
+      'credential.https://github.com.helper',
+      '!tokenwarden git-credential --connection gh',
+    ]);
+    const helper = (reset?.[3] ?? '').replace('--connection gh', '--connection sandbox');
+    const key = `credential.${server.url}.helper`;
+    for (const withReset of [false, true]) {
+      const dir = join(home, `store-${String(withReset)}`);
+      mkdirSync(dir);
+      const cfg = join(dir, '.gitconfig');
+      const saved = env;
+      env = { ...env, HOME: dir, GIT_CONFIG_GLOBAL: cfg };
+      try {
+        expect((await run('git', ['config', '--global', 'credential.helper', 'store'], '', dir)).code).toBe(0);
+        if (withReset) expect((await run('git', ['config', '--global', key, ''], '', dir)).code).toBe(0);
+        expect((await run('git', ['config', '--global', '--add', key, helper], '', dir)).code).toBe(0);
+        const ls = await run('git', ['ls-remote', `${server.url}/repo.git`], '', dir);
+        expect(ls.code).toBe(0);
+        // Without the reset git hands the working token to `store` too, which writes it in plain text.
+        expect(existsSync(join(dir, '.git-credentials')), `reset: ${String(withReset)}`).toBe(!withReset);
+      } finally {
+        env = saved;
+      }
+    }
   });
 
   it('a revoked grant: git fails with the diagnosis on stderr; the helper exits 3', async () => {
