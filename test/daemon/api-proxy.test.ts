@@ -7,6 +7,7 @@
  * the token never in a response or log line, size limits, 409 while the grant is dead.
  */
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../../src/cli/serve.js';
 import { jsonLogger } from '../../src/core/logger.js';
@@ -58,6 +59,14 @@ async function upstreamHandler(req: IncomingMessage, res: ServerResponse): Promi
       'set-cookie': 'a=b',
     });
     res.end('echoed in a header');
+  } else if (path === `/base${MSGS}/gzip`) {
+    const z = gzipSync(JSON.stringify({ zipped: 'y'.repeat(3000) }));
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      'content-length': String(z.length),
+    });
+    res.end(z);
   } else if (path === `/base${MSGS}/big`) {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5000' });
     res.end('x'.repeat(5000));
@@ -263,6 +272,14 @@ describe('API proxy', () => {
     expect(res.headers.get('x-echo')).toBeNull();
     expect(res.headers.get('set-cookie')).toBeNull();
     expect(await res.text()).toBe('echoed in a header');
+  });
+
+  it('a compressed answer arrives decoded, without a stale Content-Encoding or Content-Length', async () => {
+    const res = await call(`${MSGS}/gzip`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-encoding')).toBeNull();
+    const body = (await res.json()) as { zipped: string };
+    expect(body.zipped).toHaveLength(3000);
   });
 
   it('size limits: a large request body is 413 before the API is called; a large answer is cut off', async () => {
