@@ -44,7 +44,7 @@ export function gitRequestMatches(req: GitRequest, hosts: string[]): boolean {
 /**
  * The username to answer with: the one git asked about (from `user@host` in the remote URL),
  * else the connection's `git_username`, else what the provider expects with an OAuth token
- * (`x-access-token` for GitHub, `oauth2` otherwise, as GitLab and Gitea expect).
+ * (`x-access-token` for GitHub, `oauth2` otherwise: the name GitLab documents for OAuth tokens).
  */
 export function gitUsername(req: GitRequest, config: ConnectionConfig, provider: ProviderProfile['id']): string {
   return req.get('username') || config.git_username || (provider === 'github' ? 'x-access-token' : 'oauth2');
