@@ -21,6 +21,8 @@ export function exitCodeFor(err: unknown): number {
     case 'TW_KEY':
     case 'TW_NOT_FOUND':
     case 'TW_BAD_INPUT':
+    case 'TW_FORBIDDEN':
+    case 'TW_TOO_LARGE':
       return EXIT.usage;
     default:
       return EXIT.unexpected;

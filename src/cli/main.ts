@@ -40,6 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       code = await fn(...a);
     };
 
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
   program
     .command('init')
     .description('write a starter tokenwarden.yaml, a 32-byte key file and an API key (never overwrites)')
@@ -73,8 +75,38 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('token <conn>')
-    .description('print only a valid access token (usable as msmtp passwordeval)')
-    .action(run(async (conn: string) => (await import('./token.js')).runToken({ ...g(), conn }, processIo)));
+    .description('print only a valid access token (usable as msmtp passwordeval), or a SASL initial response')
+    .option('--format <format>', 'raw (the token), xoauth2 or oauthbearer (base64 SASL initial response)', 'raw')
+    .option('--user <addr>', "SASL login (default: the connection's account)")
+    .option('--host <host>', 'oauthbearer: the server host name to include')
+    .option('--port <port>', 'oauthbearer: the server port to include')
+    .action(
+      run(async (conn: string, o: { format?: string; user?: string; host?: string; port?: string }) =>
+        (await import('./token.js')).runToken({ ...g(), conn, ...o }, processIo),
+      ),
+    );
+
+  program
+    .command('git-credential <operation>')
+    .description(
+      "git credential helper (get/store/erase): answers with a fresh token for the connection's hosts; store and erase do nothing",
+    )
+    .requiredOption('--connection <name>', 'connection whose token is the password')
+    .action(
+      run(async (operation: string, o: { connection: string }) =>
+        (await import('./git-credential.js')).runGitCredential({ ...g(), operation, ...o }, processIo),
+      ),
+    );
+
+  program
+    .command('exec <command> [args...]')
+    .description('run a command with fresh tokens in its environment (put the command after --)')
+    .option('--env <VAR=conn>', 'set VAR to the access token of connection conn (repeatable)', collect)
+    .action(
+      run(async (command: string, args: string[], o: { env?: string[] }) =>
+        (await import('./exec.js')).runExec({ ...g(), command, args, env: o.env ?? [] }, processIo),
+      ),
+    );
 
   program
     .command('status')
@@ -145,7 +177,6 @@ export async function main(argv: string[]): Promise<number> {
       run(async (o: { json?: boolean }) => (await import('./rotate-key.js')).runRotateKey({ ...g(), ...o }, processIo)),
     );
 
-  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   const mail = program.command('mail').description("send and read mail through a mailbox's routes");
   mail
     .command('send <mailbox>')

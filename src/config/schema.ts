@@ -64,6 +64,42 @@ export const channelSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('console') }).describe('Writes to stderr.'),
 ]);
 
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+export const apiProxySchema = z.strictObject({
+  methods: z
+    .array(z.enum(HTTP_METHODS))
+    .min(1)
+    .default(['GET'])
+    .describe('HTTP methods allowed through the proxy (default GET only).'),
+  paths: z
+    .array(
+      z
+        .string()
+        .regex(/^\/[^?#%\\]*$/, { message: 'expected a path starting with / (no query, no percent-encoding)' })
+        .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), {
+          message: 'a path may not contain . or .. segments',
+        }),
+    )
+    .min(1)
+    .describe(
+      "Allowed API paths relative to api_base: a request may use a listed path or anything below it ('/gmail/v1/users/me/messages' allows '/gmail/v1/users/me/messages/ID').",
+    ),
+  max_request_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024)
+    .describe('Largest request body forwarded (bytes).'),
+  max_response_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(50 * 1024 * 1024)
+    .describe('Largest response body passed back (bytes); a longer one is cut off and the connection reset.'),
+  timeout: duration('upstream timeout').default(60_000).describe('Give up on the upstream after this long.'),
+});
+
 export const connectionSchema = z
   .strictObject({
     provider: z.enum(['google', 'microsoft', 'github', 'oidc', 'oauth2']).describe('Provider profile.'),
@@ -88,7 +124,30 @@ export const connectionSchema = z
     device_url: secretUrl.optional().describe('Device authorization endpoint override (RFC 8628).'),
     revoke_url: secretUrl.optional().describe('Revocation endpoint override (RFC 7009).'),
     userinfo_url: secretUrl.optional().describe('Userinfo endpoint override (health probe and account identity).'),
-    api_base: secretUrl.optional().describe('Base URL of the provider API used by the health probe.'),
+    api_base: secretUrl
+      .optional()
+      .describe("Base URL of the provider API, used by the health probe and the API proxy (default: the provider's)."),
+    api_proxy: apiProxySchema
+      .optional()
+      .describe(
+        'Let API-key holders call the provider API through the daemon (`/api/v1/connections/NAME/proxy/PATH`, MCP `api_request`) with the token injected; off unless set.',
+      ),
+    git_hosts: z
+      .array(
+        z.string().regex(/^(https?:\/\/)?[A-Za-z0-9.-]+(:\d+)?$/, {
+          message: 'expected host[:port] (https) or http(s)://host[:port]',
+        }),
+      )
+      .optional()
+      .describe(
+        '`tokenwarden git-credential` answers for these hosts: host[:port] means https; write http://host:port for plain HTTP (default: github.com for provider github, none otherwise).',
+      ),
+    git_username: z
+      .string()
+      .min(1)
+      .regex(/^[^\s]+$/, { message: 'expected a username without spaces' })
+      .optional()
+      .describe('Username `git-credential` answers with (default: x-access-token for GitHub, oauth2 otherwise).'),
     redirect_uri: url
       .optional()
       .describe('Registered redirect URI; loopback http://127.0.0.1:PORT/... enables callback capture.'),
@@ -149,6 +208,12 @@ export const connectionSchema = z
       ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'required for kind service_account' });
     if (c.kind === 'static' && !c.secret)
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'required for kind static' });
+    if (c.api_proxy && !c.api_base && (c.provider === 'oidc' || c.provider === 'oauth2'))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['api_base'],
+        message: `api_proxy needs api_base for provider ${c.provider}`,
+      });
     checkProviderRules(c, ctx);
   })
   .overwrite(withProviderDefaults);
@@ -325,6 +390,7 @@ export type Config = z.output<typeof configSchema>;
 export type ConnectionConfig = z.output<typeof connectionSchema>;
 export type ChannelConfig = z.output<typeof channelSchema>;
 export type MailboxConfig = z.output<typeof mailboxSchema>;
+export type ApiProxyConfig = z.output<typeof apiProxySchema>;
 export type ServerConfig = z.output<typeof serverSchema>;
 export type McpConfig = z.output<typeof mcpSchema>;
 export type EventsConfig = z.output<typeof eventsSchema>;

@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'TW_MAIL'
   | 'TW_UNAUTHORIZED'
   | 'TW_RATE_LIMITED'
+  | 'TW_FORBIDDEN'
+  | 'TW_TOO_LARGE'
   | 'TW_INTERNAL';
 
 export class TokenwardenError extends Error {

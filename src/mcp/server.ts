@@ -2,7 +2,7 @@
  * The Model Context Protocol server (`tokenwarden mcp`): lets an agent ask "can I send mail
  * now, and if not, what is being done?" and get an answer in words plus structured content.
  *
- * Tools: `credential_status`, `request_reauthorization`, `send_email`, `read_email`.
+ * Tools: `credential_status`, `request_reauthorization`, `send_email`, `read_email`, `api_request`.
  * Resources: `tokenwarden://status` and `tokenwarden://connections/{name}`.
  *
  * Rules: access and refresh tokens are never handed to the model (no tool returns one, and
@@ -22,6 +22,7 @@ import { bareAddress, MAX_RECIPIENTS, normaliseMessage, type MailMessage } from 
 import type { ListQuery } from '../mail/routes/types.js';
 import { notifyFlow } from '../reauth/notify.js';
 import type { Warden } from '../warden.js';
+import { apiRequest, apiRequestInput } from './api-request.js';
 import { at, describeConnection, routeFacts, type ConnectionFacts, type RouteFact } from './describe.js';
 import { parseSendRate, recipientsNotAllowed, SendLimiter } from './send-policy.js';
 
@@ -364,6 +365,19 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
           },
         };
       }),
+  );
+
+  server.registerTool(
+    'api_request',
+    {
+      title: 'Call a provider API',
+      description:
+        "Call a connection's provider API (e.g. Gmail REST) with its OAuth token injected by tokenwarden; only the methods and paths " +
+        "the connection's api_proxy config allows. Returns the HTTP status and body; a dead grant is answered with its cause. Tokens are never returned.",
+      inputSchema: apiRequestInput,
+      annotations: { destructiveHint: true, openWorldHint: true },
+    },
+    (a) => run(() => apiRequest(warden, a)),
   );
 
   // -------------------------------------------------------------- resources

@@ -17,6 +17,9 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   TW_REAUTH_REQUIRED: 409,
   TW_CONFLICT: 409,
   TW_RATE_LIMITED: 429,
+  // Refused by configuration (e.g. a method or path outside the API proxy's allow-list).
+  TW_FORBIDDEN: 403,
+  TW_TOO_LARGE: 413,
   TW_INTERNAL: 500,
   TW_CONFIG: 500,
   TW_STORE: 500,

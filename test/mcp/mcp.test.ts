@@ -138,9 +138,10 @@ afterAll(async () => {
 });
 
 describe('tokenwarden mcp', () => {
-  it('lists the four tools and the status resources', async () => {
+  it('lists the tools and the status resources', async () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
+      'api_request',
       'credential_status',
       'read_email',
       'request_reauthorization',

@@ -33,6 +33,8 @@ export interface DovecotPeerOptions {
    */
   introspectionUrl?: string;
   usernameAttribute?: string;
+  /** Also offer OAUTHBEARER (RFC 7628) beside XOAUTH2 (needs `introspectionUrl`). */
+  oauthbearer?: boolean;
 }
 
 export interface DovecotPeer {
@@ -118,7 +120,7 @@ export async function startDovecot(opts: DovecotPeerOptions = {}): Promise<Dovec
     'disable_plaintext_auth = no',
     // Failed logins answer at once (default 2 s) so auth-failure tests stay fast.
     'auth_failure_delay = 0',
-    `auth_mechanisms = plain login${opts.introspectionUrl ? ' xoauth2' : ''}`,
+    `auth_mechanisms = plain login${opts.introspectionUrl ? ' xoauth2' : ''}${opts.introspectionUrl && opts.oauthbearer ? ' oauthbearer' : ''}`,
     `mail_location = maildir:${mailRoot}/%u/Maildir`,
     `first_valid_uid = ${Math.min(mailUid, 1)}`,
     ...(isRoot
@@ -161,7 +163,13 @@ export async function startDovecot(opts: DovecotPeerOptions = {}): Promise<Dovec
       ].join('\n'),
       { mode: 0o644 },
     );
-    lines.push('passdb {', '  driver = oauth2', '  mechanisms = xoauth2', `  args = ${join(dir, 'oauth2.conf')}`, '}');
+    lines.push(
+      'passdb {',
+      '  driver = oauth2',
+      `  mechanisms = xoauth2${opts.oauthbearer ? ' oauthbearer' : ''}`,
+      `  args = ${join(dir, 'oauth2.conf')}`,
+      '}',
+    );
   }
   lines.push('userdb {', '  driver = static', `  args = uid=${mailUid} gid=${mailGid} home=${mailRoot}/%u`, '}');
   const conf = join(dir, 'dovecot.conf');

@@ -13,6 +13,8 @@ describe('statusForCode', () => {
     ['TW_REAUTH_REQUIRED', 409],
     ['TW_CONFLICT', 409],
     ['TW_RATE_LIMITED', 429],
+    ['TW_FORBIDDEN', 403],
+    ['TW_TOO_LARGE', 413],
     ['TW_INTERNAL', 500],
     ['TW_CONFIG', 500],
     ['TW_STORE', 500],

@@ -14,6 +14,7 @@ import { mountEvents } from './events.js';
 import { mountFlows } from './flows.js';
 import { mountLoginLink } from './login-link.js';
 import { mountMailboxes } from './mailboxes.js';
+import { mountProxy } from './proxy.js';
 
 /** Largest request body accepted (mail with attachments, base64). */
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -36,6 +37,7 @@ export function mountApi(app: Hono, ctx: ServerContext, opts: { budget?: Failure
   mountEvents(api, ctx);
   mountMailboxes(api, ctx);
   mountLoginLink(api, ctx);
+  mountProxy(api, ctx);
   api.all('*', (c) => errorResponse(c, new NotFoundError(`No API route ${c.req.method} ${c.req.path}.`)));
   app.route('/api/v1', api);
 }
