@@ -22,7 +22,7 @@ channels:
   console: { type: console }              # prints re-authorization requests on stderr
   # me: { type: telegram, bot_token: "\${TELEGRAM_BOT_TOKEN}", chat_id: 123456789, allow_from: [123456789] }
 
-connections: {}                           # uncomment and fill in (drop the {}):
+connections:
   # gmail:
   #   provider: google
   #   client_id: "\${GOOGLE_CLIENT_ID}"
