@@ -7,6 +7,20 @@ import type { DiagnosedCause } from './errors.js';
 export type ConnectionState =
   'unauthorized' | 'healthy' | 'refreshing' | 'degraded' | 'expiring' | 'reauth_required' | 'awaiting_human';
 
+/**
+ * A connection in one of these states cannot get a token until a human acts: its grant died
+ * (`reauth_required`, `awaiting_human` once asked) or was never given (`unauthorized`). The one
+ * definition every face and engine uses.
+ */
+export function needsHuman(state: ConnectionState): boolean {
+  return state === 'reauth_required' || state === 'awaiting_human' || state === 'unauthorized';
+}
+
+/** A grant that existed and died (as opposed to one never given): {@link needsHuman} less `unauthorized`. */
+export function grantDied(state: ConnectionState): boolean {
+  return state === 'reauth_required' || state === 'awaiting_human';
+}
+
 export const CONNECTION_STATES: readonly ConnectionState[] = [
   'unauthorized',
   'healthy',

@@ -5,14 +5,13 @@
 import type { Clock } from '../core/clock.js';
 import { ReauthRequiredError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { ConnectionState, EventSink, NewEvent, TokenSource } from '../core/types.js';
+import { needsHuman, type ConnectionState, type EventSink, type NewEvent, type TokenSource } from '../core/types.js';
 import type { CircuitOptions, CircuitSnapshot, CircuitTransition } from './circuit.js';
 import { CircuitBreaker } from './circuit.js';
 import type { RouteError } from './errors.js';
 import type { ReadRoute, RouteKind, SendRoute } from './routes/types.js';
 
 /** Connection states in which a token cannot be had until a human acts. */
-const NEEDS_HUMAN: ReadonlySet<ConnectionState> = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
 const CONN_REASON = 'connection ';
 
 export type Direction = 'send' | 'read';
@@ -79,8 +78,8 @@ export class RouteSlot<R extends SendRoute | ReadRoute> {
       return;
     }
     const wasWaiting = this.waiting;
-    this.waiting = state !== null && NEEDS_HUMAN.has(state);
-    if (state && NEEDS_HUMAN.has(state)) {
+    this.waiting = state !== null && needsHuman(state);
+    if (state && needsHuman(state)) {
       await this.onTransition(this.circuit.forceOpen(`${CONN_REASON}${state}`), `connection "${conn}" is ${state}`);
     } else if (
       state &&

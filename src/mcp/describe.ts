@@ -7,7 +7,7 @@
 import type { Config } from '../config/schema.js';
 import { formatDuration } from '../core/duration.js';
 import { channelNames, type DiagnosedCause } from '../core/errors.js';
-import type { ConnectionState } from '../core/types.js';
+import { needsHuman, type ConnectionState } from '../core/types.js';
 import type { RouteHealth } from '../mail/route-slot.js';
 import type { LearnedView } from '../keeper/learned.js';
 import { causeLine } from '../providers/causes.js';
@@ -61,8 +61,6 @@ export interface ConnectionFacts {
   sentence: string;
 }
 
-const NEEDS_HUMAN: ReadonlySet<ConnectionState> = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
-
 export const iso = (t: number | null | undefined): string | null =>
   t === null || t === undefined ? null : new Date(t).toISOString();
 
@@ -84,7 +82,7 @@ export function routeFacts(
   return health
     .map((h) => {
       const connState = h.connection ? states.get(h.connection) : undefined;
-      const deadConn = connState !== undefined && NEEDS_HUMAN.has(connState);
+      const deadConn = connState !== undefined && needsHuman(connState);
       const open = h.circuit.state === 'open';
       const usable = !deadConn && !open;
       const fact: RouteFact = {
@@ -126,7 +124,7 @@ export function describeConnection(
   },
 ): ConnectionFacts {
   const { now } = o;
-  const needsHuman = NEEDS_HUMAN.has(s.state);
+  const waitsForHuman = needsHuman(s.state);
   const label = `${s.name} (${o.displayName}${s.account ? `, ${s.account}` : ''})`;
   const stillWorks: string[] = [];
   const unavailable: string[] = [];
@@ -138,7 +136,7 @@ export function describeConnection(
     const first = rs[0] as RouteFact;
     if (!rs.some((r) => r.connection === s.name)) continue;
     const what = `${verb(first.direction)} mail from mailbox ${first.mailbox}`;
-    const alt = rs.find((r) => r.usable && (!needsHuman || r.connection !== s.name));
+    const alt = rs.find((r) => r.usable && (!waitsForHuman || r.connection !== s.name));
     if (alt) stillWorks.push(`${what} through ${routeLabel(alt)}${alt.connection !== s.name ? ' as a fallback' : ''}`);
     else unavailable.push(`${what} (no other ${first.direction} route works)`);
   }
@@ -215,9 +213,9 @@ export function describeConnection(
   if (stillWorks.length) parts.push(`Still works: ${stillWorks.join('; ')}.`);
   if (unavailable.length)
     parts.push(
-      `Unavailable until ${s.name} is ${needsHuman ? 're-authorized' : 'healthy'}: ${unavailable.join('; ')}.`,
+      `Unavailable until ${s.name} is ${waitsForHuman ? 're-authorized' : 'healthy'}: ${unavailable.join('; ')}.`,
     );
-  if (needsHuman && f)
+  if (waitsForHuman && f)
     next = `Wait for the human (or call credential_status again later); do not ask again before ${at(f.expiresAt, now)}.`;
 
   return {
@@ -226,7 +224,7 @@ export function describeConnection(
     kind: s.kind,
     state: s.state,
     account: s.account,
-    serving: !needsHuman,
+    serving: !waitsForHuman,
     access_expires_at: iso(s.accessExpiresAt),
     refresh_expires_at: iso(s.refreshExpiresAt),
     renewal_planned_at: iso(s.plannedRenewalAt),
@@ -235,7 +233,7 @@ export function describeConnection(
       : null,
     last_refresh_at: iso(s.lastRefreshAt),
     cause: s.cause,
-    since: needsHuman ? iso(o.deadSince) : null,
+    since: waitsForHuman ? iso(o.deadSince) : null,
     asked,
     still_works: stillWorks,
     unavailable,

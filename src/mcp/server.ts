@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { ReauthRequiredError, TokenwardenError, TransientError, channelNames } from '../core/errors.js';
 import { redact } from '../core/logger.js';
-import type { ConnectionState } from '../core/types.js';
+import { grantDied, type ConnectionState } from '../core/types.js';
 import { bareAddress, MAX_RECIPIENTS, normaliseMessage, type MailMessage } from '../mail/message.js';
 import type { ListQuery } from '../mail/routes/types.js';
 import { notifyFlow } from '../reauth/notify.js';
@@ -62,7 +62,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
     const routes = await mailRoutes(states);
     return Promise.all(
       list.map(async (s) => {
-        const deadSince = ['reauth_required', 'awaiting_human'].includes(s.state)
+        const deadSince = grantDied(s.state)
           ? ((await warden.store.listEvents({ connection: s.name, newestFirst: true, limit: 50 })).find(
               (e) => e.type === 'reauth_required',
             )?.at ?? null)

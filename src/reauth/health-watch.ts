@@ -21,7 +21,7 @@ import type { Channel, ChannelMessage } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { TokenwardenError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
-import type { WardenEvent } from '../core/types.js';
+import { grantDied, type WardenEvent } from '../core/types.js';
 import type { MailService } from '../mail/index.js';
 import type { Warden } from '../warden.js';
 
@@ -52,7 +52,6 @@ export interface HealthWatchOptions {
   concurrency?: number;
 }
 
-const DEAD = new Set(['reauth_required', 'awaiting_human']);
 const watches = new WeakMap<Warden, HealthWatch>();
 
 /** The health watch running on this warden (the daemon's), if any. */
@@ -202,7 +201,7 @@ export class HealthWatch {
     const { store, keeper } = this.warden;
     const row = await store.getConnection(name);
     // Dead since an earlier run: the config may carry a new secret now; try it again.
-    if (row && DEAD.has(row.state))
+    if (row && grantDied(row.state))
       await store.updateConnection(name, { state: 'unauthorized', cause: null }, { now: this.clock.now() });
     try {
       await keeper.forceRefresh(name);

@@ -24,7 +24,7 @@ import type { Clock } from '../core/clock.js';
 import { formatDuration } from '../core/duration.js';
 import { InputError, NotFoundError, TokenwardenError, channelNames, type DiagnosedCause } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
-import type { WardenEvent } from '../core/types.js';
+import { needsHuman, type WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { ConnectionRecord, FlowKind, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
@@ -39,7 +39,6 @@ import type { Orchestrator, ReauthRequest } from './types.js';
 const NEARLY_EXPIRED_MS = 60_000;
 /** At most one fresh link per connection this often after a link was closed for refused codes. */
 const REFUSED_REPLACEMENT_INTERVAL_MS = 10 * 60_000;
-const DEAD_STATES = new Set(['reauth_required', 'awaiting_human', 'unauthorized']);
 /** A refused answer is recorded in at most this many characters (its text can come from outside). */
 const REJECTION_MESSAGE_CHARS = 500;
 
@@ -341,7 +340,7 @@ export class ReauthOrchestrator implements Orchestrator {
     });
     const row = await this.warden.store.getConnection(old.connection);
     // Healed by another answer since this link was sent: nothing to re-send.
-    if (row?.grantedAt != null && row.grantedAt >= old.createdAt && !DEAD_STATES.has(row.state))
+    if (row?.grantedAt != null && row.grantedAt >= old.createdAt && !needsHuman(row.state))
       return new FreshLinkSentError(`${why} Nothing more to do: ${old.connection} is healthy.`, null, cause);
     const targets = [...new Set([...old.askedVia, ...(this.channels.has(via) ? [via] : [])])];
     const fresh = await this.requestReauth(old.connection, {
@@ -427,7 +426,7 @@ export class ReauthOrchestrator implements Orchestrator {
     if (!row) return null;
     // Only user grants are healed by a human in a browser; rejected secrets are fixed in the config.
     if (this.warden.connections.get(connection)?.config.kind !== 'oauth') return null;
-    if (DEAD_STATES.has(row.state)) return row.state === 'unauthorized' && !row.grantedAt ? null : 'dead';
+    if (needsHuman(row.state)) return row.state === 'unauthorized' && !row.grantedAt ? null : 'dead';
     const at = this.renewalAt(connection, row);
     return at !== null && now >= at ? 'predicted' : null;
   }
