@@ -93,7 +93,25 @@ export class Keeper implements TokenSource {
         expiresAt: this.cache.expiresAt(slot),
         state: 'healthy',
       });
-    return this.singleFlight(name, () => this.obtain(name, false));
+    return this.singleFlight(name, () => this.obtain(name, false)).catch((err: unknown) =>
+      this.servedFromMemory(name, err),
+    );
+  }
+
+  /**
+   * The store or the provider is unavailable (a transient failure): an unexpired copy held in
+   * memory — even one a change notification asked to re-check — still serves, marked degraded.
+   */
+  private servedFromMemory(name: string, err: unknown): AccessTokenInfo {
+    if (!(err instanceof TransientError)) throw err;
+    const slot = this.cache.usable(this.slotOf(name), this.deps.clock.now());
+    if (slot < 0) throw err;
+    return {
+      accessToken: this.cache.token(slot),
+      tokenType: this.cache.tokenType(slot),
+      expiresAt: this.cache.expiresAt(slot),
+      state: 'degraded',
+    };
   }
 
   /** Refresh now even if the token is fresh (used by `fetch` after a 401, and by the scheduler). */
@@ -108,7 +126,7 @@ export class Keeper implements TokenSource {
    */
   private watchStore(): void {
     if (this.unwatch || !this.deps.store.onConnectionChanged) return;
-    this.unwatch = this.deps.store.onConnectionChanged((name) => this.forget(name));
+    this.unwatch = this.deps.store.onConnectionChanged((name) => this.cache.markStale(this.slotOf(name)));
   }
 
   /** The connection's slot in the token cache (its config index), or -1 for a name not configured. */

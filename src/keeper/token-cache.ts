@@ -46,6 +46,21 @@ export class TokenCache {
     this.times[2 * slot + 1] = refreshAt ?? NaN;
   }
 
+  /**
+   * Another process changed the connection: the copy is re-checked against the store before it
+   * is served again, but kept — if the store cannot be reached, an unexpired copy still serves.
+   */
+  markStale(slot: number): void {
+    if (slot >= 0 && slot < this.tokens.length && this.tokens[slot]) this.times[2 * slot + 1] = -Infinity;
+  }
+
+  /** `slot` if it holds a token (fresh or stale) not yet past its expiry less `skewMs` at `now`, else -1. */
+  usable(slot: number, now: number, skewMs = 1_000): number {
+    if (!this.tokens[slot]) return -1;
+    const expiresAt = this.times[2 * slot] as number;
+    return Number.isNaN(expiresAt) || now < expiresAt - skewMs ? slot : -1;
+  }
+
   delete(slot: number): void {
     if (slot >= 0 && slot < this.tokens.length) this.tokens[slot] = null;
   }

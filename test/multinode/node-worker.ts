@@ -24,6 +24,7 @@ type Request =
   | { id: number; op: 'complete'; t: number; input: string }
   | { id: number; op: 'lease'; t: number; key: string; ttlMs: number }
   | { id: number; op: 'refreshes'; t: number }
+  | { id: number; op: 'settle'; t: number }
   | { id: number; op: 'exit'; t: number };
 
 async function handle(req: Request): Promise<unknown> {
@@ -41,6 +42,10 @@ async function handle(req: Request): Promise<unknown> {
       return warden.store.acquireLease(req.key, owner, req.ttlMs, req.t);
     case 'refreshes':
       return warden.keeper.refreshCount;
+    case 'settle':
+      // Report (and act on) every change committed so far, as a caller about to rely on its cache.
+      await warden.store.catchUpChanges?.();
+      return null;
     case 'exit':
       await warden.close();
       setImmediate(() => process.exit(0));

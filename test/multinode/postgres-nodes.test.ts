@@ -126,6 +126,10 @@ describe('nodes sharing a PostgreSQL store', () => {
   it('keeps serving unexpired tokens from memory while PostgreSQL is down', async () => {
     // Needs the server process itself (an owned cluster, not TOKENWARDEN_TEST_PG_URL).
     if (!pgPeer.owned) return;
+    // The previous refresh's change notifications may still be on their way: a node that caches
+    // first and hears of that (older) change afterwards drops its copy. Take every change in, then cache.
+    await Promise.all(nodes.map((n) => n.call<string>({ op: 'token', t, conn: 'sandbox' })));
+    await Promise.all(nodes.map((n) => n.call({ op: 'settle', t })));
     const cached = await Promise.all(nodes.map((n) => n.call<string>({ op: 'token', t, conn: 'sandbox' })));
     await pgPeer.stopServer();
     try {
