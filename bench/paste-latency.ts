@@ -1,5 +1,5 @@
 /**
- * Paste-to-stored latency (issue "Human-assisted re-authorization" benchmark): from the human's
+ * Paste-to-stored latency of human-assisted re-authorization: from the human's
  * chat message reaching the Bot API server to the new tokens committed in the store, over
  * real peers on loopback (oidc-provider, a long-polling Telegram Bot API server) and the real
  * daemon (`startDaemon`: Telegram long poll → orchestrator → code exchange → SQLite commit).
