@@ -164,7 +164,7 @@ console.log(
 );
 console.log(`| getUpdates every 2 s | ${iv.n} | ${f(iv.p50)} | ${f(iv.p99)} | ${f(iv.max)} |`);
 console.log(
-  `target p99 <= 50 ms: ${lp.p99 <= 50 ? 'met' : 'missed'} end to end; ${own.p99 <= 50 ? 'met' : 'missed'} excluding the provider's RTT (DESIGN 4.4)`,
+  `target p99 <= 50 ms: ${lp.p99 <= 50 ? 'met' : 'missed'} end to end; ${own.p99 <= 50 ? 'met' : 'missed'} excluding the provider's RTT`,
 );
 
 await daemon.close();
