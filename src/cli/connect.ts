@@ -205,8 +205,8 @@ function announce(flow: FlowRecord, o: ConnectOptions, io: Io, c: AnnounceContex
 }
 
 async function printQr(url: string): Promise<void> {
-  const qr = (await import('qrcode-terminal')).default;
-  qr.generate(url, { small: true }, (s: string) => process.stderr.write(s + '\n'));
+  const qr = await (await import('./terminal-qr.js')).terminalQr(url);
+  if (qr) process.stderr.write(qr + '\n');
 }
 
 function report(outcome: Outcome, o: ConnectOptions, io: Io): number {
