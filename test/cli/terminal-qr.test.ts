@@ -25,7 +25,7 @@ function readBack(drawing: string, size: number): boolean[][] {
     for (let x = -1; x <= size; x++) {
       const cell = halves[line[x + 1] ?? ''];
       if (!cell) throw new Error(`unexpected character at module ${x},${y}: ${JSON.stringify(line[x + 1])}`);
-      row.push(cell[(y + 1) % 2]);
+      row.push(cell[(y + 1) % 2] === true);
     }
     rows.push(row);
   }
