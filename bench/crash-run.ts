@@ -1,5 +1,5 @@
 /**
- * Crash safety (issue 8 §3), shared by bench/crash.ts (full counts) and
+ * Crash safety, shared by bench/crash.ts (full counts) and
  * test/stress/crash.test.ts (a few kills): child processes (bench/crash-worker.ts) refresh with
  * rotation, complete flows and deliver the outbox on one SQLite store against a real
  * oidc-provider and SMTP server; each is killed with SIGKILL at a random instant, then the

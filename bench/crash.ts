@@ -1,5 +1,5 @@
 /**
- * Crash safety (issue 8 §3): ≥ 500 kill -9 at random instants during refresh with rotation,
+ * Crash safety: ≥ 500 kill -9 at random instants during refresh with rotation,
  * flow completion and outbox delivery (see bench/crash-run.ts for what is checked).
  *
  *   npx tsx bench/crash.ts [refreshKills=250] [flowKills=125] [mailKills=125]

@@ -1,5 +1,5 @@
 /**
- * Fault injection (issue 8 §2): every fault mode of test/peers/fault-proxy.ts between
+ * Fault injection: every fault mode of test/peers/fault-proxy.ts between
  * tokenwarden and oidc-provider (see bench/fault-run.ts for what is counted).
  *
  *   npx tsx bench/fault-injection.ts [faultMinutes=10]

@@ -1,5 +1,5 @@
 /**
- * Fault injection (issue 8 §2), shared by bench/fault-injection.ts and
+ * Fault injection, shared by bench/fault-injection.ts and
  * test/stress/fault-injection.test.ts: the fault proxy (test/peers/fault-proxy.ts) sits between
  * tokenwarden's token requests and a real oidc-provider with rotation. For each fault mode a
  * fresh warden is authorized, the fault is switched on for `faultMs` of simulated time while a

@@ -1,5 +1,5 @@
 /**
- * HTTP token route under load (issue 5 benchmark): `POST /api/v1/connections/:name/token`
+ * HTTP token route under load: `POST /api/v1/connections/:name/token`
  * (bearer check in constant time, warden lookup, JSON with the token) against a bare route of
  * the same server in the same run (`POST /bench/bare`, same Authorization header, no work),
  * on loopback with autocannon in a separate process so it does not share the server's event loop.

@@ -1,5 +1,5 @@
 /**
- * Mail benchmarks (issue 4, "Benchmarks"), all on loopback against the test peers, with a real
+ * Mail benchmarks, all on loopback against the test peers, with a real
  * SQLite store (`openStore`, generated key):
  *
  *   failover    OAuth route fails (Gmail fake answers 401 / TokenSource throws

@@ -1,5 +1,5 @@
 /**
- * Multi-node scale (issue 6 benchmark): N connections (default 100,000) shared by 4 node
+ * Multi-node scale: N connections (default 100,000) shared by 4 node
  * processes on one PostgreSQL, against a fast local token endpoint that rotates refresh tokens
  * and refuses a reused one (invalid_grant). Side by side: one node on SQLite.
  *

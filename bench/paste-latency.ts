@@ -1,5 +1,5 @@
 /**
- * Paste-to-stored latency (issue "Human-assisted re-authorization" benchmark): from the human's
+ * Paste-to-stored latency of human-assisted re-authorization: from the human's
  * chat message reaching the Bot API server to the new tokens committed in the store, over
  * real peers on loopback (oidc-provider, a long-polling Telegram Bot API server) and the real
  * daemon (`startDaemon`: Telegram long poll → orchestrator → code exchange → SQLite commit).
@@ -164,7 +164,7 @@ console.log(
 );
 console.log(`| getUpdates every 2 s | ${iv.n} | ${f(iv.p50)} | ${f(iv.p99)} | ${f(iv.max)} |`);
 console.log(
-  `target p99 <= 50 ms: ${lp.p99 <= 50 ? 'met' : 'missed'} end to end; ${own.p99 <= 50 ? 'met' : 'missed'} excluding the provider's RTT (DESIGN 4.4)`,
+  `target p99 <= 50 ms: ${lp.p99 <= 50 ? 'met' : 'missed'} end to end; ${own.p99 <= 50 ? 'met' : 'missed'} excluding the provider's RTT`,
 );
 
 await daemon.close();

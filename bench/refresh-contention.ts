@@ -1,5 +1,5 @@
 /**
- * Refresh contention (issue "Core" benchmark): 8 processes share one SQLite store and hit the
+ * Refresh contention: 8 processes share one SQLite store and hit the
  * same access-token expiry, over many cycles, against oidc-provider with refresh-token
  * rotation. Side by side: 8 google-auth-library OAuth2Client instances given the same refresh
  * token. Reports token-endpoint requests per expiry (target 1) and invalid_grant count (target 0).

@@ -1,5 +1,5 @@
 /**
- * Scale (issue 8 §1): N connections (default 100,000) on one SQLite node against a fast local
+ * Scale: N connections (default 100,000) on one SQLite node against a fast local
  * token endpoint with refresh-token rotation (test/peers/fast-token-endpoint.ts, in its own
  * process), with a FakeClock compressing hours of token lifetimes into minutes.
  *

@@ -1,7 +1,7 @@
 /**
  * Telegram: the two-way channel. Sends links with the Bot API and receives the human's paste
  * through a long-polling `getUpdates` loop, so a paste reaches the handler within
- * milliseconds of arriving at Telegram (DESIGN section 4.4: long poll, never interval polling).
+ * milliseconds of arriving at Telegram (long poll, never interval polling).
  *
  * Only one process may poll a bot: a second concurrent `getUpdates` gets 409 Conflict. This
  * loop reports that once, stays passive and retries after a long pause instead of fighting;

@@ -1,5 +1,5 @@
 /**
- * Channels reach the human (DESIGN section 2). One-way channels only send; two-way channels
+ * Channels reach the human. One-way channels only send; two-way channels
  * (`telegram`) also carry the human's paste back to a {@link PasteHandler}.
  *
  * A message carries links and user codes only: never an access or refresh token.

@@ -18,7 +18,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { Channel } from '../channels/types.js';
 import { formatDuration } from '../core/duration.js';
-import { ProviderError, TokenwardenError, TransientError, UsageError } from '../core/errors.js';
+import { ProviderError, TokenwardenError, TransientError, UsageError, type DiagnosedCause } from '../core/errors.js';
 import type { WardenEvent } from '../core/types.js';
 import type { CompletedFlow } from '../reauth/flows.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../reauth/orchestrator.js';
@@ -43,7 +43,15 @@ export interface ConnectOptions {
 const WATCH_MS = 400;
 
 type Outcome =
-  | { type: 'authorized'; connection: string; account: string | null; flowId: string; via: string }
+  | {
+      type: 'authorized';
+      connection: string;
+      account: string | null;
+      flowId: string;
+      via: string;
+      /** Something the human must know now (no refresh token came back), from the completion or the row. */
+      warning: DiagnosedCause | null;
+    }
   | { type: 'expired'; flow: FlowRecord }
   | { type: 'failed'; message: string; code: number };
 
@@ -205,8 +213,8 @@ function announce(flow: FlowRecord, o: ConnectOptions, io: Io, c: AnnounceContex
 }
 
 async function printQr(url: string): Promise<void> {
-  const qr = (await import('qrcode-terminal')).default;
-  qr.generate(url, { small: true }, (s: string) => process.stderr.write(s + '\n'));
+  const qr = await (await import('./terminal-qr.js')).terminalQr(url);
+  if (qr) process.stderr.write(qr + '\n');
 }
 
 function report(outcome: Outcome, o: ConnectOptions, io: Io): number {
@@ -220,9 +228,12 @@ function report(outcome: Outcome, o: ConnectOptions, io: Io): number {
               account: outcome.account,
               flow_id: outcome.flowId,
               via: outcome.via,
+              ...(outcome.warning ? { warning: outcome.warning } : {}),
             })
           : `\nAuthorized "${outcome.connection}"${outcome.account ? ` as ${outcome.account}` : ''} (${outcome.via}). Tokens stored; \`tokenwarden token ${outcome.connection}\` works now.\n`,
       );
+      // As `complete` says it: this grant dies with its access token.
+      if (outcome.warning) io.err(`Warning: ${outcome.warning.summary} Fix: ${outcome.warning.fix}\n`);
       return EXIT.ok;
     case 'expired': {
       const f = outcome.flow;
@@ -335,6 +346,7 @@ async function waitForOutcome(
     account: d.account,
     flowId: d.flowId,
     via,
+    warning: d.warning ?? null,
   });
   const contenders: Array<Promise<Outcome>> = [];
   // Taken here: loopback, stdin.
@@ -353,6 +365,8 @@ async function waitForOutcome(
             account: row?.account ?? null,
             flowId: typeof e.data?.['flowId'] === 'string' ? e.data['flowId'] : current.id,
             via: typeof e.data?.['via'] === 'string' ? e.data['via'] : 'another path',
+            // Right after a completion, a cause on the row is its warning.
+            warning: row?.cause ?? null,
           }),
         );
       };
@@ -401,6 +415,7 @@ async function waitForOutcome(
             account: row?.account ?? null,
             flowId: f.id,
             via: f.outcome?.replace(/^completed via /, '') ?? 'another process',
+            warning: row?.cause ?? null,
           };
         }
         if (f.status === 'open') {

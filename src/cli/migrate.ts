@@ -1,6 +1,6 @@
 /**
  * `tokenwarden migrate --from <store> --to <store> [--force]`: move a store between SQLite and
- * PostgreSQL (DESIGN section 9). The key comes from `--key` or the config's `key:`; relative
+ * PostgreSQL. The key comes from `--key` or the config's `key:`; relative
  * `sqlite:` paths resolve against the config's folder (or the current one with `--key`).
  * Secrets are copied sealed, never opened on the way.
  */

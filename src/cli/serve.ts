@@ -1,6 +1,6 @@
 /**
  * `tokenwarden serve`: the long-running daemon. Starts, in this order, so that nothing is
- * sent before its answer can be captured (DESIGN section 4.1):
+ * sent before its answer can be captured:
  *
  * 1. the warden (store, keeper, flows) and the channels from config;
  * 2. the HTTP server (`/healthz`, `/oauth/callback`, API, dashboard, metrics);

@@ -6,7 +6,7 @@ import { ConfigError } from '../core/errors.js';
 import { checkEndpointUrl } from '../oauth/endpoint-policy.js';
 import { findConfigPath, loadConfigFile, parseConfig } from './load.js';
 
-const designExample = `
+const fullExample = `
 store: sqlite:.tokenwarden/state.db
 key: file:.tokenwarden/key
 server: { listen: 127.0.0.1:7465, public_url: https://agent.example.com }
@@ -50,8 +50,8 @@ function write(text: string): string {
 }
 
 describe('config loading', () => {
-  it('accepts the DESIGN section 7 example and expands ${VAR}', () => {
-    const { config, baseDir } = loadConfigFile(write(designExample), env);
+  it('accepts a full example (connections, channels, mailboxes) and expands ${VAR}', () => {
+    const { config, baseDir } = loadConfigFile(write(fullExample), env);
     expect(config.connections['gmail']?.client_id).toBe('cid');
     expect(config.connections['gmail']?.reauth_lead).toBe(86_400_000);
     expect(config.channels['ops']).toMatchObject({ type: 'telegram', bot_token: '123:abc' });

@@ -1,5 +1,5 @@
 /**
- * Finding, reading, expanding and validating `tokenwarden.yaml` (DESIGN section 7).
+ * Finding, reading, expanding and validating `tokenwarden.yaml`.
  * Errors name the key path and say what is expected; unknown keys are errors; nothing is
  * read at import time.
  */

@@ -1,5 +1,5 @@
 /**
- * The `tokenwarden.yaml` schema (DESIGN section 7). Every key carries a description; the
+ * The `tokenwarden.yaml` schema. Every key carries a description; the
  * docs page docs/configuration.md is generated from them. Unknown keys are errors.
  */
 import { z } from 'zod';

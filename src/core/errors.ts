@@ -1,5 +1,5 @@
 /**
- * Errors by how the caller must react (STYLE: few classes, stable `code`, ES2022 `cause`).
+ * Errors by how the caller must react: few classes, a stable `code`, the ES2022 `cause`.
  *
  * - {@link ReauthRequiredError}: permanent until a human acts.
  * - {@link TransientError}: the provider or network is unavailable; retry later.

@@ -1,5 +1,5 @@
 /**
- * Pure refresh decisions (DESIGN section 5). No I/O: the keeper feeds in facts and acts on
+ * Pure refresh decisions. No I/O: the keeper feeds in facts and acts on
  * the returned decision values.
  */
 

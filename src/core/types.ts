@@ -1,9 +1,9 @@
 /**
- * Shared domain types (contract names from DESIGN section 2 and 3). Pure data, no I/O.
+ * Shared domain types. Pure data, no I/O.
  */
 import type { DiagnosedCause } from './errors.js';
 
-/** DESIGN section 3 lifecycle. */
+/** Where a connection is in its lifecycle (what status, the API and metrics report). */
 export type ConnectionState =
   'unauthorized' | 'healthy' | 'refreshing' | 'degraded' | 'expiring' | 'reauth_required' | 'awaiting_human';
 

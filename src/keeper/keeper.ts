@@ -1,5 +1,5 @@
 /**
- * The refresh engine (DESIGN section 5): proactive refresh, single-flight inside the process
+ * The refresh engine (the path of a token request: docs/architecture.md): proactive refresh, single-flight inside the process
  * (one in-flight promise per connection) and across processes/hosts (a lease on the store row,
  * re-read after taking it), rotation-safe (a rotated refresh token is persisted before the
  * access token is returned; an absent one never overwrites a stored one), and failure

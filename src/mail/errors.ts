@@ -1,6 +1,6 @@
 /**
- * How a route failure must be handled, decided once at the route boundary (STYLE: errors by
- * how the caller must react).
+ * How a route failure must be handled, decided once at the route boundary (errors are classed
+ * by how the caller must react).
  *
  * - `auth`: the credential behind the route is not accepted (HTTP 401/403-auth, SMTP 535/534,
  *   IMAP AUTHENTICATIONFAILED, or the TokenSource said a human must re-authorize). Opens the

@@ -1,4 +1,4 @@
-/** Mail: durable outbox, route failover with circuits, read fallback (DESIGN section 8). */
+/** Mail: durable outbox, route failover with circuits, read fallback. */
 export { createMailService } from './service.js';
 export type { MailService, MailServiceDeps, MailServiceOptions, MailboxStatus } from './service.js';
 export type { Mailbox, SendResult, ListResult } from './mailbox.js';

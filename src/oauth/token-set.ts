@@ -24,7 +24,7 @@ function canonicalType(t: string | undefined): string {
 /**
  * `expires_in` → `expiresAt` (by `now`, the injected clock); GitHub's `refresh_token_expires_in`
  * → `refreshExpiresAt`; an absent refresh token stays undefined (the keeper never overwrites a
- * stored one with nothing, DESIGN §5).
+ * stored one with nothing).
  */
 export function toTokenSet(body: Record<string, unknown>, now: number): TokenSet {
   const accessToken = str(body['access_token']);

@@ -1,5 +1,5 @@
 /**
- * The one place where lower-layer failures become tokenwarden errors (STYLE: translate once at
+ * The one place where lower-layer failures become tokenwarden errors (translated once, at
  * the boundary). Whether the caller retries or asks a human depends only on this:
  *
  * - the provider answered with an OAuth error body (RFC 6749 §5.2, RFC 8628 §3.5, RFC 7009 §2.2.1)

@@ -1,5 +1,5 @@
 /**
- * Provider profiles (DESIGN §2): `resolveProfile(conn)` picks the built-in profile and applies
+ * Provider profiles (adding one: docs/architecture.md, "Where to add"): `resolveProfile(conn)` picks the built-in profile and applies
  * the connection's endpoint overrides (`auth_url`, `token_url`, `device_url`, `revoke_url`,
  * `userinfo_url`, `api_base`, `issuer`) so tests and self-hosted servers can stand in.
  */

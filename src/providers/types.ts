@@ -1,5 +1,5 @@
 /**
- * Provider profiles as data (DESIGN section 2): endpoints, flows, rotation, lifetime rules,
+ * Provider profiles as data: endpoints, flows, rotation, lifetime rules,
  * device-flow scope rules, health probe, error reading. Built in: google, microsoft, github,
  * oidc (discovery), oauth2 (explicit endpoints). See providers/index.ts `resolveProfile`.
  */

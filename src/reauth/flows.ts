@@ -1,5 +1,5 @@
 /**
- * Human-assisted flows (DESIGN section 4): open one (device code where the provider and scopes
+ * Human-assisted flows (the path of a paste: docs/architecture.md): open one (device code where the provider and scopes
  * allow it, else authorization code + PKCE S256 with a single-use state), persist it before
  * any link leaves, and complete it the instant the human's answer arrives — from any process,
  * since flows live in the store.

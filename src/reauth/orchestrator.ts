@@ -1,5 +1,5 @@
 /**
- * The re-auth orchestrator (DESIGN section 4): gets a human to re-authorize a connection, fast,
+ * The re-auth orchestrator: gets a human to re-authorize a connection, fast,
  * and never makes them do anything twice.
  *
  * - **Arm, then send.** The flow is persisted (`flows.open`), a device flow is already being

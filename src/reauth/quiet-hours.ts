@@ -2,7 +2,7 @@
  * Quiet hours (`"22:00-07:30 Europe/Berlin"`): when a predicted, not-yet-dead expiry may not
  * disturb the human. Pure functions of a spec and an instant; the zone's wall clock comes from
  * `Intl.DateTimeFormat`, so daylight-saving changes are handled by the platform's tz database.
- * A dead credential never waits for quiet hours to end (DESIGN section 4.7).
+ * A dead credential never waits for quiet hours to end.
  */
 import { ConfigError } from '../core/errors.js';
 

@@ -1,5 +1,5 @@
 /**
- * Pure scheduling decisions for one connection (DESIGN sections 4 and 5): what is due now, and
+ * Pure scheduling decisions for one connection: what is due now, and
  * when each kind of work — a "lane" — next needs a look. The scheduler keeps one due time per
  * connection and lane in a {@link DueQueue}, so a wake-up touches only what is due.
  */

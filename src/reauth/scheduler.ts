@@ -1,5 +1,5 @@
 /**
- * The daemon's clock-driven work (DESIGN sections 4 and 5): refresh every connection ahead of
+ * The daemon's clock-driven work: refresh every connection ahead of
  * expiry, probe on a schedule, open renewal flows before a predicted refresh-token death,
  * remind and escalate, replace expired links, and ask for a human when another process found a
  * grant dead.

@@ -1,5 +1,5 @@
 /**
- * The re-auth orchestrator's contract (DESIGN section 4), used by the daemon, the HTTP API,
+ * The re-auth orchestrator's contract, used by the daemon, the HTTP API,
  * the dashboard and MCP. Implemented in reauth/orchestrator.ts.
  */
 import type { FlowRecord } from '../store/types.js';

@@ -1,7 +1,7 @@
 /**
- * HTTP status codes, mapped from error `code` in this one place (STYLE: "HTTP status and exit
- * codes are mapped in one place each"; the exit-code twin is cli/exit-codes.ts), and the one
- * JSON error body every route answers with: `{ "error": { "code": "TW_…", "message": … } }`.
+ * HTTP status codes, mapped from error `code` in this one place (HTTP status and exit codes
+ * are mapped in one place each, see docs/architecture.md; the exit-code twin is
+ * cli/exit-codes.ts), and the one JSON error body every route answers with: `{ "error": { "code": "TW_…", "message": … } }`.
  */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';

@@ -1,5 +1,5 @@
 /**
- * Storage (DESIGN section 6): the {@link Store} interface, its SQLite implementation, the
+ * Storage (docs/architecture.md, store/): the {@link Store} interface, its SQLite implementation, the
  * sealing of secrets at rest and the encryption key.
  */
 export type * from './types.js';

@@ -1,5 +1,5 @@
 /**
- * The store encryption key (DESIGN section 6): 32 random bytes, written base64-encoded, read
+ * The store encryption key: 32 random bytes, written base64-encoded, read
  * from `env:VAR` or `file:PATH` (relative to the config's directory). Messages say what is
  * wrong and what to do, and never include key material.
  */

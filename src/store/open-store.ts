@@ -1,5 +1,5 @@
 /**
- * Open the store named by the config's `store` URL (DESIGN section 6/7):
+ * Open the store named by the config's `store` URL:
  * `sqlite:PATH` (relative to the config's directory), `:memory:`, or `postgres://…`.
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Sealing of secret values at rest (DESIGN section 6): AES-256-GCM with a random 96-bit IV per
+ * Sealing of secret values at rest: AES-256-GCM with a random 96-bit IV per
  * value and associated data binding the value to its place (`<table>:<row key>:<column>`), so a
  * sealed value copied to another row or column fails to open.
  *

@@ -1,5 +1,5 @@
 /**
- * The one storage interface (DESIGN section 6), shaped for both SQLite and PostgreSQL.
+ * The one storage interface, shaped for both SQLite and PostgreSQL.
  *
  * - All methods are async (PostgreSQL is); SQLite resolves synchronously underneath.
  * - Records hold plaintext secrets in memory only: an implementation seals every secret field

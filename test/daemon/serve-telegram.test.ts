@@ -1,5 +1,5 @@
 /**
- * Issue "Human-assisted re-authorization", end to end with real peers: `tokenwarden serve` as a
+ * Human-assisted re-authorization, end to end with real peers: `tokenwarden serve` as a
  * child process, oidc-provider with rotation, a long-polling Telegram Bot API server.
  *
  * The grant is revoked at the provider while `serve` runs; the daemon's scheduler finds it dead

@@ -1,5 +1,5 @@
 /**
- * Issue "Core": the CLI end to end against a real oidc-provider with refresh-token rotation —
+ * The CLI end to end against a real oidc-provider with refresh-token rotation —
  * authorization code completed by paste in another process and by loopback callback, device
  * flow, token, revoked grant → exit 3 with a diagnosed cause, several processes at one expiry
  * → exactly one refresh, bad input changes nothing, no plaintext token on disk.

@@ -4,6 +4,7 @@
  * with what to change; the predicted death is the access token's expiry, never "no known limit".
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -11,11 +12,23 @@ import { acceptedReply } from '../../src/reauth/replies.js';
 import { generateKey } from '../../src/store/key.js';
 import { openWarden, type Warden } from '../../src/warden.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
-import { makeWorkspace } from '../helpers/workspace.js';
+import { lines, makeWorkspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
+/** `connect` listens on its redirect URI's port: a free one. */
+let CLI_REDIRECT: string;
 let peer: OidcPeer;
+
+async function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
 let dir: string;
 const opened: Warden[] = [];
 
@@ -39,7 +52,8 @@ async function authorizeWith(
 }
 
 beforeAll(async () => {
-  peer = await startOidcProvider({ redirectUris: [REDIRECT], accessTokenTtl: 3600 });
+  CLI_REDIRECT = `http://127.0.0.1:${await freePort()}/oauth/callback`;
+  peer = await startOidcProvider({ redirectUris: [REDIRECT, CLI_REDIRECT], accessTokenTtl: 3600 });
   dir = mkdtempSync(join(tmpdir(), 'tw-nort-'));
 });
 afterEach(async () => {
@@ -96,6 +110,28 @@ describe('an authorization without a refresh token', () => {
       expect(status.stdout).toMatch(/sandbox .*healthy/);
       expect(status.stdout).toMatch(/issued no refresh token: this connection dies when its access token expires/);
       expect(status.stdout).not.toMatch(/no known limit/);
+    } finally {
+      ws.cleanup();
+    }
+  });
+
+  it('`tokenwarden connect` says it when the paste completes the link it waits on', async () => {
+    const ws = makeWorkspace({
+      connections: { sandbox: sandboxConnection(peer, CLI_REDIRECT, { scopes: ['openid'] }) },
+    });
+    try {
+      const child = ws.spawnCli(['connect', 'sandbox', '--json']);
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const out = lines(child.stdout!);
+      const started = JSON.parse((await out.next()).value as string) as { event: string; url: string };
+      expect(started.event).toBe('flow_started');
+      child.stdin?.write(`${await peer.approveAuthorization(started.url)}\n`);
+      const done = JSON.parse((await out.next()).value as string) as Record<string, unknown>;
+      expect(done).toMatchObject({ event: 'authorized', connection: 'sandbox', via: 'paste' });
+      expect(done['warning']).toMatchObject({ id: 'no_refresh_token', confidence: 'known' });
+      expect(await new Promise((r) => child.on('close', r))).toBe(0);
+      expect(stderr).toMatch(/Warning: The provider issued no refresh token: .* Fix: .*offline_access/);
     } finally {
       ws.cleanup();
     }

@@ -1,5 +1,5 @@
 /**
- * Bad input (issue 8 §4): the config loader on random objects and random YAML. Every outcome
+ * Bad input: the config loader on random objects and random YAML. Every outcome
  * is a valid Config or a ConfigError (TW_CONFIG) whose message names what is wrong — never a
  * TypeError from deep inside, never a silent acceptance of a broken reference.
  */

@@ -1,5 +1,5 @@
 /**
- * Bad input (issue 8 §4): random bodies, headers, methods and paths into the Hono app
+ * Bad input: random bodies, headers, methods and paths into the Hono app
  * (`app.request`, no socket) and random MailMessage objects into mail validation. No request may
  * end in a 500 or an unhandled exception; every refusal is the JSON error body with a TW_* code;
  * every rejected message is a MailInputError naming the field.

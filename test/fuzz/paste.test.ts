@@ -1,5 +1,5 @@
 /**
- * Bad input (issue 8 §4): the paste parser on random text, random URLs and chat-wrapped
+ * Bad input: the paste parser on random text, random URLs and chat-wrapped
  * redirects. It never throws; every rejection carries a reason a human can read; whatever it
  * accepts is an authorization response it can point at.
  */

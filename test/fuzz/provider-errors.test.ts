@@ -1,5 +1,5 @@
 /**
- * Bad input (issue 8 §4): what a token endpoint may answer — random statuses, headers and bodies
+ * Bad input: what a token endpoint may answer — random statuses, headers and bodies
  * (JSON, almost-JSON, HTML, binary) — through the real grant client (openid-client + the
  * provider fetch + translate-error.ts). Every failure leaves as a TokenwardenError with a code;
  * only an OAuth error body from a non-5xx/429/408 answer may be definitive (ProviderError), so

@@ -1,5 +1,5 @@
 /**
- * Bad input (issue 8 §4): random and hostile Bot API updates through the real Telegram channel
+ * Bad input: random and hostile Bot API updates through the real Telegram channel
  * (src/channels/telegram.ts), served by a minimal getUpdates endpoint on 127.0.0.1 that hands
  * out whatever JSON the property generates: wrong types, missing fields, huge texts, odd
  * entities, unknown chats and senders, edited messages, non-message updates, and broken

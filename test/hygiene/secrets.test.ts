@@ -1,5 +1,5 @@
 /**
- * Secret hygiene (issue 8 §5): run the representative flows end to end — authorize by paste
+ * Secret hygiene: run the representative flows end to end — authorize by paste
  * over the HTTP API, refresh with rotation, serve a token, send mail over an SMTP route with an
  * App Password, revoke the grant and hit every error path — then search everything tokenwarden
  * wrote or answered (store file + WAL, logs, events, metrics, dashboard HTML, status, error

@@ -1,5 +1,5 @@
 /**
- * Several node processes sharing one PostgreSQL store (DESIGN section 9, issue 6 "Proof"),
+ * Several node processes sharing one PostgreSQL store,
  * against a real oidc-provider that rotates refresh tokens (reusing a rotated one revokes the
  * grant, so a single race shows up as invalid_grant):
  *

@@ -1,7 +1,7 @@
 /**
  * Failures between tokenwarden and the provider (test/peers/fault-proxy.ts in front of a real
  * oidc-provider) are TransientError — never ProviderError, so they can never send a connection
- * to reauth_required (DESIGN §3).
+ * to reauth_required.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';

@@ -5,6 +5,7 @@
  */
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LIKELY } from '../../src/core/errors.js';
 import { createApp } from '../../src/server/app.js';
 import { createLoginLink } from '../../src/server/dashboard/index.js';
 import type { ServerContext } from '../../src/server/context.js';
@@ -51,6 +52,14 @@ async function signIn(app: Hono = h.app, ctx: ServerContext = h.ctx): Promise<st
 async function page(cookie: string, path = '/'): Promise<{ status: number; html: string; res: Response }> {
   const res = await h.app.request(path, { headers: { cookie } });
   return { status: res.status, html: await res.text(), res };
+}
+
+/** The markup of one connection's card on the page. */
+function cardOf(html: string, name: string): string {
+  const start = html.indexOf(`id="conn-${name}"`);
+  if (start < 0) throw new Error(`no card for ${name}`);
+  const next = html.indexOf('id="conn-', start + 1);
+  return html.slice(start, next < 0 ? html.indexOf('</section>', start) : next);
 }
 
 function csrfOf(html: string): string {
@@ -218,6 +227,50 @@ describe('dashboard', () => {
     expect(html).not.toContain('<img src=x');
     // The account shows (escaped) on the connection card and the event in the timeline.
     expect(html.match(/&lt;script&gt;window.__pwned=1/g)?.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('shows a learned lifetime with its diagnosis, and says when a cause is inferred', async () => {
+    const now = Date.now();
+    await h.warden.store.ensureConnection('markup', now);
+    const learned = {
+      id: 'session_limit',
+      confidence: 'likely' as const,
+      summary: 'The last 2 grants each died about 7d after consent, so a policy most likely limits sign-ins.',
+      fix: 'Re-authorize now; ask the administrator to lengthen the session limit.',
+    };
+    await h.warden.store.updateConnection(
+      'markup',
+      {
+        lifetime: {
+          deathAges: [7 * 86_400_000, 7 * 86_400_000],
+          lifetimeMs: 7 * 86_400_000,
+          cause: learned,
+          learnedAt: now,
+        },
+      },
+      { now },
+    );
+    const cookie = await signIn();
+    let card = cardOf((await page(cookie)).html, 'markup');
+    expect(card).toContain('Renewal planned before 7d after consent (learned from 2 deaths of earlier grants).');
+    expect(card).toContain(`data-confidence="likely"`);
+    expect(card).toContain(`${LIKELY} ${learned.summary}`);
+    expect(card).toContain(`Fix: ${learned.fix}`);
+
+    // A current cause that is the learned one is said once; a known cause carries no "Likely" prefix.
+    await h.warden.store.updateConnection('markup', { cause: learned }, { now });
+    card = cardOf((await page(cookie)).html, 'markup');
+    expect(card).toContain('Renewal planned before 7d after consent');
+    expect(card.split(learned.summary).length - 1).toBe(1);
+    await h.warden.store.updateConnection(
+      'markup',
+      { cause: { ...learned, id: 'revoked', confidence: 'known' } },
+      { now },
+    );
+    card = cardOf((await page(cookie)).html, 'markup');
+    expect(card).toContain(`<div>${learned.summary}</div>`);
+    expect(card).toContain(`${LIKELY} ${learned.summary}`);
+    await h.warden.store.updateConnection('markup', { cause: null, lifetime: null }, { now });
   });
 
   it('streams events live to a signed-in page', async () => {

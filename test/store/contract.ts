@@ -1,5 +1,5 @@
 /**
- * The contract every {@link Store} implementation must pass (DESIGN section 6). Run it with a
+ * The contract every {@link Store} implementation must pass. Run it with a
  * factory that returns a fresh, empty store per test:
  *
  *   runStoreContract('sqlite', async () => ({ store, reopen, cleanup }));

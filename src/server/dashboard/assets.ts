@@ -65,10 +65,11 @@ section{margin-bottom:1.5rem}h2{font-size:1rem;color:var(--dim);text-transform:u
 .badge.healthy{background:#1f3a26;color:var(--ok)}.badge.reauth_required,.badge.awaiting_human,.badge.unauthorized{background:#3d1f1f;color:var(--bad)}
 .badge.degraded,.badge.expiring{background:#3a321c;color:var(--warn)}
 .cause{margin:.5rem 0;padding:.5rem .7rem;background:#221a1a;border-radius:.4rem}.fix{color:var(--warn)}
+.learned{margin:.5rem 0}.learned .cause{background:#1f1f17}
 a{color:var(--link);word-break:break-all}.qr{background:#fff;padding:.4rem;border-radius:.3rem;width:12rem;max-width:60vw;height:auto;display:block;margin:.5rem 0}
 textarea{width:100%;min-height:4.5rem;background:#0c0e12;color:var(--fg);border:1px solid #333;border-radius:.4rem;padding:.5rem;font:inherit}
 button{background:#238636;color:#fff;border:0;border-radius:.4rem;padding:.55rem 1rem;font:inherit;cursor:pointer}button.secondary{background:#30363d}
-.notice{padding:.6rem .8rem;border-radius:.4rem;margin-bottom:1rem}.notice.ok{background:#1f3a26}.notice.error{background:#3d1f1f}
+.notice{padding:.6rem .8rem;border-radius:.4rem;margin-bottom:1rem}.notice.ok{background:#1f3a26}.notice.warn{background:#3a321c}.notice.error{background:#3d1f1f}
 ol.timeline{list-style:none;padding:0;margin:0}ol.timeline li{padding:.4rem 0;border-bottom:1px solid #232833}
 .ev-type{font-family:ui-monospace,monospace;font-size:.8rem;color:var(--dim)}code{font-family:ui-monospace,monospace}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #232833;font-size:.9rem}

@@ -14,6 +14,7 @@ import type { ServerContext } from '../context.js';
 import { DASHBOARD_FORM_BYTES, UNAUTHENTICATED_BODY_BYTES, smallBody } from '../guards.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
 import { accountChangeReason } from '../../reauth/flows.js';
+import { acceptedReply } from '../../reauth/replies.js';
 import { loadModel, refusedChangeIn } from './model.js';
 import { qrSvg } from './qr.js';
 import { DashboardPage, Live, SignInPage } from './page.js';
@@ -159,10 +160,8 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     const input = typeof form['input'] === 'string' ? form['input'].trim() : '';
     try {
       const done = await ctx.orchestrator.complete(input, { via: 'dashboard' });
-      session.flash = {
-        kind: 'ok',
-        text: `Accepted: ${done.connection} is healthy again${done.account ? ` (account ${done.account})` : ''}.`,
-      };
+      // With a warning (no refresh token came back) the notice says so, with the fix.
+      session.flash = { kind: done.warning ? 'warn' : 'ok', text: acceptedReply(done) };
     } catch (err) {
       session.flash = { kind: 'error', text: messageOf(err, ctx) };
     }

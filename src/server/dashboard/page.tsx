@@ -4,8 +4,11 @@
  * (connection-view.ts), flow links and event texts, which never carry secrets.
  */
 import type { FC, PropsWithChildren } from 'hono/jsx';
+import { formatDuration } from '../../core/duration.js';
+import type { DiagnosedCause } from '../../core/errors.js';
 import type { WardenEvent } from '../../core/types.js';
 import type { MailboxStatus } from '../../mail/index.js';
+import { causeSentence } from '../../providers/causes.js';
 import type { ConnectionView } from '../connection-view.js';
 import type { DashboardModel } from './model.js';
 import { qrFits } from './qr.js';
@@ -78,6 +81,33 @@ const EventLine: FC<{ e: WardenEvent; withConnection?: boolean }> = ({ e, withCo
   </li>
 );
 
+/** What happened ("Likely cause (inferred…):" first when it is a guess) and the fix. */
+const Cause: FC<{ cause: DiagnosedCause }> = ({ cause }) => (
+  <div class="cause" data-cause={cause.id} data-confidence={cause.confidence ?? 'unknown'}>
+    <div>{causeSentence(cause)}</div>
+    <div class="fix">Fix: {cause.fix}</div>
+  </div>
+);
+
+/**
+ * The lifetime learned from how earlier grants died, which moves the renewal earlier, with its
+ * diagnosis — unless the connection's current cause already says the same.
+ */
+const Learned: FC<{ c: ConnectionView }> = ({ c }) => {
+  const l = c.learned_lifetime;
+  if (!l) return null;
+  const cause = l.cause && l.cause.id !== c.cause?.id ? l.cause : null;
+  return (
+    <div class="learned" data-testid="learned">
+      <div>
+        Renewal planned before {formatDuration(l.seconds * 1000)} after consent (learned from {l.deaths}{' '}
+        {l.deaths === 1 ? 'death' : 'deaths'} of earlier grants).
+      </div>
+      {cause ? <Cause cause={cause} /> : null}
+    </div>
+  );
+};
+
 const FlowCard: FC<{ c: ConnectionView; session: Session }> = ({ c, session }) => {
   const f = c.open_flow;
   if (!f) return null;
@@ -90,12 +120,7 @@ const FlowCard: FC<{ c: ConnectionView; session: Session }> = ({ c, session }) =
           link expires <When at={f.expires_at} countdown />
         </span>
       </div>
-      {c.cause ? (
-        <div class="cause">
-          <div>{c.cause.summary}</div>
-          <div class="fix">Fix: {c.cause.fix}</div>
-        </div>
-      ) : null}
+      {c.cause ? <Cause cause={c.cause} /> : null}
       <p>
         1. Open this link and approve access{f.user_code ? ' (code ' : ''}
         {f.user_code ? <code class="user-code">{f.user_code}</code> : null}
@@ -173,14 +198,8 @@ const ConnectionCard: FC<{ c: DashboardModel['connections'][number]; session: Se
         <When at={c.last_refresh_at} countdown />
       </span>
     </div>
-    {c.cause ? (
-      <div class="cause">
-        <div>{c.cause.summary}</div>
-        <div class="fix">Fix: {c.cause.fix}</div>
-      </div>
-    ) : c.last_error ? (
-      <p class="k">Last error: {c.last_error}</p>
-    ) : null}
+    <Learned c={c} />
+    {c.cause ? <Cause cause={c.cause} /> : c.last_error ? <p class="k">Last error: {c.last_error}</p> : null}
     {c.recent.length ? (
       <ol class="timeline">
         {c.recent.map((e) => (

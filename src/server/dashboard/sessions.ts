@@ -16,7 +16,7 @@ export interface Session {
   csrf: string;
   expiresAt: number;
   /** One message shown on the next page view (post/redirect/get). */
-  flash: { kind: 'ok' | 'error'; text: string } | null;
+  flash: { kind: 'ok' | 'warn' | 'error'; text: string } | null;
 }
 
 const hash = (token: string): string => createHash('sha256').update(token).digest('hex');

@@ -1,5 +1,5 @@
 /**
- * Tells this process when a connection row changed on any node (DESIGN section 6): PostgreSQL
+ * Tells this process when a connection row changed on any node: PostgreSQL
  * LISTEN/NOTIFY on one dedicated connection, with polling of the `change_seq` column where
  * NOTIFY is unavailable (some PostgreSQL-compatible distributed SQL engines) or while the
  * listening connection is down. After a reconnect it catches up by polling once, so a change

@@ -1,6 +1,6 @@
 /**
- * The one place PostgreSQL (`pg`) errors become tokenwarden errors (STYLE: translate lower-layer
- * errors once, at the boundary):
+ * The one place PostgreSQL (`pg`) errors become tokenwarden errors (lower-layer errors are
+ * translated once, at the boundary):
  *
  * - the server cannot be reached, is shutting down or starting up, or dropped the connection →
  *   {@link TransientError} (retry later; callers keep serving cached tokens);

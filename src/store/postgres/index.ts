@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL {@link Store} for several nodes sharing credentials (DESIGN sections 6, 9).
+ * The PostgreSQL {@link Store} for several nodes sharing credentials.
  * `openPostgresStore` is what open-store.ts's `postgres://` seam loads.
  */
 export { openPostgresStore, PostgresStore, type PostgresStoreOptions } from './postgres-store.js';

@@ -1,5 +1,5 @@
 /**
- * Move a whole store between SQLite and PostgreSQL (`tokenwarden migrate`, DESIGN section 9):
+ * Move a whole store between SQLite and PostgreSQL (`tokenwarden migrate`):
  * connections, flows, events and the mail outbox. Secrets stay sealed: both stores seal with
  * the same key and the same associated data (`<table>:<row key>:<column>`), so sealed values are
  * copied byte for byte and never opened on the way. Leases are not copied (a lease belongs to a
