@@ -37,7 +37,10 @@ const listing = JSON.stringify({
   resultSizeEstimate: 20,
 });
 let refusedByApi = 0;
+/** How long the API takes to answer; one row per value (0: pure overhead; 20 ms: a real API's own time). */
+let apiDelayMs = 0;
 const api = await listenHttp(async (req: IncomingMessage, res: ServerResponse) => {
+  if (apiDelayMs) await new Promise((r) => setTimeout(r, apiDelayMs));
   if (bearerOf(req) !== TOKEN) {
     refusedByApi++;
     res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"', 'content-type': 'application/json' });
@@ -83,7 +86,6 @@ interface Sample {
   non2xx: number;
   errors: number;
 }
-const samples: { proxy: Sample[]; direct: Sample[] } = { proxy: [], direct: [] };
 
 async function load(url: string, bearer: string, into: Sample[]): Promise<number> {
   const { stdout } = await promisify(execFile)(
@@ -120,36 +122,49 @@ try {
   const noKey = await fetch(proxyUrl);
   if (noKey.status !== 401) throw new Error(`proxy without the API key answered ${noKey.status}`);
 
-  const s = await interleaved({
-    a: () => load(proxyUrl, API_KEY, samples.proxy),
-    b: () => load(directUrl, TOKEN, samples.direct),
-    pairs,
-    warmup: 1,
-  });
-  // Drop the warm-up samples (the first of each list) from the latency figures.
-  const measured = (xs: Sample[]): Sample[] => xs.slice(1);
-  const lat = (xs: Sample[], k: 'p50' | 'p99'): number => median(measured(xs).map((x) => x[k]));
-  const row = (label: string, xs: Sample[], rps: number): string =>
-    `| ${label} | ${Math.round(rps).toLocaleString('en-US')} | ${lat(xs, 'p50')} | ${lat(xs, 'p99')} |`;
-  const meets = s.ratio >= 0.5 ? 'met' : '**not met**';
+  const rows: string[] = [];
+  const data: Record<string, unknown> = { refusedByApi: 0 };
+  const ratios: string[] = [];
+  for (const delay of [0, 20]) {
+    apiDelayMs = delay;
+    const samples: { proxy: Sample[]; direct: Sample[] } = { proxy: [], direct: [] };
+    const s = await interleaved({
+      a: () => load(proxyUrl, API_KEY, samples.proxy),
+      b: () => load(directUrl, TOKEN, samples.direct),
+      pairs,
+      warmup: 1,
+    });
+    // Latencies: medians of the measured samples' own p50/p99 (the first sample of each side is the warm-up).
+    const lat = (xs: Sample[], k: 'p50' | 'p99'): number => median(xs.slice(1).map((x) => x[k]));
+    const rps = (n: number): string => Math.round(n).toLocaleString('en-US');
+    rows.push(
+      `| ${delay} ms | ${rps(s.a)} | ${rps(s.b)} | **${formatRatio(s)}** | ${lat(samples.proxy, 'p50')} / ${lat(samples.proxy, 'p99')} | ${lat(samples.direct, 'p50')} / ${lat(samples.direct, 'p99')} | ${formatLoad(s)} |`,
+    );
+    ratios.push(`${delay} ms: ${s.ratio >= 0.5 ? 'met' : '**not met**'}`);
+    data[`delay${delay}`] = {
+      ...s,
+      samplesA: undefined,
+      samplesB: undefined,
+      proxy: samples.proxy,
+      direct: samples.direct,
+    };
+  }
+  data.refusedByApi = refusedByApi;
   const markdown = [
-    `\`tokenwarden serve\` runs as a child process of the built CLI (API key, Host check, SQLite store, the connection's token injected, one access log line per request); the API is a local HTTP server that accepts only that token and answers a ~1 KB JSON list. autocannon in its own process, ${connections} keep-alive connections, ${seconds} s per sample, ${pairs} interleaved pairs after one warm-up pair. Ratio = proxy / direct requests per second (median of per-pair ratios, min–max); latencies are the medians of the samples' own p50/p99 (autocannon's 1 ms resolution).`,
+    `\`tokenwarden serve\` runs as a child process of the built CLI (API key, Host check, SQLite store, the connection's token injected, one access log line per request); the API is a local HTTP server on 127.0.0.1 that accepts only that token and answers a ~1 KB JSON list, at once (row 1: the proxy's own cost, nothing to hide it) or after 20 ms (row 2: an API that takes time of its own, as a remote one does). autocannon in its own process, ${connections} keep-alive connections, ${seconds} s per sample, ${pairs} interleaved pairs after one warm-up pair per row. Ratio = proxy / direct requests per second (median of per-pair ratios, min–max); latencies are the medians of the samples' own p50/p99 (autocannon's 1 ms resolution).`,
     '',
-    '| path | req/s | p50 ms | p99 ms |',
-    '|---|---|---|---|',
-    row('`GET /api/v1/connections/gmail/proxy/…` (daemon → API)', samples.proxy, s.a),
-    row('straight to the API with the token', samples.direct, s.b),
+    '| API answers after | proxy req/s | direct req/s | ratio proxy / direct | proxy p50 / p99 ms | direct p50 / p99 ms | load |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
     '',
-    `Ratio proxy / direct: **${formatRatio(s)}** — target ≥ 0.5 ${meets}. 0 non-2xx answers, ${refusedByApi} refused by the API; ${formatLoad(s)}.`,
+    `Target ratio ≥ 0.5 — ${ratios.join('; ')}. Every answer 2xx; ${refusedByApi} requests refused by the API.`,
   ].join('\n');
-  writeResult('api-proxy', `npm run build && npx tsx bench/api-proxy.ts ${seconds} ${connections} ${pairs}`, markdown, {
-    ...s,
-    samplesA: undefined,
-    samplesB: undefined,
-    proxy: samples.proxy,
-    direct: samples.direct,
-    refusedByApi,
-  });
+  writeResult(
+    'api-proxy',
+    `npm run build && npx tsx bench/api-proxy.ts ${seconds} ${connections} ${pairs}`,
+    markdown,
+    data,
+  );
   console.log(`uptime after: ${execFileSync('uptime').toString().trim()}`);
 } finally {
   const code = await serve.stop();
