@@ -25,6 +25,7 @@ import { writeResult } from './lib/report.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 const connections = Number(process.argv[3] ?? 16);
+const LIMIT_MIN = 10;
 const pairs = Number(process.argv[4] ?? 5);
 const API_KEY = 'bench-api-key-' + 'k'.repeat(32);
 const TOKEN = 'ya29.bench-' + 'x'.repeat(60);
@@ -75,6 +76,14 @@ await seed.keeper.storeGrant('gmail', {
 });
 await seed.close();
 const serve = await spawnServe(ws);
+// Bounded in time: a run that hangs stops the daemon and exits rather than waiting forever.
+const watchdog = setTimeout(() => {
+  console.error(`bench: over ${LIMIT_MIN} minutes, stopping`);
+  serve.child.kill('SIGKILL');
+  ws.cleanup();
+  process.exit(2);
+}, LIMIT_MIN * 60_000);
+watchdog.unref();
 
 const proxyUrl = `${serve.url}/api/v1/connections/gmail/proxy${PATH}?maxResults=20`;
 const directUrl = `${api.url}${PATH}?maxResults=20`;
@@ -91,7 +100,7 @@ async function load(url: string, bearer: string, into: Sample[]): Promise<number
   const { stdout } = await promisify(execFile)(
     AUTOCANNON,
     ['-c', String(connections), '-d', String(seconds), '-j', '-H', `authorization=Bearer ${bearer}`, url],
-    { maxBuffer: 16 * 1024 * 1024 },
+    { maxBuffer: 16 * 1024 * 1024, timeout: (seconds + 60) * 1000 },
   );
   const r = JSON.parse(stdout) as {
     requests: { average: number };
@@ -167,6 +176,7 @@ try {
   );
   console.log(`uptime after: ${execFileSync('uptime').toString().trim()}`);
 } finally {
+  clearTimeout(watchdog);
   const code = await serve.stop();
   await api.stop();
   ws.cleanup();

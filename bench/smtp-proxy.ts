@@ -24,6 +24,7 @@ import { formatLoad, formatRatio, interleaved, median, percentile } from './lib/
 import { writeResult } from './lib/report.js';
 
 const messages = Number(process.argv[2] ?? 200);
+const LIMIT_MIN = 10;
 const pairs = Number(process.argv[3] ?? 5);
 const concurrencyHigh = Number(process.argv[4] ?? 8);
 const MAX_CONNECTIONS = 4;
@@ -46,6 +47,14 @@ const ws = makeWorkspace({
   },
 });
 const serve = await spawnServe(ws);
+// Bounded in time: a run that hangs stops the daemon and exits rather than waiting forever.
+const watchdog = setTimeout(() => {
+  console.error(`bench: over ${LIMIT_MIN} minutes, stopping`);
+  serve.child.kill('SIGKILL');
+  ws.cleanup();
+  process.exit(2);
+}, LIMIT_MIN * 60_000);
+watchdog.unref();
 {
   const line = `Mail proxy legacy (smtp) on 127.0.0.1:${proxyPort}`;
   const deadline = Date.now() + 30_000;
@@ -204,6 +213,7 @@ try {
   );
   console.log(`uptime after: ${execFileSync('uptime').toString().trim()}`);
 } finally {
+  clearTimeout(watchdog);
   const code = await serve.stop();
   await smtp.stop();
   ws.cleanup();
