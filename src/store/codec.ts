@@ -255,10 +255,11 @@ export function connectionFactsFromRow(row: ConnectionFactsRow): ConnectionFacts
   };
 }
 
-type ColumnKind = 'plain' | 'sealed' | 'json';
+/** How a column is stored: a `sealed` one must be listed in {@link SEALED}. */
+type ColumnSpec = readonly [SealedColumn<'connections'>, 'sealed'] | readonly [string, 'plain' | 'json'];
 
 /** Every patchable connection field, its column and how it is stored. */
-const CONNECTION_COLUMNS: { [K in keyof Required<ConnectionPatch>]: readonly [string, ColumnKind] } = {
+const CONNECTION_COLUMNS: { [K in keyof Required<ConnectionPatch>]: ColumnSpec } = {
   state: ['state', 'plain'],
   accessToken: ['access_token', 'sealed'],
   refreshToken: ['refresh_token', 'sealed'],
