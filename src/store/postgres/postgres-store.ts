@@ -1,5 +1,5 @@
 /**
- * The shared {@link Store} (DESIGN sections 6 and 9): every node of a deployment points at the
+ * The shared {@link Store}: every node of a deployment points at the
  * same PostgreSQL (or a PostgreSQL-compatible distributed SQL engine), and refresh leases, flows,
  * outbox claims and leader leases all live there.
  *

@@ -1,5 +1,5 @@
 /**
- * The embedded {@link Store} (DESIGN section 6): one SQLite file in WAL mode via better-sqlite3.
+ * The embedded {@link Store}: one SQLite file in WAL mode via better-sqlite3.
  *
  * - Durability: WAL with `synchronous=FULL` by default, so a committed (rotated) refresh token
  *   survives kill -9 and power loss; `normal` survives process crashes only and is faster.
