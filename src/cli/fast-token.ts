@@ -27,7 +27,7 @@ import { configFileWarning, isLooseFile, literalSecretsInText, storeFileWarnings
 import { shouldRefresh } from '../core/refresh-policy.js';
 import { loadKey } from '../store/key.js';
 import { createSealer } from '../store/seal.js';
-import { aad } from '../store/sqlite/rows.js';
+import { aad } from '../store/codec.js';
 
 export interface FastTokenRequest {
   conn: string;

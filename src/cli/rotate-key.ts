@@ -1,13 +1,15 @@
 /**
  * `tokenwarden rotate-key`: re-seal every secret in the store under a new 32-byte key, in one
  * transaction, and swap the key file keeping the old one as a backup (RFC 9700 §4 spirit: keys
- * are rotatable without re-authorizing anyone). SQLite stores with a `file:` key.
+ * are rotatable without re-authorizing anyone). SQLite and PostgreSQL stores with a `file:` key;
+ * the store does the re-sealing ({@link Store.reseal}, driven by the codec's list of sealed
+ * columns), this command handles the key files.
  *
  * Order (each step survives a crash):
  *  1. the new key is written to `<key>.new` (0600, never overwriting);
- *  2. every sealed value (connection tokens, flow verifiers/device codes/nonces, queued mail,
- *     the key-check record) is opened with the old key and sealed with the new one, with the
- *     same associated data, in one `BEGIN IMMEDIATE` transaction — all or nothing;
+ *  2. the store re-seals every sealed value (connection tokens, flow verifiers/device codes/
+ *     nonces, queued mail, the key-check record) from the old key to the new one, in one
+ *     transaction — all or nothing;
  *  3. `<key>` is renamed to `<key>.bak-<timestamp>` and `<key>.new` to `<key>`.
  * If a crash lands between 2 and 3, running `rotate-key` again finds `<key>.new` opening the
  * store and finishes the swap.
@@ -17,13 +19,13 @@
  * in the store makes this command refuse.
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { fileModeWarnings } from '../config/file-modes.js';
 import { findConfigPath, loadConfigFile } from '../config/load.js';
-import { KeyError, UsageError } from '../core/errors.js';
+import { KeyError, StoreError, UsageError } from '../core/errors.js';
 import { decodeKey, keyFilePath, loadKey, writeKeyFile } from '../store/key.js';
 import { openStore } from '../store/open-store.js';
 import { createSealer } from '../store/seal.js';
+import { SqliteStore } from '../store/sqlite/index.js';
 import type { Sealer } from '../store/types.js';
 import { runningDaemon } from './daemon-lease.js';
 import { jsonLine, type Io } from './output.js';
@@ -33,44 +35,17 @@ export interface RotateKeyOptions {
   json?: boolean;
 }
 
-/** Sealed columns per table: [table, row key column, sealed columns]. */
-const SEALED: ReadonlyArray<readonly [string, string, readonly string[]]> = [
-  ['connections', 'name', ['access_token', 'refresh_token', 'id_token']],
-  ['flows', 'id', ['code_verifier', 'device_code', 'nonce']],
-  ['outbox', 'id', ['payload']],
-  ['meta', 'key', ['value']],
-];
-
-/** Re-seal every secret of the SQLite file from `from` to `to` in one transaction; returns how many values. */
+/**
+ * Re-seal the SQLite store file `file` from `from` to `to` in one transaction (synchronous);
+ * returns how many values. Throws KeyError, changing nothing, when `from` does not open it.
+ */
 export function resealSqlite(file: string, from: Sealer, to: Sealer): number {
-  const db = new Database(file, { timeout: 10_000, fileMustExist: true });
+  if (!existsSync(file)) throw new StoreError(`SQLite store ${file} does not exist`);
+  const store = SqliteStore.open(file, { sealer: from, keySpec: 'the current key', pollMs: 0 });
   try {
-    let n = 0;
-    db.transaction(() => {
-      for (const [table, keyCol, columns] of SEALED) {
-        const rows = db
-          .prepare(
-            `SELECT ${keyCol} AS k, ${columns.join(', ')} FROM ${table}${table === 'meta' ? ` WHERE key = 'key_check'` : ''}`,
-          )
-          .all() as Array<Record<string, string | null>>;
-        const update = db.prepare(
-          `UPDATE ${table} SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE ${keyCol} = ?`,
-        );
-        for (const r of rows) {
-          const values = columns.map((c) => {
-            const v = r[c];
-            if (v === null || v === undefined) return null;
-            const ad = `${table}:${String(r['k'])}:${c}`;
-            n++;
-            return to.seal(from.open(v, ad), ad);
-          });
-          update.run(...values, r['k']);
-        }
-      }
-    }).immediate();
-    return n;
+    return store.resealNow(to);
   } finally {
-    db.close();
+    void store.close();
   }
 }
 
@@ -84,12 +59,11 @@ export async function runRotateKey(o: RotateKeyOptions, io: Io, env: NodeJS.Proc
     throw new UsageError(
       'rotate-key needs a file: key (key: file:PATH); for env: keys, write a file key and point key: at it first',
     );
-  if (!url.startsWith('sqlite:') || url === 'sqlite::memory:')
+  if (url === ':memory:' || url === 'sqlite::memory:')
     throw new UsageError(
-      'rotate-key supports SQLite stores (sqlite:PATH); for PostgreSQL, migrate to SQLite, rotate, and migrate back',
+      'rotate-key needs a stored store (sqlite:PATH or postgres://…); an in-memory one has nothing to keep',
     );
   const storeOpts = { keySpec: spec, baseDir: loaded.baseDir };
-  const file = (await import('node:path')).resolve(loaded.baseDir, url.slice('sqlite:'.length).replace(/^\/\//, ''));
   const pending = `${keyPath}.new`;
   const backup = `${keyPath}.bak-${new Date().toISOString().replace(/[:.]/g, '-')}`;
 
@@ -115,31 +89,27 @@ export async function runRotateKey(o: RotateKeyOptions, io: Io, env: NodeJS.Proc
   }
 
   const oldKey = loadKey(spec, { baseDir: loaded.baseDir, env, onWarning: (m) => io.err(`warning: ${m}\n`) });
-  // Prove the old key opens the store (and migrate it) before touching anything; and that no
-  // daemon holds it (it would keep sealing with the old key and fail to open the new values).
-  const before = await openStore(url, { ...storeOpts, key: oldKey });
+  // Opening proves the old key opens the store (and migrates it) before anything changes; no
+  // daemon may hold it (it would keep sealing with the old key and fail to open the new values).
+  const store = await openStore(url, { ...storeOpts, key: oldKey });
+  let count: number;
+  let newKey: Buffer;
   try {
-    const daemon = await runningDaemon(before, Date.now());
+    const daemon = await runningDaemon(store, Date.now());
     if (daemon)
       throw new UsageError(
         `a daemon is running on this store (${daemon.owner}); stop it first (e.g. systemctl stop tokenwarden), then run rotate-key again. Nothing was changed.`,
       );
+    newKey = writeKeyFile(pending);
+    // Each new value is opened again before it is written; the key check is re-sealed with the rest.
+    count = await store.reseal(createSealer(newKey));
   } finally {
-    await before.close();
+    await store.close();
   }
-  const newKey = writeKeyFile(pending);
-  const count = resealSqlite(file, createSealer(oldKey), createSealer(newKey));
   renameSync(keyPath, backup);
   renameSync(pending, keyPath);
-  // Read everything back under the new key.
-  const check = await openStore(url, { ...storeOpts, key: newKey });
-  try {
-    await check.listConnections();
-    await check.listFlows({ limit: 1_000_000 });
-    await check.listMessages({ limit: 1_000_000 });
-  } finally {
-    await check.close();
-  }
+  // The key file now in place opens the store (key-check record).
+  await (await openStore(url, { ...storeOpts, key: newKey })).close();
   io.out(
     o.json
       ? jsonLine({ rotated: true, values: count, backup })

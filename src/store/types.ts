@@ -280,6 +280,17 @@ export interface Store {
    */
   checkKey?(): Promise<void>;
 
+  /**
+   * Key rotation: re-seal every sealed value (the columns the codec lists: connection tokens,
+   * flow verifiers, device codes and nonces, queued mail, the key-check record) from this
+   * handle's key to `to`, with the same associated data, in one transaction — all or nothing.
+   * Rows are read a page at a time, so memory does not grow with the store. Throws KeyError
+   * (nothing changed) if a value does not open with the current key. Once committed this handle
+   * seals and opens with `to`; other processes still holding the old key no longer open the
+   * store, so stop them first. Returns how many values were re-sealed.
+   */
+  reseal(to: Sealer, opts?: { pageRows?: number }): Promise<number>;
+
   close(): Promise<void>;
 }
 

@@ -14,10 +14,15 @@ import { connectionContract } from './contract-connections.js';
 import { flowAndEventContract } from './contract-flows.js';
 import { CAUSE, newFlow, newMessage, T } from './contract-fixtures.js';
 import { outboxAndLeaseContract } from './contract-outbox.js';
+import { resealContract } from './contract-reseal.js';
 
 export interface StoreFixture {
   store: Store;
   reopen?: () => Promise<Store>;
+  /** The key the store was created with. */
+  key: Buffer;
+  /** Open another handle on the same data with another key (absent for a private in-memory store). */
+  openWith?: (key: Buffer) => Promise<Store>;
   cleanup: () => Promise<void>;
 }
 
@@ -40,6 +45,11 @@ export function runStoreContract(label: string, factory: () => Promise<StoreFixt
     connectionContract(() => store);
     flowAndEventContract(() => store);
     outboxAndLeaseContract(() => store);
+    resealContract(() => ({
+      store,
+      key: fx.key,
+      ...(fx.openWith !== undefined ? { openWith: fx.openWith } : {}),
+    }));
 
     it('checkKey: the key this handle was opened with still opens the key-check record', async () => {
       expect(store.checkKey).toBeTypeOf('function');

@@ -20,6 +20,6 @@ afterAll(async () => {
 runStoreContract('postgres', async () => {
   const url = await peer.createDatabase('contract');
   const key = generateKey();
-  const open = () => openStore(url, { key, keySpec: 'env:TW_TEST_KEY', baseDir: '/' });
-  return { store: await open(), reopen: open, cleanup: () => Promise.resolve() };
+  const open = (k = key) => openStore(url, { key: k, keySpec: 'env:TW_TEST_KEY', baseDir: '/' });
+  return { store: await open(), reopen: () => open(), key, openWith: open, cleanup: () => Promise.resolve() };
 });

@@ -57,14 +57,25 @@ function fileBytes(path: string): Buffer {
 }
 
 runStoreContract('sqlite file', async () => {
-  const f = fixture();
-  return { store: await f.open(), reopen: () => f.open(), cleanup: async () => rmSync(f.dir, { recursive: true }) };
+  const key = generateKey();
+  const f = fixture(key);
+  return {
+    store: await f.open(),
+    reopen: () => f.open(),
+    key,
+    openWith: (k) => f.open(k),
+    cleanup: async () => rmSync(f.dir, { recursive: true }),
+  };
 });
 
-runStoreContract('sqlite :memory:', async () => ({
-  store: await openStore(':memory:', { key: generateKey(), keySpec: 'env:K', baseDir: root }),
-  cleanup: async () => {},
-}));
+runStoreContract('sqlite :memory:', async () => {
+  const key = generateKey();
+  return {
+    store: await openStore(':memory:', { key, keySpec: 'env:K', baseDir: root }),
+    key,
+    cleanup: async () => {},
+  };
+});
 
 describe('SQLite store on disk', () => {
   it('creates its directory 0700 and database 0600, and records the schema version', async () => {

@@ -1,6 +1,6 @@
 /** The event log half of {@link PostgresStore}: append-only, read by id cursor. */
 import type { NewEvent, WardenEvent } from '../../core/types.js';
-import { eventFromRow, type EventRow } from '../sqlite/rows.js';
+import { eventFromRow, type EventRow } from '../codec.js';
 import type { PgRows } from './outbox.js';
 
 const DEFAULT_LIMIT = 100;

@@ -4,7 +4,7 @@
  * PKCE verifiers and device codes are sealed as in SQLite.
  */
 import { ConflictError, NotFoundError } from '../../core/errors.js';
-import { flowFromRow, flowToRow, type FlowRow } from '../sqlite/rows.js';
+import { flowFromRow, flowToRow, type FlowRow } from '../codec.js';
 import type { FlowPatch, FlowRecord, FlowStatus, NewFlow, Sealer } from '../types.js';
 import { isUniqueViolation } from './errors.js';
 import type { PgRows } from './outbox.js';

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { ConflictError, StoreError } from '../../core/errors.js';
-import { aad, outboxFromRow, type OutboxRow } from '../sqlite/rows.js';
+import { aad, outboxFromRow, type OutboxRow } from '../codec.js';
 import type { NewOutboxMessage, OutboxPatch, OutboxRecord, OutboxStats, OutboxStatus, Sealer } from '../types.js';
 import { isUniqueViolation } from './errors.js';
 

@@ -8,8 +8,9 @@
  *   version after waiting for a concurrent writer; no advisory locks.
  * - Outbox claims use `FOR UPDATE SKIP LOCKED`: concurrent senders take disjoint messages.
  * - Connection changes NOTIFY in the same statement (delivered on commit); see change-feed.ts.
- * - Secrets are sealed exactly as in SQLite (same AAD `<table>:<row key>:<column>`, same
- *   key-check record), so sealed values move between the two stores unchanged.
+ * - Secrets are sealed by the same codec as in SQLite (../codec.ts: same AAD
+ *   `<table>:<row key>:<column>`, same key-check record), so sealed values move between the two
+ *   stores unchanged.
  * - Times are epoch milliseconds from the caller; the database clock is never read.
  */
 import type pg from 'pg';
@@ -17,14 +18,23 @@ import type pg from 'pg';
 import { ConflictError, KeyError, NotFoundError, StoreError } from '../../core/errors.js';
 import type { NewEvent, WardenEvent } from '../../core/types.js';
 import {
-  aad,
   CONNECTION_FACT_COLUMNS,
   connectionFactsFromRow,
   connectionFromRow,
   connectionPatchColumns,
+  KEY_CHECK_ROW,
+  keyCheckOpens,
+  RESEAL_PAGE_ROWS,
+  resealRow,
+  resealStatements,
+  SEALED,
+  SEALED_TABLES,
+  sealKeyCheck,
+  SwitchableSealer,
   type ConnectionFactsRow,
   type ConnectionRow,
-} from '../sqlite/rows.js';
+  type SealedRow,
+} from '../codec.js';
 import type {
   ConnectionFacts,
   ConnectionPatch,
@@ -66,10 +76,6 @@ export interface PostgresStoreOptions {
   onTrouble?: (message: string) => void;
 }
 
-/** Identical to the SQLite store's key check, so a store moved by `migrate` keeps working. */
-export const KEY_CHECK_AAD = aad('meta', 'key_check', 'value');
-export const KEY_CHECK_PLAINTEXT = 'tokenwarden key check v1';
-
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
   private readonly listeners = new Set<(name: string) => void>();
@@ -81,16 +87,19 @@ export class PostgresStore implements Store {
   private readonly outbox: PgOutbox;
   private readonly flows: PgFlows;
   private readonly q: PgRows;
+  /** The key in use; switched by {@link reseal} once the new one is committed. */
+  private readonly sealer: SwitchableSealer;
 
   private constructor(
     private readonly db: PgPool,
-    private readonly sealer: Sealer,
+    sealer: Sealer,
     private readonly notifySupported: boolean,
     private readonly opts: PostgresStoreOptions,
   ) {
+    this.sealer = new SwitchableSealer(sealer);
     this.q = (sql, values, idempotent) => this.rows(sql, values, idempotent);
-    this.outbox = new PgOutbox(this.q, sealer);
-    this.flows = new PgFlows(this.q, sealer);
+    this.outbox = new PgOutbox(this.q, this.sealer);
+    this.flows = new PgFlows(this.q, this.sealer);
   }
 
   /**
@@ -112,8 +121,9 @@ export class PostgresStore implements Store {
         await assertSchemaNotNewer(c, target);
         await verifyKeyCheck(c, opts, false);
         await migrate(c, target, Date.now(), async (tx) => {
-          await tx.query(`INSERT INTO meta (key, value) VALUES ('key_check', $1) ON CONFLICT (key) DO NOTHING`, [
-            opts.sealer.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD),
+          await tx.query(`INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, [
+            KEY_CHECK_ROW,
+            sealKeyCheck(opts.sealer),
           ]);
         });
         await verifyKeyCheck(c, opts, true);
@@ -127,7 +137,61 @@ export class PostgresStore implements Store {
   }
 
   async checkKey(): Promise<void> {
-    await this.db.withClient((c) => verifyKeyCheck(c, this.opts, true));
+    await this.db.withClient((c) => verifyKeyCheck(c, { sealer: this.sealer, keySpec: this.opts.keySpec }, true));
+  }
+
+  /**
+   * Key rotation in one transaction on one connection. The sealed tables are locked against
+   * other writers first (readers go on), so a value written meanwhile under the old key cannot
+   * slip past; then each table of the codec's registry is read a page at a time in row-key
+   * order and written back with one UPDATE per page.
+   */
+  async reseal(to: Sealer, opts: { pageRows?: number } = {}): Promise<number> {
+    const pageRows = Math.max(1, Math.floor(opts.pageRows ?? RESEAL_PAGE_ROWS));
+    const from = this.sealer.inner;
+    const count = await this.db.withClient(async (c) => {
+      await c.query('BEGIN');
+      try {
+        await c.query(`LOCK TABLE ${SEALED_TABLES.join(', ')} IN EXCLUSIVE MODE`);
+        let n = 0;
+        for (const table of SEALED_TABLES) {
+          const sql = resealStatements(table, (i) => `$${i}`);
+          const rule = SEALED[table];
+          const params = ['k', ...sql.columns].map((_, i) => `$${i + 1}::text[]`).join(', ');
+          const update =
+            `UPDATE ${table} AS t SET ${sql.columns.map((col) => `${col} = u.${col}`).join(', ')} ` +
+            `FROM unnest(${params}) AS u(k, ${sql.columns.join(', ')}) WHERE t.${rule.key} = u.k`;
+          let after: string | null = null;
+          for (;;) {
+            const page: SealedRow[] = (
+              after === null
+                ? await c.query<SealedRow>(sql.first, [pageRows])
+                : await c.query<SealedRow>(sql.next, [after, pageRows])
+            ).rows;
+            if (page.length > 0) {
+              const keys: string[] = [];
+              const columns: Array<Array<string | null>> = sql.columns.map(() => []);
+              for (const row of page) {
+                const r = resealRow(from, to, table, row);
+                n += r.count;
+                keys.push(row.k);
+                r.values.forEach((v, i) => (columns[i] as Array<string | null>).push(v));
+              }
+              await c.query(update, [keys, ...columns]);
+            }
+            if (page.length < pageRows) break;
+            after = (page[page.length - 1] as SealedRow).k;
+          }
+        }
+        await c.query('COMMIT');
+        return n;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+    this.sealer.use(to);
+    return count;
   }
 
   /** Whether change notification uses LISTEN/NOTIFY (else polling). */
@@ -437,22 +501,20 @@ export function openPostgresStore(url: string, opts: PostgresStoreOptions): Prom
 }
 
 /** Fail with KeyError if the store's key-check record does not open with this key. */
-async function verifyKeyCheck(c: pg.ClientBase, opts: PostgresStoreOptions, required: boolean): Promise<void> {
+async function verifyKeyCheck(
+  c: pg.ClientBase,
+  opts: { sealer: Sealer; keySpec: string },
+  required: boolean,
+): Promise<void> {
   const hasMeta = (await c.query<{ t: string | null }>(`SELECT to_regclass('meta')::text AS t`)).rows[0]?.t != null;
   const row = hasMeta
-    ? (await c.query<{ value: string }>(`SELECT value FROM meta WHERE key = 'key_check'`)).rows[0]
+    ? (await c.query<{ value: string }>(`SELECT value FROM meta WHERE key = $1`, [KEY_CHECK_ROW])).rows[0]
     : undefined;
   if (!row) {
     if (required) throw new StoreError('store has no key-check record after migration');
     return;
   }
-  let ok = false;
-  try {
-    ok = opts.sealer.open(row.value, KEY_CHECK_AAD) === KEY_CHECK_PLAINTEXT;
-  } catch {
-    ok = false;
-  }
-  if (!ok) {
+  if (!keyCheckOpens(opts.sealer, row.value)) {
     throw new KeyError(
       `the encryption key does not match the one this store was created with (key: ${opts.keySpec}); use the original key`,
     );

@@ -1,9 +1,9 @@
 /**
- * Move a whole store between SQLite and PostgreSQL (`tokenwarden migrate`):
- * connections, flows, events and the mail outbox. Secrets stay sealed: both stores seal with
- * the same key and the same associated data (`<table>:<row key>:<column>`), so sealed values are
- * copied byte for byte and never opened on the way. Leases are not copied (a lease belongs to a
- * process of the old deployment); event ids are kept, so `since` cursors stay valid.
+ * Move a whole store between SQLite and PostgreSQL (`tokenwarden migrate`): connections, flows,
+ * events and the mail outbox. Secrets stay sealed: both stores seal with the same key and the
+ * same associated data (`<table>:<row key>:<column>`, ../codec.ts), so sealed values are copied
+ * byte for byte and never opened on the way. Leases are not copied (a lease belongs to a process
+ * of the old deployment); event ids are kept, so `since` cursors stay valid.
  *
  * Both stores are opened through openStore first, which migrates them and proves the key opens
  * both (key-check record); at the end every row of the target is read back through its store,

@@ -12,7 +12,7 @@ import {
   connectionPatchColumns,
   type ConnectionFactsRow,
   type ConnectionRow,
-} from './rows.js';
+} from '../codec.js';
 
 function row(db: Db, name: string): ConnectionRow | undefined {
   return db.q(`SELECT * FROM connections WHERE name = ?`).get(name) as ConnectionRow | undefined;

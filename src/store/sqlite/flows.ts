@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError } from '../../core/errors.js';
 import type { NewEvent, WardenEvent } from '../../core/types.js';
 import type { FlowPatch, FlowRecord, FlowStatus, NewFlow } from '../types.js';
 import type { Db } from './db.js';
-import { eventFromRow, flowFromRow, flowToRow, type EventRow, type FlowRow, type SqlValue } from './rows.js';
+import { eventFromRow, flowFromRow, flowToRow, type EventRow, type FlowRow, type SqlValue } from '../codec.js';
 
 export const DEFAULT_LIMIT = 100;
 const NEWEST_FIRST = 'ORDER BY created_at DESC, rowid DESC';

@@ -6,7 +6,7 @@ import { ConflictError } from '../../core/errors.js';
 import type { NewOutboxMessage, OutboxPatch, OutboxRecord, OutboxStats, OutboxStatus } from '../types.js';
 import type { Db } from './db.js';
 import { DEFAULT_LIMIT, isUniqueViolation } from './flows.js';
-import { aad, outboxFromRow, type OutboxRow, type SqlValue } from './rows.js';
+import { aad, outboxFromRow, type OutboxRow, type SqlValue } from '../codec.js';
 
 function row(db: Db, id: string): OutboxRow | undefined {
   return db.q(`SELECT * FROM outbox WHERE id = ?`).get(id) as OutboxRow | undefined;

@@ -6,7 +6,7 @@
  * - Concurrency: several processes may share the file. Leases are conditional UPDATEs;
  *   read-check-write sequences run in `BEGIN IMMEDIATE` transactions so they hold the write
  *   lock from their first read (no stale-snapshot upgrades), and `busy_timeout` waits for it.
- * - Secrets are sealed per row and column (rows.ts). A key-check record in `meta` makes a
+ * - Secrets are sealed per row and column (../codec.ts). A key-check record in `meta` makes a
  *   wrong key fail at open, before anything is written.
  * - Change notification: in-process at once; from other processes by a cheap
  *   `PRAGMA data_version` poll while anyone listens.
@@ -39,7 +39,17 @@ import { Db } from './db.js';
 import * as flows from './flows.js';
 import { assertSchemaNotNewer, migrate } from './migrations.js';
 import * as outbox from './outbox.js';
-import { aad } from './rows.js';
+import {
+  KEY_CHECK_ROW,
+  keyCheckOpens,
+  RESEAL_PAGE_ROWS,
+  resealRow,
+  resealStatements,
+  SEALED_TABLES,
+  sealKeyCheck,
+  SwitchableSealer,
+  type SealedRow,
+} from '../codec.js';
 
 export interface SqliteStoreOptions {
   sealer: Sealer;
@@ -51,9 +61,6 @@ export interface SqliteStoreOptions {
   /** How often to look for changes by other processes while listeners exist (default 1000; 0: never). */
   pollMs?: number;
 }
-
-const KEY_CHECK_AAD = aad('meta', 'key_check', 'value');
-const KEY_CHECK_PLAINTEXT = 'tokenwarden key check v1';
 
 function toStoreError(e: unknown): Error {
   if (e instanceof TokenwardenError) return e;
@@ -75,6 +82,7 @@ export class SqliteStore implements Store {
 
   private constructor(
     private readonly db: Db,
+    private readonly sealer: SwitchableSealer,
     private readonly pollMs: number,
     private readonly keySpec: string,
   ) {}
@@ -98,8 +106,9 @@ export class SqliteStore implements Store {
       assertSchemaNotNewer(raw, file);
       verifyKeyCheck(raw, opts, false);
       migrate(raw, file, Date.now(), (tx) => {
-        tx.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('key_check', ?)`).run(
-          opts.sealer.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD),
+        tx.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`).run(
+          KEY_CHECK_ROW,
+          sealKeyCheck(opts.sealer),
         );
       });
       verifyKeyCheck(raw, opts, true);
@@ -107,11 +116,54 @@ export class SqliteStore implements Store {
       raw.close();
       throw toStoreError(e);
     }
-    return new SqliteStore(new Db(raw, opts.sealer), opts.pollMs ?? 1000, opts.keySpec);
+    const sealer = new SwitchableSealer(opts.sealer);
+    return new SqliteStore(new Db(raw, sealer), sealer, opts.pollMs ?? 1000, opts.keySpec);
   }
 
   checkKey(): Promise<void> {
-    return this.run(() => verifyKeyCheck(this.db.raw, { sealer: this.db.sealer, keySpec: this.keySpec }, true));
+    return this.run(() => verifyKeyCheck(this.db.raw, { sealer: this.sealer, keySpec: this.keySpec }, true));
+  }
+
+  reseal(to: Sealer, opts: { pageRows?: number } = {}): Promise<number> {
+    return this.run(() => this.resealNow(to, opts));
+  }
+
+  /**
+   * {@link reseal}, synchronously: one `BEGIN IMMEDIATE` transaction (other writers wait), each
+   * table of the codec's registry read a page at a time in row-key order.
+   */
+  resealNow(to: Sealer, opts: { pageRows?: number } = {}): number {
+    this.flush(); // writes already accepted are sealed with the current key, then re-sealed
+    const pageRows = Math.max(1, Math.floor(opts.pageRows ?? RESEAL_PAGE_ROWS));
+    const from = this.sealer.inner;
+    let count = 0;
+    try {
+      this.db.raw
+        .transaction(() => {
+          for (const table of SEALED_TABLES) {
+            const sql = resealStatements(table, () => '?');
+            const first = this.db.raw.prepare(sql.first);
+            const next = this.db.raw.prepare(sql.next);
+            const update = this.db.raw.prepare(sql.update);
+            let after: string | null = null;
+            for (;;) {
+              const page = (after === null ? first.all(pageRows) : next.all(after, pageRows)) as SealedRow[];
+              for (const row of page) {
+                const r = resealRow(from, to, table, row);
+                count += r.count;
+                update.run(...r.values, row.k);
+              }
+              if (page.length < pageRows) break;
+              after = String((page[page.length - 1] as SealedRow).k);
+            }
+          }
+        })
+        .immediate();
+    } catch (e) {
+      throw toStoreError(e);
+    }
+    this.sealer.use(to);
+    return count;
   }
 
   /**
@@ -398,19 +450,13 @@ export class SqliteStore implements Store {
 function verifyKeyCheck(raw: Database.Database, opts: SqliteStoreOptions, required: boolean): void {
   const hasMeta = raw.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).get() !== undefined;
   const row = hasMeta
-    ? (raw.prepare(`SELECT value FROM meta WHERE key = 'key_check'`).get() as { value: string } | undefined)
+    ? (raw.prepare(`SELECT value FROM meta WHERE key = ?`).get(KEY_CHECK_ROW) as { value: string } | undefined)
     : undefined;
   if (!row) {
     if (required) throw new StoreError('store has no key-check record after migration');
     return;
   }
-  let ok = false;
-  try {
-    ok = opts.sealer.open(row.value, KEY_CHECK_AAD) === KEY_CHECK_PLAINTEXT;
-  } catch {
-    ok = false;
-  }
-  if (!ok) {
+  if (!keyCheckOpens(opts.sealer, row.value)) {
     throw new KeyError(
       `the encryption key does not match the one this store was created with (key: ${opts.keySpec}); use the original key`,
     );

@@ -1,10 +1,15 @@
 /**
- * Mapping between SQLite rows (snake_case, sealed secrets, JSON text) and store records
- * (camelCase, plaintext in memory). Every secret column is sealed with associated data
- * `<table>:<row key>:<column>`.
+ * The store codec, shared by the SQLite and PostgreSQL stores: rows (snake_case, sealed
+ * secrets, JSON text) to records (camelCase, plaintext in memory) and back, and the one place
+ * the sealing rules live — which columns of which table are sealed ({@link SEALED}) and the
+ * associated data binding each sealed value to its place (`<table>:<row key>:<column>`).
+ * Both engines store the same sealed text, so `migrate` copies it unchanged and
+ * {@link resealRow} drives key rotation on either.
+ *
+ * Light imports (types and errors): the CLI's fast token path loads this without the store.
  */
-import type { DiagnosedCause } from '../../core/errors.js';
-import type { ConnectionState, EventType, WardenEvent } from '../../core/types.js';
+import { StoreError, type DiagnosedCause } from '../core/errors.js';
+import type { ConnectionState, EventType, WardenEvent } from '../core/types.js';
 import type {
   ConnectionFacts,
   ConnectionPatch,
@@ -16,25 +21,170 @@ import type {
   OutboxRecord,
   OutboxStatus,
   Sealer,
-} from '../types.js';
+} from './types.js';
 
 export type SqlValue = string | number | null;
 
+function parseJson<T>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+// ---------------------------------------------------------------- sealing rules
+
+/**
+ * Every sealed column, per table: the column naming the row (the `<row key>` of the associated
+ * data) and the sealed columns. `rows`, when present, limits sealing to those row keys (in
+ * `meta` only the key-check record is sealed). Adding a sealed column here is all key rotation
+ * needs to re-seal it.
+ */
+export const SEALED = {
+  connections: { key: 'name', columns: ['access_token', 'refresh_token', 'id_token'] },
+  flows: { key: 'id', columns: ['code_verifier', 'device_code', 'nonce'] },
+  outbox: { key: 'id', columns: ['payload'] },
+  meta: { key: 'key', columns: ['value'], rows: ['key_check'] },
+} as const satisfies Record<string, SealedTableRule>;
+
+export interface SealedTableRule {
+  readonly key: string;
+  readonly columns: readonly string[];
+  readonly rows?: readonly string[];
+}
+
+export type SealedTable = keyof typeof SEALED;
+export type SealedColumn<T extends SealedTable> = (typeof SEALED)[T]['columns'][number];
+
+/** The tables with sealed columns, in the order key rotation visits them (key check last). */
+export const SEALED_TABLES = Object.keys(SEALED) as SealedTable[];
+
 /** Associated data binding a sealed value to its table, row and column. */
-export function aad(table: string, rowKey: string, column: string): string {
+export function aad<T extends SealedTable>(table: T, rowKey: string, column: SealedColumn<T>): string {
   return `${table}:${rowKey}:${column}`;
 }
 
-function openOrNull(sealer: Sealer, value: string | null, ad: string): string | null {
-  return value === null ? null : sealer.open(value, ad);
+function openOrNull<T extends SealedTable>(
+  sealer: Sealer,
+  value: string | null,
+  table: T,
+  rowKey: string,
+  column: SealedColumn<T>,
+): string | null {
+  return value === null ? null : sealer.open(value, aad(table, rowKey, column));
 }
 
-export function sealOrNull(sealer: Sealer, value: string | null, ad: string): string | null {
-  return value === null ? null : sealer.seal(value, ad);
+function sealOrNull<T extends SealedTable>(
+  sealer: Sealer,
+  value: string | null,
+  table: T,
+  rowKey: string,
+  column: SealedColumn<T>,
+): string | null {
+  return value === null ? null : sealer.seal(value, aad(table, rowKey, column));
 }
 
-function parseJson<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T);
+// ---------------------------------------------------------------- key check
+
+/** The `meta` row whose sealed value proves the key: a wrong key fails at open. */
+export const KEY_CHECK_ROW = 'key_check';
+const KEY_CHECK_PLAINTEXT = 'tokenwarden key check v1';
+
+/** The sealed key-check value for a new store. */
+export function sealKeyCheck(sealer: Sealer): string {
+  return sealer.seal(KEY_CHECK_PLAINTEXT, aad('meta', KEY_CHECK_ROW, 'value'));
+}
+
+/** Whether `sealed` (the stored key-check value) opens with this sealer. */
+export function keyCheckOpens(sealer: Sealer, sealed: string): boolean {
+  try {
+    return sealer.open(sealed, aad('meta', KEY_CHECK_ROW, 'value')) === KEY_CHECK_PLAINTEXT;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- key rotation
+
+/** Rows per page while re-sealing: memory stays flat however many rows the store holds. */
+export const RESEAL_PAGE_ROWS = 500;
+
+/** A page of rows as read for re-sealing: the row key as `k`, then the sealed columns. */
+export type SealedRow = { k: string } & Record<string, string | null>;
+
+/**
+ * The statements an engine runs to re-seal one table, page by page in row-key order: `first`
+ * takes (limit), `next` takes (after, limit) and returns rows whose key sorts after `after`;
+ * both return {@link SealedRow}s. `update` sets the sealed columns (in `columns` order), then
+ * takes the row key. `p(i)` renders the i-th (1-based) placeholder of the engine.
+ */
+export function resealStatements(
+  table: SealedTable,
+  p: (i: number) => string,
+): { columns: readonly string[]; first: string; next: string; update: string } {
+  const rule: SealedTableRule = SEALED[table];
+  const only = rule.rows ? ` AND ${rule.key} IN (${rule.rows.map((r) => `'${r}'`).join(', ')})` : '';
+  const select = (where: string, limit: string): string =>
+    `SELECT ${rule.key} AS k, ${rule.columns.join(', ')} FROM ${table} WHERE ${where}${only} ` +
+    `ORDER BY ${rule.key} LIMIT ${limit}`;
+  return {
+    columns: rule.columns,
+    first: select('TRUE', p(1)),
+    next: select(`${rule.key} > ${p(1)}`, p(2)),
+    update:
+      `UPDATE ${table} SET ${rule.columns.map((c, i) => `${c} = ${p(i + 1)}`).join(', ')} ` +
+      `WHERE ${rule.key} = ${p(rule.columns.length + 1)}`,
+  };
+}
+
+/**
+ * Re-seal one row's sealed values from `from` to `to` with the same associated data, checking
+ * that each new value opens to the same plaintext. Returns the new values in `columns` order
+ * (null stays null) and how many were re-sealed. Throws KeyError if a value does not open with
+ * `from` (wrong key, moved or altered value).
+ */
+export function resealRow<T extends SealedTable>(
+  from: Sealer,
+  to: Sealer,
+  table: T,
+  row: SealedRow,
+): { values: Array<string | null>; count: number } {
+  const columns: ReadonlyArray<SealedColumn<T>> = SEALED[table].columns;
+  let count = 0;
+  const values = columns.map((column) => {
+    const sealed = row[column];
+    if (sealed === null || sealed === undefined) return null;
+    const ad = aad(table, String(row.k), column);
+    const plaintext = from.open(sealed, ad);
+    const next = to.seal(plaintext, ad);
+    if (to.open(next, ad) !== plaintext)
+      throw new StoreError(`re-sealed value for ${ad} does not open with the new key`);
+    count++;
+    return next;
+  });
+  return { values, count };
+}
+
+/**
+ * A sealer whose key can be swapped: a store hands this to its table code, and after a
+ * committed re-seal switches it to the new key, so the same handle keeps working.
+ */
+export class SwitchableSealer implements Sealer {
+  constructor(private current: Sealer) {}
+
+  seal(plaintext: string, ad: string): string {
+    return this.current.seal(plaintext, ad);
+  }
+
+  open(sealed: string, ad: string): string {
+    return this.current.open(sealed, ad);
+  }
+
+  /** The sealer behind this one now. */
+  get inner(): Sealer {
+    return this.current;
+  }
+
+  use(next: Sealer): void {
+    this.current = next;
+  }
 }
 
 // ---------------------------------------------------------------- connections
@@ -105,10 +255,11 @@ export function connectionFactsFromRow(row: ConnectionFactsRow): ConnectionFacts
   };
 }
 
-type ColumnKind = 'plain' | 'sealed' | 'json';
+/** How a column is stored: a `sealed` one must be listed in {@link SEALED}. */
+type ColumnSpec = readonly [SealedColumn<'connections'>, 'sealed'] | readonly [string, 'plain' | 'json'];
 
 /** Every patchable connection field, its column and how it is stored. */
-const CONNECTION_COLUMNS: { [K in keyof Required<ConnectionPatch>]: readonly [string, ColumnKind] } = {
+const CONNECTION_COLUMNS: { [K in keyof Required<ConnectionPatch>]: ColumnSpec } = {
   state: ['state', 'plain'],
   accessToken: ['access_token', 'sealed'],
   refreshToken: ['refresh_token', 'sealed'],
@@ -144,7 +295,8 @@ export function connectionPatchColumns(
     if (value === undefined) continue;
     columns.push(column);
     if (value === null) values.push(null);
-    else if (kind === 'sealed') values.push(sealer.seal(String(value), aad('connections', name, column)));
+    else if (kind === 'sealed')
+      values.push(sealer.seal(String(value), aad('connections', name, column as SealedColumn<'connections'>)));
     else if (kind === 'json') values.push(JSON.stringify(value));
     else values.push(value as string | number);
   }
@@ -152,8 +304,8 @@ export function connectionPatchColumns(
 }
 
 export function connectionFromRow(sealer: Sealer, row: ConnectionRow): ConnectionRecord {
-  const open = (column: 'access_token' | 'refresh_token' | 'id_token'): string | null =>
-    openOrNull(sealer, row[column], aad('connections', row.name, column));
+  const open = (column: SealedColumn<'connections'>): string | null =>
+    openOrNull(sealer, row[column], 'connections', row.name, column);
   return {
     name: row.name,
     state: row.state as ConnectionState,
@@ -206,7 +358,8 @@ export interface FlowRow {
 }
 
 export function flowToRow(sealer: Sealer, f: FlowRecord): FlowRow {
-  const seal = (v: string | null, column: string): string | null => sealOrNull(sealer, v, aad('flows', f.id, column));
+  const seal = (v: string | null, column: SealedColumn<'flows'>): string | null =>
+    sealOrNull(sealer, v, 'flows', f.id, column);
   return {
     id: f.id,
     connection: f.connection,
@@ -231,8 +384,8 @@ export function flowToRow(sealer: Sealer, f: FlowRecord): FlowRow {
 }
 
 export function flowFromRow(sealer: Sealer, row: FlowRow): FlowRecord {
-  const open = (column: 'code_verifier' | 'device_code' | 'nonce'): string | null =>
-    openOrNull(sealer, row[column], aad('flows', row.id, column));
+  const open = (column: SealedColumn<'flows'>): string | null =>
+    openOrNull(sealer, row[column], 'flows', row.id, column);
   return {
     id: row.id,
     connection: row.connection,
