@@ -32,7 +32,7 @@ import { shouldRefresh } from '../core/refresh-policy.js';
 import { loadKey } from '../store/key.js';
 import { createSealer } from '../store/seal.js';
 import { aad } from '../store/sqlite/rows.js';
-import type { Io } from './output.js';
+import type { Io } from './io.js';
 import type { ConnectionFacts, FreshToken, FreshTokenOptions, TokenSource } from './token.js';
 
 /** A command line the fast path runs itself, as the full argument parser would read it. */
@@ -138,11 +138,20 @@ export function parseFastArgs(argv: readonly string[]): FastCommand | null {
 export async function runFast(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
   const cmd = parseFastArgs(argv);
   if (!cmd) return null;
-  const { processIo } = await import('./output.js');
+  const { processIo } = await import('./io.js');
   const source: TokenSource = async (o, conns, opts = {}) => {
     const fast = await fastTokens(o, conns, opts, env, Date.now());
     return fast !== undefined ? fast : (await import('./token.js')).freshTokens(o, conns, opts);
   };
+  if (cmd.command === 'token' && Object.keys(cmd.o).every((k) => k === 'config' || k === 'conn')) {
+    // The plain token (msmtp's passwordeval): runToken's raw case, without loading it.
+    const got = await fastTokens(cmd.o, [cmd.o.conn], {}, env, Date.now());
+    if (got?.[0]) {
+      processIo.out(got[0].accessToken + '\n');
+      return 0;
+    }
+    return (await import('./token.js')).runToken(cmd.o, processIo);
+  }
   return run(cmd, processIo, source);
 }
 
