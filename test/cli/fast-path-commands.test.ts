@@ -37,8 +37,9 @@ function cli(args: string[], opts: Opts = {}): Promise<LoggedRun> {
   return runner.run(['--config', ws.configPath, ...args], { env: { ...ENV, ...opts.env }, stdin: opts.stdin ?? '' });
 }
 
+/** Loaded nothing of the validator, the argument parser, the OAuth stack, the chat or HTTP servers. */
 const fast = (r: LoggedRun): boolean =>
-  !loaded(r, 'zod') && !loaded(r, 'commander') && !loaded(r, 'openid-client') && r.modules.length > 0;
+  r.modules.length > 0 && !['zod', 'commander', 'openid-client', 'grammy', 'hono'].some((p) => loaded(r, p));
 
 /** Forget every validation: the next call takes the full path. */
 const forget = (): void => rmSync(`${ws.dbPath}-config-ok`, { force: true });
