@@ -32,7 +32,7 @@ import { shouldRefresh } from '../core/refresh-policy.js';
 import { loadKey } from '../store/key.js';
 import { createSealer } from '../store/seal.js';
 import { aad } from '../store/sqlite/rows.js';
-import type { Io } from './io.js';
+import { processIo, type Io } from './io.js';
 import type { ConnectionFacts, FreshToken, FreshTokenOptions, TokenSource } from './token.js';
 
 /** A command line the fast path runs itself, as the full argument parser would read it. */
@@ -138,7 +138,6 @@ export function parseFastArgs(argv: readonly string[]): FastCommand | null {
 export async function runFast(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
   const cmd = parseFastArgs(argv);
   if (!cmd) return null;
-  const { processIo } = await import('./io.js');
   const source: TokenSource = async (o, conns, opts = {}) => {
     const fast = await fastTokens(o, conns, opts, env, Date.now());
     return fast !== undefined ? fast : (await import('./token.js')).freshTokens(o, conns, opts);
@@ -310,7 +309,7 @@ export async function fastTokens(
   // environment): what the commands need of it may be read from it directly.
   const decided = <T>(result: T): T => {
     for (const w of [...warnings, ...looseFileWarnings(path, text, dbFile)])
-      process.stderr.write(`tokenwarden: warning: ${w}\n`);
+      processIo.err(`tokenwarden: warning: ${w}\n`);
     return result;
   };
   let db: SqliteDatabase | undefined;
