@@ -3,14 +3,15 @@
  * with fresh access tokens in its environment (fetched through the same path as `tokenwarden
  * token`). SIGINT, SIGTERM and SIGHUP are passed on to the command; its exit code is ours, and
  * if a signal killed it, the same signal ends us. When a token needs a human, the command is
- * not started: the diagnosis goes to stderr and the exit code is 3.
+ * not started: the diagnosis goes to stderr and the exit code is 3. Tokens come from a
+ * `TokenSource` (the full path, or the fast path that falls back to it): this module stays light.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { UsageError } from '../core/errors.js';
 import { redact } from '../core/logger.js';
 import type { Io } from './output.js';
-import { freshTokens } from './token.js';
+import type { TokenSource } from './token.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 const SELF_KILL: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGKILL', 'SIGPIPE', 'SIGALRM'];
@@ -33,12 +34,13 @@ export function parseEnvPairs(pairs: string[]): Array<{ variable: string; connec
 }
 
 export async function runExec(
-  o: { config?: string; command: string; args: string[]; env: string[] },
+  o: { config?: string | undefined; command: string; args: string[]; env: string[] },
   io: Io,
+  source: TokenSource,
 ): Promise<number> {
   const pairs = parseEnvPairs(o.env);
   const conns = [...new Set(pairs.map((p) => p.connection))];
-  const tokens = new Map((await freshTokens(o, conns))?.map((t) => [t.connection, t.accessToken]));
+  const tokens = new Map((await source(o, conns))?.map((t) => [t.connection, t.accessToken]));
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const p of pairs) env[p.variable] = tokens.get(p.connection);
 

@@ -7,34 +7,36 @@
  * protocol and host are the connection's; otherwise it prints nothing so git tries its next
  * helper. `store` and `erase` do nothing (the grant is never deleted); other operations are
  * ignored, as gitcredentials(7) asks. When a human must act: the diagnosis on stderr, exit 3.
+ * Tokens come from a `TokenSource` (the full path, or the fast path that falls back to it).
  */
 import { gitAnswer, gitHostsFor, gitRequestMatches, gitUsername, parseGitRequest } from '../integrations/git.js';
 import { UsageError } from '../core/errors.js';
 import type { Io } from './output.js';
-import { freshTokens } from './token.js';
+import type { TokenSource } from './token.js';
 
 /** git sends a few short lines; anything larger is not a credential request. */
 const MAX_INPUT = 64 * 1024;
 
 export async function runGitCredential(
-  o: { config?: string; operation: string; connection: string },
+  o: { config?: string | undefined; operation: string; connection: string },
   io: Io,
+  source: TokenSource,
   stdin: NodeJS.ReadableStream = process.stdin,
 ): Promise<number> {
   const text = await readRequest(stdin);
   if (o.operation !== 'get') return 0;
   const req = parseGitRequest(text);
-  let hosts: string[] = [];
-  const got = await freshTokens(o, [o.connection], {
+  let username = '';
+  const got = await source(o, [o.connection], {
     accept: ({ config, provider }) => {
-      hosts = gitHostsFor(config, provider);
-      return gitRequestMatches(req, hosts);
+      username = gitUsername(req, config, provider);
+      return gitRequestMatches(req, gitHostsFor(config, provider));
     },
   });
   const t = got?.[0];
   if (!t) return 0;
   const fields: Array<[string, string]> = [
-    ['username', gitUsername(req, t.config, t.provider)],
+    ['username', username],
     ['password', t.accessToken],
   ];
   // git 2.41+ does not keep the password (e.g. in credential-cache) past this time.

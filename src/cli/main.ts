@@ -13,18 +13,19 @@ function packageVersion(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('token')) {
-    // A cached token for an unchanged config is served before anything else is loaded (fast-token.ts).
-    const fast = await import('./fast-token.js');
-    const req = fast.parseFastTokenArgs(argv);
-    const token = req ? await fast.fastToken(req, process.env, Date.now()) : null;
-    if (token !== null) {
-      process.stdout.write(token + '\n');
-      return 0;
+  if (argv.includes('token') || argv.includes('git-credential') || argv.includes('exec')) {
+    // Cached tokens for an unchanged config are served before anything else is loaded; the
+    // same command falls back to the full path by itself (fast-token.ts).
+    try {
+      const code = await (await import('./fast-token.js')).runFast(argv, process.env);
+      if (code !== null) return code;
+    } catch (err) {
+      return reportError(err);
     }
   }
-  const { exitCodeFor, EXIT } = await import('./exit-codes.js');
-  const { describeError, processIo } = await import('./output.js');
+  const { EXIT } = await import('./exit-codes.js');
+  const { processIo } = await import('./output.js');
+  const { freshTokens } = await import('./token.js');
   const { Command, CommanderError } = await import('commander');
   const program = new Command('tokenwarden')
     .description('Keeps OAuth credentials alive for headless programs; gets a human to re-authorize in seconds.')
@@ -94,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('--connection <name>', 'connection whose token is the password')
     .action(
       run(async (operation: string, o: { connection: string }) =>
-        (await import('./git-credential.js')).runGitCredential({ ...g(), operation, ...o }, processIo),
+        (await import('./git-credential.js')).runGitCredential({ ...g(), operation, ...o }, processIo, freshTokens),
       ),
     );
 
@@ -104,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--env <VAR=conn>', 'set VAR to the access token of connection conn (repeatable)', collect)
     .action(
       run(async (command: string, args: string[], o: { env?: string[] }) =>
-        (await import('./exec.js')).runExec({ ...g(), command, args, env: o.env ?? [] }, processIo),
+        (await import('./exec.js')).runExec({ ...g(), command, args, env: o.env ?? [] }, processIo, freshTokens),
       ),
     );
 
@@ -216,9 +217,16 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    processIo.err(describeError(err, Date.now()));
-    return exitCodeFor(err);
+    return reportError(err);
   }
+}
+
+/** A command's error on stderr, in words, and its exit code. */
+async function reportError(err: unknown): Promise<number> {
+  const { exitCodeFor } = await import('./exit-codes.js');
+  const { describeError, processIo } = await import('./output.js');
+  processIo.err(describeError(err, Date.now()));
+  return exitCodeFor(err);
 }
 
 // Run when executed directly (not when imported by tests).

@@ -3,19 +3,9 @@ import { ReauthRequiredError, TokenwardenError, channelNames } from '../core/err
 import { redact } from '../core/logger.js';
 import { formatDuration } from '../core/duration.js';
 import { neutralizeControls } from '../core/text.js';
+import type { Io } from './io.js';
 
-export interface Io {
-  out: (s: string) => void;
-  err: (s: string) => void;
-  now: () => number;
-}
-
-/** The terminal: text from outside (an account name, a provider's words) cannot drive it. */
-export const processIo: Io = {
-  out: (s) => process.stdout.write(neutralizeControls(s, { multiline: true })),
-  err: (s) => process.stderr.write(neutralizeControls(s, { multiline: true })),
-  now: () => Date.now(),
-};
+export { processIo, type Io } from './io.js';
 
 /** `openWarden` options of a CLI command: its `--config`, and file-mode warnings on stderr. */
 export function wardenOptions(

@@ -22,7 +22,7 @@ export function parseGitRequest(text: string): GitRequest {
 }
 
 /** The hosts a connection answers for, as `protocol://host[:port]` (lower case). */
-export function gitHostsFor(config: ConnectionConfig, provider: ProviderProfile['id']): string[] {
+export function gitHostsFor(config: Pick<ConnectionConfig, 'git_hosts'>, provider: ProviderProfile['id']): string[] {
   const entries = config.git_hosts ?? (provider === 'github' ? ['github.com'] : []);
   return entries.map((e) => {
     if (e.includes('://')) {
@@ -46,7 +46,11 @@ export function gitRequestMatches(req: GitRequest, hosts: string[]): boolean {
  * else the connection's `git_username`, else what the provider expects with an OAuth token
  * (`x-access-token` for GitHub, `oauth2` otherwise: the name GitLab documents for OAuth tokens).
  */
-export function gitUsername(req: GitRequest, config: ConnectionConfig, provider: ProviderProfile['id']): string {
+export function gitUsername(
+  req: GitRequest,
+  config: Pick<ConnectionConfig, 'git_username'>,
+  provider: ProviderProfile['id'],
+): string {
   return req.get('username') || config.git_username || (provider === 'github' ? 'x-access-token' : 'oauth2');
 }
 

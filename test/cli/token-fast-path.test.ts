@@ -4,12 +4,11 @@
  * unset `${VAR}`, or a grant that needs a human all go through the full path.
  * Which path ran is read from the modules the process resolved (a module resolve hook).
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openWarden } from '../../src/warden.js';
-import { CLI, makeWorkspace, type Workspace } from '../helpers/workspace.js';
+import { loaded, moduleLogRunner, type LoggedRun, type ModuleLogRunner } from '../helpers/module-log.js';
+import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 
 const connection = {
   provider: 'google',
@@ -19,44 +18,11 @@ const connection = {
 };
 
 let ws: Workspace;
-let hook: string;
-let log: string;
+let runner: ModuleLogRunner;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  modules: string[];
+function token(env: Record<string, string | undefined>, args = ['token', 'gmail']): Promise<LoggedRun> {
+  return runner.run(['--config', ws.configPath, ...args], { env: { TW_FAST_SECRET: undefined, ...env } });
 }
-
-function token(env: Record<string, string | undefined>, args = ['token', 'gmail']): Promise<Run> {
-  rmSync(log, { force: true });
-  return new Promise((resolve, reject) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env };
-    delete childEnv['TW_FAST_SECRET'];
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
-    const child = spawn(process.execPath, ['--import', hook, CLI, '--config', ws.configPath, ...args], {
-      cwd: ws.dir,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code,
-        stdout,
-        stderr,
-        modules: existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [],
-      }),
-    );
-  });
-}
-
-const loaded = (r: Run, pkg: string): boolean => r.modules.some((m) => m.includes(`/node_modules/${pkg}/`));
 
 async function seed(state?: 'reauth_required'): Promise<void> {
   const w = await openWarden({
@@ -78,15 +44,7 @@ async function seed(state?: 'reauth_required'): Promise<void> {
 
 beforeAll(async () => {
   ws = makeWorkspace({ connections: { gmail: connection } });
-  log = join(ws.dir, 'resolved.log');
-  const hooks = join(ws.dir, 'hooks.mjs');
-  writeFileSync(
-    hooks,
-    `import { appendFileSync } from 'node:fs';\n` +
-      `export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }\n`,
-  );
-  hook = join(ws.dir, 'register.mjs');
-  writeFileSync(hook, `import { register } from 'node:module';\nregister(${JSON.stringify('file://' + hooks)});\n`);
+  runner = moduleLogRunner(ws.dir);
   await seed();
 });
 
