@@ -272,8 +272,12 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------------ outbox and leader leases
 
-  enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }> {
-    return this.write(() => outbox.enqueueMessage(this.db, msg, now));
+  enqueueMessage(
+    msg: NewOutboxMessage,
+    now: number,
+    opts: { claim?: { owner: string; leaseMs: number } } = {},
+  ): Promise<{ record: OutboxRecord; created: boolean }> {
+    return this.write(() => outbox.enqueueMessage(this.db, msg, now, opts.claim));
   }
 
   getMessage(id: string): Promise<OutboxRecord | null> {
@@ -286,6 +290,7 @@ export class SqliteStore implements Store {
     leaseMs: number;
     limit: number;
     mailbox?: string;
+    id?: string;
   }): Promise<OutboxRecord[]> {
     return this.write(() => outbox.claimMessages(this.db, opts));
   }
