@@ -65,6 +65,9 @@ export interface MailboxDeps {
   sweepOnSend?: () => boolean;
 }
 
+/** A delivery still running after this long (ms) has its `mail_queued` event written without waiting for it. */
+const QUEUED_EVENT_AFTER_MS = 200;
+
 /** Least time between two sweeps started by sends. */
 const SWEEP_EVERY_MS = 1000;
 
@@ -109,12 +112,19 @@ export class MailboxImpl implements Mailbox {
       maxBytes: this.cfg.max_message_bytes,
       now,
     });
-    const { record, settled, queued } = await this.enqueue(prepared, now);
+    const { record, settled, created, recordQueued } = await this.enqueue(prepared, now);
     this.sweepDue();
     if (settled) return settled;
-    const result = await this.deliverQueued(record, queued !== undefined);
-    await queued;
-    return result;
+    if (!created) return this.deliverQueued(record);
+    // Born claimed by us: deliver at once. `mail_queued` is written with the outcome (one
+    // commit), or sooner when the delivery takes a while; either way before this returns.
+    const timer = setTimeout(recordQueued, QUEUED_EVENT_AFTER_MS);
+    try {
+      return this.result(record, await this.deliver(record, recordQueued));
+    } finally {
+      clearTimeout(timer);
+      await recordQueued();
+    }
   }
 
   /**
@@ -130,23 +140,24 @@ export class MailboxImpl implements Mailbox {
       maxBytes: this.cfg.max_message_bytes,
       now,
     });
-    const { record, settled, queued } = await this.enqueue(prepared, now);
+    const { record, settled, created, recordQueued } = await this.enqueue(prepared, now);
     this.sweepDue();
     if (settled) return settled;
-    this.d.background(this.deliverQueued(record, queued !== undefined));
+    const queued = recordQueued();
+    this.d.background(created ? this.deliver(record) : this.deliverQueued(record));
     await queued;
     return this.result(record, { status: 'queued' });
   }
 
   /**
    * Store the prepared message (sealed), born claimed by this process so its delivery can start
-   * at once. `settled` when the same idempotency key already finished; `queued` settles once the
-   * `mail_queued` event is recorded (written alongside the delivery, not ahead of it).
+   * at once. `settled` when the same idempotency key already finished. `recordQueued` writes the
+   * `mail_queued` event of a new row (once, however often called; a no-op for an existing row).
    */
   private async enqueue(
     prepared: PreparedOutgoing,
     now: number,
-  ): Promise<{ record: OutboxRecord; settled?: SendResult; queued?: Promise<void> }> {
+  ): Promise<{ record: OutboxRecord; created: boolean; settled?: SendResult; recordQueued: () => Promise<void> }> {
     const { record, created } = await this.d.store.enqueueMessage(
       {
         id: randomUUID(),
@@ -160,35 +171,39 @@ export class MailboxImpl implements Mailbox {
       { claim: { owner: this.d.owner, leaseMs: this.d.leaseMs } },
     );
     if (created) {
-      const queued = emitSafe(this.d.events, this.d.logger, {
-        type: 'mail_queued',
-        connection: null,
-        message: `Mail ${record.messageId} queued in mailbox "${this.name}"`,
-        data: { mailbox: this.name, id: record.id, messageId: record.messageId },
-      });
-      return { record, queued };
+      let queued: Promise<void> | undefined;
+      const recordQueued = (): Promise<void> =>
+        (queued ??= emitSafe(this.d.events, this.d.logger, {
+          type: 'mail_queued',
+          connection: null,
+          message: `Mail ${record.messageId} queued in mailbox "${this.name}"`,
+          data: { mailbox: this.name, id: record.id, messageId: record.messageId },
+        }));
+      return { record, created, recordQueued };
     }
+    const recordQueued = (): Promise<void> => Promise.resolve();
     if (record.status === 'sent' || record.status === 'failed') {
       // Same idempotency key: report the first send's outcome, never send a second copy.
       return {
         record,
+        created,
+        recordQueued,
         settled: this.result(record, {
           status: record.status,
           ...(record.lastError ? { error: record.lastError } : {}),
         }),
       };
     }
-    return { record };
+    return { record, created, recordQueued };
   }
 
   /**
-   * Deliver a row: one just created (`fresh`, born claimed by us) goes out at once; otherwise wait for a delivery
+   * Deliver a row that already existed (same idempotency key): wait for a delivery
    * of it already running here, or claim it (it alone) and deliver it now.
    */
-  private async deliverQueued(record: OutboxRecord, fresh: boolean): Promise<SendResult> {
+  private async deliverQueued(record: OutboxRecord): Promise<SendResult> {
     const running = this.inFlight.get(record.id);
     if (running) return this.result(record, await running);
-    if (fresh) return this.result(record, await this.deliver(record));
     const work = this.claimAndDeliver(record);
     void this.track(
       record.id,
@@ -260,12 +275,14 @@ export class MailboxImpl implements Mailbox {
     this.d.background(work);
   }
 
-  deliver(rec: OutboxRecord): Promise<DeliveryOutcome> {
-    return this.track(rec.id, this.deliverNow(rec));
+  /** Deliver a row this process holds; `onOutcome` runs just before the outcome is written. */
+  deliver(rec: OutboxRecord, onOutcome?: () => unknown): Promise<DeliveryOutcome> {
+    return this.track(rec.id, this.deliverNow(rec, onOutcome));
   }
 
-  private deliverNow(rec: OutboxRecord): Promise<DeliveryOutcome> {
+  private deliverNow(rec: OutboxRecord, onOutcome?: () => unknown): Promise<DeliveryOutcome> {
     return deliverClaimed(rec, {
+      ...(onOutcome ? { onOutcome } : {}),
       mailbox: this.name,
       owner: this.d.owner,
       store: this.d.store,

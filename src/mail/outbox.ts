@@ -60,6 +60,8 @@ export interface DeliveryContext {
   events: EventSink;
   retry: RetryPolicy;
   slots: RouteSlot<SendRoute>[];
+  /** Called just before the outcome (sent, failed or queued for retry) is written. */
+  onOutcome?: () => unknown;
 }
 
 export interface DeliveryOutcome {
@@ -97,6 +99,7 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
       await slot.recordFailure(re);
       if (re.kind === 'permanent') {
         // The update and its event are issued together (one commit group) before either is awaited.
+        ctx.onOutcome?.();
         const updating = ctx.store.updateMessage(
           rec.id,
           { status: 'failed', attempts, route: slot.id, lastError: re.message },
@@ -122,6 +125,7 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
     await slot.recordSuccess();
     const now = ctx.clock.now();
     // The `sent` update and its events are issued together, so they share one commit.
+    ctx.onOutcome?.();
     const updating = ctx.store.updateMessage(
       rec.id,
       { status: 'sent', attempts, route: slot.id, lastError: null, sentAt: now },
@@ -161,6 +165,7 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
   const lastRoute = lastTransient?.route ?? skipped.at(-1)?.route ?? null;
   if (now - rec.createdAt >= ctx.retry.maxAgeMs || ctx.slots.length === 0) {
     const error = `gave up after ${attempts} attempts: ${why}`;
+    ctx.onOutcome?.();
     const updating = ctx.store.updateMessage(
       rec.id,
       { status: 'failed', attempts, route: lastRoute, lastError: error },
@@ -180,6 +185,7 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
   const delay = ctx.slots.some((s) => s.awaitingHuman)
     ? Math.min(backoff, Math.max(ctx.retry.awaitingHumanMaxMs ?? 30_000, maxRetryAfter ?? 0))
     : backoff;
+  ctx.onOutcome?.();
   await ctx.store.updateMessage(
     rec.id,
     { status: 'pending', attempts, nextAttemptAt: now + delay, route: lastRoute, lastError: why },
