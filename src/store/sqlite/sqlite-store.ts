@@ -78,7 +78,9 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   /** Timer of a flush deferred to let a group fill (see {@link write}). */
   private flushTimer: NodeJS.Timeout | null = null;
-  /** Largest recent group (fading), how long the last COMMIT blocked (ms) and when it ended. */
+  /** Writes in `pending` that are not events riding along with another write (see {@link write}). */
+  private pendingWriters = 0;
+  /** Largest recent group in writers (fading), how long the last COMMIT blocked (ms) and when it ended. */
   private groupSize = 1;
   private commitMs = 0;
   private lastCommitAt = -Infinity;
@@ -134,13 +136,15 @@ export class SqliteStore implements Store {
    * commits at the next turn of the event loop; under concurrency (recent groups were larger)
    * a group waits — at most as long as the last COMMIT took, and never past 10 ms — until it is
    * as large as recent ones, so that eight senders share one fsync instead of each paying for
-   * their own while the others' SMTP answers wait behind it.
+   * their own while the others' SMTP answers wait behind it. Group sizes count writers, not
+   * writes: an event (`ridesAlong`) usually accompanies the outbox update issued with it.
    */
-  private write<T>(fn: () => T): Promise<T> {
+  private write<T>(fn: () => T, ridesAlong = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!ridesAlong) this.pendingWriters++;
       const idle = performance.now() - this.lastCommitAt > GROUP_IDLE_MS;
-      const full = idle || this.pending.length >= Math.floor(this.groupSize);
+      const full = idle || this.pendingWriters >= Math.floor(this.groupSize);
       if (this.flushTimer && full) {
         clearTimeout(this.flushTimer);
         this.flushTimer = null;
@@ -167,7 +171,9 @@ export class SqliteStore implements Store {
       this.flushTimer = null;
     }
     const batch = this.pending;
+    const writers = this.pendingWriters;
     this.pending = [];
+    this.pendingWriters = 0;
     if (batch.length === 0) return;
     const t0 = performance.now();
     try {
@@ -176,7 +182,7 @@ export class SqliteStore implements Store {
       this.lastCommitAt = performance.now();
       this.commitMs = this.lastCommitAt - t0;
       // The largest recent group, fading by a tenth per commit.
-      this.groupSize = Math.max(1, batch.length, this.groupSize * 0.9);
+      this.groupSize = Math.max(1, writers, this.groupSize * 0.9);
     }
   }
 
@@ -301,7 +307,7 @@ export class SqliteStore implements Store {
   }
 
   appendEvent(event: NewEvent, now: number): Promise<WardenEvent> {
-    return this.write(() => flows.appendEvent(this.db, event, now));
+    return this.write(() => flows.appendEvent(this.db, event, now), true);
   }
 
   listEvents(
