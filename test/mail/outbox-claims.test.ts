@@ -112,6 +112,24 @@ describe('outbox claims', () => {
     expect(await t.store.getMessage('old')).toMatchObject({ status: 'sent', leaseOwner: null });
   });
 
+  it('a delivery that takes a while has its mail_queued recorded without waiting for the outcome', async () => {
+    // The server answers MAIL FROM only once mail_queued is recorded: waiting for the outcome
+    // to write it would never get there.
+    let queuedSeen!: () => void;
+    const queued = new Promise<void>((r) => (queuedSeen = r));
+    const events = new (class extends RecordingEvents {
+      override async emit(e: Parameters<RecordingEvents['emit']>[0]): Promise<void> {
+        await super.emit(e);
+        if (e.type === 'mail_queued') queuedSeen();
+      }
+    })();
+    const { t, smtp, clock } = await setUp({ beforeReply: (stage) => (stage === 'mail' ? queued : Promise.resolve()) });
+    svc = service(t, smtp, clock, events);
+    const r = await svc.mailbox('agent').send({ to: 'bob@example.org', subject: 'slow', text: 'hello' });
+    expect(r.status).toBe('sent');
+    expect(events.events.map((e) => e.type)).toEqual(['mail_queued', 'mail_sent']);
+  });
+
   it('the delivery loop delivers the rows it claimed several at once', async () => {
     // The server holds every MAIL FROM until two transactions wait at once: one-by-one delivery
     // would never get there.
