@@ -55,6 +55,34 @@ export interface MailboxDeps {
   retry: RetryPolicy;
   /** Runs deliveries that must not hold up the caller (tracked so `stop()` can wait). */
   background: (work: Promise<unknown>) => void;
+  /** Deliveries of claimed rows run at once, at most (default 4). */
+  deliveryConcurrency?: number;
+  /**
+   * True while no delivery loop runs in this process (a library caller): a send then also
+   * picks up other due rows of its mailbox (retries, rows a crashed sender left) in the
+   * background, at most once a second.
+   */
+  sweepOnSend?: () => boolean;
+}
+
+/** A delivery still running after this long (ms) has its `mail_queued` event written without waiting for it. */
+const QUEUED_EVENT_AFTER_MS = 200;
+
+/** Least time between two sweeps started by sends. */
+const SWEEP_EVERY_MS = 1000;
+
+/** Run `fn` over `items`, at most `limit` at a time; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
 }
 
 export class MailboxImpl implements Mailbox {
@@ -64,6 +92,8 @@ export class MailboxImpl implements Mailbox {
    * waits for that outcome instead of answering "queued" for a message going out right now.
    */
   private readonly inFlight = new Map<string, Promise<DeliveryOutcome>>();
+  private sweeping = false;
+  private lastSweep = -Infinity;
   constructor(
     readonly name: string,
     private readonly cfg: MailboxConfig,
@@ -82,9 +112,19 @@ export class MailboxImpl implements Mailbox {
       maxBytes: this.cfg.max_message_bytes,
       now,
     });
-    const { record, settled } = await this.enqueue(prepared, now);
+    const { record, settled, created, recordQueued } = await this.enqueue(prepared, now);
+    this.sweepDue();
     if (settled) return settled;
-    return this.deliverQueued(record);
+    if (!created) return this.deliverQueued(record);
+    // Born claimed by us: deliver at once. `mail_queued` is written with the outcome (one
+    // commit), or sooner when the delivery takes a while; either way before this returns.
+    const timer = setTimeout(recordQueued, QUEUED_EVENT_AFTER_MS);
+    try {
+      return this.result(record, await this.deliver(record, recordQueued));
+    } finally {
+      clearTimeout(timer);
+      await recordQueued();
+    }
   }
 
   /**
@@ -100,17 +140,24 @@ export class MailboxImpl implements Mailbox {
       maxBytes: this.cfg.max_message_bytes,
       now,
     });
-    const { record, settled } = await this.enqueue(prepared, now);
+    const { record, settled, created, recordQueued } = await this.enqueue(prepared, now);
+    this.sweepDue();
     if (settled) return settled;
-    this.d.background(this.deliverQueued(record));
+    const queued = recordQueued();
+    this.d.background(created ? this.deliver(record) : this.deliverQueued(record));
+    await queued;
     return this.result(record, { status: 'queued' });
   }
 
-  /** Store the prepared message (sealed); `settled` when the same idempotency key already finished. */
+  /**
+   * Store the prepared message (sealed), born claimed by this process so its delivery can start
+   * at once. `settled` when the same idempotency key already finished. `recordQueued` writes the
+   * `mail_queued` event of a new row (once, however often called; a no-op for an existing row).
+   */
   private async enqueue(
     prepared: PreparedOutgoing,
     now: number,
-  ): Promise<{ record: OutboxRecord; settled?: SendResult }> {
+  ): Promise<{ record: OutboxRecord; created: boolean; settled?: SendResult; recordQueued: () => Promise<void> }> {
     const { record, created } = await this.d.store.enqueueMessage(
       {
         id: randomUUID(),
@@ -121,28 +168,39 @@ export class MailboxImpl implements Mailbox {
         createdAt: now,
       },
       now,
+      { claim: { owner: this.d.owner, leaseMs: this.d.leaseMs } },
     );
     if (created) {
-      await emitSafe(this.d.events, this.d.logger, {
-        type: 'mail_queued',
-        connection: null,
-        message: `Mail ${record.messageId} queued in mailbox "${this.name}"`,
-        data: { mailbox: this.name, id: record.id, messageId: record.messageId },
-      });
-    } else if (record.status === 'sent' || record.status === 'failed') {
+      let queued: Promise<void> | undefined;
+      const recordQueued = (): Promise<void> =>
+        (queued ??= emitSafe(this.d.events, this.d.logger, {
+          type: 'mail_queued',
+          connection: null,
+          message: `Mail ${record.messageId} queued in mailbox "${this.name}"`,
+          data: { mailbox: this.name, id: record.id, messageId: record.messageId },
+        }));
+      return { record, created, recordQueued };
+    }
+    const recordQueued = (): Promise<void> => Promise.resolve();
+    if (record.status === 'sent' || record.status === 'failed') {
       // Same idempotency key: report the first send's outcome, never send a second copy.
       return {
         record,
+        created,
+        recordQueued,
         settled: this.result(record, {
           status: record.status,
           ...(record.lastError ? { error: record.lastError } : {}),
         }),
       };
     }
-    return { record };
+    return { record, created, recordQueued };
   }
 
-  /** Wait for a delivery of this row already running here, or claim it and deliver it now. */
+  /**
+   * Deliver a row that already existed (same idempotency key): wait for a delivery
+   * of it already running here, or claim it (it alone) and deliver it now.
+   */
   private async deliverQueued(record: OutboxRecord): Promise<SendResult> {
     const running = this.inFlight.get(record.id);
     if (running) return this.result(record, await running);
@@ -155,19 +213,16 @@ export class MailboxImpl implements Mailbox {
     return this.result(rec, outcome);
   }
 
-  /** Claim due rows (ours among them, unless another process holds it) and deliver ours now. */
+  /** Claim this row (unless another process holds it or it is backing off) and deliver it now. */
   private async claimAndDeliver(record: OutboxRecord): Promise<{ rec: OutboxRecord; outcome: DeliveryOutcome }> {
-    const claimed = await this.d.store.claimMessages({
+    const [mine] = await this.d.store.claimMessages({
       owner: this.d.owner,
       now: this.d.clock.now(),
       leaseMs: this.d.leaseMs,
-      limit: 25,
+      limit: 1,
       mailbox: this.name,
+      id: record.id,
     });
-    const mine = claimed.find((r) => r.id === record.id);
-    const others = claimed.filter((r) => r.id !== record.id);
-    // Other due rows claimed alongside ours are delivered too, without holding up the caller.
-    if (others.length > 0) this.d.background(this.deliverMany(others));
     if (!mine) {
       // Another process holds it (or it is backing off): report where it stands now; if not
       // finished, it goes out from the outbox.
@@ -176,7 +231,7 @@ export class MailboxImpl implements Mailbox {
         return { rec: now, outcome: { status: now.status, ...(now.lastError ? { error: now.lastError } : {}) } };
       return { rec: now, outcome: { status: 'queued' } };
     }
-    return { rec: mine, outcome: await this.deliver(mine) };
+    return { rec: mine, outcome: await this.deliverNow(mine) };
   }
 
   /** Remember a delivery in progress until it settles (the latest one per id wins). */
@@ -188,19 +243,46 @@ export class MailboxImpl implements Mailbox {
     return p;
   }
 
-  /** Deliver rows this process has claimed. */
-  async deliverMany(recs: OutboxRecord[]): Promise<DeliveryOutcome[]> {
-    const out: DeliveryOutcome[] = [];
-    for (const r of recs) out.push(await this.deliver(r));
-    return out;
+  /** Deliver rows this process has claimed, several at once (bounded). */
+  deliverMany(recs: OutboxRecord[]): Promise<DeliveryOutcome[]> {
+    return mapLimit(recs, this.d.deliveryConcurrency ?? 4, (r) => this.deliver(r));
   }
 
-  deliver(rec: OutboxRecord): Promise<DeliveryOutcome> {
-    return this.track(rec.id, this.deliverNow(rec));
+  /**
+   * Without a delivery loop in this process, claim this mailbox's other due rows and deliver
+   * them in the background (single-flight, at most once per {@link SWEEP_EVERY_MS}).
+   */
+  private sweepDue(): void {
+    if (!this.d.sweepOnSend?.() || this.sweeping) return;
+    const now = this.d.clock.now();
+    if (now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.sweeping = true;
+    this.lastSweep = now;
+    const work = (async () => {
+      try {
+        const claimed = await this.d.store.claimMessages({
+          owner: this.d.owner,
+          now,
+          leaseMs: this.d.leaseMs,
+          limit: 25,
+          mailbox: this.name,
+        });
+        await this.deliverMany(claimed);
+      } finally {
+        this.sweeping = false;
+      }
+    })();
+    this.d.background(work);
   }
 
-  private deliverNow(rec: OutboxRecord): Promise<DeliveryOutcome> {
+  /** Deliver a row this process holds; `onOutcome` runs just before the outcome is written. */
+  deliver(rec: OutboxRecord, onOutcome?: () => unknown): Promise<DeliveryOutcome> {
+    return this.track(rec.id, this.deliverNow(rec, onOutcome));
+  }
+
+  private deliverNow(rec: OutboxRecord, onOutcome?: () => unknown): Promise<DeliveryOutcome> {
     return deliverClaimed(rec, {
+      ...(onOutcome ? { onOutcome } : {}),
       mailbox: this.name,
       owner: this.d.owner,
       store: this.d.store,

@@ -60,6 +60,8 @@ export interface DeliveryContext {
   events: EventSink;
   retry: RetryPolicy;
   slots: RouteSlot<SendRoute>[];
+  /** Called just before the outcome (sent, failed or queued for retry) is written. */
+  onOutcome?: () => unknown;
 }
 
 export interface DeliveryOutcome {
@@ -96,17 +98,21 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
       ctx.logger.warn('mail route failed', { ...base, route: slot.id, kind: re.kind, error: re.message });
       await slot.recordFailure(re);
       if (re.kind === 'permanent') {
-        await ctx.store.updateMessage(
+        // The update and its event are issued together (one commit group) before either is awaited.
+        ctx.onOutcome?.();
+        const updating = ctx.store.updateMessage(
           rec.id,
           { status: 'failed', attempts, route: slot.id, lastError: re.message },
           { owner: ctx.owner },
         );
-        await emitSafe(ctx.events, ctx.logger, {
+        const event = emitSafe(ctx.events, ctx.logger, {
           type: 'mail_failed',
           connection: slot.route.connection ?? null,
           message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" was refused: ${re.message}`,
           data: { ...base, route: slot.id, error: re.message },
         });
+        await updating;
+        await event;
         return { status: 'failed', route: slot.id, error: re.message };
       }
       if (re.kind === 'transient') {
@@ -118,29 +124,38 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
     }
     await slot.recordSuccess();
     const now = ctx.clock.now();
-    const updated = await ctx.store.updateMessage(
+    // The `sent` update and its events are issued together, so they share one commit.
+    ctx.onOutcome?.();
+    const updating = ctx.store.updateMessage(
       rec.id,
       { status: 'sent', attempts, route: slot.id, lastError: null, sentAt: now },
       { owner: ctx.owner },
     );
+    const events: Promise<void>[] = [];
+    if (skipped.length > 0) {
+      events.push(
+        emitSafe(ctx.events, ctx.logger, {
+          type: 'mail_failover',
+          connection: slot.route.connection ?? null,
+          message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" went out via ${slot.id} instead of ${skipped.map((s) => s.route).join(', ')}`,
+          data: { ...base, from: skipped.map((s) => s.route), to: slot.id, why: skipped },
+        }),
+      );
+    }
+    events.push(
+      emitSafe(ctx.events, ctx.logger, {
+        type: 'mail_sent',
+        connection: slot.route.connection ?? null,
+        message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" sent via ${slot.id}`,
+        data: { ...base, route: slot.id, attempts, ...(res.providerId ? { providerId: res.providerId } : {}) },
+      }),
+    );
+    const updated = await updating;
     if (!updated) {
       // Our lease ran out while the provider was answering: someone may send it again (same Message-ID).
       ctx.logger.warn('outbox lease lost before marking sent', { ...base, route: slot.id });
     }
-    if (skipped.length > 0) {
-      await emitSafe(ctx.events, ctx.logger, {
-        type: 'mail_failover',
-        connection: slot.route.connection ?? null,
-        message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" went out via ${slot.id} instead of ${skipped.map((s) => s.route).join(', ')}`,
-        data: { ...base, from: skipped.map((s) => s.route), to: slot.id, why: skipped },
-      });
-    }
-    await emitSafe(ctx.events, ctx.logger, {
-      type: 'mail_sent',
-      connection: slot.route.connection ?? null,
-      message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" sent via ${slot.id}`,
-      data: { ...base, route: slot.id, attempts, ...(res.providerId ? { providerId: res.providerId } : {}) },
-    });
+    await Promise.all(events);
     return { status: 'sent', route: slot.id };
   }
 
@@ -150,23 +165,27 @@ export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): P
   const lastRoute = lastTransient?.route ?? skipped.at(-1)?.route ?? null;
   if (now - rec.createdAt >= ctx.retry.maxAgeMs || ctx.slots.length === 0) {
     const error = `gave up after ${attempts} attempts: ${why}`;
-    await ctx.store.updateMessage(
+    ctx.onOutcome?.();
+    const updating = ctx.store.updateMessage(
       rec.id,
       { status: 'failed', attempts, route: lastRoute, lastError: error },
       { owner: ctx.owner },
     );
-    await emitSafe(ctx.events, ctx.logger, {
+    const event = emitSafe(ctx.events, ctx.logger, {
       type: 'mail_failed',
       connection: null,
       message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" could not be delivered: ${error}`,
       data: { ...base, error },
     });
+    await updating;
+    await event;
     return { status: 'failed', error };
   }
   const backoff = retryDelayMs(attempts, maxRetryAfter, ctx.retry);
   const delay = ctx.slots.some((s) => s.awaitingHuman)
     ? Math.min(backoff, Math.max(ctx.retry.awaitingHumanMaxMs ?? 30_000, maxRetryAfter ?? 0))
     : backoff;
+  ctx.onOutcome?.();
   await ctx.store.updateMessage(
     rec.id,
     { status: 'pending', attempts, nextAttemptAt: now + delay, route: lastRoute, lastError: why },

@@ -11,7 +11,7 @@ import type { Store } from '../store/types.js';
 import type { CircuitOptions } from './circuit.js';
 import { toRouteError } from './errors.js';
 import type { Mailbox } from './mailbox.js';
-import { MailboxImpl } from './mailbox.js';
+import { MailboxImpl, mapLimit } from './mailbox.js';
 import type { RetryPolicy } from './outbox.js';
 import { DEFAULT_RETRY } from './outbox.js';
 import type { RouteHealth } from './route-slot.js';
@@ -28,6 +28,8 @@ export interface MailServiceOptions {
   probeIntervalMs?: number;
   /** Rows claimed per loop iteration (default 20). */
   batchSize?: number;
+  /** Claimed rows delivered at once, at most (default 4). */
+  deliveryConcurrency?: number;
   retry?: Partial<RetryPolicy>;
   circuit?: CircuitOptions;
 }
@@ -71,8 +73,12 @@ export function createMailService(deps: MailServiceDeps): MailService {
   const pollIntervalMs = opts.pollIntervalMs ?? 5_000;
   const probeIntervalMs = opts.probeIntervalMs ?? 5 * 60_000;
   const batchSize = opts.batchSize ?? 20;
+  const deliveryConcurrency = opts.deliveryConcurrency ?? 4;
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
   const inflight = new Set<Promise<unknown>>();
+  let abort: AbortController | null = null;
+  /** The delivery loop, while started. */
+  let loop: Promise<void> | null = null;
   const background = (work: Promise<unknown>): void => {
     const p = work
       .catch((e: unknown) =>
@@ -111,6 +117,8 @@ export function createMailService(deps: MailServiceDeps): MailService {
         leaseMs,
         retry,
         background,
+        deliveryConcurrency,
+        sweepOnSend: () => loop === null,
       }),
     );
   }
@@ -131,7 +139,8 @@ export function createMailService(deps: MailServiceDeps): MailService {
         leaseMs,
         limit: batchSize,
       });
-      for (const rec of claimed) {
+      // Claimed rows go out several at once, over the routes' connection pools.
+      await mapLimit(claimed, deliveryConcurrency, async (rec) => {
         const box = boxes.get(rec.mailbox);
         if (!box) {
           await deps.store.updateMessage(
@@ -139,11 +148,11 @@ export function createMailService(deps: MailServiceDeps): MailService {
             { status: 'failed', lastError: `mailbox "${rec.mailbox}" is no longer configured` },
             { owner: deps.owner },
           );
-          continue;
+          return;
         }
         const o = await box.deliver(rec);
         if (o.status === 'sent') sent++;
-      }
+      });
       if (claimed.length < batchSize) return sent;
     }
   }
@@ -200,9 +209,6 @@ export function createMailService(deps: MailServiceDeps): MailService {
     }
     return out;
   }
-
-  let abort: AbortController | null = null;
-  let loop: Promise<void> | null = null;
 
   async function run(signal: AbortSignal): Promise<void> {
     let nextProbe = 0;

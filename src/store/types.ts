@@ -235,12 +235,21 @@ export interface Store {
   pruneEvents(opts: { before: number; keep: number; chunk?: number }): Promise<number>;
 
   // ---- outbox ----
-  /** Insert; if (mailbox, idempotencyKey) exists, return the existing row instead. */
-  enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }>;
+  /**
+   * Insert; if (mailbox, idempotencyKey) exists, return the existing row instead (unchanged).
+   * With `claim`, a new row is born claimed — `sending` under `claim.owner` until now+leaseMs —
+   * so the sender delivers it at once without a separate claim.
+   */
+  enqueueMessage(
+    msg: NewOutboxMessage,
+    now: number,
+    opts?: { claim?: { owner: string; leaseMs: number } },
+  ): Promise<{ record: OutboxRecord; created: boolean }>;
   getMessage(id: string): Promise<OutboxRecord | null>;
   /**
    * Claim up to `limit` due messages (pending with nextAttemptAt <= now, or sending with an
    * expired lease — a crashed sender), marking them `sending` under `owner` until now+leaseMs.
+   * With `id`, only that message (if due).
    */
   claimMessages(opts: {
     owner: string;
@@ -248,6 +257,7 @@ export interface Store {
     leaseMs: number;
     limit: number;
     mailbox?: string;
+    id?: string;
   }): Promise<OutboxRecord[]>;
   /** Update a message; if `owner` is given, only while that owner holds its lease. */
   updateMessage(id: string, patch: OutboxPatch, opts: { owner?: string }): Promise<OutboxRecord | null>;

@@ -68,6 +68,70 @@ export function outboxAndLeaseContract(s: () => Store): void {
       expect(all.map((m) => m.id)).toEqual(['x1']);
     });
 
+    it('enqueue with a claim stores the new row already claimed; an existing row is returned untouched', async () => {
+      const born = await s().enqueueMessage(newMessage('m1'), T, { claim: { owner: 'W1', leaseMs: 30_000 } });
+      expect(born.created).toBe(true);
+      expect(born.record).toMatchObject({
+        id: 'm1',
+        status: 'sending',
+        attempts: 0,
+        nextAttemptAt: T,
+        leaseOwner: 'W1',
+        leaseUntil: T + 30_000,
+        payload: newMessage('m1').payload,
+        route: null,
+        lastError: null,
+        sentAt: null,
+      });
+      // What enqueue answered is what is stored.
+      expect(await s().getMessage('m1')).toEqual(born.record);
+      // Held by W1: nobody else claims it while the lease runs; its owner may update it.
+      expect(await s().claimMessages({ owner: 'W2', now: T + 29_999, leaseMs: 1000, limit: 10 })).toEqual([]);
+      expect(await s().updateMessage('m1', { attempts: 1 }, { owner: 'W2' })).toBeNull();
+      expect(await s().updateMessage('m1', { attempts: 1 }, { owner: 'W1' })).toMatchObject({ attempts: 1 });
+      // A second enqueue with the same key (another sender) gets the row as it is, not claimed anew.
+      const dup = await s().enqueueMessage(newMessage('m2', { idempotencyKey: 'idem-m1' }), T + 5, {
+        claim: { owner: 'W2', leaseMs: 30_000 },
+      });
+      expect(dup.created).toBe(false);
+      expect(dup.record).toMatchObject({ id: 'm1', leaseOwner: 'W1', leaseUntil: T + 30_000, attempts: 1 });
+      // The claim expires like any other (a crashed sender): the row is due again.
+      const later = await s().claimMessages({ owner: 'W2', now: T + 30_000, leaseMs: 1000, limit: 10 });
+      expect(later.map((m) => m.id)).toEqual(['m1']);
+      // Without a claim the row is pending, as before.
+      const plain = await s().enqueueMessage(newMessage('m3'), T);
+      expect(plain.record).toMatchObject({ status: 'pending', leaseOwner: null, leaseUntil: null });
+      expect(await s().getMessage('m3')).toEqual(plain.record);
+    });
+
+    it('claims one message by id, only if it is due', async () => {
+      await s().enqueueMessage(newMessage('m1', { createdAt: T }), T);
+      await s().enqueueMessage(newMessage('m2', { createdAt: T + 1 }), T + 1);
+      await s().enqueueMessage(newMessage('m3', { createdAt: T + 2 }), T + 2);
+      await s().updateMessage('m3', { nextAttemptAt: T + 60_000, attempts: 1 }, {});
+      const one = await s().claimMessages({ owner: 'W1', now: T + 10, leaseMs: 30_000, limit: 10, id: 'm2' });
+      expect(one.map((m) => m.id)).toEqual(['m2']);
+      expect(one[0]).toMatchObject({ status: 'sending', leaseOwner: 'W1', leaseUntil: T + 30_010 });
+      // m1 (older, also due) was left alone.
+      expect(await s().getMessage('m1')).toMatchObject({ status: 'pending', leaseOwner: null });
+      // Held, not due, absent, or in another mailbox: nothing.
+      expect(await s().claimMessages({ owner: 'W2', now: T + 10, leaseMs: 1000, limit: 10, id: 'm2' })).toEqual([]);
+      expect(await s().claimMessages({ owner: 'W2', now: T + 10, leaseMs: 1000, limit: 10, id: 'm3' })).toEqual([]);
+      expect(await s().claimMessages({ owner: 'W2', now: T + 10, leaseMs: 1000, limit: 10, id: 'nope' })).toEqual([]);
+      expect(
+        await s().claimMessages({ owner: 'W2', now: T + 10, leaseMs: 1000, limit: 10, id: 'm1', mailbox: 'ops' }),
+      ).toEqual([]);
+      const m1 = await s().claimMessages({
+        owner: 'W2',
+        now: T + 10,
+        leaseMs: 1000,
+        limit: 10,
+        id: 'm1',
+        mailbox: 'agent',
+      });
+      expect(m1.map((m) => m.id)).toEqual(['m1']);
+    });
+
     it('a claimed message is updated only by its lease owner', async () => {
       await s().enqueueMessage(newMessage('m1'), T);
       await s().claimMessages({ owner: 'W1', now: T, leaseMs: 30_000, limit: 10 });

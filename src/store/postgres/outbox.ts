@@ -23,12 +23,18 @@ export class PgOutbox {
     private readonly sealer: Sealer,
   ) {}
 
-  async enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }> {
+  /** With `claim`, a new row is inserted already claimed (`sending` under that owner). */
+  async enqueueMessage(
+    msg: NewOutboxMessage,
+    now: number,
+    claim?: { owner: string; leaseMs: number },
+  ): Promise<{ record: OutboxRecord; created: boolean }> {
     let inserted: OutboxRow | undefined;
     try {
       [inserted] = await this.rows<OutboxRow>(
-        `INSERT INTO outbox (id, mailbox, idempotency_key, message_id, payload, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)
+        `INSERT INTO outbox (id, mailbox, idempotency_key, message_id, payload, status, attempts, next_attempt_at,
+                             lease_owner, lease_until, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10)
          ON CONFLICT (mailbox, idempotency_key) DO NOTHING RETURNING *`,
         [
           msg.id,
@@ -36,7 +42,10 @@ export class PgOutbox {
           msg.idempotencyKey,
           msg.messageId,
           this.sealer.seal(msg.payload, aad('outbox', msg.id, 'payload')),
+          claim ? 'sending' : 'pending',
           now,
+          claim ? claim.owner : null,
+          claim ? now + claim.leaseMs : null,
           msg.createdAt,
         ],
       );
@@ -65,19 +74,24 @@ export class PgOutbox {
     leaseMs: number;
     limit: number;
     mailbox?: string;
+    id?: string;
   }): Promise<OutboxRecord[]> {
     const values: unknown[] = [opts.owner, opts.now + opts.leaseMs, opts.now, opts.limit];
-    let mailbox = '';
+    let filter = '';
     if (opts.mailbox !== undefined) {
       values.push(opts.mailbox);
-      mailbox = 'mailbox = $5 AND';
+      filter += `mailbox = $${values.length} AND `;
+    }
+    if (opts.id !== undefined) {
+      values.push(opts.id);
+      filter += `id = $${values.length} AND `;
     }
     // SKIP LOCKED: a row another sender is claiming right now is left to it, not waited for.
     const rows = await this.rows<OutboxRow>(
       `UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2
        WHERE id IN (
          SELECT id FROM outbox
-         WHERE ${mailbox} ((status = 'pending' AND next_attempt_at <= $3)
+         WHERE ${filter}((status = 'pending' AND next_attempt_at <= $3)
                 OR (status = 'sending' AND (lease_until IS NULL OR lease_until <= $3)))
          ORDER BY next_attempt_at, created_at, id
          LIMIT $4

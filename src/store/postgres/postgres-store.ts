@@ -402,15 +402,19 @@ export class PostgresStore implements Store {
 
   // ------------------------------------------------------------------ outbox
 
-  enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }> {
-    return this.outbox.enqueueMessage(msg, now);
+  enqueueMessage(
+    msg: NewOutboxMessage,
+    now: number,
+    opts: { claim?: { owner: string; leaseMs: number } } = {},
+  ): Promise<{ record: OutboxRecord; created: boolean }> {
+    return this.outbox.enqueueMessage(msg, now, opts.claim);
   }
 
   getMessage(id: string): Promise<OutboxRecord | null> {
     return this.outbox.getMessage(id);
   }
 
-  claimMessages(opts: { owner: string; now: number; leaseMs: number; limit: number; mailbox?: string }) {
+  claimMessages(opts: { owner: string; now: number; leaseMs: number; limit: number; mailbox?: string; id?: string }) {
     return this.outbox.claimMessages(opts);
   }
 

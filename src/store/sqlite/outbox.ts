@@ -12,30 +12,59 @@ function row(db: Db, id: string): OutboxRow | undefined {
   return db.q(`SELECT * FROM outbox WHERE id = ?`).get(id) as OutboxRow | undefined;
 }
 
-/** Run inside an immediate transaction (look up, then insert). */
-export function enqueueMessage(db: Db, msg: NewOutboxMessage, now: number): { record: OutboxRecord; created: boolean } {
+/**
+ * Run inside an immediate transaction (look up, then insert). With `claim`, the new row is
+ * inserted already claimed (`sending` under that owner). The new record is built from what was
+ * written, without reading it back.
+ */
+export function enqueueMessage(
+  db: Db,
+  msg: NewOutboxMessage,
+  now: number,
+  claim?: { owner: string; leaseMs: number },
+): { record: OutboxRecord; created: boolean } {
   const existing = db
     .q(`SELECT * FROM outbox WHERE mailbox = ? AND idempotency_key = ?`)
     .get(msg.mailbox, msg.idempotencyKey) as OutboxRow | undefined;
   if (existing) return { record: outboxFromRow(db.sealer, existing), created: false };
+  const status: OutboxStatus = claim ? 'sending' : 'pending';
+  const leaseOwner = claim ? claim.owner : null;
+  const leaseUntil = claim ? now + claim.leaseMs : null;
   try {
     db.q(
-      `INSERT INTO outbox (id, mailbox, idempotency_key, message_id, payload, status, attempts, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
+      `INSERT INTO outbox (id, mailbox, idempotency_key, message_id, payload, status, attempts, next_attempt_at,
+                           lease_owner, lease_until, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
     ).run(
       msg.id,
       msg.mailbox,
       msg.idempotencyKey,
       msg.messageId,
       db.sealer.seal(msg.payload, aad('outbox', msg.id, 'payload')),
+      status,
       now,
+      leaseOwner,
+      leaseUntil,
       msg.createdAt,
     );
   } catch (e) {
     if (isUniqueViolation(e)) throw new ConflictError(`outbox message ${msg.id} already exists`);
     throw e;
   }
-  return { record: outboxFromRow(db.sealer, row(db, msg.id) as OutboxRow), created: true };
+  return {
+    record: {
+      ...msg,
+      status,
+      attempts: 0,
+      nextAttemptAt: now,
+      leaseOwner,
+      leaseUntil,
+      route: null,
+      lastError: null,
+      sentAt: null,
+    },
+    created: true,
+  };
 }
 
 export function getMessage(db: Db, id: string): OutboxRecord | null {
@@ -46,19 +75,26 @@ export function getMessage(db: Db, id: string): OutboxRecord | null {
 /** Run inside an immediate transaction: select due rows and mark them ours atomically. */
 export function claimMessages(
   db: Db,
-  opts: { owner: string; now: number; leaseMs: number; limit: number; mailbox?: string },
+  opts: { owner: string; now: number; leaseMs: number; limit: number; mailbox?: string; id?: string },
 ): OutboxRecord[] {
   // Due: pending and time has come, or `sending` whose sender's lease ran out (it crashed).
   const due = `((status = 'pending' AND next_attempt_at <= ?)
                 OR (status = 'sending' AND (lease_until IS NULL OR lease_until <= ?)))`;
   const order = 'ORDER BY next_attempt_at, created_at, id LIMIT ?';
-  const ids = (
-    opts.mailbox === undefined
-      ? db.q(`SELECT id FROM outbox WHERE ${due} ${order}`).all(opts.now, opts.now, opts.limit)
-      : db
-          .q(`SELECT id FROM outbox WHERE mailbox = ? AND ${due} ${order}`)
-          .all(opts.mailbox, opts.now, opts.now, opts.limit)
-  ) as { id: string }[];
+  const where: string[] = [];
+  const values: SqlValue[] = [];
+  if (opts.id !== undefined) {
+    where.push('id = ?');
+    values.push(opts.id);
+  }
+  if (opts.mailbox !== undefined) {
+    where.push('mailbox = ?');
+    values.push(opts.mailbox);
+  }
+  where.push(due);
+  const ids = db
+    .q(`SELECT id FROM outbox WHERE ${where.join(' AND ')} ${order}`)
+    .all(...values, opts.now, opts.now, opts.limit) as { id: string }[];
   const claim = db.q(`UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE id = ?`);
   return ids.map(({ id }) => {
     claim.run(opts.owner, opts.now + opts.leaseMs, id);

@@ -62,6 +62,10 @@ export interface SqliteStoreOptions {
   pollMs?: number;
 }
 
+/** A group waits for more writes at most this long (ms)... */
+const GROUP_MAX_WAIT_MS = 10;
+/** ...and not at all when nothing was committed for this long (ms): a lone write. */
+const GROUP_IDLE_MS = 50;
 function toStoreError(e: unknown): Error {
   if (e instanceof TokenwardenError) return e;
   const message = e instanceof Error ? e.message : String(e);
@@ -79,6 +83,14 @@ export class SqliteStore implements Store {
   /** Writes waiting for the next group commit ({@link write}). */
   private pending: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
   private flushScheduled = false;
+  /** Timer of a flush deferred to let a group fill (see {@link write}). */
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** Writes in `pending` that are not events riding along with another write (see {@link write}). */
+  private pendingWriters = 0;
+  /** Largest recent group in writers (fading), how long the last COMMIT blocked (ms) and when it ended. */
+  private groupSize = 1;
+  private commitMs = 0;
+  private lastCommitAt = -Infinity;
 
   private constructor(
     private readonly db: Db,
@@ -168,27 +180,65 @@ export class SqliteStore implements Store {
 
   /**
    * Group commit for the writes many callers make at once (outbox rows and events): queued
-   * writes run in one immediate transaction at the next turn of the event loop, each inside its
-   * own savepoint (a failing one is rolled back alone and rejects alone), and every promise
-   * settles only after the COMMIT — as durable as one transaction each, with one fsync for the
-   * group instead of one per write. better-sqlite3 blocks the loop while it syncs, so answers
-   * that arrived meanwhile (eight senders' SMTP replies) form the next group by themselves.
+   * writes run in one immediate transaction, each inside its own savepoint (a failing one is
+   * rolled back alone and rejects alone), and every promise settles only after the COMMIT — as
+   * durable as one transaction each, with one fsync for the group instead of one per write.
+   *
+   * better-sqlite3 blocks the loop while it syncs, so when to commit matters: a lone writer
+   * commits at the next turn of the event loop; under concurrency (recent groups were larger)
+   * a group waits — at most as long as the last COMMIT took, and never past 10 ms — until it is
+   * as large as recent ones, so that eight senders share one fsync instead of each paying for
+   * their own while the others' SMTP answers wait behind it. Group sizes count writers, not
+   * writes: an event (`ridesAlong`) usually accompanies the outbox update issued with it.
    */
-  private write<T>(fn: () => T): Promise<T> {
+  private write<T>(fn: () => T, ridesAlong = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
+      if (!ridesAlong) this.pendingWriters++;
+      const idle = performance.now() - this.lastCommitAt > GROUP_IDLE_MS;
+      const full = idle || this.pendingWriters >= Math.floor(this.groupSize);
+      if (this.flushTimer && full) {
+        clearTimeout(this.flushTimer);
+        this.flushTimer = null;
         setImmediate(() => this.flush());
+      } else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        if (full) setImmediate(() => this.flush());
+        else
+          this.flushTimer = setTimeout(
+            () => {
+              this.flushTimer = null;
+              this.flush();
+            },
+            Math.min(this.commitMs, GROUP_MAX_WAIT_MS),
+          );
       }
     });
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = null;
+    }
     const batch = this.pending;
+    const writers = this.pendingWriters;
     this.pending = [];
+    this.pendingWriters = 0;
     if (batch.length === 0) return;
+    const t0 = performance.now();
+    try {
+      this.commit(batch);
+    } finally {
+      this.lastCommitAt = performance.now();
+      this.commitMs = this.lastCommitAt - t0;
+      // The largest recent group, fading by a tenth per commit.
+      this.groupSize = Math.max(1, writers, this.groupSize * 0.9);
+    }
+  }
+
+  private commit(batch: SqliteStore['pending']): void {
     if (!this.db.raw.open) {
       for (const op of batch) op.reject(new StoreError('SQLite store is closed'));
       return;
@@ -309,7 +359,7 @@ export class SqliteStore implements Store {
   }
 
   appendEvent(event: NewEvent, now: number): Promise<WardenEvent> {
-    return this.write(() => flows.appendEvent(this.db, event, now));
+    return this.write(() => flows.appendEvent(this.db, event, now), true);
   }
 
   listEvents(
@@ -324,8 +374,12 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------------ outbox and leader leases
 
-  enqueueMessage(msg: NewOutboxMessage, now: number): Promise<{ record: OutboxRecord; created: boolean }> {
-    return this.write(() => outbox.enqueueMessage(this.db, msg, now));
+  enqueueMessage(
+    msg: NewOutboxMessage,
+    now: number,
+    opts: { claim?: { owner: string; leaseMs: number } } = {},
+  ): Promise<{ record: OutboxRecord; created: boolean }> {
+    return this.write(() => outbox.enqueueMessage(this.db, msg, now, opts.claim));
   }
 
   getMessage(id: string): Promise<OutboxRecord | null> {
@@ -338,6 +392,7 @@ export class SqliteStore implements Store {
     leaseMs: number;
     limit: number;
     mailbox?: string;
+    id?: string;
   }): Promise<OutboxRecord[]> {
     return this.write(() => outbox.claimMessages(this.db, opts));
   }
