@@ -228,13 +228,9 @@ export type ConnectionFactsRow = Omit<ConnectionRow, 'access_token' | 'refresh_t
   has_refresh_token: number | boolean;
 };
 
-export function connectionFactsFromRow(row: ConnectionFactsRow): ConnectionFacts {
+/** The connection fields stored as they are (no secret among them), shared by both row readers. */
+function plainConnectionFields(row: Omit<ConnectionRow, 'access_token' | 'refresh_token' | 'id_token'>) {
   return {
-    name: row.name,
-    state: row.state as ConnectionState,
-    version: row.version,
-    hasAccessToken: Boolean(row.has_access_token),
-    hasRefreshToken: Boolean(row.has_refresh_token),
     tokenType: row.token_type,
     scope: row.scope,
     account: row.account,
@@ -252,6 +248,17 @@ export function connectionFactsFromRow(row: ConnectionFactsRow): ConnectionFacts
     leaseUntil: row.lease_until,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+  };
+}
+
+export function connectionFactsFromRow(row: ConnectionFactsRow): ConnectionFacts {
+  return {
+    name: row.name,
+    state: row.state as ConnectionState,
+    version: row.version,
+    hasAccessToken: Boolean(row.has_access_token),
+    hasRefreshToken: Boolean(row.has_refresh_token),
+    ...plainConnectionFields(row),
   };
 }
 
@@ -313,23 +320,7 @@ export function connectionFromRow(sealer: Sealer, row: ConnectionRow): Connectio
     accessToken: open('access_token'),
     refreshToken: open('refresh_token'),
     idToken: open('id_token'),
-    tokenType: row.token_type,
-    scope: row.scope,
-    account: row.account,
-    accessExpiresAt: row.access_expires_at,
-    grantedAt: row.granted_at,
-    refreshExpiresAt: row.refresh_expires_at,
-    lastRefreshAt: row.last_refresh_at,
-    lastUsedAt: row.last_used_at,
-    cause: parseJson<DiagnosedCause>(row.cause),
-    lifetime: parseJson<LearnedLifetime>(row.lifetime),
-    failureCount: row.failure_count,
-    nextAttemptAt: row.next_attempt_at,
-    lastError: row.last_error,
-    leaseOwner: row.lease_owner,
-    leaseUntil: row.lease_until,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    ...plainConnectionFields(row),
   };
 }
 

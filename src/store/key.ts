@@ -4,9 +4,10 @@
  * wrong and what to do, and never include key material.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
+import { privateFileWarning } from '../config/file-modes.js';
 import { KeyError } from '../core/errors.js';
 import { KEY_BYTES } from './seal.js';
 
@@ -85,15 +86,7 @@ export function decodeKey(text: string, source: string): Buffer {
  * A warning if the key file can be read or written by group or others (POSIX only), else null.
  */
 export function checkKeyFileMode(path: string): string | null {
-  if (process.platform === 'win32') return null;
-  let mode: number;
-  try {
-    mode = statSync(path).mode & 0o777;
-  } catch {
-    return null;
-  }
-  if ((mode & 0o077) === 0) return null;
-  return `encryption key file ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, '0')}); run \`chmod 600 ${path}\``;
+  return privateFileWarning(path, 'encryption key file');
 }
 
 /**
