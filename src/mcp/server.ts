@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { ReauthRequiredError, TokenwardenError, TransientError, channelNames } from '../core/errors.js';
 import { redact } from '../core/logger.js';
-import { grantDied, type ConnectionState } from '../core/types.js';
+import { grantDied, needsHuman, type ConnectionState } from '../core/types.js';
 import { bareAddress, MAX_RECIPIENTS, normaliseMessage, type MailMessage } from '../mail/message.js';
 import type { ListQuery } from '../mail/routes/types.js';
 import { notifyFlow } from '../reauth/notify.js';
@@ -151,7 +151,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
             'TW_NOT_FOUND',
             `No connection named "${connection}" (configured: ${[...warden.connections.keys()].join(', ') || 'none'}).`,
           );
-        const serving = !['reauth_required', 'awaiting_human', 'unauthorized'].includes(s.state);
+        const serving = !needsHuman(s.state);
         if (serving && !force)
           return {
             text: `${connection} is ${s.state}; no re-authorization is needed (pass force: true to renew early).`,
@@ -328,11 +328,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
             (x) => x.mailbox === mailbox && x.direction === 'read',
           );
           const dead = routes.find(
-            (x) =>
-              x.connection &&
-              ['reauth_required', 'awaiting_human', 'unauthorized'].includes(
-                all.find((s) => s.name === x.connection)?.state ?? '',
-              ),
+            (x) => x.connection && needsHuman(all.find((s) => s.name === x.connection)?.state ?? 'healthy'),
           );
           if (!dead?.connection || routes.some((x) => x.usable)) throw err;
           const [f] = await facts(dead.connection);
