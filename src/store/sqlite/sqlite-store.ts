@@ -36,6 +36,7 @@ import type {
 } from '../types.js';
 import * as connections from './connections.js';
 import { Db } from './db.js';
+import { GroupCommit } from './group-commit.js';
 import * as flows from './flows.js';
 import { assertSchemaNotNewer, migrate } from './migrations.js';
 import * as outbox from './outbox.js';
@@ -62,10 +63,6 @@ export interface SqliteStoreOptions {
   pollMs?: number;
 }
 
-/** A group waits for more writes at most this long (ms)... */
-const GROUP_MAX_WAIT_MS = 10;
-/** ...and not at all when nothing was committed for this long (ms): a lone write. */
-const GROUP_IDLE_MS = 50;
 function toStoreError(e: unknown): Error {
   if (e instanceof TokenwardenError) return e;
   const message = e instanceof Error ? e.message : String(e);
@@ -80,24 +77,17 @@ export class SqliteStore implements Store {
   /** Connection versions as last seen by {@link pollChanges}; null until polling starts. */
   private seen: Map<string, number> | null = null;
   private dataVersion = -1;
-  /** Writes waiting for the next group commit ({@link write}). */
-  private pending: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
-  private flushScheduled = false;
-  /** Timer of a flush deferred to let a group fill (see {@link write}). */
-  private flushTimer: NodeJS.Timeout | null = null;
-  /** Writes in `pending` that are not events riding along with another write (see {@link write}). */
-  private pendingWriters = 0;
-  /** Largest recent group in writers (fading), how long the last COMMIT blocked (ms) and when it ended. */
-  private groupSize = 1;
-  private commitMs = 0;
-  private lastCommitAt = -Infinity;
+  /** Outbox rows and events written together share one commit (group-commit.ts). */
+  private readonly group: GroupCommit;
 
   private constructor(
     private readonly db: Db,
     private readonly sealer: SwitchableSealer,
     private readonly pollMs: number,
     private readonly keySpec: string,
-  ) {}
+  ) {
+    this.group = new GroupCommit(db.raw, toStoreError);
+  }
 
   /**
    * Open (creating and migrating if needed) the store at `file` (`:memory:` for a private
@@ -145,7 +135,7 @@ export class SqliteStore implements Store {
    * table of the codec's registry read a page at a time in row-key order.
    */
   resealNow(to: Sealer, opts: { pageRows?: number } = {}): number {
-    this.flush(); // writes already accepted are sealed with the current key, then re-sealed
+    this.group.flush(); // writes already accepted are sealed with the current key, then re-sealed
     const pageRows = Math.max(1, Math.floor(opts.pageRows ?? RESEAL_PAGE_ROWS));
     const from = this.sealer.inner;
     let count = 0;
@@ -176,97 +166,6 @@ export class SqliteStore implements Store {
     }
     this.sealer.use(to);
     return count;
-  }
-
-  /**
-   * Group commit for the writes many callers make at once (outbox rows and events): queued
-   * writes run in one immediate transaction, each inside its own savepoint (a failing one is
-   * rolled back alone and rejects alone), and every promise settles only after the COMMIT — as
-   * durable as one transaction each, with one fsync for the group instead of one per write.
-   *
-   * better-sqlite3 blocks the loop while it syncs, so when to commit matters: a lone writer
-   * commits at the next turn of the event loop; under concurrency (recent groups were larger)
-   * a group waits — at most as long as the last COMMIT took, and never past 10 ms — until it is
-   * as large as recent ones, so that eight senders share one fsync instead of each paying for
-   * their own while the others' SMTP answers wait behind it. Group sizes count writers, not
-   * writes: an event (`ridesAlong`) usually accompanies the outbox update issued with it.
-   */
-  private write<T>(fn: () => T, ridesAlong = false): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!ridesAlong) this.pendingWriters++;
-      const idle = performance.now() - this.lastCommitAt > GROUP_IDLE_MS;
-      const full = idle || this.pendingWriters >= Math.floor(this.groupSize);
-      if (this.flushTimer && full) {
-        clearTimeout(this.flushTimer);
-        this.flushTimer = null;
-        setImmediate(() => this.flush());
-      } else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        if (full) setImmediate(() => this.flush());
-        else
-          this.flushTimer = setTimeout(
-            () => {
-              this.flushTimer = null;
-              this.flush();
-            },
-            Math.min(this.commitMs, GROUP_MAX_WAIT_MS),
-          );
-      }
-    });
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = null;
-    }
-    const batch = this.pending;
-    const writers = this.pendingWriters;
-    this.pending = [];
-    this.pendingWriters = 0;
-    if (batch.length === 0) return;
-    const t0 = performance.now();
-    try {
-      this.commit(batch);
-    } finally {
-      this.lastCommitAt = performance.now();
-      this.commitMs = this.lastCommitAt - t0;
-      // The largest recent group, fading by a tenth per commit.
-      this.groupSize = Math.max(1, writers, this.groupSize * 0.9);
-    }
-  }
-
-  private commit(batch: SqliteStore['pending']): void {
-    if (!this.db.raw.open) {
-      for (const op of batch) op.reject(new StoreError('SQLite store is closed'));
-      return;
-    }
-    const results: Array<{ ok: true; value: unknown } | { ok: false; error: Error }> = [];
-    try {
-      this.db.raw
-        .transaction(() => {
-          for (const op of batch) {
-            try {
-              // Nested: better-sqlite3 wraps it in a savepoint.
-              results.push({ ok: true, value: this.db.raw.transaction(op.fn)() });
-            } catch (e) {
-              results.push({ ok: false, error: toStoreError(e) });
-            }
-          }
-        })
-        .immediate();
-    } catch (e) {
-      const err = toStoreError(e);
-      for (const op of batch) op.reject(err);
-      return;
-    }
-    batch.forEach((op, i) => {
-      const r = results[i] as (typeof results)[number];
-      if (r.ok) op.resolve(r.value);
-      else op.reject(r.error);
-    });
   }
 
   /** Run `fn` synchronously (in an immediate transaction if `tx`), translating SQLite errors. */
@@ -359,7 +258,7 @@ export class SqliteStore implements Store {
   }
 
   appendEvent(event: NewEvent, now: number): Promise<WardenEvent> {
-    return this.write(() => flows.appendEvent(this.db, event, now), true);
+    return this.group.write(() => flows.appendEvent(this.db, event, now), true);
   }
 
   listEvents(
@@ -379,7 +278,7 @@ export class SqliteStore implements Store {
     now: number,
     opts: { claim?: { owner: string; leaseMs: number } } = {},
   ): Promise<{ record: OutboxRecord; created: boolean }> {
-    return this.write(() => outbox.enqueueMessage(this.db, msg, now, opts.claim));
+    return this.group.write(() => outbox.enqueueMessage(this.db, msg, now, opts.claim));
   }
 
   getMessage(id: string): Promise<OutboxRecord | null> {
@@ -394,11 +293,11 @@ export class SqliteStore implements Store {
     mailbox?: string;
     id?: string;
   }): Promise<OutboxRecord[]> {
-    return this.write(() => outbox.claimMessages(this.db, opts));
+    return this.group.write(() => outbox.claimMessages(this.db, opts));
   }
 
   updateMessage(id: string, patch: OutboxPatch, opts: { owner?: string }): Promise<OutboxRecord | null> {
-    return this.write(() => outbox.updateMessage(this.db, id, patch, opts));
+    return this.group.write(() => outbox.updateMessage(this.db, id, patch, opts));
   }
 
   listMessages(opts: { mailbox?: string; status?: OutboxStatus; limit?: number } = {}): Promise<OutboxRecord[]> {
@@ -493,7 +392,7 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
-    this.flush(); // nothing accepted is dropped
+    this.group.flush(); // nothing accepted is dropped
     this.stopPolling();
     this.listeners.clear();
     this.db.close();
