@@ -269,13 +269,26 @@ function recordedFingerprints(file: string): Map<string, string> {
  * handle (it runs instead and reports the problem properly), and writes nothing (warnings
  * included) unless it decided.
  */
-export async function fastTokens(
+/** A config file the full path validated, for each of the connections asked for, under this environment. */
+interface VerifiedConfig {
+  path: string;
+  text: string;
+  yaml: () => Promise<unknown>;
+  dbFile: string;
+  key: Buffer;
+  warnings: string[];
+}
+
+/**
+ * The config, store file and key, when the file and the environment values it references are the
+ * ones last validated for every connection in `conns` (the keyed fingerprints beside the store);
+ * `undefined` sends the caller down the full path.
+ */
+async function verifiedConfig(
   o: { config?: string | undefined },
   conns: string[],
-  opts: FreshTokenOptions,
   env: NodeJS.ProcessEnv,
-  now: number,
-): Promise<FreshToken[] | null | undefined> {
+): Promise<VerifiedConfig | undefined> {
   const path = configPath(o.config, env, process.cwd());
   if (!path || conns.length === 0) return undefined;
   let text = '';
@@ -305,23 +318,35 @@ export async function fastTokens(
   }
   for (const connection of conns)
     if (recorded.get(connection) !== configFingerprint(key, { path, text, connection }, env)) return undefined;
-  // From here on `text` is a config the full path validated (for each of `conns`, under this
-  // environment): what the commands need of it may be read from it directly.
+  return { path, text, yaml, dbFile, key, warnings };
+}
+
+export async function fastTokens(
+  o: { config?: string | undefined },
+  conns: string[],
+  opts: FreshTokenOptions,
+  env: NodeJS.ProcessEnv,
+  now: number,
+): Promise<FreshToken[] | null | undefined> {
+  const v = await verifiedConfig(o, conns, env);
+  if (!v) return undefined;
+  // From here on `v.text` is a config the full path validated: what the commands need of it may be
+  // read from it directly.
   const decided = <T>(result: T): T => {
-    for (const w of [...warnings, ...looseFileWarnings(path, text, dbFile)])
+    for (const w of [...v.warnings, ...looseFileWarnings(v.path, v.text, v.dbFile)])
       processIo.err(`tokenwarden: warning: ${w}\n`);
     return result;
   };
   let db: SqliteDatabase | undefined;
   try {
-    const facts = opts.accept || opts.account ? await yaml() : undefined;
-    const sealer = createSealer(key);
+    const facts = opts.accept || opts.account ? await v.yaml() : undefined;
+    const sealer = createSealer(v.key);
     const out: FreshToken[] = [];
     for (const name of conns) {
       const f = facts === undefined ? undefined : connectionFacts(facts, name, env);
       if (facts !== undefined && !f) return undefined;
       if (f && opts.accept && !opts.accept({ name, config: f, provider: f.provider })) return decided(null);
-      db ??= openReadonly(dbFile);
+      db ??= openReadonly(v.dbFile);
       const row = db
         .prepare(
           'SELECT state, access_token, token_type, account, access_expires_at, last_refresh_at FROM connections WHERE name = ?',
