@@ -1,6 +1,6 @@
 /**
  * HTTP token route under load: `POST /api/v1/connections/:name/token` of the daemon
- * (`startDaemon`: API key check in constant time, Host check, access log, warden lookup, JSON
+ * (`startDaemon`: API key check in constant time, Host check, warden lookup, JSON
  * with the token; real SQLite store) against the physical limit, a bare `node:http` server
  * answering a cached string, both in this process. autocannon runs in its own process with
  * keep-alive connections; the two run interleaved (ABBA, ≥ 5 pairs).
@@ -110,7 +110,7 @@ writeResult(
   'http-token',
   `npx tsx bench/http-token.ts ${seconds} ${connections} ${pairs}`,
   [
-    `autocannon in its own process, ${connections} keep-alive connections, ${seconds} s per sample, ${pairs} interleaved pairs (ABBA) after one warm-up pair. Product: the daemon's \`POST /api/v1/connections/:name/token\` (\`startDaemon\` in this process: API key, Host check, access log, SQLite store). Peer: a bare \`node:http\` server answering a cached string, in the same process. Ratio = token route / bare server requests per second (median of per-pair ratios, min–max); latencies are medians of the samples' p50/p99 (autocannon's 1 ms resolution).`,
+    `autocannon in its own process, ${connections} keep-alive connections, ${seconds} s per sample, ${pairs} interleaved pairs (ABBA) after one warm-up pair. Product: the daemon's \`POST /api/v1/connections/:name/token\` (\`startDaemon\` in this process: API key, Host check, SQLite store). Peer: a bare \`node:http\` server answering a cached string, in the same process. Ratio = token route / bare server requests per second (median of per-pair ratios, min–max); latencies are medians of the samples' p50/p99 (autocannon's 1 ms resolution).`,
     '',
     '| | req/s (median) | p50 / p99 ms |',
     '|---|---|---|',
