@@ -142,7 +142,11 @@ async function galBlock(): Promise<number> {
 
 const s = await interleaved({ a: twBlock, b: galBlock, pairs, warmup: 0 });
 for (const c of workers) c.send('exit');
-const line = (label: string, r: typeof tw & { grantsLost?: number }, perExpiry: number): string =>
+const line = (
+  label: string,
+  r: { cycles: number; invalidGrant: number; failures: number; ms: number; grantsLost?: number },
+  perExpiry: number,
+): string =>
   `| ${label} | ${r.cycles} | **${perExpiry.toFixed(2)}** | **${r.invalidGrant}** | ${r.failures} | ${r.grantsLost ?? 0} | ${(r.ms / r.cycles).toFixed(1)} |`;
 writeResult(
   'refresh-contention',
