@@ -79,7 +79,18 @@ const runs: { token: Run[]; bare: Run[] } = { token: [], bare: [] };
 async function load(url: string, into: Run[]): Promise<number> {
   const { stdout } = await promisify(execFile)(
     AUTOCANNON,
-    ['--json', '-m', 'POST', '-H', `authorization=Bearer ${API_KEY}`, '-c', String(connections), '-d', String(seconds), url],
+    [
+      '--json',
+      '-m',
+      'POST',
+      '-H',
+      `authorization=Bearer ${API_KEY}`,
+      '-c',
+      String(connections),
+      '-d',
+      String(seconds),
+      url,
+    ],
     { maxBuffer: 64 * 1024 * 1024 },
   );
   const r = JSON.parse(stdout) as {
