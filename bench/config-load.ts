@@ -5,6 +5,7 @@
  * Interleaved (ABBA, ≥ 5 pairs); the process's max resident memory is reported after the run.
  *
  *   npx tsx bench/config-load.ts [connections=20000] [pairs=5]
+ *   npx tsx bench/config-load.ts 100000 --only-now   # one read, its time and the max RSS (no result written)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +15,9 @@ import { loadConfigFile } from '../src/config/load.js';
 import { formatLoad, formatRatio, interleaved } from './lib/pairs.js';
 import { writeResult } from './lib/report.js';
 
-const n = Number(process.argv[2] ?? 20_000);
-const pairs = Number(process.argv[3] ?? 5);
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const n = Number(positional[0] ?? 20_000);
+const pairs = Number(positional[1] ?? 5);
 const dir = mkdtempSync(join(tmpdir(), 'tw-bench-config-'));
 const file = join(dir, 'tokenwarden.yaml');
 const lines = ['store: sqlite:state.db', 'key: env:TW_KEY', 'connections:'];
@@ -44,6 +46,17 @@ function timed(fn: () => number): () => number {
 }
 
 try {
+  if (process.argv.includes('--only-now')) {
+    const t = performance.now();
+    loadConfigFile(file, env);
+    const ms = Math.round(performance.now() - t);
+    const rss = Math.round(process.resourceUsage().maxRSS / 1024);
+    console.log(
+      `${n} connections, ${(text.length / 2 ** 20).toFixed(1)} MB of YAML: loadConfigFile ${ms} ms, max RSS ${rss} MB`,
+    );
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  }
   const s = await interleaved({
     a: timed(() => Object.keys(loadConfigFile(file, env).config.connections).length),
     b: timed(() => {
