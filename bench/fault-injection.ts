@@ -22,7 +22,7 @@ writeResult(
   'fault-injection',
   `npx tsx bench/fault-injection.ts ${minutes}`,
   [
-    `Each fault mode of the fault proxy, between tokenwarden's token requests and a real oidc-provider with rotation (120 s access tokens), for ${minutes} simulated minutes while a caller asks for a token every 5 s; then the fault clears. One run, ${seconds} s, ${load.end()}. Left out on purpose: the clock is simulated (so minutes of fault pass in seconds) and each provider request is cut after 400 ms of real time (so a hanging provider does not hold the run).`,
+    `Each fault mode of the fault proxy, between tokenwarden's token requests and a real oidc-provider with rotation (120 s access tokens), for ${minutes} simulated minute${minutes === 1 ? '' : 's'} while a caller asks for a token every 5 s; then the fault clears. One run, ${seconds} s, ${load.end()}. Left out on purpose: the clock is simulated (so minutes of fault pass in seconds) and each provider request is cut after 400 ms of real time (so a hanging provider does not hold the run).`,
     '',
     '| fault | false reauth_required | expired tokens served | tokens served | "unavailable" answers | token requests during the fault | requests before Retry-After | recovery after the fault (simulated) | final state |',
     '|---|---|---|---|---|---|---|---|---|',

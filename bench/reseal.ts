@@ -128,7 +128,7 @@ writeResult(
   [
     `${count.toLocaleString('en')} connections with two sealed tokens each, re-sealed from one key to another (what \`tokenwarden rotate-key\` runs); rows are read a page at a time, so the heap should stay flat. For comparison, the heap of reading every decrypted connection at once. One run, ${load.end()}; the PostgreSQL server is a throwaway local cluster.`,
     '',
-    '| | rows | time | JS heap before → peak | max RSS of the process so far |',
+    '| | rows or sealed values | time | JS heap before → peak | max RSS of the process so far |',
     '|---|---|---|---|---|',
     ...rows,
   ].join('\n'),
