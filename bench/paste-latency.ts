@@ -188,7 +188,7 @@ writeResult(
   'paste-latency',
   `npx tsx bench/paste-latency.ts ${FLOWS} ${PAIRS}`,
   [
-    `From the human's message reaching the Bot API server to the new tokens committed in the store. Real oidc-provider (authorization code + PKCE, ID token verified), a long-polling Telegram Bot API server and the daemon (\`startDaemon\`, SQLite store), all on 127.0.0.1. ${PAIRS} interleaved pairs (ABBA) of ${PER_BLOCK} flows per side; the token endpoint round trip is timed around the daemon's own provider client inside each flow.`,
+    `From the human's message reaching the Bot API server to the new tokens committed in the store. Real oidc-provider (authorization code + PKCE, ID token verified), a long-polling Telegram Bot API server and the daemon (\`startDaemon\`, SQLite store), all on 127.0.0.1. ${PAIRS} interleaved pairs (ABBA) of ${PER_BLOCK} flows per side; the token endpoint round trip is timed around the daemon's own provider client inside each flow. Left out on purpose: the scheduler's periodic grant probes (they would add requests to the provider during the measurement).`,
     '',
     '| capture | flows | p50 ms | p99 ms | max ms |',
     '|---|---|---|---|---|',
