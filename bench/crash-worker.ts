@@ -12,6 +12,7 @@
  */
 import { systemClock, type Clock } from '../src/core/clock.js';
 import { createMailService } from '../src/mail/index.js';
+import { createHttpFetch } from '../src/oauth/http-client.js';
 import { openWarden } from '../src/warden.js';
 
 const [mode, configPath, offsetArg] = process.argv.slice(2);
@@ -22,8 +23,10 @@ const send = (m: object): void => {
 };
 
 let answeredAt = 0;
+// Provider requests go through the product's own client (as the daemon's do), timed around it.
+const providerClient = createHttpFetch();
 const fetchSpy: typeof fetch = async (url, init) => {
-  const res = await fetch(url, init);
+  const res = await providerClient(url, init);
   if (String(url).endsWith('/token')) {
     answeredAt = performance.now();
     send({ t: 'answered' });
@@ -31,7 +34,12 @@ const fetchSpy: typeof fetch = async (url, init) => {
   return res;
 };
 
-const warden = await openWarden({ configPath: configPath as string, clock, fetch: fetchSpy, leaseMs: 5_000 });
+const warden = await openWarden({
+  configPath: configPath as string,
+  clock,
+  providerFetch: fetchSpy,
+  leaseMs: 5_000,
+});
 const update = warden.store.updateConnection.bind(warden.store);
 warden.store.updateConnection = async (...a) => {
   const r = await update(...a);

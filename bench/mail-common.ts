@@ -1,6 +1,8 @@
 /**
  * Shared by bench/mail.ts and bench/mail-soak-worker.ts: a real SQLite store opened through
- * `openStore` with a generated key, and the mail service wiring.
+ * `openStore` with a generated key, and the mail service wiring. Events go to the store as the
+ * warden's own event sink writes them (`mail_queued`, `mail_sent`, …), so every commit the daemon
+ * makes is made here too.
  */
 import type { Clock } from '../src/core/clock.js';
 import { silentLogger } from '../src/core/logger.js';
@@ -52,7 +54,7 @@ export function buildService(o: {
     tokens: o.tokens,
     clock: o.clock,
     logger: silentLogger,
-    events: { emit: async () => {} },
+    events: { emit: async (e) => void (await o.store.appendEvent(e, o.clock.now())) },
     owner: o.owner,
     ...(o.fetch ? { fetch: o.fetch } : {}),
     ...(o.options ? { options: o.options } : {}),

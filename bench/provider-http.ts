@@ -1,10 +1,11 @@
 /**
- * Provider requests: tokenwarden's node:http client (src/oauth/http-client.ts) against the global
- * fetch (undici), side by side. Each variant runs in its own process: R refresh grants with
- * rotation through the real grant client (openid-client) at concurrency C against the fast
- * token endpoint (its own process). Reports requests/s, CPU, major GCs and max resident memory.
+ * Provider requests: tokenwarden's node:http client (src/oauth/http-client.ts) against
+ * openid-client's default, the global fetch (undici). Each sample is its own process: R refresh
+ * grants with rotation through the real grant client (openid-client) at concurrency C against the
+ * fast token endpoint (its own process). The two run interleaved (ABBA, ≥ 5 pairs); reported:
+ * requests/s (per-pair ratio), CPU seconds, major GCs and max resident memory.
  *
- *   npx tsx bench/provider-http.ts [requests=40000] [concurrency=32]
+ *   npx tsx bench/provider-http.ts [requests=5000] [concurrency=32] [pairs=5]
  */
 import { execFileSync } from 'node:child_process';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
@@ -14,6 +15,8 @@ import { createGrantClient } from '../src/oauth/grant-client.js';
 import { createHttpFetch } from '../src/oauth/http-client.js';
 import { DiscoveryCache } from '../src/oauth/discovery-cache.js';
 import { resolveProfile } from '../src/providers/index.js';
+import { formatLoad, formatRatio, interleaved, median } from './lib/pairs.js';
+import { writeResult } from './lib/report.js';
 import { forkScaleEndpoint } from './scale-common.js';
 
 interface Result {
@@ -106,22 +109,39 @@ if (variant === 'node' || variant === 'undici') {
   process.stdout.write(JSON.stringify(r) + '\n');
   process.exit(0);
 } else {
-  const requests = Number(variant ?? 40_000);
+  const requests = Number(variant ?? 5_000);
   const concurrency = Number(reqArg ?? 32);
-  const results: Result[] = [];
-  for (const v of ['undici', 'node'] as const) {
+  const pairs = Number(process.argv[4] ?? 5);
+  const results: Record<'node' | 'undici', Result[]> = { node: [], undici: [] };
+  const sample = (v: 'node' | 'undici') => (): number => {
     const out = execFileSync(
       process.execPath,
       ['--import', 'tsx', new URL(import.meta.url).pathname, v, String(requests), String(concurrency)],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    results.push(JSON.parse(out.trim().split('\n').pop() as string) as Result);
-  }
-  console.table(results);
-  const [u, n] = results as [Result, Result];
-  console.log(
-    `node:http vs undici: ${(n.requestsPerSecond / u.requestsPerSecond).toFixed(2)}× requests/s, ` +
-      `${(u.cpuSeconds / n.cpuSeconds).toFixed(2)}× less CPU, major GCs ${n.majorGcs} vs ${u.majorGcs}, ` +
-      `max RSS ${n.maxRssMB} vs ${u.maxRssMB} MB`,
+    const r = JSON.parse(out.trim().split('\n').pop() as string) as Result;
+    results[v].push(r);
+    return r.requestsPerSecond;
+  };
+  const s = await interleaved({ a: sample('node'), b: sample('undici'), pairs, warmup: 0 });
+  const row = (rs: Result[]): string => {
+    const m = (k: keyof Result): number => median(rs.map((r) => r[k] as number));
+    return `| ${rs[0]?.client} | ${Math.round(m('requestsPerSecond')).toLocaleString('en')} | ${m('cpuSeconds').toFixed(1)} | ${m('majorGcs')} | ${m('maxRssMB')} MB |`;
+  };
+  const cpuRatios = results.node.map((n, i) => n.cpuSeconds / (results.undici[i] as Result).cpuSeconds);
+  writeResult(
+    'provider-http',
+    `npx tsx bench/provider-http.ts ${requests} ${concurrency} ${pairs}`,
+    [
+      `${requests.toLocaleString('en')} refresh grants with rotation per sample through openid-client at concurrency ${concurrency}, against a fast local token endpoint in its own process; each sample is its own process. ${pairs} interleaved pairs (ABBA). Peer: openid-client's default HTTP client, the global fetch (undici).`,
+      '',
+      '| client | requests/s | CPU s | major GCs | max RSS |',
+      '|---|---|---|---|---|',
+      row(results.node),
+      row(results.undici),
+      '',
+      `Requests per second, tokenwarden / global fetch: **${formatRatio(s)}**; CPU seconds per run: ${formatRatio({ ratio: median(cpuRatios), ratioMin: Math.min(...cpuRatios), ratioMax: Math.max(...cpuRatios) })} (${formatLoad(s)}). Medians of the samples.`,
+    ].join('\n'),
+    { ...s, results },
   );
 }

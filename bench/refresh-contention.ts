@@ -1,12 +1,17 @@
 /**
- * Refresh contention: 8 processes share one SQLite store and hit the
- * same access-token expiry, over many cycles, against oidc-provider with refresh-token
- * rotation. Side by side: 8 google-auth-library OAuth2Client instances given the same refresh
- * token. Reports token-endpoint requests per expiry (target 1) and invalid_grant count (target 0).
+ * Refresh contention: N processes share one SQLite store and hit the same access-token expiry,
+ * cycle after cycle, against a real oidc-provider that rotates refresh tokens and revokes the
+ * grant when a rotated one is reused. The peer is the uncoordinated refresh: N google-auth-library
+ * `OAuth2Client` instances given the same refresh token (re-authorized whenever the grant is lost).
  *
- *   npx tsx bench/refresh-contention.ts [cycles=200] [procs=8]
+ * The two run interleaved in blocks (ABBA, ≥ 5 pairs). Per pair the figure is token-endpoint
+ * requests per expiry (target 1); invalid_grant answers, caller failures and lost grants are counted.
+ * Left out on purpose: the workers' clocks are driven over IPC (so a 1-hour token expires every
+ * cycle); everything else — store, lease, rotation, provider — is what the daemon runs.
+ *
+ *   npx tsx bench/refresh-contention.ts [cycles=100] [procs=8] [pairs=5]
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,135 +20,149 @@ import { stringify } from 'yaml';
 import { generateKey } from '../src/store/key.js';
 import { openWarden } from '../src/warden.js';
 import { startOidcProvider } from '../test/peers/oidc-provider.js';
+import { formatLoad, formatRatio, interleaved } from './lib/pairs.js';
+import { writeResult } from './lib/report.js';
 
-const cycles = Number(process.argv[2] ?? 200);
+const cycles = Number(process.argv[2] ?? 100);
 const procs = Number(process.argv[3] ?? 8);
+const pairs = Number(process.argv[4] ?? 5);
+const perBlock = Math.max(1, Math.round(cycles / pairs));
 const REDIRECT = 'http://127.0.0.1:1/cb';
 const peer = await startOidcProvider({ redirectUris: [REDIRECT], accessTokenTtl: 3600, refreshTokenTtl: 86_400 });
 const dir = mkdtempSync(join(tmpdir(), 'tw-bench-contention-'));
 const configPath = join(dir, 'tokenwarden.yaml');
 process.env['TW_BENCH_KEY'] = generateKey().toString('base64');
+const oidcConnection = {
+  provider: 'oidc',
+  issuer: peer.issuer,
+  client_id: peer.clientId,
+  client_secret: peer.clientSecret,
+  redirect_uri: REDIRECT,
+  scopes: ['openid', 'offline_access'],
+  flow: 'auth_code',
+};
+// `sandbox` is the workers' connection; `peer` only mints fresh grants for google-auth-library.
 writeFileSync(
   configPath,
   stringify({
     store: 'sqlite:state.db',
     key: 'env:TW_BENCH_KEY',
-    connections: {
-      sandbox: {
-        provider: 'oidc',
-        issuer: peer.issuer,
-        client_id: peer.clientId,
-        client_secret: peer.clientSecret,
-        redirect_uri: REDIRECT,
-        scopes: ['openid', 'offline_access'],
-        flow: 'auth_code',
-      },
-    },
+    connections: { sandbox: oidcConnection, peer: oidcConnection },
   }),
 );
 
-// Authorize once.
-const w = await openWarden({ configPath });
-const flow = await w.flows.open('sandbox');
-await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'bench' });
-await w.close();
+/** A new grant for `conn` (a human approving on the provider's page, done headlessly). */
+async function authorize(conn: string): Promise<string> {
+  const w = await openWarden({ configPath });
+  try {
+    const flow = await w.flows.open(conn, { fresh: true });
+    await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'bench' });
+    return (await w.store.getConnection(conn))?.refreshToken as string;
+  } finally {
+    await w.close();
+  }
+}
+await authorize('sandbox');
 
-// ---- tokenwarden: N processes on one store ----
-const workers = await Promise.all(
+const workers: ChildProcess[] = await Promise.all(
   Array.from({ length: procs }, () => {
     const child = fork(join(import.meta.dirname, 'contention-worker.ts'), [configPath], {
       execArgv: ['--import', 'tsx'],
       stdio: 'inherit',
     });
-    return new Promise<typeof child>((res) => child.once('message', () => res(child)));
+    return new Promise<ChildProcess>((res) => child.once('message', () => res(child)));
   }),
 );
-const ask = (child: (typeof workers)[number], t: number): Promise<{ ok: boolean; error?: string }> =>
+const ask = (child: ChildProcess, t: number): Promise<{ ok: boolean; error?: string }> =>
   new Promise((res) => {
     child.once('message', (m) => res(m as { ok: boolean; error?: string }));
     child.send({ t });
   });
-let t = Date.now();
-const twBefore = peer.tokenRequests('refresh_token');
-let twFailures = 0;
-const perExpiry: number[] = [];
-const started = performance.now();
-for (let i = 0; i < cycles; i++) {
-  t += 3_600_000; // every process is past the same expiry
-  const before = peer.tokenRequests('refresh_token');
-  const answers = await Promise.all(workers.map((c) => ask(c, t)));
-  twFailures += answers.filter((a) => !a.ok).length;
-  perExpiry.push(peer.tokenRequests('refresh_token') - before);
-}
-const twMs = performance.now() - started;
-for (const c of workers) c.send('exit');
-const twInvalidGrant = peer
-  .tokenErrors()
-  .filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
-const twRequests = peer.tokenRequests('refresh_token') - twBefore;
+const invalidGrants = (): number =>
+  peer.tokenErrors().filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
 
-// ---- google-auth-library: N OAuth2Client instances, same refresh token ----
-async function freshRefreshToken(): Promise<string> {
-  const ww = await openWarden({ configPath });
-  const f = await ww.flows.open('sandbox', { fresh: true });
-  await ww.flows.completeFromInput(await peer.approveAuthorization(f.url), { via: 'bench' });
-  const rt = (await ww.store.getConnection('sandbox'))?.refreshToken as string;
-  await ww.close();
-  return rt;
+const tw = { cycles: 0, requests: 0, maxPerExpiry: 0, invalidGrant: 0, failures: 0, ms: 0 };
+let clock = Date.now();
+/** One block of tokenwarden cycles; returns refresh requests per expiry. */
+async function twBlock(): Promise<number> {
+  const r0 = peer.tokenRequests('refresh_token');
+  const i0 = invalidGrants();
+  const t0 = performance.now();
+  for (let i = 0; i < perBlock; i++) {
+    clock += 3_600_000; // every process is past the same expiry
+    const before = peer.tokenRequests('refresh_token');
+    const answers = await Promise.all(workers.map((c) => ask(c, clock)));
+    tw.failures += answers.filter((a) => !a.ok).length;
+    tw.maxPerExpiry = Math.max(tw.maxPerExpiry, peer.tokenRequests('refresh_token') - before);
+  }
+  tw.ms += performance.now() - t0;
+  const requests = peer.tokenRequests('refresh_token') - r0;
+  tw.cycles += perBlock;
+  tw.requests += requests;
+  tw.invalidGrant += invalidGrants() - i0;
+  return requests / perBlock;
 }
-const galCycles = Math.min(cycles, 50);
-let galRequestsBefore = peer.tokenRequests('refresh_token');
-const errsBefore = peer.tokenErrors().length;
-let galCallerFailures = 0;
-let grantsLost = 0;
-let rt = await freshRefreshToken();
-galRequestsBefore = peer.tokenRequests('refresh_token');
-for (let i = 0; i < galCycles; i++) {
-  const clients = Array.from({ length: procs }, () => {
-    const c = new OAuth2Client({
-      clientId: peer.clientId,
-      clientSecret: peer.clientSecret,
-      endpoints: { oauth2TokenUrl: `${peer.issuer}/token` },
+
+const gal = { cycles: 0, requests: 0, invalidGrant: 0, failures: 0, grantsLost: 0, ms: 0 };
+let rt = await authorize('peer');
+/** One block of google-auth-library cycles; returns refresh requests per expiry. */
+async function galBlock(): Promise<number> {
+  let requests = 0;
+  let ms = 0;
+  for (let i = 0; i < perBlock; i++) {
+    const r0 = peer.tokenRequests('refresh_token');
+    const i0 = invalidGrants();
+    const t0 = performance.now();
+    const clients = Array.from({ length: procs }, () => {
+      const c = new OAuth2Client({
+        clientId: peer.clientId,
+        clientSecret: peer.clientSecret,
+        endpoints: { oauth2TokenUrl: `${peer.issuer}/token` },
+      });
+      c.setCredentials({ refresh_token: rt, access_token: 'expired', expiry_date: Date.now() - 1000 });
+      return c;
     });
-    c.setCredentials({ refresh_token: rt, access_token: 'expired', expiry_date: Date.now() - 1000 });
-    return c;
-  });
-  const results = await Promise.allSettled(clients.map((c) => c.getAccessToken()));
-  const failed = results.filter((r) => r.status === 'rejected').length;
-  galCallerFailures += failed;
-  const newRt = clients.map((c) => c.credentials.refresh_token).find((x) => x && x !== rt);
-  if (failed > 0 || !newRt) {
-    grantsLost++;
-    rt = await freshRefreshToken();
-    galRequestsBefore -= 0;
-  } else rt = newRt;
+    const results = await Promise.allSettled(clients.map((c) => c.getAccessToken()));
+    ms += performance.now() - t0;
+    requests += peer.tokenRequests('refresh_token') - r0;
+    gal.invalidGrant += invalidGrants() - i0;
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    gal.failures += failed;
+    const next = clients.map((c) => c.credentials.refresh_token).find((x) => x && x !== rt);
+    if (failed > 0 || !next) {
+      gal.grantsLost++;
+      rt = await authorize('peer'); // not timed: the human's re-authorization
+    } else rt = next;
+  }
+  gal.cycles += perBlock;
+  gal.requests += requests;
+  gal.ms += ms;
+  return requests / perBlock;
 }
-const galRequests = peer.tokenRequests('refresh_token') - galRequestsBefore;
-const galInvalid = peer
-  .tokenErrors()
-  .slice(errsBefore)
-  .filter((e) => e.grantType === 'refresh_token' && e.error === 'invalid_grant').length;
 
-const result = {
-  tokenwarden: {
-    processes: procs,
-    cycles,
-    refreshRequestsPerExpiry: twRequests / cycles,
-    maxPerExpiry: Math.max(...perExpiry),
-    invalidGrant: twInvalidGrant,
-    callerFailures: twFailures,
-    msPerCycle: +(twMs / cycles).toFixed(2),
-  },
-  googleAuthLibrary: {
-    instances: procs,
-    cycles: galCycles,
-    refreshRequestsPerExpiry: +(galRequests / galCycles).toFixed(2),
-    invalidGrant: galInvalid,
-    callerFailures: galCallerFailures,
-    grantsLost,
-  },
-};
-console.log(JSON.stringify(result, null, 2));
+const s = await interleaved({ a: twBlock, b: galBlock, pairs, warmup: 0 });
+for (const c of workers) c.send('exit');
+const line = (
+  label: string,
+  r: { cycles: number; invalidGrant: number; failures: number; ms: number; grantsLost?: number },
+  perExpiry: number,
+): string =>
+  `| ${label} | ${r.cycles} | **${perExpiry.toFixed(2)}** | **${r.invalidGrant}** | ${r.failures} | ${r.grantsLost ?? 0} | ${(r.ms / r.cycles).toFixed(1)} |`;
+writeResult(
+  'refresh-contention',
+  `npx tsx bench/refresh-contention.ts ${cycles} ${procs} ${pairs}`,
+  [
+    `${procs} \`tokenwarden\` processes (each its own \`openWarden\` on one SQLite file) against ${procs} google-auth-library \`OAuth2Client\` instances given the same refresh token; real oidc-provider with refresh-token rotation (a reused token revokes the grant). ${pairs} interleaved pairs (ABBA) of ${perBlock} expiries per side. Left out on purpose: the workers' clocks are driven over IPC so a 1-hour access token expires every cycle.`,
+    '',
+    '| | expiries | token-endpoint requests per expiry | invalid_grant | caller failures | grants lost | ms per expiry |',
+    '|---|---|---|---|---|---|---|',
+    line(`tokenwarden, ${procs} processes (max ${tw.maxPerExpiry} per expiry)`, tw, tw.requests / tw.cycles),
+    line(`google-auth-library, ${procs} instances`, gal, gal.requests / gal.cycles),
+    '',
+    `Requests per expiry, tokenwarden / google-auth-library: **${formatRatio(s)}** (${formatLoad(s)}). "ms per expiry" for google-auth-library leaves out the re-authorization after a lost grant.`,
+  ].join('\n'),
+  { tokenwarden: tw, googleAuthLibrary: gal, pairs: { ...s, samplesA: s.samplesA, samplesB: s.samplesB } },
+);
 await peer.stop();
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);

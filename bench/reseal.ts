@@ -18,6 +18,8 @@ import { openStore } from '../src/store/open-store.js';
 import { createSealer } from '../src/store/seal.js';
 import type { Store } from '../src/store/types.js';
 import { startPostgres } from '../test/peers/postgres.js';
+import { loadMeter } from './lib/pairs.js';
+import { writeResult } from './lib/report.js';
 
 const args = process.argv.slice(2);
 const tmpFlag = args.indexOf('--tmp-dir');
@@ -42,6 +44,10 @@ function batch(from: number): { names: string[]; access: string[]; refresh: stri
   return { names, access, refresh };
 }
 
+const rows: string[] = [];
+const data: Array<Record<string, unknown>> = [];
+const load = loadMeter();
+
 async function measure(label: string, fn: () => Promise<number>): Promise<void> {
   global.gc?.();
   const before = process.memoryUsage().heapUsed;
@@ -53,10 +59,11 @@ async function measure(label: string, fn: () => Promise<number>): Promise<void> 
   clearInterval(timer);
   peak = Math.max(peak, process.memoryUsage().heapUsed);
   const mb = (b: number): number => Math.round(b / 1e6);
-  console.log(
-    `${label}: ${n} values/rows in ${(ms / 1000).toFixed(1)} s; heap ${mb(before)} → peak ${mb(peak)} MB; ` +
-      `max RSS so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MB`,
+  const rss = Math.round(process.resourceUsage().maxRSS / 1024);
+  rows.push(
+    `| ${label} | ${n.toLocaleString('en')} | ${(ms / 1000).toFixed(1)} s | ${mb(before)} → **${mb(peak)} MB** | ${rss} MB |`,
   );
+  data.push({ label, rows: n, ms: Math.round(ms), heapBeforeMB: mb(before), heapPeakMB: mb(peak), maxRssMB: rss });
 }
 
 const dir = mkdtempSync(join(tmpBase, 'tw-bench-reseal-'));
@@ -75,13 +82,13 @@ try {
   }
   db.close();
   const lister = await open(oldKey);
-  await measure('sqlite listConnections (everything decrypted at once)', async () => {
+  await measure('SQLite: every connection read and decrypted at once (`listConnections`), for comparison', async () => {
     const all = await lister.listConnections();
     return all.length;
   });
   await lister.close();
   const store = await open(oldKey);
-  await measure('sqlite reseal', () => store.reseal(createSealer(newKey)));
+  await measure('SQLite: `Store.reseal` to a new key', () => store.reseal(createSealer(newKey)));
   await store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
@@ -104,7 +111,7 @@ try {
   }
   await c.end();
   const store = await open(oldKey);
-  await measure('postgres reseal', () => store.reseal(createSealer(newKey)));
+  await measure('PostgreSQL: `Store.reseal` to a new key', () => store.reseal(createSealer(newKey)));
   await store.close();
   const check = await open(newKey);
   const last = `conn-${String(count - 1).padStart(6, '0')}`;
@@ -114,3 +121,16 @@ try {
 } finally {
   await peer.stop();
 }
+
+writeResult(
+  'key-rotation',
+  `node --expose-gc --import tsx bench/reseal.ts ${count}${tmpFlag >= 0 ? ` --tmp-dir ${tmpBase}` : ''}`,
+  [
+    `${count.toLocaleString('en')} connections with two sealed tokens each, re-sealed from one key to another (what \`tokenwarden rotate-key\` runs); rows are read a page at a time, so the heap should stay flat. For comparison, the heap of reading every decrypted connection at once. One run, ${load.end()}; the PostgreSQL server is a throwaway local cluster.`,
+    '',
+    '| | rows or sealed values | time | JS heap before → peak | max RSS of the process so far |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n'),
+  data,
+);

@@ -82,3 +82,12 @@ export function formatRatio(s: Pick<PairStats, 'ratio' | 'ratioMin' | 'ratioMax'
 export function formatLoad(s: Pick<PairStats, 'loadBefore' | 'loadAfter'>): string {
   return `load average ${s.loadBefore.toFixed(1)} → ${s.loadAfter.toFixed(1)}`;
 }
+
+/**
+ * For runs that report counts rather than a ratio (crash safety, fault injection, multi-node):
+ * the load average at the start; `end()` gives the same "load average a → b" text.
+ */
+export function loadMeter(): { loadBefore: number; end: () => string } {
+  const loadBefore = loadavg()[0] as number;
+  return { loadBefore, end: () => formatLoad({ loadBefore, loadAfter: loadavg()[0] as number }) };
+}

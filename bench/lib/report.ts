@@ -7,7 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const RESULTS_DIR = resolve(import.meta.dirname, '../results');
+/** `TW_BENCH_RESULTS_DIR` redirects them (the suite's quick smoke run), leaving the real ones alone. */
+export const RESULTS_DIR = process.env['TW_BENCH_RESULTS_DIR'] ?? resolve(import.meta.dirname, '../results');
 
 /** Record `markdown` (the section body: command, table, load) as the result of benchmark `name`. */
 export function writeResult(name: string, command: string, markdown: string, data: unknown): void {
