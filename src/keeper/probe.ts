@@ -4,6 +4,7 @@
  * accept `gmail.send` alone).
  */
 import { ReauthRequiredError, TransientError } from '../core/errors.js';
+import { isTransientStatus } from '../core/http-policy.js';
 import { probeFor, probeUrl } from '../providers/index.js';
 import type { Warden } from '../warden.js';
 
@@ -58,7 +59,7 @@ export async function probeConnection(warden: Warden, name: string): Promise<Pro
         await res.body?.cancel();
         out = result({
           ok: false,
-          outcome: res.status >= 500 || res.status === 429 ? 'unavailable' : 'failed',
+          outcome: isTransientStatus(res.status) ? 'unavailable' : 'failed',
           status: res.status,
           detail: `GET ${new URL(url).pathname} → ${res.status}`,
         });
