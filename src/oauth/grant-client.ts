@@ -15,7 +15,7 @@ import type { ConnectionConfig } from '../config/schema.js';
 import type { ProviderEndpoints, ProviderProfile } from '../providers/types.js';
 import type { AuthorizationRequest, DeviceAuthorization, GrantClient } from './types.js';
 import { checkEndpointUrl, checkEndpoints } from './endpoint-policy.js';
-import { DiscoveryCache } from './discovery-cache.js';
+import { type DiscoveryCache, defaultDiscoveryCache, discoverIssuer } from './discovery-cache.js';
 import { providerHttpFetch } from './http-client.js';
 import { providerFetch } from './provider-fetch.js';
 import { toTokenSet } from './token-set.js';
@@ -41,8 +41,7 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 
-/** Process-wide default: discovery documents are public and per issuer. */
-export const defaultDiscoveryCache = new DiscoveryCache();
+export { defaultDiscoveryCache };
 
 /** Static issuer identifiers for profiles used without discovery (see provider-fetch.ts on ID tokens). */
 function staticIssuer(profile: ProviderProfile, tokenUrl: string): string {
@@ -82,14 +81,7 @@ export function createGrantClient(
   async function serverMetadata(): Promise<oidc.ServerMetadata> {
     if (useDiscovery) {
       const issuer = endpoints.issuer as string;
-      const discovered = await cache.get(issuer, clock.now(), async () => {
-        const c = await oidc.discovery(new URL(issuer), conn.client_id ?? 'discovery', undefined, undefined, {
-          [oidc.customFetch]: customFetch,
-          execute: insecure ? [oidc.allowInsecureRequests] : [],
-          timeout: Math.ceil(timeoutMs / 1000) + 1,
-        });
-        return c.serverMetadata();
-      });
+      const discovered = await discoverIssuer(issuer, { fetch: customFetch, timeoutMs, now: clock.now(), cache });
       const merged: oidc.ServerMetadata = {
         ...discovered,
         ...(endpoints.authUrl ? { authorization_endpoint: endpoints.authUrl } : {}),
