@@ -9,7 +9,7 @@
  */
 import * as oidc from 'openid-client';
 import type { Clock } from '../core/clock.js';
-import { ConfigError, InputError, ProviderError, TokenwardenError, TransientError } from '../core/errors.js';
+import { ConfigError, InputError, ProviderError, TokenwardenError } from '../core/errors.js';
 import type { TokenSet } from '../core/types.js';
 import type { ConnectionConfig } from '../config/schema.js';
 import type { ProviderEndpoints, ProviderProfile } from '../providers/types.js';
@@ -21,7 +21,7 @@ import { providerFetch } from './provider-fetch.js';
 import { toTokenSet } from './token-set.js';
 import { errorFromResponse, scrubError, translateError } from './translate-error.js';
 import { pollDevice } from './device-poll.js';
-import { JWT_BEARER_GRANT, readServiceAccountKey, signAssertion } from './jwt-bearer.js';
+import { jwtBearerConfiguration, jwtBearerGrant, readServiceAccountKey, signAssertion } from './jwt-bearer.js';
 
 export interface GrantClientDeps {
   /** Injected for tests and proxies (default: the node:http client in http-client.ts). */
@@ -292,14 +292,20 @@ export function createGrantClient(
       // An explicit token_url wins, then the key file's token_uri, then the profile's endpoint.
       const tokenUrl = conn.token_url ?? key.token_uri ?? endpoints.tokenUrl ?? GOOGLE_TOKEN_URL;
       checkEndpointUrl(tokenUrl, conn.token_url ? 'token_url' : 'key_file');
-      const assertion = signAssertion(key, { audience: tokenUrl, scopes, subject: conn.subject, now: clock.now() });
-      const body = await postForm(
-        'service account token request',
-        tokenUrl,
-        { grant_type: JWT_BEARER_GRANT, assertion },
-        [assertion],
-      );
-      return tokens(body);
+      const assertion = await signAssertion(key, {
+        audience: tokenUrl,
+        scopes,
+        subject: conn.subject,
+        now: clock.now(),
+      });
+      const fetch = providerFetch({ fetch: baseFetch, timeoutMs, acceptJson: true, idTokenPassthrough: true });
+      const config = jwtBearerConfiguration(tokenUrl, key.client_email, fetch);
+      try {
+        return tokens(await jwtBearerGrant(config, assertion));
+      } catch (e) {
+        const what = 'service account token request';
+        throw scrubError(translateError(e, { what, now: clock.now(), timeoutMs }), [...clientSecrets(), assertion]);
+      }
     },
 
     async revoke(token, hint) {
@@ -321,47 +327,6 @@ export function createGrantClient(
       );
     },
   };
-
-  /** A hand-written form POST (JWT bearer) with the same error translation as openid-client calls. */
-  async function postForm(
-    what: string,
-    url: string,
-    form: Record<string, string>,
-    secrets: string[],
-  ): Promise<Record<string, unknown>> {
-    try {
-      return await postFormRaw(what, url, form);
-    } catch (e) {
-      throw e instanceof TokenwardenError ? scrubError(e, [...clientSecrets(), ...secrets]) : e;
-    }
-  }
-
-  async function postFormRaw(
-    what: string,
-    url: string,
-    form: Record<string, string>,
-  ): Promise<Record<string, unknown>> {
-    let res: Response;
-    let text: string;
-    try {
-      res = await customFetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams(form),
-        redirect: 'manual',
-      } as unknown as oidc.CustomFetchOptions);
-      text = await res.text();
-    } catch (e) {
-      throw translateError(e, { what, now: clock.now(), timeoutMs });
-    }
-    const err = errorFromResponse(what, res, text, clock.now());
-    if (err) throw err;
-    try {
-      const json: unknown = JSON.parse(text);
-      if (typeof json === 'object' && json !== null && !Array.isArray(json)) return json as Record<string, unknown>;
-    } catch {}
-    throw new TransientError(`${what}: malformed response (HTTP ${res.status})`, { status: res.status });
-  }
 
   /**
    * GitHub has no RFC 7009 endpoint: `DELETE /applications/{client_id}/token` with the app's
