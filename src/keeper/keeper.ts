@@ -10,15 +10,15 @@ import { ProviderError, ReauthRequiredError, TransientError, type DiagnosedCause
 import type { Logger } from '../core/logger.js';
 import { isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
-import { causeLine } from '../providers/causes.js';
-import type { ConnectionPatch, ConnectionRecord, Store } from '../store/types.js';
 import {
+  causeLine,
   notAuthorizedCause,
   noRefreshTokenCause,
   noRefreshTokenWarning,
   rotationRaceCause,
   unknownConnectionCause,
-} from './causes.js';
+} from '../providers/causes.js';
+import type { ConnectionPatch, ConnectionRecord, Store } from '../store/types.js';
 import { predictRefreshDeath, reauthErrorFor, type DeathFacts } from './facts.js';
 import { degradedInfo, staticSecretInfo, type AccessTokenInfo } from './token-info.js';
 

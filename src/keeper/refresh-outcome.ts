@@ -8,7 +8,7 @@ import { ProviderError, TransientError, type DiagnosedCause } from '../core/erro
 import { backoffDelay, isUsable } from '../core/refresh-policy.js';
 import type { TokenSet } from '../core/types.js';
 import type { ConnectionPatch, ConnectionRecord, LearnedLifetime } from '../store/types.js';
-import { secretRejectedCause } from './causes.js';
+import { secretRejectedCause } from '../providers/causes.js';
 import { predictRefreshDeath } from './facts.js';
 import { learnFromDeath, outlived } from './learned.js';
 import type { ConnectionRuntime } from './runtime.js';
