@@ -9,7 +9,7 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { TokenwardenError } from '../core/errors.js';
+import { ConfigError, TransientError } from '../core/errors.js';
 import type { AddressInfo } from 'node:net';
 import { baseProviderConfig, readBody, routeProviderRequests } from './oidc-basics.js';
 import { SandboxStorage } from './oidc-storage.js';
@@ -81,8 +81,7 @@ function loadProvider(): Promise<ProviderClass> {
       return mod.default;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-      throw new TokenwardenError(
-        'TW_CONFIG',
+      throw new ConfigError(
         'the demo sandbox needs the optional package oidc-provider, which this install left out (npm --omit=optional?); install it with `npm install oidc-provider` to run the demo',
         { cause: e },
       );
@@ -265,7 +264,7 @@ class HeadlessHuman {
       }
       const url = new URL(res.url || authUrl);
       if (!url.pathname.startsWith('/interaction/'))
-        throw new Error(`sign-in stopped at ${url.pathname} (HTTP ${res.status})`);
+        throw new TransientError(`sign-in stopped at ${url.pathname} (HTTP ${res.status})`);
       const { prompt } = (await res.json()) as { prompt: string };
       const base = `${this.origin}${url.pathname}`;
       res =
@@ -273,6 +272,6 @@ class HeadlessHuman {
           ? await this.request(`${base}/login`, { accountId })
           : await this.request(`${base}/confirm`, {});
     }
-    throw new Error('sign-in: too many redirects');
+    throw new TransientError('sign-in: too many redirects');
   }
 }

@@ -25,6 +25,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { TransientError } from '../core/errors.js';
 import {
   createProxiedFetch,
   describeProxy,
@@ -89,7 +90,8 @@ function decode(buf: Buffer, encoding: string | undefined, max: number): Buffer 
     case 'br':
       return brotliDecompressSync(buf, { maxOutputLength: max });
     default:
-      throw new Error(`unsupported content-encoding "${encoding}"`);
+      // The provider's answer cannot be read: worth a later retry, never a verdict on the grant.
+      throw new TransientError(`unsupported content-encoding "${encoding}" in the provider's answer`);
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { TransientError } from '../core/errors.js';
 import { isLoopbackHost } from '../oauth/endpoint-policy.js';
 
 export interface UpstreamTarget {
@@ -127,14 +128,14 @@ export async function openUpstream(t: UpstreamTarget, cred: UpstreamCredential):
     });
     let reader = new LineReader(sock);
     const greeting = await reader.line();
-    if (!/^\* OK\b/i.test(greeting)) throw new Error(`unexpected greeting: ${oneLine(greeting)}`);
+    if (!/^\* OK\b/i.test(greeting)) throw new TransientError(`unexpected greeting: ${oneLine(greeting)}`);
     let seq = 0;
     const nextTag = (): string => `tw${++seq}`;
     if (starttls) {
       const tag = nextTag();
       sock.write(`${tag} STARTTLS\r\n`);
       const done = await tagged(reader, tag, sock);
-      if (!done.ok) throw new Error(`STARTTLS refused: ${done.text}`);
+      if (!done.ok) throw new TransientError(`STARTTLS refused: ${done.text}`);
       reader.detach();
       const plain = sock;
       sock = await new Promise<TLSSocket>((resolve, reject) => {

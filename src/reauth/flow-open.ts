@@ -4,7 +4,7 @@
  * so no link leaves before it can be completed.
  */
 import { randomBytes } from 'node:crypto';
-import { ProviderError, TokenwardenError, TransientError } from '../core/errors.js';
+import { ConfigError, ProviderError, TransientError } from '../core/errors.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { GrantClient } from '../oauth/types.js';
 import type { FlowKind, FlowRecord } from '../store/types.js';
@@ -103,7 +103,7 @@ async function openAuthCodeFlow(
   if (!redirectUri) {
     // The device flow failed and there is no auth-code fallback: its failure is the real story.
     if (deviceError instanceof TransientError) throw deviceError;
-    throw new TokenwardenError('TW_CONFIG', deviceUnavailableMessage(rt.name, rt, deviceError));
+    throw new ConfigError(deviceUnavailableMessage(rt.name, rt, deviceError));
   }
   const req = await client.authorizationRequest({
     redirectUri,
