@@ -6,7 +6,13 @@
  * @see https://core.telegram.org/bots/api#getupdates
  */
 import { ConflictError } from '../core/errors.js';
-import { reportFailure, telegramBot, telegramError, type TelegramListenerState } from './telegram-bot.js';
+import {
+  reportFailure,
+  telegramBot,
+  telegramError,
+  type TelegramBot,
+  type TelegramListenerState,
+} from './telegram-bot.js';
 import { renderTelegramHtml } from './telegram-format.js';
 import { pollLoop } from './telegram-poll.js';
 import type { Channel, ChannelDeps, ChannelMessage, PasteHandler } from './types.js';
@@ -99,15 +105,22 @@ export function createTelegramChannel(name: string, cfg: TelegramConfig, deps: C
       loop = null;
       controller = null;
       if (running) await running;
-      // Let a paste being handled finish (its tokens must be stored), but never hang shutdown.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([bot.queue, new Promise<void>((r) => (timer = setTimeout(r, STOP_DRAIN_MS).unref()))]);
-      clearTimeout(timer);
-      if (bot.holdingLease && deps.leader) {
-        bot.holdingLease = false;
-        await deps.leader.release().catch(() => undefined);
-      }
-      bot.state = 'stopped';
+      await windDown(bot);
     },
   };
+}
+
+/**
+ * After the poll loop ended: let a paste being handled finish (its tokens must be stored), but
+ * never hang shutdown; then hand the leader lease back.
+ */
+async function windDown(bot: TelegramBot): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([bot.queue, new Promise<void>((r) => (timer = setTimeout(r, STOP_DRAIN_MS).unref()))]);
+  clearTimeout(timer);
+  if (bot.holdingLease && bot.deps.leader) {
+    bot.holdingLease = false;
+    await bot.deps.leader.release().catch(() => undefined);
+  }
+  bot.state = 'stopped';
 }

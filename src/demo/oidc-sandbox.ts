@@ -91,18 +91,13 @@ function loadProvider(): Promise<ProviderClass> {
   })());
 }
 
-export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSandbox> {
-  const clientId = 'demo-agent';
-  const clientSecret = randomBytes(18).toString('base64url');
-  const storage = new SandboxStorage();
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const scopes = ['openid', 'offline_access', 'email', 'profile'];
-  const Provider = await loadProvider();
+/** The provider's configuration: one confidential client, rotating refresh tokens, short access tokens. */
+function providerConfig(
+  opts: OidcSandboxOptions,
+  storage: SandboxStorage,
+  client: { clientId: string; clientSecret: string; scopes: string[] },
+): Record<string, unknown> {
+  const { clientId, clientSecret, scopes } = client;
   // Our own signing key (ID tokens), so the provider does not fall back to its development keys.
   const signingKey = {
     ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
@@ -110,7 +105,7 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
     alg: 'RS256',
     kid: 'demo',
   };
-  const provider = new Provider(issuer, {
+  return {
     adapter: storage.adapterClass(),
     jwks: { keys: [signingKey] },
     clients: [
@@ -143,7 +138,22 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
       Session: 3600,
       Grant: 3600,
     },
+  };
+}
+
+export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSandbox> {
+  const clientId = 'demo-agent';
+  const clientSecret = randomBytes(18).toString('base64url');
+  const storage = new SandboxStorage();
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
   });
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const scopes = ['openid', 'offline_access', 'email', 'profile'];
+  const Provider = await loadProvider();
+  const provider = new Provider(issuer, providerConfig(opts, storage, { clientId, clientSecret, scopes }));
   // oidc-provider logs server errors through this event; the sandbox stays quiet.
   provider.on('server_error', () => undefined);
 
