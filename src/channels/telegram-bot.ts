@@ -9,6 +9,7 @@
 import { Api, GrammyError, HttpError, type ApiClientOptions } from 'grammy/web';
 import type { Message } from 'grammy/types';
 import type { ChannelConfig } from '../config/schema.js';
+import { MAX_RETRY_AFTER_MS } from '../core/http-policy.js';
 import { outboundFetch } from '../core/proxy.js';
 import { neutralizeControls } from '../core/text.js';
 import { ChannelError } from './errors.js';
@@ -85,7 +86,11 @@ export function telegramError(bot: TelegramBot, err: unknown, method: string): C
     const said = typeof description === 'string' ? description : (JSON.stringify(description) ?? 'no description');
     return new ChannelError(bot.name, `Telegram ${method} failed: ${String(code)} ${redactBotToken(said, token)}`, {
       status: typeof code === 'number' ? code : undefined,
-      retryAfterMs: typeof retry === 'number' && Number.isFinite(retry) && retry >= 0 ? retry * 1000 : undefined,
+      // Seconds in the body (Bot API `ResponseParameters`), capped like a Retry-After header.
+      retryAfterMs:
+        typeof retry === 'number' && Number.isFinite(retry) && retry >= 0
+          ? Math.min(retry * 1000, MAX_RETRY_AFTER_MS)
+          : undefined,
     });
   }
   const inner = err instanceof HttpError ? err.error : err;

@@ -27,10 +27,12 @@ beforeEach(() => defaultDiscoveryCache.clear());
 async function wardenSeeing(
   seen: string[],
   rewriteDiscovery?: (md: Record<string, unknown>) => Record<string, unknown>,
+  userinfoStatus?: number,
 ): Promise<Warden> {
   const fetchFn = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input);
     seen.push(url);
+    if (userinfoStatus && url.startsWith(`${a.peer.issuer}/me`)) return new Response(null, { status: userinfoStatus });
     const res = await globalThis.fetch(input, init);
     if (!rewriteDiscovery || !url.includes('/.well-known/')) return res;
     const md = rewriteDiscovery((await res.json()) as Record<string, unknown>);
@@ -63,6 +65,24 @@ describe('probe discovery', () => {
       expect(out).toMatchObject({ ok: false, outcome: 'failed' });
       expect(out.detail).toMatch(/userinfo endpoint: http:\/\/ is allowed only to a loopback host/);
       expect(seen.some((u) => u.includes('example.com'))).toBe(false);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it.each([408, 425, 503])('a userinfo answer of HTTP %i is "unavailable", not a failure', async (status) => {
+    const w = await wardenSeeing([], undefined, status);
+    try {
+      expect(await probeConnection(w, 'sandbox')).toMatchObject({ ok: false, outcome: 'unavailable', status });
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a userinfo answer of HTTP 403 is a failure', async () => {
+    const w = await wardenSeeing([], undefined, 403);
+    try {
+      expect(await probeConnection(w, 'sandbox')).toMatchObject({ ok: false, outcome: 'failed', status: 403 });
     } finally {
       await w.close();
     }
