@@ -1,7 +1,7 @@
 /**
  * The HTTP policy every outbound client shares (token endpoint, mail APIs, channels, probes):
- * how to read `Retry-After`, which statuses are worth retrying, and how long to wait before the
- * next attempt. Pure: no I/O, `now` and `random` are passed in. See docs/architecture.md (core/).
+ * which URLs may carry a secret, how to read `Retry-After`, which statuses are worth retrying,
+ * and how long to wait before the next attempt. Pure: no I/O, `now` and `random` are passed in. See docs/architecture.md (core/).
  */
 
 /**
@@ -112,4 +112,32 @@ export function backoffMs(o: BackoffOptions): number {
   const exp = Math.min(o.capMs, o.baseMs * 2 ** Math.min(Math.max(0, o.attempt - 1), 30));
   const jittered = exp * low + exp * (high - low) * o.random;
   return Math.max(jittered, o.retryAfterMs ?? 0);
+}
+
+// Which URLs may carry a secret: https, or http to loopback only (RFC 8252 §8.3 spirit).
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** What the rule says, in the words every refusal uses (config load and first use alike). */
+export const PLAIN_HTTP_REFUSED =
+  'http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost); use https://';
+
+/**
+ * The one rule for every outbound URL that carries a secret (OAuth endpoints, mail API bases,
+ * chat and webhook URLs): `https:`, or `http:` to a loopback host. Returns what is wrong, or
+ * null when the URL may be used.
+ */
+export function outboundUrlProblem(value: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `not a valid URL: ${JSON.stringify(value.slice(0, 200))}`;
+  }
+  if (url.protocol === 'https:') return null;
+  if (url.protocol === 'http:') return isLoopbackHost(url.hostname) ? null : PLAIN_HTTP_REFUSED;
+  return `unsupported URL scheme ${url.protocol} (expected https://)`;
 }
