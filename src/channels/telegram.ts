@@ -11,12 +11,12 @@ import {
   telegramBot,
   telegramError,
   type TelegramBot,
+  type TelegramConfig,
   type TelegramListenerState,
 } from './telegram-bot.js';
 import { renderTelegramHtml } from './telegram-format.js';
 import { pollLoop } from './telegram-poll.js';
 import type { Channel, ChannelDeps, ChannelMessage, PasteHandler } from './types.js';
-import type { TelegramConfig } from './telegram-bot.js';
 
 export { REFUSAL_TEXT, type TelegramListenerState } from './telegram-bot.js';
 export { messageText, redactBotToken, renderTelegramHtml } from './telegram-format.js';
