@@ -1,11 +1,13 @@
 /**
  * One error class for a channel that failed to deliver, classified by how the caller must
- * react: `TW_PROVIDER_UNAVAILABLE` (network, timeout, 5xx, 429: try again or escalate) or
+ * react: `TW_PROVIDER_UNAVAILABLE` (network, timeout, a transient status such as 5xx or 429:
+ * try again or escalate) or
  * `TW_CONFIG` (4xx: wrong URL, token or chat — a human must fix the config).
  *
  * Messages name the channel and the status, never the URL (webhook URLs are secrets) or a token.
  */
 import { TokenwardenError } from '../core/errors.js';
+import { isTransientStatus } from '../core/http-policy.js';
 
 export class ChannelError extends TokenwardenError {
   readonly channel: string;
@@ -16,8 +18,7 @@ export class ChannelError extends TokenwardenError {
     message: string,
     opts: { status?: number | undefined; retryAfterMs?: number | undefined; transient?: boolean; cause?: unknown } = {},
   ) {
-    const transient =
-      opts.transient ?? (opts.status === undefined || opts.status >= 500 || opts.status === 429 || opts.status === 408);
+    const transient = opts.transient ?? (opts.status === undefined || isTransientStatus(opts.status));
     super(transient ? 'TW_PROVIDER_UNAVAILABLE' : 'TW_CONFIG', `channel ${channel}: ${message}`, { cause: opts.cause });
     this.channel = channel;
     this.status = opts.status;

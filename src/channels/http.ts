@@ -2,6 +2,7 @@
  * The one HTTP POST all one-way channels use: a timeout, no redirects, and errors that name
  * the channel and the status but never the URL (webhook and Slack URLs are secrets).
  */
+import { parseRetryAfter } from '../core/http-policy.js';
 import { ChannelError } from './errors.js';
 
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
@@ -32,10 +33,11 @@ export async function postChannel(
   if (res.status < 200 || res.status > 299) {
     // Drain the body so the connection can be reused; its content may echo secrets, so drop it.
     await res.body?.cancel().catch(() => undefined);
-    const retryAfter = Number(res.headers.get('retry-after'));
+    // Seconds or an HTTP-date (RFC 9110 §10.2.3); 0 or a past date means no wait to honour.
+    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), Date.now());
     throw new ChannelError(channel, `HTTP ${res.status} from the receiving server`, {
       status: res.status,
-      retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+      retryAfterMs: retryAfterMs ? retryAfterMs : undefined,
     });
   }
   return res;

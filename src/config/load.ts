@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { isLooseFile, literalSecretsInText } from './file-modes.js';
 import { ENV_REFERENCE as VAR } from './fingerprint.js';
-import { isLoopbackHost } from '../oauth/endpoint-policy.js';
+import { isLoopbackHost } from '../core/http-policy.js';
 import { configSchema, type Config } from './schema.js';
 
 export interface LoadedConfig {

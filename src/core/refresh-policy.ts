@@ -2,6 +2,7 @@
  * Pure refresh decisions. No I/O: the keeper feeds in facts and acts on
  * the returned decision values.
  */
+import { backoffMs } from './http-policy.js';
 
 /** How long before expiry to refresh: 10% of the lifetime, at least min(60 s, 25%), at most 5 min. */
 export function refreshMargin(lifetimeMs: number): number {
@@ -37,7 +38,8 @@ export function isUsable(now: number, accessExpiresAt: number | null, skewMs = 1
 }
 
 /**
- * Exponential backoff with full jitter, honouring Retry-After: never earlier than the provider
+ * Exponential backoff (base 1 s) with equal jitter, honouring Retry-After (the one formula,
+ * {@link backoffMs}): never earlier than the provider
  * asked. `random` in [0,1) is injected for determinism. `capMs` bounds the exponential part
  * (the keeper uses a shorter cap once callers are failing, so recovery is noticed sooner).
  */
@@ -47,11 +49,7 @@ export function backoffDelay(
   random: number,
   capMs = 5 * 60_000,
 ): number {
-  const base = 1_000;
-  const cap = capMs;
-  const exp = Math.min(cap, base * 2 ** Math.max(0, failureCount - 1));
-  const jittered = exp / 2 + (exp / 2) * random;
-  return Math.max(jittered, retryAfterMs ?? 0);
+  return backoffMs({ attempt: failureCount, baseMs: 1_000, capMs, random, jitter: [0.5, 1], retryAfterMs });
 }
 
 /**

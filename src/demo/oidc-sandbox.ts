@@ -9,7 +9,7 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { TokenwardenError } from '../core/errors.js';
+import { ConfigError, TransientError } from '../core/errors.js';
 import type { AddressInfo } from 'node:net';
 import { baseProviderConfig, readBody, routeProviderRequests } from './oidc-basics.js';
 import { SandboxStorage } from './oidc-storage.js';
@@ -81,8 +81,7 @@ function loadProvider(): Promise<ProviderClass> {
       return mod.default;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-      throw new TokenwardenError(
-        'TW_CONFIG',
+      throw new ConfigError(
         'the demo sandbox needs the optional package oidc-provider, which this install left out (npm --omit=optional?); install it with `npm install oidc-provider` to run the demo',
         { cause: e },
       );
@@ -92,18 +91,13 @@ function loadProvider(): Promise<ProviderClass> {
   })());
 }
 
-export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSandbox> {
-  const clientId = 'demo-agent';
-  const clientSecret = randomBytes(18).toString('base64url');
-  const storage = new SandboxStorage();
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const scopes = ['openid', 'offline_access', 'email', 'profile'];
-  const Provider = await loadProvider();
+/** The provider's configuration: one confidential client, rotating refresh tokens, short access tokens. */
+function providerConfig(
+  opts: OidcSandboxOptions,
+  storage: SandboxStorage,
+  client: { clientId: string; clientSecret: string; scopes: string[] },
+): Record<string, unknown> {
+  const { clientId, clientSecret, scopes } = client;
   // Our own signing key (ID tokens), so the provider does not fall back to its development keys.
   const signingKey = {
     ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
@@ -111,7 +105,7 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
     alg: 'RS256',
     kid: 'demo',
   };
-  const provider = new Provider(issuer, {
+  return {
     adapter: storage.adapterClass(),
     jwks: { keys: [signingKey] },
     clients: [
@@ -144,7 +138,22 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
       Session: 3600,
       Grant: 3600,
     },
+  };
+}
+
+export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSandbox> {
+  const clientId = 'demo-agent';
+  const clientSecret = randomBytes(18).toString('base64url');
+  const storage = new SandboxStorage();
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
   });
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const scopes = ['openid', 'offline_access', 'email', 'profile'];
+  const Provider = await loadProvider();
+  const provider = new Provider(issuer, providerConfig(opts, storage, { clientId, clientSecret, scopes }));
   // oidc-provider logs server errors through this event; the sandbox stays quiet.
   provider.on('server_error', () => undefined);
 
@@ -265,7 +274,7 @@ class HeadlessHuman {
       }
       const url = new URL(res.url || authUrl);
       if (!url.pathname.startsWith('/interaction/'))
-        throw new Error(`sign-in stopped at ${url.pathname} (HTTP ${res.status})`);
+        throw new TransientError(`sign-in stopped at ${url.pathname} (HTTP ${res.status})`);
       const { prompt } = (await res.json()) as { prompt: string };
       const base = `${this.origin}${url.pathname}`;
       res =
@@ -273,6 +282,6 @@ class HeadlessHuman {
           ? await this.request(`${base}/login`, { accountId })
           : await this.request(`${base}/confirm`, {});
     }
-    throw new Error('sign-in: too many redirects');
+    throw new TransientError('sign-in: too many redirects');
   }
 }

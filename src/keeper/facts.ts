@@ -1,12 +1,11 @@
 /**
  * What the keeper tells callers and the store besides tokens: the typed re-authorization error
- * (with the open flow's facts and the fallbacks that still work), a static secret's answer, and
- * the predicted refresh-token death.
+ * (with the open flow's facts and the fallbacks that still work) and the predicted refresh-token
+ * death. (The tokens themselves: token-info.ts.)
  */
 import { ReauthRequiredError, type DiagnosedCause, type ReauthFacts } from '../core/errors.js';
 import { earliest } from '../providers/lifetime.js';
-import type { ConnectionRecord, LearnedLifetime, Store } from '../store/types.js';
-import type { AccessTokenInfo } from './keeper.js';
+import type { LearnedLifetime, Store } from '../store/types.js';
 import { applicableLifetimeMs } from './learned.js';
 import type { ConnectionRuntime } from './runtime.js';
 
@@ -30,29 +29,6 @@ export async function reauthErrorFor(
       }
     : {};
   return new ReauthRequiredError(name, cause, { reauth, fallbacks, cause: err });
-}
-
-/** `static` connections: the configured secret, which never expires. */
-/** A still-valid token served while the provider is failing: not cached, so every call re-checks the store and recovery is noticed. */
-export function degradedInfo(row: ConnectionRecord): AccessTokenInfo {
-  return {
-    accessToken: row.accessToken as string,
-    tokenType: row.tokenType ?? 'Bearer',
-    expiresAt: row.accessExpiresAt,
-    state: 'degraded',
-  };
-}
-
-export function staticSecretInfo(name: string, rt: ConnectionRuntime): AccessTokenInfo {
-  const secret = rt.config.secret;
-  if (!secret)
-    throw new ReauthRequiredError(name, {
-      id: 'no_secret',
-      confidence: 'known',
-      summary: 'The static connection has no secret configured.',
-      fix: `Set connections.${name}.secret.`,
-    });
-  return { accessToken: secret, tokenType: 'Bearer', expiresAt: null, state: 'healthy' };
 }
 
 export interface DeathFacts {

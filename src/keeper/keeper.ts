@@ -8,20 +8,22 @@
 import type { Clock } from '../core/clock.js';
 import { ProviderError, ReauthRequiredError, TransientError, type DiagnosedCause } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { backoffDelay, isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
+import { isDefinitiveOAuthError, isUsable, shouldRefresh } from '../core/refresh-policy.js';
 import type { ConnectionState, EventSink, TokenSet, TokenSource } from '../core/types.js';
-import { causeLine } from '../providers/causes.js';
-import type { ConnectionPatch, ConnectionRecord, Store } from '../store/types.js';
 import {
+  causeLine,
   notAuthorizedCause,
   noRefreshTokenCause,
   noRefreshTokenWarning,
   rotationRaceCause,
-  secretRejectedCause,
   unknownConnectionCause,
-} from './causes.js';
-import { degradedInfo, predictRefreshDeath, reauthErrorFor, staticSecretInfo, type DeathFacts } from './facts.js';
-import { learnFromDeath, outlived } from './learned.js';
+} from '../providers/causes.js';
+import type { ConnectionPatch, ConnectionRecord, Store } from '../store/types.js';
+import { predictRefreshDeath, reauthErrorFor, type DeathFacts } from './facts.js';
+import { degradedInfo, staticSecretInfo, type AccessTokenInfo } from './token-info.js';
+
+export type { AccessTokenInfo };
+import { asTransient, diagnoseRefusal, refreshedPatch, retryDelay } from './refresh-outcome.js';
 import type { ConnectionRuntime } from './runtime.js';
 import { TokenCache } from './token-cache.js';
 
@@ -42,13 +44,6 @@ export interface KeeperDeps {
   /** How often a waiter re-reads the store while another process holds the lease. */
   waitPollMs?: number;
   random?: () => number;
-}
-
-export interface AccessTokenInfo {
-  accessToken: string;
-  tokenType: string;
-  expiresAt: number | null;
-  state: ConnectionState;
 }
 
 export class Keeper implements TokenSource {
@@ -323,43 +318,9 @@ export class Keeper implements TokenSource {
       return this.handleFailure(name, rt, row, err);
     }
     const now = clock.now();
-    // A grant that outlived its learned lifetime proves the rule gone (the app was published).
-    const forgetLifetime = outlived(row.lifetime, row.grantedAt, now);
-    const lifetime =
-      forgetLifetime && row.lifetime
-        ? { ...row.lifetime, lifetimeMs: null, cause: null, learnedAt: null }
-        : row.lifetime;
+    const { patch, forgetLifetime } = refreshedPatch(rt, row, tokens, now);
     // Persist before returning (crash safety). The lease guard refuses the write if our lease was lost.
-    const updated = await store.updateConnection(
-      name,
-      {
-        accessToken: tokens.accessToken,
-        // Never replace a stored refresh token with an absent one.
-        refreshToken: tokens.refreshToken ?? undefined,
-        idToken: tokens.idToken ?? undefined,
-        tokenType: tokens.tokenType,
-        scope: tokens.scope ?? row.scope,
-        accessExpiresAt: tokens.expiresAt ?? null,
-        lastRefreshAt: now,
-        lastUsedAt: now,
-        refreshExpiresAt: this.predictDeath(name, {
-          grantedAt: row.grantedAt,
-          lastUsedAt: now,
-          // Only what the provider announces now: the stored death was a prediction from the last
-          // use (Microsoft's 90 days unused, Google's 6 months), which this use moves forward.
-          announced: tokens.refreshExpiresAt ?? null,
-          scope: tokens.scope ?? row.scope,
-          lifetime,
-        }),
-        ...(forgetLifetime ? { lifetime } : {}),
-        state: 'healthy',
-        cause: null,
-        failureCount: 0,
-        nextAttemptAt: null,
-        lastError: null,
-      },
-      { now, leaseOwner: owner },
-    );
+    const updated = await store.updateConnection(name, patch, { now, leaseOwner: owner });
     const wasUnhealthy = row.state === 'degraded';
     await this.deps.events.emit({
       type: wasUnhealthy ? 'recovered' : 'refreshed',
@@ -397,39 +358,7 @@ export class Keeper implements TokenSource {
         });
         return this.remember(name, current);
       }
-      // A rejected client secret or service-account key is named as such: no browser can fix it.
-      // Otherwise what the profile reads from the error, sharpened by what this death teaches (learned.ts).
-      const secretRejected =
-        (rt.config.kind === 'client_credentials' && err.error === 'invalid_client') ||
-        (rt.config.kind === 'service_account' && (err.error === 'invalid_grant' || err.error === 'invalid_client'));
-      const { cause, lifetime } = secretRejected
-        ? {
-            cause: secretRejectedCause(
-              name,
-              rt.config.kind as 'client_credentials' | 'service_account',
-              rt.profile.id,
-              err.error,
-            ),
-            lifetime: row.lifetime,
-          }
-        : learnFromDeath({
-            profile: rt.profile.id,
-            conn: rt.config,
-            diagnosis: rt.profile.diagnose({
-              error: err.error,
-              description: err.description,
-              conn: rt.config,
-              grantedAt: row.grantedAt,
-              lastUsedAt: row.lastUsedAt,
-              now,
-            }),
-            error: err.error,
-            description: err.description,
-            scopes: row.scope ? row.scope.split(' ') : rt.config.scopes,
-            grantedAt: row.grantedAt,
-            now,
-            previous: row.lifetime,
-          });
+      const { cause, lifetime } = diagnoseRefusal(name, rt, row, err, now);
       await this.deps.events.emit({
         type: 'refresh_failed',
         connection: name,
@@ -439,20 +368,9 @@ export class Keeper implements TokenSource {
       await this.markReauthRequired(name, cause, lifetime !== row.lifetime ? { lifetime } : {});
       throw await this.reauthError(name, cause, err);
     }
-    const transient =
-      err instanceof TransientError
-        ? err
-        : new TransientError(
-            err instanceof ProviderError
-              ? `Provider answered ${err.error}`
-              : `Refresh failed: ${(err as Error).message}`,
-            { cause: err },
-          );
+    const transient = asTransient(err);
     const failureCount = row.failureCount + 1;
-    // While the unexpired token is still served, back off up to 5 min; once callers are failing,
-    // retry at least every minute so the provider's recovery is noticed quickly (Retry-After still wins).
-    const capMs = row.accessToken && isUsable(now, row.accessExpiresAt) ? 5 * 60_000 : 60_000;
-    const delay = backoffDelay(failureCount, transient.retryAfterMs, this.random(), capMs);
+    const delay = retryDelay(row, failureCount, transient, now, this.random());
     await store.updateConnection(
       name,
       { state: 'degraded', failureCount, nextAttemptAt: now + delay, lastError: transient.message },

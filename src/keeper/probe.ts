@@ -3,7 +3,11 @@
  * chosen from the provider profile to fit the granted scopes (Gmail `users.getProfile` does not
  * accept `gmail.send` alone).
  */
-import { ReauthRequiredError, TransientError } from '../core/errors.js';
+import { ConfigError, ReauthRequiredError, TransientError } from '../core/errors.js';
+import { isTransientStatus } from '../core/http-policy.js';
+import { discoverIssuer } from '../oauth/discovery-cache.js';
+import { outboundUrlProblem } from '../oauth/endpoint-policy.js';
+import { providerFetch } from '../oauth/provider-fetch.js';
 import { probeFor, probeUrl } from '../providers/index.js';
 import type { Warden } from '../warden.js';
 
@@ -58,7 +62,7 @@ export async function probeConnection(warden: Warden, name: string): Promise<Pro
         await res.body?.cancel();
         out = result({
           ok: false,
-          outcome: res.status >= 500 || res.status === 429 ? 'unavailable' : 'failed',
+          outcome: isTransientStatus(res.status) ? 'unavailable' : 'failed',
           status: res.status,
           detail: `GET ${new URL(url).pathname} → ${res.status}`,
         });
@@ -79,17 +83,32 @@ export async function probeConnection(warden: Warden, name: string): Promise<Pro
   return out;
 }
 
-/** OIDC: the userinfo endpoint from discovery (RFC 8414 / OpenID Discovery). */
+/**
+ * OIDC: the userinfo endpoint from the issuer's discovery document, through the process-wide
+ * discovery cache the grant client fills (usually no request at all). The issuer and the endpoint
+ * obey the endpoint policy: the probe sends a bearer token there, so an endpoint that is not
+ * https (or http on loopback) is a ConfigError, never a request. Null when discovery fails or
+ * names no userinfo endpoint.
+ */
 async function discoveredUserinfo(warden: Warden, issuer: string | undefined): Promise<string | null> {
   if (!issuer) return null;
+  let endpoint: unknown;
   try {
-    const res = await warden.deps.fetch(
-      new URL('.well-known/openid-configuration', issuer.endsWith('/') ? issuer : `${issuer}/`),
-      { signal: AbortSignal.timeout(10_000) },
-    );
-    const meta = (await res.json()) as { userinfo_endpoint?: unknown };
-    return typeof meta.userinfo_endpoint === 'string' ? meta.userinfo_endpoint : null;
+    const fetch = providerFetch({
+      fetch: warden.deps.fetch,
+      timeoutMs: DISCOVERY_TIMEOUT_MS,
+      acceptJson: true,
+      idTokenPassthrough: false,
+    });
+    const md = await discoverIssuer(issuer, { fetch, timeoutMs: DISCOVERY_TIMEOUT_MS, now: warden.deps.clock.now() });
+    endpoint = md.userinfo_endpoint;
   } catch {
     return null;
   }
+  if (typeof endpoint !== 'string') return null;
+  const problem = outboundUrlProblem(endpoint);
+  if (problem) throw new ConfigError(`the issuer's userinfo endpoint: ${problem}`, { path: 'issuer' });
+  return endpoint;
 }
+
+const DISCOVERY_TIMEOUT_MS = 10_000;

@@ -11,6 +11,9 @@
  */
 import { InputError, ReauthRequiredError, TokenwardenError, TransientError } from '../core/errors.js';
 
+/** `Retry-After` is read by the one HTTP policy (core/http-policy.ts); re-exported for the routes. */
+export { parseRetryAfter } from '../core/http-policy.js';
+
 export type FailureKind = 'auth' | 'transient' | 'permanent';
 
 /** A route failed. `message` is safe to store and show: never a token, password or body. */
@@ -78,13 +81,4 @@ export function errorCode(e: unknown): string | undefined {
 export function firstLine(s: string): string {
   const line = s.split(/\r?\n/, 1)[0] ?? '';
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
-}
-
-/** Parse an HTTP Retry-After header (delta-seconds or HTTP-date) into milliseconds. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }

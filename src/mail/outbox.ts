@@ -44,11 +44,18 @@ export const DEFAULT_RETRY: RetryPolicy = {
   random: Math.random,
 };
 
+import { backoffMs } from '../core/http-policy.js';
+
 /** Exponential backoff with up to +20% jitter, never shorter than the provider's Retry-After. */
 export function retryDelayMs(attempts: number, retryAfterMs: number | undefined, p: RetryPolicy): number {
-  const exp = Math.min(p.backoffMaxMs, p.backoffBaseMs * 2 ** Math.min(Math.max(0, attempts - 1), 30));
-  const jittered = Math.round(exp * (1 + 0.2 * p.random()));
-  return Math.max(jittered, retryAfterMs ?? 0);
+  const exp = backoffMs({
+    attempt: attempts,
+    baseMs: p.backoffBaseMs,
+    capMs: p.backoffMaxMs,
+    random: p.random(),
+    jitter: [1, 1.2],
+  });
+  return Math.max(Math.round(exp), retryAfterMs ?? 0);
 }
 
 export interface DeliveryContext {

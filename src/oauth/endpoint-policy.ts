@@ -1,9 +1,14 @@
 /**
  * Which endpoint URLs tokenwarden may talk to: `https:` everywhere, `http:` only on loopback
  * (127.0.0.0/8, ::1, localhost) for tests, sandboxes and local servers (RFC 8252 §8.3 spirit).
+ * The rule itself is part of the shared HTTP policy (core/http-policy.ts); this module applies it
+ * to a provider's endpoints and names the config key in its errors.
  */
 import { ConfigError } from '../core/errors.js';
+import { outboundUrlProblem } from '../core/http-policy.js';
 import type { ProviderEndpoints } from '../providers/types.js';
+
+export { isLoopbackHost, outboundUrlProblem, PLAIN_HTTP_REFUSED } from '../core/http-policy.js';
 
 /** Config key naming each endpoint (for error messages). */
 export const ENDPOINT_KEYS: Record<keyof ProviderEndpoints, string> = {
@@ -16,32 +21,6 @@ export const ENDPOINT_KEYS: Record<keyof ProviderEndpoints, string> = {
   introspectionUrl: 'introspection_url',
   apiBase: 'api_base',
 };
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
-/** What the rule says, in the words every refusal uses (config load and first use alike). */
-export const PLAIN_HTTP_REFUSED =
-  'http:// is allowed only to a loopback host (127.0.0.1, ::1, localhost); use https://';
-
-/**
- * The one rule for every outbound URL that carries a secret (OAuth endpoints, mail API bases,
- * chat and webhook URLs): `https:`, or `http:` to a loopback host. Returns what is wrong, or
- * null when the URL may be used.
- */
-export function outboundUrlProblem(value: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return `not a valid URL: ${JSON.stringify(value.slice(0, 200))}`;
-  }
-  if (url.protocol === 'https:') return null;
-  if (url.protocol === 'http:') return isLoopbackHost(url.hostname) ? null : PLAIN_HTTP_REFUSED;
-  return `unsupported URL scheme ${url.protocol} (expected https://)`;
-}
 
 /**
  * Check one URL; returns true when it is plain http (on loopback). Throws ConfigError naming

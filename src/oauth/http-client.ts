@@ -25,6 +25,7 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { TransientError } from '../core/errors.js';
 import {
   createProxiedFetch,
   describeProxy,
@@ -89,7 +90,8 @@ function decode(buf: Buffer, encoding: string | undefined, max: number): Buffer 
     case 'br':
       return brotliDecompressSync(buf, { maxOutputLength: max });
     default:
-      throw new Error(`unsupported content-encoding "${encoding}"`);
+      // The provider's answer cannot be read: worth a later retry, never a verdict on the grant.
+      throw new TransientError(`unsupported content-encoding "${encoding}" in the provider's answer`);
   }
 }
 
@@ -162,139 +164,37 @@ class TunnelAgent extends https.Agent {
   }
 }
 
+/** One client's pools and settings (what the closures of a fetch would otherwise capture). */
+interface ClientState {
+  readonly maxBytes: number;
+  readonly tlsOpts: { ca?: string | Buffer | Array<string | Buffer> };
+  readonly agents: { 'http:': http.Agent; 'https:': https.Agent };
+  readonly tunnels: Map<string, TunnelAgent>;
+  readonly env: Env;
+  /** Read from the environment on first use. */
+  proxies: ProxySettings | null | undefined;
+}
+
 export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
-  const maxBytes = opts.maxResponseBytes ?? 1 << 20;
   const tlsOpts = opts.ca !== undefined ? { ca: opts.ca } : {};
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true }),
-    'https:': new https.Agent({ keepAlive: true, ...tlsOpts }),
+  const state: ClientState = {
+    maxBytes: opts.maxResponseBytes ?? 1 << 20,
+    tlsOpts,
+    agents: {
+      'http:': new http.Agent({ keepAlive: true }),
+      'https:': new https.Agent({ keepAlive: true, ...tlsOpts }),
+    },
+    tunnels: new Map(),
+    env: opts.env ?? process.env,
+    proxies: undefined,
   };
-  const tunnels = new Map<string, TunnelAgent>();
-  let proxies: ProxySettings | null | undefined;
   let fallbackFetch: typeof fetch | undefined;
   /** Requests this client does not handle itself go to the global fetch, through the same proxy. */
   const fallback = (input: string | URL | Request, init: RequestInit): Promise<Response> => {
-    proxies ??= readProxyEnv(opts.env ?? process.env);
-    fallbackFetch ??= createProxiedFetch(proxies, (i, o) => globalThis.fetch(i, o));
+    state.proxies ??= readProxyEnv(state.env);
+    fallbackFetch ??= createProxiedFetch(state.proxies, (i, o) => globalThis.fetch(i, o));
     return fallbackFetch(input, init);
   };
-
-  function request(
-    url: URL,
-    method: string,
-    headers: Record<string, string>,
-    onResponse: (res: http.IncomingMessage) => void,
-  ) {
-    proxies ??= readProxyEnv(opts.env ?? process.env);
-    const proxy = proxyFor(url, proxies);
-    if (!proxy) {
-      const mod = url.protocol === 'https:' ? https : http;
-      return mod.request(url, { method, headers, agent: agents[url.protocol as 'http:' | 'https:'] }, onResponse);
-    }
-    if (url.protocol === 'http:') {
-      const viaProxy: Record<string, string> = { ...headers, host: url.host };
-      const auth = proxyAuthorization(proxy);
-      if (auth) viaProxy['proxy-authorization'] = auth;
-      const path = `${url.origin}${url.pathname}${url.search}`;
-      const port = proxy.port || 80;
-      return http.request(
-        { host: unbracket(proxy.hostname), port, method, path, headers: viaProxy, agent: agents['http:'] },
-        onResponse,
-      );
-    }
-    let tunnel = tunnels.get(proxy.href);
-    if (!tunnel) {
-      tunnel = new TunnelAgent(proxy, { keepAlive: true, ...tlsOpts });
-      tunnels.set(proxy.href, tunnel);
-    }
-    return https.request(url, { method, headers, agent: tunnel }, onResponse);
-  }
-
-  function send(url: URL, method: string, headers: Record<string, string>, body: Body, signal?: AbortSignal | null) {
-    return new Promise<Response>((resolve, reject) => {
-      let settled = false;
-      let answered = false;
-      const finish = (err: unknown, res?: Response): void => {
-        if (settled) return;
-        settled = true;
-        signal?.removeEventListener('abort', onAbort);
-        if (res) resolve(res);
-        else reject(err);
-      };
-      let req: http.ClientRequest;
-      try {
-        req = request(url, method, headers, onResponse);
-      } catch (e) {
-        finish(e);
-        return;
-      }
-      function onResponse(res: http.IncomingMessage): void {
-        answered = true;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) {
-            req.destroy();
-            finish(fetchFailed(new Error(`response from ${url.host} is larger than ${maxBytes} bytes`)));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('error', (e) => finish(fetchFailed(e)));
-        res.on('end', () => {
-          if (settled) return;
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 599) {
-            finish(fetchFailed(new Error(`invalid HTTP status ${status} from ${url.host}`)));
-            return;
-          }
-          try {
-            const out = new Headers();
-            const raw = res.rawHeaders;
-            for (let i = 0; i + 1 < raw.length; i += 2) out.append(raw[i] as string, raw[i + 1] as string);
-            const encoded = out.get('content-encoding') ?? undefined;
-            let payload: Buffer | null = Buffer.concat(chunks, size);
-            if (encoded) {
-              payload = decode(payload, encoded, maxBytes);
-              out.delete('content-encoding');
-              out.delete('content-length');
-            }
-            if (NULL_BODY_STATUS.has(status) || method === 'HEAD') payload = null;
-            const bytes = payload === null ? null : (payload as Uint8Array<ArrayBuffer>);
-            finish(null, new Response(bytes, { status, statusText: res.statusMessage ?? '', headers: out }));
-          } catch (e) {
-            finish(fetchFailed(e));
-          }
-        });
-      }
-      const onAbort = (): void => {
-        req.destroy();
-        finish(signal?.reason);
-      };
-      req.on('error', (e: NodeJS.ErrnoException) => {
-        if (settled) return;
-        if (!answered && req.reusedSocket && e.code !== undefined && RETRYABLE_ON_REUSED_SOCKET.has(e.code)) {
-          // The server closed an idle keep-alive socket as we reused it: nothing was answered.
-          settled = true;
-          signal?.removeEventListener('abort', onAbort);
-          send(url, method, headers, body, signal).then(resolve, reject);
-          return;
-        }
-        finish(fetchFailed(e));
-      });
-      if (signal) {
-        if (signal.aborted) {
-          req.destroy();
-          finish(signal.reason);
-          return;
-        }
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-      req.end(body);
-    });
-  }
-
   const httpFetch = (async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const body = bodyOf(init.body);
     if (input instanceof Request || body === null || (init.redirect !== undefined && init.redirect !== 'manual'))
@@ -307,14 +207,150 @@ export function createHttpFetch(opts: HttpClientOptions = {}): HttpFetch {
     if (init.body instanceof URLSearchParams)
       headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8';
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-    return send(url, (init.method ?? 'GET').toUpperCase(), headers, body, init.signal);
+    return send(state, url, (init.method ?? 'GET').toUpperCase(), headers, body, init.signal);
   }) as HttpFetch;
   httpFetch.close = () => {
-    agents['http:'].destroy();
-    agents['https:'].destroy();
-    for (const tunnel of tunnels.values()) tunnel.destroy();
+    state.agents['http:'].destroy();
+    state.agents['https:'].destroy();
+    for (const tunnel of state.tunnels.values()) tunnel.destroy();
   };
   return httpFetch;
+}
+
+/** The request on the right agent: direct (keep-alive pool), via an http proxy, or through a CONNECT tunnel. */
+function openRequest(
+  state: ClientState,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  onResponse: (res: http.IncomingMessage) => void,
+): http.ClientRequest {
+  state.proxies ??= readProxyEnv(state.env);
+  const proxy = proxyFor(url, state.proxies);
+  if (!proxy) {
+    const mod = url.protocol === 'https:' ? https : http;
+    return mod.request(url, { method, headers, agent: state.agents[url.protocol as 'http:' | 'https:'] }, onResponse);
+  }
+  if (url.protocol === 'http:') {
+    const viaProxy: Record<string, string> = { ...headers, host: url.host };
+    const auth = proxyAuthorization(proxy);
+    if (auth) viaProxy['proxy-authorization'] = auth;
+    const path = `${url.origin}${url.pathname}${url.search}`;
+    const port = proxy.port || 80;
+    return http.request(
+      { host: unbracket(proxy.hostname), port, method, path, headers: viaProxy, agent: state.agents['http:'] },
+      onResponse,
+    );
+  }
+  let tunnel = state.tunnels.get(proxy.href);
+  if (!tunnel) {
+    tunnel = new TunnelAgent(proxy, { keepAlive: true, ...state.tlsOpts });
+    state.tunnels.set(proxy.href, tunnel);
+  }
+  return https.request(url, { method, headers, agent: tunnel }, onResponse);
+}
+
+/** The whole answer as a fetch Response: decoded, with a null body where HTTP says there is none. */
+function responseOf(res: http.IncomingMessage, body: Buffer, method: string, maxBytes: number): Response {
+  const status = res.statusCode ?? 0;
+  const out = new Headers();
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) out.append(raw[i] as string, raw[i + 1] as string);
+  const encoded = out.get('content-encoding') ?? undefined;
+  let payload: Buffer | null = body;
+  if (encoded) {
+    payload = decode(payload, encoded, maxBytes);
+    out.delete('content-encoding');
+    out.delete('content-length');
+  }
+  if (NULL_BODY_STATUS.has(status) || method === 'HEAD') payload = null;
+  const bytes = payload === null ? null : (payload as Uint8Array<ArrayBuffer>);
+  return new Response(bytes, { status, statusText: res.statusMessage ?? '', headers: out });
+}
+
+/**
+ * One request and its buffered answer (at most `maxBytes`). A request that fails on a reused
+ * keep-alive socket before any answer is sent again once; an abort destroys the request.
+ */
+function send(
+  state: ClientState,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Body,
+  signal?: AbortSignal | null,
+): Promise<Response> {
+  const { maxBytes } = state;
+  return new Promise<Response>((resolve, reject) => {
+    let settled = false;
+    let answered = false;
+    const finish = (err: unknown, res?: Response): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      if (res) resolve(res);
+      else reject(err);
+    };
+    let req: http.ClientRequest;
+    try {
+      req = openRequest(state, url, method, headers, onResponse);
+    } catch (e) {
+      finish(e);
+      return;
+    }
+    function onResponse(res: http.IncomingMessage): void {
+      answered = true;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBytes) {
+          req.destroy();
+          finish(fetchFailed(new Error(`response from ${url.host} is larger than ${maxBytes} bytes`)));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('error', (e) => finish(fetchFailed(e)));
+      res.on('end', () => {
+        if (settled) return;
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status > 599) {
+          finish(fetchFailed(new Error(`invalid HTTP status ${status} from ${url.host}`)));
+          return;
+        }
+        try {
+          finish(null, responseOf(res, Buffer.concat(chunks, size), method, maxBytes));
+        } catch (e) {
+          finish(fetchFailed(e));
+        }
+      });
+    }
+    const onAbort = (): void => {
+      req.destroy();
+      finish(signal?.reason);
+    };
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (settled) return;
+      if (!answered && req.reusedSocket && e.code !== undefined && RETRYABLE_ON_REUSED_SOCKET.has(e.code)) {
+        // The server closed an idle keep-alive socket as we reused it: nothing was answered.
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        send(state, url, method, headers, body, signal).then(resolve, reject);
+        return;
+      }
+      finish(fetchFailed(e));
+    });
+    if (signal) {
+      if (signal.aborted) {
+        req.destroy();
+        finish(signal.reason);
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    req.end(body);
+  });
 }
 
 /** The process-wide client provider requests use unless a fetch is injected. */

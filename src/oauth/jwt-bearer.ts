@@ -1,11 +1,14 @@
 /**
- * Google service accounts: a self-signed RS256 JWT exchanged for an access token
- * (RFC 7523 §2.1, https://developers.google.com/identity/protocols/oauth2/service-account#httprest).
- * Hand-written (openid-client has no grant for a self-issued assertion without client auth).
+ * Google service accounts: a self-signed RS256 JWT (signed with jose) exchanged for an access
+ * token with openid-client's `genericGrantRequest` (RFC 7523 §2.1,
+ * https://developers.google.com/identity/protocols/oauth2/service-account#httprest). The
+ * assertion is the only credential: no client authentication is added to the request.
  */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { createSign } from 'node:crypto';
+import { SignJWT } from 'jose';
+import * as oidc from 'openid-client';
 import { ConfigError } from '../core/errors.js';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -50,15 +53,22 @@ export async function readServiceAccountKey(path: string, baseDir: string | unde
   };
 }
 
-const b64url = (v: string | Buffer): string => Buffer.from(v).toString('base64url');
+const KEY_UNUSABLE = 'the service account private_key cannot sign (not a valid RSA PEM key)';
+
+function privateKeyOf(pem: string): KeyObject {
+  try {
+    const key = createPrivateKey(pem);
+    if (key.asymmetricKeyType === 'rsa') return key;
+  } catch {}
+  throw new ConfigError(KEY_UNUSABLE, { path: 'key_file' });
+}
 
 /** Sign the assertion: iss = sub(unless impersonating) = client_email, aud = token endpoint, 1 h. */
-export function signAssertion(
+export async function signAssertion(
   key: ServiceAccountKey,
   opts: { audience: string; scopes: string[]; subject?: string | undefined; now: number },
-): string {
+): Promise<string> {
   const iat = Math.floor(opts.now / 1000);
-  const header = { alg: 'RS256', typ: 'JWT', ...(key.private_key_id ? { kid: key.private_key_id } : {}) };
   const claims = {
     iss: key.client_email,
     scope: opts.scopes.join(' '),
@@ -67,14 +77,41 @@ export function signAssertion(
     exp: iat + 3600,
     ...(opts.subject ? { sub: opts.subject } : {}),
   };
-  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-  let signature: Buffer;
+  const privateKey = privateKeyOf(key.private_key);
   try {
-    signature = createSign('RSA-SHA256').update(input).sign(key.private_key);
+    return await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(key.private_key_id ? { kid: key.private_key_id } : {}) })
+      .sign(privateKey);
   } catch {
-    throw new ConfigError('the service account private_key cannot sign (not a valid RSA PEM key)', {
-      path: 'key_file',
-    });
+    throw new ConfigError(KEY_UNUSABLE, { path: 'key_file' });
   }
-  return `${input}.${b64url(signature)}`;
+}
+
+/** No client authentication: the signed assertion is the credential (RFC 7523 §2.1, §3). */
+const assertionOnly: oidc.ClientAuth = () => undefined;
+
+/**
+ * The openid-client configuration for one token endpoint taking JWT bearer assertions. Static
+ * metadata (no discovery); ID tokens are never validated here (`fetch` moves them aside).
+ */
+export function jwtBearerConfiguration(
+  tokenUrl: string,
+  clientId: string,
+  fetch: oidc.CustomFetch,
+): oidc.Configuration {
+  const config = new oidc.Configuration(
+    { issuer: new URL(tokenUrl).origin, token_endpoint: tokenUrl },
+    clientId,
+    undefined,
+    assertionOnly,
+  );
+  config[oidc.customFetch] = fetch;
+  config.timeout = 0; // the fetch times each request (provider-fetch.ts)
+  if (new URL(tokenUrl).protocol === 'http:') oidc.allowInsecureRequests(config); // loopback only (endpoint policy)
+  return config;
+}
+
+/** Exchange a signed assertion for tokens. Failures are openid-client's, for translateError. */
+export function jwtBearerGrant(config: oidc.Configuration, assertion: string): Promise<oidc.TokenEndpointResponse> {
+  return oidc.genericGrantRequest(config, JWT_BEARER_GRANT, { assertion });
 }

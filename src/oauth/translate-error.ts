@@ -4,16 +4,18 @@
  *
  * - the provider answered with an OAuth error body (RFC 6749 §5.2, RFC 8628 §3.5, RFC 7009 §2.2.1)
  *   → {@link ProviderError} (definitive)
- * - network failure, timeout, 5xx, 408, 429, HTML or malformed body → {@link TransientError}
+ * - network failure, timeout, a transient status ({@link isTransientStatus}: 408, 425, 429, 5xx),
+ *   HTML or malformed body → {@link TransientError}
  *
  * Messages and causes never carry token values: causes are rebuilt from the error's name, code
  * and message only (openid-client keeps response bodies on its errors).
  */
 import { ResponseBodyError, WWWAuthenticateChallengeError } from 'openid-client';
 import { InputError, ProviderError, TokenwardenError, TransientError } from '../core/errors.js';
+import { isTransientStatus, parseRetryAfter } from '../core/http-policy.js';
 import { MAX_PROVIDER_TEXT, scrubProviderText, withoutSecrets } from '../core/scrub.js';
 
-export { MAX_PROVIDER_TEXT, scrubProviderText };
+export { MAX_PROVIDER_TEXT, scrubProviderText, parseRetryAfter };
 
 /**
  * The same error with every provider-supplied text scrubbed ({@link scrubProviderText}): a
@@ -38,24 +40,6 @@ export function scrubError<E extends TokenwardenError>(
   return err;
 }
 
-/**
- * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; milliseconds from `now`.
- * Undefined when absent or unparseable.
- */
-export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
-}
-
-function isTransientStatus(status: number): boolean {
-  return status >= 500 || status === 429 || status === 408;
-}
-
-/** A cause safe to keep: name, code and message of the original, never its payload. */
 /** `String(x)` that cannot throw (an object with a broken toString/valueOf, a revoked proxy). */
 function describeThrown(x: unknown): string {
   try {
@@ -65,6 +49,7 @@ function describeThrown(x: unknown): string {
   }
 }
 
+/** A cause safe to keep: name, code and message of the original, never its payload. */
 function safeCause(err: unknown): Error {
   if (!(err instanceof Error)) return new Error(describeThrown(err).slice(0, 200));
   const code = (err as { code?: unknown }).code;

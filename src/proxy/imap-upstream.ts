@@ -6,6 +6,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { TransientError } from '../core/errors.js';
 import { isLoopbackHost } from '../oauth/endpoint-policy.js';
 
 export interface UpstreamTarget {
@@ -109,46 +110,19 @@ export async function openUpstream(t: UpstreamTarget, cred: UpstreamCredential):
   let sock: Socket | TLSSocket | null = null;
   const timer = setTimeout(() => sock?.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   try {
-    sock = await new Promise<Socket | TLSSocket>((resolve, reject) => {
-      const s = secure
-        ? tlsConnect({
-            host: t.host,
-            port: t.port,
-            servername: isIp(t.host) ? undefined : t.host,
-            rejectUnauthorized: t.tlsRejectUnauthorized ?? true,
-          })
-        : netConnect({ host: t.host, port: t.port });
-      sock = s; // so the timer can abort a connect that hangs
-      s.once(secure ? 'secureConnect' : 'connect', () => {
-        s.off('error', reject);
-        resolve(s);
-      });
-      s.once('error', reject);
-    });
+    sock = await connectSocket(t, secure, (s) => (sock = s)); // the timer can abort a connect that hangs
     let reader = new LineReader(sock);
     const greeting = await reader.line();
-    if (!/^\* OK\b/i.test(greeting)) throw new Error(`unexpected greeting: ${oneLine(greeting)}`);
+    if (!/^\* OK\b/i.test(greeting)) throw new TransientError(`unexpected greeting: ${oneLine(greeting)}`);
     let seq = 0;
     const nextTag = (): string => `tw${++seq}`;
     if (starttls) {
       const tag = nextTag();
       sock.write(`${tag} STARTTLS\r\n`);
       const done = await tagged(reader, tag, sock);
-      if (!done.ok) throw new Error(`STARTTLS refused: ${done.text}`);
+      if (!done.ok) throw new TransientError(`STARTTLS refused: ${done.text}`);
       reader.detach();
-      const plain = sock;
-      sock = await new Promise<TLSSocket>((resolve, reject) => {
-        const s = tlsConnect({
-          socket: plain,
-          servername: isIp(t.host) ? undefined : t.host,
-          rejectUnauthorized: t.tlsRejectUnauthorized ?? true,
-        });
-        s.once('secureConnect', () => {
-          s.off('error', reject);
-          resolve(s);
-        });
-        s.once('error', reject);
-      });
+      sock = await upgradeToTls(sock, t);
       reader = new LineReader(sock);
     }
     const tag = nextTag();
@@ -185,6 +159,46 @@ export async function openUpstream(t: UpstreamTarget, cred: UpstreamCredential):
     const msg = e instanceof Error ? e.message : String(e);
     return { ok: false, kind: 'transient', message: oneLine(typeof code === 'string' ? `${code}: ${msg}` : msg) };
   }
+}
+
+/** A TCP or TLS connection to the upstream; `onSocket` sees the socket before it connects. */
+function connectSocket(
+  t: UpstreamTarget,
+  secure: boolean,
+  onSocket: (s: Socket | TLSSocket) => void,
+): Promise<Socket | TLSSocket> {
+  return new Promise<Socket | TLSSocket>((resolve, reject) => {
+    const s = secure
+      ? tlsConnect({
+          host: t.host,
+          port: t.port,
+          servername: isIp(t.host) ? undefined : t.host,
+          rejectUnauthorized: t.tlsRejectUnauthorized ?? true,
+        })
+      : netConnect({ host: t.host, port: t.port });
+    onSocket(s);
+    s.once(secure ? 'secureConnect' : 'connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+/** TLS over the plain socket after the server accepted STARTTLS. */
+function upgradeToTls(plain: Socket | TLSSocket, t: UpstreamTarget): Promise<TLSSocket> {
+  return new Promise<TLSSocket>((resolve, reject) => {
+    const s = tlsConnect({
+      socket: plain,
+      servername: isIp(t.host) ? undefined : t.host,
+      rejectUnauthorized: t.tlsRejectUnauthorized ?? true,
+    });
+    s.once('secureConnect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
 }
 
 function isIp(h: string): boolean {

@@ -75,6 +75,18 @@ describe('ntfy channel', () => {
     expect(err.retryAfterMs).toBe(30_000);
   });
 
+  it('429 with Retry-After as an HTTP-date is transient and waits until that date', async () => {
+    const at = new Date(Date.now() + 120_000).toUTCString(); // IMF-fixdate, whole seconds
+    sink.setStatus(429, '', { 'retry-after': at });
+    const ch = createChannel('phone', { type: 'ntfy', url: `${sink.url}/t` }, deps);
+    const err = (await ch
+      .send({ kind: 'info', connection: 'c', title: 't', text: 'x' })
+      .catch((e: unknown) => e)) as ChannelError;
+    expect(err.code).toBe('TW_PROVIDER_UNAVAILABLE');
+    expect(err.retryAfterMs).toBeGreaterThan(110_000);
+    expect(err.retryAfterMs).toBeLessThanOrEqual(120_000);
+  });
+
   it('gives up after the send timeout when the server never answers', async () => {
     sink.setHang(true);
     const ch = createChannel('phone', { type: 'ntfy', url: `${sink.url}/t` }, { ...deps, sendTimeoutMs: 150 });

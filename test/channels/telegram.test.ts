@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { MAX_RETRY_AFTER_MS } from '../../src/core/http-policy.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CONFLICT_TEXT,
@@ -393,6 +394,16 @@ describe('telegram channel: sending', () => {
     expect(err.code).toBe('TW_PROVIDER_UNAVAILABLE');
     expect(err.message).toContain('channel ops');
     expect(JSON.stringify({ m: err.message, s: err.stack })).not.toContain(peer.token);
+  });
+
+  it('caps an absurd retry_after like a Retry-After header (a timer cannot hold it)', async () => {
+    const ch = channel();
+    peer.inject429(10 ** 9, 1, 'sendMessage');
+    const err = (await ch
+      .send({ kind: 'info', connection: 'c', title: 't', text: 'x' })
+      .catch((e: unknown) => e)) as ChannelError;
+    expect(err.status).toBe(429);
+    expect(err.retryAfterMs).toBe(MAX_RETRY_AFTER_MS);
   });
 
   it('createChannel builds a two-way telegram channel from config', () => {

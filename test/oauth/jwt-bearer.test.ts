@@ -78,6 +78,8 @@ describe('service account JWT bearer', () => {
     const c = sa({ subject: 'agent@example.com' });
     const t = await createGrantClient(c, resolveProfile(c), { clock: new FakeClock(NOW), baseDir: dir }).jwtBearer();
     expect(t).toMatchObject({ accessToken: 'sa-token-for-agent@example.com', expiresAt: NOW + 3_599_000 });
+    // The assertion is the only credential: no client_id or client_secret beside it.
+    expect([...(fake.requests.at(-1)?.form.keys() ?? [])].sort()).toEqual(['assertion', 'grant_type']);
     const [h, claims] = (fake.requests.at(-1)?.form.get('assertion') ?? '')
       .split('.')
       .map((p, i) => (i < 2 ? decode(p) : p));

@@ -10,6 +10,7 @@
  * with Retry-After.
  */
 import type { Clock } from '../../core/clock.js';
+import { isTransientStatus } from '../../core/http-policy.js';
 import { scrubProviderText } from '../../core/scrub.js';
 import type { TokenSource } from '../../core/types.js';
 import { RouteError, firstLine, parseRetryAfter, toRouteError } from '../errors.js';
@@ -34,7 +35,7 @@ export function classifyHttp(status: number, body: ProviderErrorBody | null): 'a
   const reasons = body?.error?.errors?.map((e) => e.reason ?? '') ?? [];
   if (status === 401) return 'auth';
   if (status === 403) return reasons.some((r) => QUOTA_REASONS.has(r)) ? 'transient' : 'auth';
-  if (status === 408 || status === 429 || status >= 500) return 'transient';
+  if (isTransientStatus(status)) return 'transient';
   return 'permanent';
 }
 
