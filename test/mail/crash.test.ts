@@ -205,6 +205,44 @@ describe('kill -9 mid-delivery', () => {
     },
   );
 
+  it('eight senders at once, run to the end: every send answered, the store closed, the process exits 0', async () => {
+    // The writer thread keeps the process alive while a write (or the closing) is pending, and
+    // not after: an awaited write never ends the process early, a closed store never holds it.
+    const smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'pw' } });
+    const t = openTestStore();
+    try {
+      const child = spawn(process.execPath, [groupChildEntry], {
+        env: {
+          ...process.env,
+          TW_CRASH_CHILD: JSON.stringify({
+            db: t.file,
+            key: t.key.toString('base64'),
+            smtpPort: smtp.port,
+            leaseMs: LEASE_MS,
+            messages: 24,
+          }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      const answers = stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { status: string });
+      expect(answers).toHaveLength(24);
+      expect(answers.every((a) => a.status === 'sent')).toBe(true);
+      expect(smtp.received).toHaveLength(24);
+    } finally {
+      await smtp.stop();
+      await t.cleanup();
+    }
+  });
+
   it('eight senders at once, killed mid-stream: every answered send is in the store, none is lost', async () => {
     // Group commits (on the store's writer thread) carry several senders' rows and events at
     // once; a send answers only after its commit, so whatever the kill interrupts, every

@@ -98,6 +98,7 @@ export class WriterThread {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.failure) return;
+      this.worker.ref(); // until it has exited: nothing else may keep this process alive meanwhile
       const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
       await this.request(() => ({ kind: 'close' })).catch(() => undefined);
       await exited;
@@ -134,7 +135,7 @@ export class WriterThread {
       if (r.ok) w.resolve(r.value);
       else w.reject(fromWire(r.error));
     }
-    if (this.waiting.size === 0) this.worker.unref();
+    if (this.waiting.size === 0 && !this.closing) this.worker.unref();
   }
 
   private fail(e: Error): void {
