@@ -99,9 +99,15 @@ export class OutboxWrites {
     if (!start || this.init === null || this.thread) return null;
     // What was accepted in-process commits first, so writes keep their order.
     this.group.flush();
-    this.thread = new WriterThread(this.init, () => {
+    try {
+      this.thread = new WriterThread(this.init, () => {
+        this.init = null;
+      });
+    } catch {
+      // No thread could start (no worker file, no loader for the sources): write in-process.
       this.init = null;
-    });
+      return null;
+    }
     return this.thread;
   }
 }
