@@ -84,13 +84,16 @@ export class OutboxWrites {
     return this.thread ? this.thread.quiesce(fn) : fn();
   }
 
-  /** Commit every accepted write (nothing is dropped) and stop the thread. */
-  async close(): Promise<void> {
+  /**
+   * Commit every accepted write (nothing is dropped) and stop the thread. Undefined when no
+   * thread ran: everything is committed already.
+   */
+  close(): Promise<void> | undefined {
     this.group.flush();
     this.init = null;
     const thread = this.thread;
     this.thread = null;
-    await thread?.close();
+    return thread?.close();
   }
 
   /** The running thread; with `start`, started now if it may be. Null: write in-process. */

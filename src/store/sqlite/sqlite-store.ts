@@ -401,8 +401,17 @@ export class SqliteStore implements Store {
     this.seen = null;
   }
 
-  async close(): Promise<void> {
-    await this.writes.close(); // nothing accepted is dropped
+  close(): Promise<void> {
+    // Nothing accepted is dropped; without a writer thread the handle is closed before this returns.
+    const draining = this.writes.close();
+    if (!draining) {
+      this.closeNow();
+      return Promise.resolve();
+    }
+    return draining.then(() => this.closeNow());
+  }
+
+  private closeNow(): void {
     this.stopPolling();
     this.listeners.clear();
     this.db.close();
