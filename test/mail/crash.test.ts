@@ -93,6 +93,7 @@ describe('lease expiry after a crashed sender', () => {
 describe('kill -9 mid-delivery', () => {
   let outDir: string;
   let childEntry: string;
+  let groupChildEntry: string;
 
   beforeAll(() => {
     // Transpile src/ and the child fixture (types erased only) into test-output/.
@@ -107,6 +108,7 @@ describe('kill -9 mid-delivery', () => {
     };
     walk(join(ROOT, 'src'));
     files.push(join(ROOT, 'test', 'mail', 'fixtures', 'crash-child.ts'));
+    files.push(join(ROOT, 'test', 'mail', 'fixtures', 'group-crash-child.ts'));
     for (const f of files) {
       const out = ts.transpileModule(readFileSync(f, 'utf8'), {
         fileName: f,
@@ -123,6 +125,7 @@ describe('kill -9 mid-delivery', () => {
     }
     writeFileSync(join(outDir, 'package.json'), '{"type":"module"}');
     childEntry = join(outDir, 'test', 'mail', 'fixtures', 'crash-child.js');
+    groupChildEntry = join(outDir, 'test', 'mail', 'fixtures', 'group-crash-child.js');
   });
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
@@ -201,4 +204,124 @@ describe('kill -9 mid-delivery', () => {
       }
     },
   );
+
+  it('eight senders at once, run to the end: every send answered, the store closed, the process exits 0', async () => {
+    // The writer thread keeps the process alive while a write (or the closing) is pending, and
+    // not after: an awaited write never ends the process early, a closed store never holds it.
+    const smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'pw' } });
+    const t = openTestStore();
+    try {
+      const child = spawn(process.execPath, [groupChildEntry], {
+        env: {
+          ...process.env,
+          TW_CRASH_CHILD: JSON.stringify({
+            db: t.file,
+            key: t.key.toString('base64'),
+            smtpPort: smtp.port,
+            leaseMs: LEASE_MS,
+            messages: 24,
+          }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      const answers = stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { status: string });
+      expect(answers).toHaveLength(24);
+      expect(answers.every((a) => a.status === 'sent')).toBe(true);
+      expect(smtp.received).toHaveLength(24);
+    } finally {
+      await smtp.stop();
+      await t.cleanup();
+    }
+  });
+
+  it('eight senders at once, killed mid-stream: every answered send is in the store, none is lost', async () => {
+    // Group commits (on the store's writer thread) carry several senders' rows and events at
+    // once; a send answers only after its commit, so whatever the kill interrupts, every
+    // answered message is stored, its outcome and events with it, and goes out after a restart.
+    const smtp = await startSmtpPeer({ passwords: { 'agent@example.com': 'pw' } });
+    const t = openTestStore();
+    try {
+      const child: ChildProcess = spawn(process.execPath, [groupChildEntry], {
+        env: {
+          ...process.env,
+          TW_CRASH_CHILD: JSON.stringify({
+            db: t.file,
+            key: t.key.toString('base64'),
+            smtpPort: smtp.port,
+            leaseMs: LEASE_MS,
+            messages: 100_000,
+          }),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const answered: { id: string; messageId: string; status: string }[] = [];
+      let stderr = '';
+      let buffered = '';
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<NodeJS.Signals | number | null>((r) =>
+        child.once('exit', (code, sig) => r(sig ?? code)),
+      );
+      const KILL_AFTER = 150;
+      const enough = new Promise<void>((resolve) => {
+        child.stdout?.on('data', (d: Buffer) => {
+          buffered += d.toString();
+          const lines = buffered.split('\n');
+          buffered = lines.pop() ?? '';
+          for (const l of lines) answered.push(JSON.parse(l) as (typeof answered)[number]);
+          if (answered.length >= KILL_AFTER) {
+            child.kill('SIGKILL'); // at once: more sends are in flight, in commits and on the wire
+            resolve();
+          }
+        });
+      });
+      await Promise.race([
+        enough,
+        exited.then((c) => Promise.reject(new Error(`child exited early (${String(c)}): ${stderr}`))),
+      ]);
+      expect(await exited).toBe('SIGKILL');
+      // Lines the child wrote before it died are answers too.
+      for (const l of buffered.split('\n').filter(Boolean)) answered.push(JSON.parse(l) as (typeof answered)[number]);
+      expect(answered.length).toBeGreaterThanOrEqual(KILL_AFTER);
+
+      const events = await t.store.listEvents({ limit: 100_000 });
+      const sentEvents = new Set(
+        events.filter((e) => e.type === 'mail_sent').map((e) => (e.data as { id: string } | null)?.id),
+      );
+      for (const a of answered) {
+        expect(a.status).toBe('sent');
+        // The outcome committed before the answer, with its event in the same commit.
+        expect(await t.store.getMessage(a.id)).toMatchObject({ status: 'sent', messageId: a.messageId });
+        expect(sentEvents.has(a.id)).toBe(true);
+        expect(smtp.countByMessageId(a.messageId)).toBeGreaterThanOrEqual(1);
+      }
+
+      // A restart delivers whatever the kill left claimed; nothing stored is dropped.
+      const clock = new FakeClock(Date.now());
+      await clock.advance(LEASE_MS);
+      const svc = buildService(t, smtp, clock, 'restarted');
+      try {
+        await svc.deliverDue();
+      } finally {
+        await svc.stop();
+      }
+      const rows = await t.store.listMessages({ mailbox: 'agent', limit: 100_000 });
+      expect(rows.length).toBeGreaterThanOrEqual(answered.length);
+      for (const r of rows) {
+        expect(r.status).toBe('sent');
+        expect(smtp.countByMessageId(r.messageId)).toBeGreaterThanOrEqual(1);
+      }
+    } finally {
+      await smtp.stop();
+      await t.cleanup();
+    }
+  });
 });

@@ -99,29 +99,46 @@ export class GroupCommit {
       for (const op of batch) op.reject(new StoreError('SQLite store is closed'));
       return;
     }
-    const results: Array<{ ok: true; value: unknown } | { ok: false; error: Error }> = [];
-    try {
-      this.db
-        .transaction(() => {
-          for (const op of batch) {
-            try {
-              // Nested: better-sqlite3 wraps it in a savepoint.
-              results.push({ ok: true, value: this.db.transaction(op.fn)() });
-            } catch (e) {
-              results.push({ ok: false, error: this.toError(e) });
-            }
-          }
-        })
-        .immediate();
-    } catch (e) {
-      const err = this.toError(e);
-      for (const op of batch) op.reject(err);
-      return;
-    }
+    const results = commitBatch(
+      this.db,
+      batch.map((op) => op.fn),
+      this.toError,
+    );
     batch.forEach((op, i) => {
-      const r = results[i] as (typeof results)[number];
+      const r = results[i] as WriteResult;
       if (r.ok) op.resolve(r.value);
       else op.reject(r.error);
     });
   }
+}
+
+export type WriteResult = { ok: true; value: unknown } | { ok: false; error: Error };
+
+/**
+ * Run `writes` in one immediate transaction, each inside its own savepoint (a failing one is
+ * rolled back alone and fails alone), then COMMIT: one fsync for all of them. If the
+ * transaction itself fails (BEGIN or COMMIT), every write fails with that error.
+ */
+export function commitBatch(
+  db: Database.Database,
+  writes: ReadonlyArray<() => unknown>,
+  toError: (e: unknown) => Error,
+): WriteResult[] {
+  const results: WriteResult[] = [];
+  try {
+    db.transaction(() => {
+      for (const fn of writes) {
+        try {
+          // Nested: better-sqlite3 wraps it in a savepoint.
+          results.push({ ok: true, value: db.transaction(fn)() });
+        } catch (e) {
+          results.push({ ok: false, error: toError(e) });
+        }
+      }
+    }).immediate();
+  } catch (e) {
+    const error = toError(e);
+    return writes.map(() => ({ ok: false, error }));
+  }
+  return results;
 }

@@ -23,13 +23,45 @@ export function enqueueMessage(
   now: number,
   claim?: { owner: string; leaseMs: number },
 ): { record: OutboxRecord; created: boolean } {
+  const sealed = db.sealer.seal(msg.payload, aad('outbox', msg.id, 'payload'));
+  const { existing } = enqueueRow(db, { ...msg, payload: sealed }, now, claim);
+  if (existing) return { record: outboxFromRow(db.sealer, existing), created: false };
+  return { record: newRecord(msg, now, claim), created: true };
+}
+
+/** The record {@link enqueueRow} wrote for a new message (payload as given). */
+export function newRecord(
+  msg: NewOutboxMessage,
+  now: number,
+  claim?: { owner: string; leaseMs: number },
+): OutboxRecord {
+  return {
+    ...msg,
+    status: claim ? 'sending' : 'pending',
+    attempts: 0,
+    nextAttemptAt: now,
+    leaseOwner: claim ? claim.owner : null,
+    leaseUntil: claim ? now + claim.leaseMs : null,
+    route: null,
+    lastError: null,
+    sentAt: null,
+  };
+}
+
+/**
+ * {@link enqueueMessage} without the key: `msg.payload` is already sealed; the row of an
+ * existing message with the same idempotency key comes back as stored (sealed).
+ */
+export function enqueueRow(
+  db: Db,
+  msg: NewOutboxMessage,
+  now: number,
+  claim?: { owner: string; leaseMs: number },
+): { existing: OutboxRow | null } {
   const existing = db
     .q(`SELECT * FROM outbox WHERE mailbox = ? AND idempotency_key = ?`)
     .get(msg.mailbox, msg.idempotencyKey) as OutboxRow | undefined;
-  if (existing) return { record: outboxFromRow(db.sealer, existing), created: false };
-  const status: OutboxStatus = claim ? 'sending' : 'pending';
-  const leaseOwner = claim ? claim.owner : null;
-  const leaseUntil = claim ? now + claim.leaseMs : null;
+  if (existing) return { existing };
   try {
     db.q(
       `INSERT INTO outbox (id, mailbox, idempotency_key, message_id, payload, status, attempts, next_attempt_at,
@@ -40,31 +72,18 @@ export function enqueueMessage(
       msg.mailbox,
       msg.idempotencyKey,
       msg.messageId,
-      db.sealer.seal(msg.payload, aad('outbox', msg.id, 'payload')),
-      status,
+      msg.payload,
+      claim ? 'sending' : 'pending',
       now,
-      leaseOwner,
-      leaseUntil,
+      claim ? claim.owner : null,
+      claim ? now + claim.leaseMs : null,
       msg.createdAt,
     );
   } catch (e) {
     if (isUniqueViolation(e)) throw new ConflictError(`outbox message ${msg.id} already exists`);
     throw e;
   }
-  return {
-    record: {
-      ...msg,
-      status,
-      attempts: 0,
-      nextAttemptAt: now,
-      leaseOwner,
-      leaseUntil,
-      route: null,
-      lastError: null,
-      sentAt: null,
-    },
-    created: true,
-  };
+  return { existing: null };
 }
 
 export function getMessage(db: Db, id: string): OutboxRecord | null {
@@ -72,11 +91,22 @@ export function getMessage(db: Db, id: string): OutboxRecord | null {
   return r ? outboxFromRow(db.sealer, r) : null;
 }
 
+export interface ClaimOptions {
+  owner: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+  mailbox?: string;
+  id?: string;
+}
+
 /** Run inside an immediate transaction: select due rows and mark them ours atomically. */
-export function claimMessages(
-  db: Db,
-  opts: { owner: string; now: number; leaseMs: number; limit: number; mailbox?: string; id?: string },
-): OutboxRecord[] {
+export function claimMessages(db: Db, opts: ClaimOptions): OutboxRecord[] {
+  return claimRows(db, opts).map((r) => outboxFromRow(db.sealer, r));
+}
+
+/** {@link claimMessages} without the key: the claimed rows as stored (sealed). */
+export function claimRows(db: Db, opts: ClaimOptions): OutboxRow[] {
   // Due: pending and time has come, or `sending` whose sender's lease ran out (it crashed).
   const due = `((status = 'pending' AND next_attempt_at <= ?)
                 OR (status = 'sending' AND (lease_until IS NULL OR lease_until <= ?)))`;
@@ -98,7 +128,7 @@ export function claimMessages(
   const claim = db.q(`UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ? WHERE id = ?`);
   return ids.map(({ id }) => {
     claim.run(opts.owner, opts.now + opts.leaseMs, id);
-    return outboxFromRow(db.sealer, row(db, id) as OutboxRow);
+    return row(db, id) as OutboxRow;
   });
 }
 
@@ -107,6 +137,12 @@ export function claimMessages(
  * message). Moving out of `sending` ends the claim. Null if absent or not ours.
  */
 export function updateMessage(db: Db, id: string, patch: OutboxPatch, opts: { owner?: string }): OutboxRecord | null {
+  const r = updateRow(db, id, patch, opts);
+  return r ? outboxFromRow(db.sealer, r) : null;
+}
+
+/** {@link updateMessage} without the key: the updated row as stored (sealed). */
+export function updateRow(db: Db, id: string, patch: OutboxPatch, opts: { owner?: string }): OutboxRow | null {
   const sets: string[] = [];
   const values: SqlValue[] = [];
   const set = (column: string, value: SqlValue | undefined): void => {
@@ -127,7 +163,7 @@ export function updateMessage(db: Db, id: string, patch: OutboxPatch, opts: { ow
       ? db.q(`UPDATE outbox SET ${sets.join(', ')} WHERE id = ?`).run(...values, id)
       : db.q(`UPDATE outbox SET ${sets.join(', ')} WHERE id = ? AND lease_owner = ?`).run(...values, id, opts.owner);
   if (info.changes === 0) return null;
-  return outboxFromRow(db.sealer, row(db, id) as OutboxRow);
+  return row(db, id) as OutboxRow;
 }
 
 /** Newest first. */

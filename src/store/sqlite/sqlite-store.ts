@@ -36,7 +36,8 @@ import type {
 } from '../types.js';
 import * as connections from './connections.js';
 import { Db } from './db.js';
-import { GroupCommit } from './group-commit.js';
+import { OutboxWrites } from './outbox-writes.js';
+import type { WriterInit } from './writer-protocol.js';
 import * as flows from './flows.js';
 import { assertSchemaNotNewer, migrate } from './migrations.js';
 import * as outbox from './outbox.js';
@@ -77,16 +78,17 @@ export class SqliteStore implements Store {
   /** Connection versions as last seen by {@link pollChanges}; null until polling starts. */
   private seen: Map<string, number> | null = null;
   private dataVersion = -1;
-  /** Outbox rows and events written together share one commit (group-commit.ts). */
-  private readonly group: GroupCommit;
+  /** Outbox rows and events: group commits, on the writer thread for a file (outbox-writes.ts). */
+  private readonly writes: OutboxWrites;
 
   private constructor(
     private readonly db: Db,
     private readonly sealer: SwitchableSealer,
     private readonly pollMs: number,
     private readonly keySpec: string,
+    writer: WriterInit | null,
   ) {
-    this.group = new GroupCommit(db.raw, toStoreError);
+    this.writes = new OutboxWrites(db, toStoreError, writer);
   }
 
   /**
@@ -119,7 +121,15 @@ export class SqliteStore implements Store {
       throw toStoreError(e);
     }
     const sealer = new SwitchableSealer(opts.sealer);
-    return new SqliteStore(new Db(raw, sealer), sealer, opts.pollMs ?? 1000, opts.keySpec);
+    const writer: WriterInit | null =
+      file === ':memory:' || file === ''
+        ? null
+        : {
+            file,
+            synchronous: opts.synchronous === 'normal' ? 'NORMAL' : 'FULL',
+            busyTimeoutMs: opts.busyTimeoutMs ?? 5000,
+          };
+    return new SqliteStore(new Db(raw, sealer), sealer, opts.pollMs ?? 1000, opts.keySpec, writer);
   }
 
   checkKey(): Promise<void> {
@@ -127,7 +137,7 @@ export class SqliteStore implements Store {
   }
 
   reseal(to: Sealer, opts: { pageRows?: number } = {}): Promise<number> {
-    return this.run(() => this.resealNow(to, opts));
+    return this.writes.quiesce(() => this.run(() => this.resealNow(to, opts)));
   }
 
   /**
@@ -135,7 +145,7 @@ export class SqliteStore implements Store {
    * table of the codec's registry read a page at a time in row-key order.
    */
   resealNow(to: Sealer, opts: { pageRows?: number } = {}): number {
-    this.group.flush(); // writes already accepted are sealed with the current key, then re-sealed
+    this.writes.flushInProcess(); // writes already accepted are sealed with the current key, then re-sealed
     const pageRows = Math.max(1, Math.floor(opts.pageRows ?? RESEAL_PAGE_ROWS));
     const from = this.sealer.inner;
     let count = 0;
@@ -258,7 +268,7 @@ export class SqliteStore implements Store {
   }
 
   appendEvent(event: NewEvent, now: number): Promise<WardenEvent> {
-    return this.group.write(() => flows.appendEvent(this.db, event, now), true);
+    return this.writes.event(event, now);
   }
 
   listEvents(
@@ -278,7 +288,7 @@ export class SqliteStore implements Store {
     now: number,
     opts: { claim?: { owner: string; leaseMs: number } } = {},
   ): Promise<{ record: OutboxRecord; created: boolean }> {
-    return this.group.write(() => outbox.enqueueMessage(this.db, msg, now, opts.claim));
+    return this.writes.enqueue(msg, now, opts.claim);
   }
 
   getMessage(id: string): Promise<OutboxRecord | null> {
@@ -293,11 +303,11 @@ export class SqliteStore implements Store {
     mailbox?: string;
     id?: string;
   }): Promise<OutboxRecord[]> {
-    return this.group.write(() => outbox.claimMessages(this.db, opts));
+    return this.writes.claim(opts);
   }
 
   updateMessage(id: string, patch: OutboxPatch, opts: { owner?: string }): Promise<OutboxRecord | null> {
-    return this.group.write(() => outbox.updateMessage(this.db, id, patch, opts));
+    return this.writes.update(id, patch, opts);
   }
 
   listMessages(opts: { mailbox?: string; status?: OutboxStatus; limit?: number } = {}): Promise<OutboxRecord[]> {
@@ -392,11 +402,19 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
-    this.group.flush(); // nothing accepted is dropped
+    // Nothing accepted is dropped; without a writer thread the handle is closed before this returns.
+    const draining = this.writes.close();
+    if (!draining) {
+      this.closeNow();
+      return Promise.resolve();
+    }
+    return draining.then(() => this.closeNow());
+  }
+
+  private closeNow(): void {
     this.stopPolling();
     this.listeners.clear();
     this.db.close();
-    return Promise.resolve();
   }
 }
 
