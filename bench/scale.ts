@@ -31,6 +31,7 @@ import { createOrchestrator } from '../src/reauth/orchestrator.js';
 import { createScheduler } from '../src/reauth/scheduler.js';
 import { providerHttpFetch } from '../src/oauth/http-client.js';
 import { generateKey } from '../src/store/key.js';
+import { connectionPages } from '../src/store/paging.js';
 import { openWarden } from '../src/warden.js';
 import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
 import { benchDir, reexecOnPlainNode } from './plain-node.js';
@@ -339,14 +340,19 @@ try {
   // ---- final audit: every row fresh, every stored refresh token the endpoint's newest ----
   const gens = await ep.generations();
   const epStats = await ep.stats();
-  const finalRows = await warden.store.listConnections();
+  // A page of decrypted rows at a time, as every product path that needs secrets reads them.
+  let auditedRows = 0;
   let expiredAtEnd = 0;
   let staleRefreshTokens = 0;
   let unhealthy = 0;
-  for (const r of finalRows) {
-    if ((r.accessExpiresAt ?? 0) <= clock.now()) expiredAtEnd++;
-    if (r.refreshToken !== `rt.${r.name}.${gens[r.name] ?? 0}`) staleRefreshTokens++;
-    if (r.state !== 'healthy') unhealthy++;
+  for await (const page of connectionPages(warden.store)) {
+    for (const r of page) {
+      auditedRows++;
+      if ((r.accessExpiresAt ?? 0) <= clock.now()) expiredAtEnd++;
+      if (r.refreshToken !== `rt.${r.name}.${gens[r.name] ?? 0}`) staleRefreshTokens++;
+      if (r.state !== 'healthy') unhealthy++;
+    }
+    maxRss = Math.max(maxRss, process.memoryUsage.rss());
   }
   const dbBytes = statSync(dbFile).size;
   await warden.close();
@@ -412,7 +418,7 @@ try {
     },
     scheduler: schedulerCounts,
     audit: {
-      rows: finalRows.length,
+      rows: auditedRows,
       expiredAtEnd,
       staleRefreshTokens,
       unhealthy,

@@ -162,6 +162,14 @@ export function resealRow<T extends SealedTable>(
   return { values, count };
 }
 
+/** Open every sealed value of one row (as read by {@link resealStatements}); throws if one does not. */
+export function openSealedRow<T extends SealedTable>(sealer: Sealer, table: T, row: SealedRow): void {
+  for (const column of SEALED[table].columns as ReadonlyArray<SealedColumn<T>>) {
+    const sealed = row[column];
+    if (sealed !== null && sealed !== undefined) sealer.open(sealed, aad(table, String(row.k), column));
+  }
+}
+
 /**
  * A sealer whose key can be swapped: a store hands this to its table code, and after a
  * committed re-seal switches it to the new key, so the same handle keeps working.

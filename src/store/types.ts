@@ -169,7 +169,17 @@ export interface Store {
 
   // ---- connections ----
   getConnection(name: string): Promise<ConnectionRecord | null>;
+  /**
+   * Every connection with its secrets opened, all at once: for small stores and tests only. At
+   * 100,000 rows this is hundreds of MB; the daemon and the CLI use {@link listConnectionFacts}
+   * (no secret) or {@link pageConnections} / `connectionPages` (paging.ts).
+   */
   listConnections(): Promise<ConnectionRecord[]>;
+  /**
+   * Up to `limit` connections whose name sorts after `after` (from the first when absent), in
+   * name order, secrets opened: one page of a walk over every row at flat memory.
+   */
+  pageConnections(opts: { after?: string | null; limit: number }): Promise<ConnectionRecord[]>;
   /**
    * name → version of every connection row, without opening any secret: a cheap way for a
    * long-running process to find rows changed elsewhere (re-read only those).

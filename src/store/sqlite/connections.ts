@@ -29,6 +29,16 @@ export function listConnections(db: Db): ConnectionRecord[] {
   );
 }
 
+/** One page in name order after `after` (see Store.pageConnections). */
+export function pageConnections(db: Db, after: string | null, limit: number): ConnectionRecord[] {
+  const rows = (
+    after === null
+      ? db.q(`SELECT * FROM connections ORDER BY name LIMIT ?`).all(limit)
+      : db.q(`SELECT * FROM connections WHERE name > ? ORDER BY name LIMIT ?`).all(after, limit)
+  ) as ConnectionRow[];
+  return rows.map((r) => connectionFromRow(db.sealer, r));
+}
+
 /** Every row without its secrets (nothing opened; rows are mapped as they stream). */
 export function listConnectionFacts(db: Db): ConnectionFacts[] {
   const out: ConnectionFacts[] = [];

@@ -42,6 +42,7 @@ import { GroupCommit } from './group-commit.js';
 import * as flows from './flows.js';
 import { assertSchemaNotNewer, migrate } from './migrations.js';
 import * as outbox from './outbox.js';
+import { pageLimit } from '../paging.js';
 import {
   KEY_CHECK_ROW,
   keyCheckOpens,
@@ -187,6 +188,10 @@ export class SqliteStore implements Store {
 
   listConnections(): Promise<ConnectionRecord[]> {
     return this.run(() => connections.listConnections(this.db));
+  }
+
+  pageConnections(opts: { after?: string | null; limit: number }): Promise<ConnectionRecord[]> {
+    return this.run(() => connections.pageConnections(this.db, opts.after ?? null, pageLimit(opts.limit)));
   }
 
   listConnectionFacts(): Promise<ConnectionFacts[]> {
