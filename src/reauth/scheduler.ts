@@ -18,7 +18,7 @@ import { ReauthRequiredError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import type { WardenEvent } from '../core/types.js';
 import { probeConnection } from '../keeper/probe.js';
-import type { FlowRecord } from '../store/types.js';
+import type { ConnectionFacts, ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
 import { DueQueue } from './due-queue.js';
 import type { ReauthOrchestrator } from './orchestrator.js';
@@ -355,12 +355,15 @@ export class Scheduler {
       this.reads.full++;
       // Secret-free where the store offers it: 100,000 decrypted rows at once cost hundreds of MB of
       // allocation and set V8's old-generation limit for the rest of the run (docs/reliability.md).
-      const rows = store.listConnectionFacts ? await store.listConnectionFacts() : await store.listConnections();
-      for (const r of rows) {
+      // Streamed where the store can: the rows are never all held at once (the start-up peak).
+      const take = (r: ConnectionFacts | ConnectionRecord): void => {
         const i = this.indexOf(r.name);
         if (i !== undefined) this.rows[i] = planRow(r);
-      }
-      rows.length = 0;
+      };
+      if (store.forEachConnectionFacts) await store.forEachConnectionFacts(take);
+      else
+        for (const r of store.listConnectionFacts ? await store.listConnectionFacts() : await store.listConnections())
+          take(r);
       for (let i = 0; i < this.names.length; i++) changed.add(i);
     } else if (store.forEachConnectionVersion) {
       this.reads.versions++;

@@ -192,6 +192,12 @@ export interface Store {
   forEachConnectionVersion?(visit: (name: string, version: number) => void): Promise<void>;
   /** Every connection without its secrets (nothing is opened): see {@link ConnectionFacts}. */
   listConnectionFacts?(): Promise<ConnectionFacts[]>;
+  /**
+   * The same listing streamed in name order: `visit` per row, nothing collected (the scheduler's
+   * first read of 100,000 rows held them all at once and set the daemon's peak memory). `visit`
+   * must not call the store: SQLite runs it inside the open statement.
+   */
+  forEachConnectionFacts?(visit: (facts: ConnectionFacts) => void): Promise<void>;
   /** Insert an `unauthorized` row if absent; return the row. */
   ensureConnection(name: string, now: number): Promise<ConnectionRecord>;
   /**

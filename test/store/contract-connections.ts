@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { ConflictError, NotFoundError, UsageError } from '../../src/core/errors.js';
 import { connectionPages } from '../../src/store/paging.js';
-import type { Store } from '../../src/store/types.js';
+import type { ConnectionFacts, Store } from '../../src/store/types.js';
 import { CAUSE, rejection, T } from './contract-fixtures.js';
 
 export function connectionContract(s: () => Store): void {
@@ -106,6 +106,17 @@ export function connectionContract(s: () => Store): void {
         ['b', true, true],
       ]);
       expect(JSON.stringify(facts)).not.toMatch(/at-b|rt-b/);
+    });
+
+    it('forEachConnectionFacts streams the same secret-free rows in name order', async () => {
+      for (const name of ['c', 'a', 'b']) await s().ensureConnection(name, T);
+      await s().updateConnection('b', { accessToken: 'at-b', refreshToken: 'rt-b' }, { now: T + 1 });
+      const visited: ConnectionFacts[] = [];
+      expect(s().forEachConnectionFacts).toBeTypeOf('function');
+      await s().forEachConnectionFacts?.((f) => visited.push(f));
+      expect(visited).toEqual(await s().listConnectionFacts?.());
+      expect(visited.map((f) => f.name)).toEqual(['a', 'b', 'c']);
+      expect(JSON.stringify(visited)).not.toMatch(/at-b|rt-b/);
     });
 
     it('updateConnection applies the patch, bumps version and updatedAt', async () => {

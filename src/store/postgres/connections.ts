@@ -19,6 +19,9 @@ import type { ConnectionFacts, ConnectionPatch, ConnectionRecord, Sealer } from 
 import type { ConnectionChanges } from './connection-changes.js';
 import type { PgRows } from './outbox.js';
 
+/** Rows per query of a streamed secret-free listing. */
+const FACTS_PAGE_ROWS = 5_000;
+
 type Versioned = { name: string; version: number | string };
 
 export class PgConnections {
@@ -60,6 +63,26 @@ export class PgConnections {
       [],
     );
     return rows.map(connectionFactsFromRow);
+  }
+
+  /** A page of rows at a time by name (keyset), so the client never holds every row. */
+  async forEachConnectionFacts(visit: (facts: ConnectionFacts) => void): Promise<void> {
+    let after: string | null = null;
+    for (;;) {
+      const rows: ConnectionFactsRow[] =
+        after === null
+          ? await this.rows<ConnectionFactsRow>(
+              `SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name LIMIT ${FACTS_PAGE_ROWS}`,
+              [],
+            )
+          : await this.rows<ConnectionFactsRow>(
+              `SELECT ${CONNECTION_FACT_COLUMNS} FROM connections WHERE name > $1 ORDER BY name LIMIT ${FACTS_PAGE_ROWS}`,
+              [after],
+            );
+      for (const r of rows) visit(connectionFactsFromRow(r));
+      if (rows.length < FACTS_PAGE_ROWS) return;
+      after = (rows[rows.length - 1] as ConnectionFactsRow).name;
+    }
   }
 
   async connectionVersions(): Promise<Map<string, number>> {

@@ -221,6 +221,10 @@ export class PostgresStore implements Store {
     return this.connections.listConnectionFacts();
   }
 
+  forEachConnectionFacts(visit: (facts: ConnectionFacts) => void): Promise<void> {
+    return this.connections.forEachConnectionFacts(visit);
+  }
+
   connectionVersions(): Promise<Map<string, number>> {
     return this.connections.connectionVersions();
   }

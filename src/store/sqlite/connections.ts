@@ -42,9 +42,14 @@ export function pageConnections(db: Db, after: string | null, limit: number): Co
 /** Every row without its secrets (nothing opened; rows are mapped as they stream). */
 export function listConnectionFacts(db: Db): ConnectionFacts[] {
   const out: ConnectionFacts[] = [];
-  for (const r of db.q(`SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`).iterate())
-    out.push(connectionFactsFromRow(r as ConnectionFactsRow));
+  forEachConnectionFacts(db, (f) => out.push(f));
   return out;
+}
+
+/** {@link listConnectionFacts} without the array: `visit` runs inside the statement. */
+export function forEachConnectionFacts(db: Db, visit: (facts: ConnectionFacts) => void): void {
+  for (const r of db.q(`SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`).iterate())
+    visit(connectionFactsFromRow(r as ConnectionFactsRow));
 }
 
 export function ensureConnection(db: Db, name: string, now: number): { record: ConnectionRecord; created: boolean } {

@@ -198,6 +198,10 @@ export class SqliteStore implements Store {
     return this.run(() => connections.listConnectionFacts(this.db));
   }
 
+  forEachConnectionFacts(visit: (facts: ConnectionFacts) => void): Promise<void> {
+    return this.run(() => connections.forEachConnectionFacts(this.db, visit));
+  }
+
   connectionVersions(): Promise<Map<string, number>> {
     return this.run(() => connections.connectionVersions(this.db));
   }
