@@ -8,21 +8,22 @@
  * start-up time, CPU per simulated hour, and at the end that every stored refresh token is the
  * newest generation the endpoint honours (no rotation lost).
  *
- *   npx tsx bench/scale.ts                                 # 100,000 connections, 2 simulated hours, sweep driver
- *   npx tsx bench/scale.ts --connections 10000 --hours 1
- *   npx tsx bench/scale.ts --driver scheduler --hours 0.25 # the daemon's Scheduler instead of the sweep
- *   npx tsx bench/scale.ts --tmp-dir /dev/shm              # store on tmpfs: CPU bound, no fsync cost
+ *   npx tsx bench/scale.ts --connections 100000 --hours 1.1 --tmp-dir /dev/shm   # 5 fresh runs: median, spread, load
+ *   npx tsx bench/scale.ts --connections 20000 --hours 0.5 --versus=--v8-default-heap  # interleaved with V8's heap growth
+ *   npx tsx bench/scale.ts --single --connections 10000 --hours 1            # one run, its full JSON
+ *   npx tsx bench/scale.ts --single --driver sweep                           # the benchmark's own sweep driver
  *
- * Drivers: `sweep` keeps a min-heap of refresh times and calls the keeper when one is due (what
- * a scheduler for 100k connections must do); `scheduler` runs src/reauth/scheduler.ts as the
- * daemon does. Both use the real Warden, Keeper, SQLite store (synchronous=FULL) and HTTP.
+ * The series (bench/scale-runs.ts) writes bench/results/scale.md for docs/benchmarks.md.
+ *
+ * Drivers: `scheduler` (default) runs src/reauth/scheduler.ts as the daemon does; `sweep` keeps
+ * a min-heap of refresh times and calls the keeper when one is due (a lower bound to compare with). Both use the real Warden, Keeper, SQLite store (synchronous=FULL) and HTTP.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
+import { writeHeapSnapshot } from 'node:v8';
 import { FakeClock } from '../src/core/clock.js';
 import { applyDaemonHeapPolicy } from '../src/core/heap-policy.js';
 import { silentLogger } from '../src/core/logger.js';
@@ -35,7 +36,14 @@ import { connectionPages } from '../src/store/paging.js';
 import { openWarden } from '../src/warden.js';
 import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
 import { benchDir, reexecOnPlainNode } from './plain-node.js';
-import { DueHeap, forkScaleEndpoint, prng, scaleConnectionName, type Due } from './scale-common.js';
+import { DueHeap, forkScaleEndpoint, MemoryMeter, prng, scaleConnectionName, type Due } from './scale-common.js';
+
+// By default a series of fresh runs by the benchmark rules (bench/scale-runs.ts); `--single`: one run.
+if (!process.argv.includes('--single')) {
+  const { runScaleSeries } = await import('./scale-runs.js');
+  await runScaleSeries(process.argv.slice(2));
+  process.exit(process.exitCode ?? 0);
+}
 
 // The measuring process runs on plain node (no tsx isolate), like the daemon.
 if (await reexecOnPlainNode(import.meta.url)) process.exit(process.exitCode ?? 0);
@@ -48,12 +56,14 @@ const { values: args } = parseArgs({
     tick: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '32' },
     callers: { type: 'string', default: '100' },
-    driver: { type: 'string', default: 'sweep' },
+    driver: { type: 'string', default: 'scheduler' },
     /** Scheduler driver: seconds between its reconciliation passes (default 30, as in the daemon). */
     rescan: { type: 'string', default: '30' },
     /** Where the store lives (default the OS temp dir; /dev/shm shows the CPU bound without fsync cost). */
     'tmp-dir': { type: 'string', default: tmpdir() },
     json: { type: 'boolean', default: false },
+    /** One run (what the series of bench/scale-runs.ts starts); without it, `--runs` runs (default 5). */
+    single: { type: 'boolean', default: false },
     /** Measure under tsx instead of re-running the bundle on plain node. */
     tsx: { type: 'boolean', default: false },
     /** Leave V8's heap growth heuristics as they are instead of applying the daemon's heap policy. */
@@ -171,23 +181,8 @@ try {
     midSnapshotTaken = true;
     writeHeapSnapshot(join(snapshotDir as string, 'mid-run.heapsnapshot'));
   };
-  let maxRss = rssAfterStartup;
-  let maxHeap = process.memoryUsage().heapUsed;
-  let maxHeapTotal = 0;
-  let maxExternal = 0;
-  let maxArrayBuffers = 0;
-  const sampleRss = (): void => {
-    const m = process.memoryUsage();
-    maxRss = Math.max(maxRss, m.rss);
-    maxHeap = Math.max(maxHeap, m.heapUsed);
-    maxHeapTotal = Math.max(maxHeapTotal, m.heapTotal);
-    maxExternal = Math.max(maxExternal, m.external);
-    maxArrayBuffers = Math.max(maxArrayBuffers, m.arrayBuffers);
-    for (const sp of getHeapSpaceStatistics())
-      maxSpace[sp.space_name] = Math.max(maxSpace[sp.space_name] ?? 0, sp.space_size);
-  };
-  /** Largest size of each V8 heap space seen (where the heap part of RSS sits). */
-  const maxSpace: Record<string, number> = {};
+  const meter = new MemoryMeter(rssAfterStartup);
+  const sampleRss = (): void => meter.sample();
   sampleRss();
   const end = START + HOURS * 3_600_000;
   const lagMs: number[] = [];
@@ -272,7 +267,7 @@ try {
       passes++;
       await callers();
       if (passes % 60 === 0) sampleRss();
-      else maxRss = Math.max(maxRss, process.memoryUsage.rss());
+      else meter.rss();
       midSnapshot();
     }
   } else {
@@ -339,7 +334,7 @@ try {
       passes++;
       await callers();
       if (passes % 60 === 0) sampleRss();
-      else maxRss = Math.max(maxRss, process.memoryUsage.rss());
+      else meter.rss();
       if (passes % 30 === 0 && !args.json)
         process.stderr.write(
           `  sim ${((clock.now() - START) / 60_000).toFixed(1)} min, ${refreshed} refreshes, ${((performance.now() - driveStarted) / 1000).toFixed(0)} s real\n`,
@@ -370,7 +365,7 @@ try {
       if (r.refreshToken !== `rt.${r.name}.${gens[r.name] ?? 0}`) staleRefreshTokens++;
       if (r.state !== 'healthy') unhealthy++;
     }
-    maxRss = Math.max(maxRss, process.memoryUsage.rss());
+    meter.rss();
   }
   const dbBytes = statSync(dbFile).size;
   await warden.close();
@@ -420,17 +415,7 @@ try {
       rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20),
       rssAfterOpenWardenMB: Math.round(rssAfterOpen / 2 ** 20),
       rssAfterStartupMB: Math.round(rssAfterStartup / 2 ** 20),
-      maxRssMB: Math.round(maxRss / 2 ** 20),
-      maxHeapUsedMB: Math.round(maxHeap / 2 ** 20),
-      maxHeapTotalMB: Math.round(maxHeapTotal / 2 ** 20),
-      maxExternalMB: Math.round(maxExternal / 2 ** 20),
-      maxArrayBuffersMB: Math.round(maxArrayBuffers / 2 ** 20),
-      endHeapUsedMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
-      maxSpaceMB: Object.fromEntries(
-        Object.entries(maxSpace)
-          .filter(([, v]) => v >= 2 ** 20)
-          .map(([k, v]) => [k, Math.round(v / 2 ** 20)]),
-      ),
+      ...meter.report(),
     },
     cpu: {
       totalSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1),
