@@ -17,18 +17,8 @@ import type pg from 'pg';
 
 import { KeyError, StoreError } from '../../core/errors.js';
 import type { NewEvent, WardenEvent } from '../../core/types.js';
-import {
-  KEY_CHECK_ROW,
-  keyCheckOpens,
-  RESEAL_PAGE_ROWS,
-  resealRow,
-  resealStatements,
-  SEALED,
-  SEALED_TABLES,
-  sealKeyCheck,
-  SwitchableSealer,
-  type SealedRow,
-} from '../codec.js';
+import { KEY_CHECK_ROW, keyCheckOpens, SEALED, SEALED_TABLES, sealKeyCheck, SwitchableSealer } from '../codec.js';
+import { RESEAL_PAGE_ROWS, resealRow, resealStatements, type SealedRow } from '../sealed-pages.js';
 import type {
   ConnectionFacts,
   ConnectionPatch,

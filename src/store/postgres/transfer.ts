@@ -15,14 +15,8 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 
 import { StoreError, UsageError } from '../../core/errors.js';
-import {
-  openSealedRow,
-  RESEAL_PAGE_ROWS,
-  resealStatements,
-  SEALED_TABLES,
-  type SealedRow,
-  type SealedTable,
-} from '../codec.js';
+import { SEALED_TABLES, type SealedTable } from '../codec.js';
+import { openSealedRow, RESEAL_PAGE_ROWS, resealStatements, type SealedRow } from '../sealed-pages.js';
 import { openStore } from '../open-store.js';
 import { createSealer } from '../seal.js';
 import type { Sealer } from '../types.js';

@@ -43,17 +43,8 @@ import * as flows from './flows.js';
 import { assertSchemaNotNewer, migrate } from './migrations.js';
 import * as outbox from './outbox.js';
 import { pageLimit } from '../paging.js';
-import {
-  KEY_CHECK_ROW,
-  keyCheckOpens,
-  RESEAL_PAGE_ROWS,
-  resealRow,
-  resealStatements,
-  SEALED_TABLES,
-  sealKeyCheck,
-  SwitchableSealer,
-  type SealedRow,
-} from '../codec.js';
+import { KEY_CHECK_ROW, keyCheckOpens, SEALED_TABLES, sealKeyCheck, SwitchableSealer } from '../codec.js';
+import { RESEAL_PAGE_ROWS, resealRow, resealStatements, type SealedRow } from '../sealed-pages.js';
 
 export interface SqliteStoreOptions {
   sealer: Sealer;
