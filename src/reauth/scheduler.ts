@@ -67,7 +67,7 @@ export class Scheduler {
   /** Each connection's scheduling facts, in columns (plan-rows.ts). */
   private readonly rows: PlanRows;
   private readonly flows: Array<FlowRecord | null>;
-  private readonly nextProbe: number[];
+  private readonly nextProbe: Float64Array;
   /** Due times per (connection, lane): id = index × LANES.length + lane. */
   private readonly queue = new DueQueue();
   private readonly dirty = new Set<string>();
@@ -108,7 +108,7 @@ export class Scheduler {
     this.kinds = [...warden.connections.values()].map((rt) => rt.config.kind);
     this.rows = new PlanRows(this.names.length);
     this.flows = new Array<FlowRecord | null>(this.names.length).fill(null);
-    this.nextProbe = new Array<number>(this.names.length).fill(NaN);
+    this.nextProbe = new Float64Array(this.names.length).fill(NaN);
   }
 
   /** A configured connection's index (its position in the config, as in every per-index array here). */
