@@ -68,6 +68,8 @@ const { values: args } = parseArgs({
     tsx: { type: 'boolean', default: false },
     /** Leave V8's heap growth heuristics as they are instead of applying the daemon's heap policy. */
     'v8-default-heap': { type: 'boolean', default: false },
+    /** The daemon's heap policy with another growth percent (TOKENWARDEN_HEAP_GROWTH), e.g. to pair 30 with the default. */
+    'heap-growth': { type: 'string' },
     /** Write V8 heap snapshots here: after start-up and halfway through the run (read them with bench/heap-summary.ts). */
     'heap-snapshots': { type: 'string' },
   },
@@ -80,7 +82,13 @@ const CONCURRENCY = Number(args.concurrency);
 const CALLERS = Number(args.callers);
 const DRIVER = args.driver as 'sweep' | 'scheduler';
 // As `tokenwarden serve` does (src/core/heap-policy.ts), unless asked to measure V8's defaults.
-const heapPolicy = args['v8-default-heap'] ? null : applyDaemonHeapPolicy();
+const heapPolicy = args['v8-default-heap']
+  ? null
+  : applyDaemonHeapPolicy(
+      args['heap-growth'] === undefined
+        ? process.env
+        : { ...process.env, TOKENWARDEN_HEAP_GROWTH: args['heap-growth'] },
+    );
 
 /** The connection number in a benchmark connection's name. */
 function connIndex(name: string): number {
