@@ -38,6 +38,9 @@ export interface ChangeFeedOptions {
 /** Rows per poll query. */
 const PAGE_ROWS = 1000;
 
+/** How many of the newest sequence numbers a starting feed still watches for late commits. */
+const START_WINDOW = 10_000;
+
 export class ChangeFeed {
   private client: pg.Client | null = null;
   /** Every change numbered at or below it has been reported, or never will commit. */
@@ -54,7 +57,7 @@ export class ChangeFeed {
   constructor(private readonly opts: ChangeFeedOptions) {}
 
   async start(): Promise<void> {
-    this.floor = this.highest = await this.maxSeq();
+    await this.baseline();
     if (this.opts.notify) await this.listen().catch(() => this.scheduleReconnect());
     else this.schedulePoll();
   }
@@ -66,6 +69,24 @@ export class ChangeFeed {
     const c = this.client;
     this.client = null;
     if (c) await c.end().catch(() => undefined);
+  }
+
+  /**
+   * Changes committed before start are not reported, but a write that took its number before
+   * and commits after is: the newest {@link START_WINDOW} numbers stay above the floor (those
+   * visible now count as reported) until the trailing window has passed.
+   */
+  private async baseline(): Promise<void> {
+    const max = await this.maxSeq();
+    const floor = Math.max(0, max - START_WINDOW);
+    const r = await this.opts.query<{ change_seq: number | string }>(
+      `SELECT change_seq FROM connections WHERE change_seq > $1`,
+      [floor],
+    );
+    this.floor = floor;
+    this.highest = max;
+    for (const row of r.rows) this.reported.add(Number(row.change_seq));
+    this.marks.push([Date.now(), max]);
   }
 
   private async maxSeq(): Promise<number> {
