@@ -1,6 +1,7 @@
 /** Shared by the scale benchmarks (bench/scale.ts, serve-memory.ts, provider-http.ts) and the seeding child. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { FastTokenStats } from '../test/peers/fast-token-endpoint.js';
 
 /** The fast token endpoint in its own process (bench/scale-endpoint.ts), driven over IPC. */
@@ -131,5 +132,52 @@ export class DueHeap {
     this.at[to] = this.at[from] as number;
     this.conn[to] = this.conn[from] as number;
     this.exp[to] = this.exp[from] as number;
+  }
+}
+
+/** Largest resident set, heap and heap-space sizes seen: `sample()` all of it, `rss()` the cheap part. */
+export class MemoryMeter {
+  private maxRss: number;
+  private maxHeap = 0;
+  private maxHeapTotal = 0;
+  private maxExternal = 0;
+  private maxArrayBuffers = 0;
+  private readonly maxSpace: Record<string, number> = {};
+
+  constructor(rss: number) {
+    this.maxRss = rss;
+  }
+
+  rss(): void {
+    this.maxRss = Math.max(this.maxRss, process.memoryUsage.rss());
+  }
+
+  sample(): void {
+    const m = process.memoryUsage();
+    this.maxRss = Math.max(this.maxRss, m.rss);
+    this.maxHeap = Math.max(this.maxHeap, m.heapUsed);
+    this.maxHeapTotal = Math.max(this.maxHeapTotal, m.heapTotal);
+    this.maxExternal = Math.max(this.maxExternal, m.external);
+    this.maxArrayBuffers = Math.max(this.maxArrayBuffers, m.arrayBuffers);
+    for (const sp of getHeapSpaceStatistics())
+      this.maxSpace[sp.space_name] = Math.max(this.maxSpace[sp.space_name] ?? 0, sp.space_size);
+  }
+
+  /** In MB: the maxima, and each V8 heap space of at least 1 MB at its largest. */
+  report(): Record<string, number | Record<string, number>> {
+    const mb = (x: number): number => Math.round(x / 2 ** 20);
+    return {
+      maxRssMB: mb(this.maxRss),
+      maxHeapUsedMB: mb(this.maxHeap),
+      maxHeapTotalMB: mb(this.maxHeapTotal),
+      maxExternalMB: mb(this.maxExternal),
+      maxArrayBuffersMB: mb(this.maxArrayBuffers),
+      endHeapUsedMB: mb(process.memoryUsage().heapUsed),
+      maxSpaceMB: Object.fromEntries(
+        Object.entries(this.maxSpace)
+          .filter(([, v]) => v >= 2 ** 20)
+          .map(([k, v]) => [k, mb(v)]),
+      ),
+    };
   }
 }

@@ -8,14 +8,15 @@
  * start-up time, CPU per simulated hour, and at the end that every stored refresh token is the
  * newest generation the endpoint honours (no rotation lost).
  *
- *   npx tsx bench/scale.ts                                 # 100,000 connections, 2 simulated hours, sweep driver
- *   npx tsx bench/scale.ts --connections 10000 --hours 1
- *   npx tsx bench/scale.ts --driver scheduler --hours 0.25 # the daemon's Scheduler instead of the sweep
- *   npx tsx bench/scale.ts --tmp-dir /dev/shm              # store on tmpfs: CPU bound, no fsync cost
+ *   npx tsx bench/scale.ts --connections 100000 --hours 1.1 --tmp-dir /dev/shm   # 5 fresh runs: median, spread, load
+ *   npx tsx bench/scale.ts --connections 20000 --hours 0.5 --versus=--v8-default-heap  # interleaved with V8's heap growth
+ *   npx tsx bench/scale.ts --single --connections 10000 --hours 1            # one run, its full JSON
+ *   npx tsx bench/scale.ts --single --driver sweep                           # the benchmark's own sweep driver
  *
- * Drivers: `sweep` keeps a min-heap of refresh times and calls the keeper when one is due (what
- * a scheduler for 100k connections must do); `scheduler` runs src/reauth/scheduler.ts as the
- * daemon does. Both use the real Warden, Keeper, SQLite store (synchronous=FULL) and HTTP.
+ * The series (bench/scale-runs.ts) writes bench/results/scale.md for docs/benchmarks.md.
+ *
+ * Drivers: `scheduler` (default) runs src/reauth/scheduler.ts as the daemon does; `sweep` keeps
+ * a min-heap of refresh times and calls the keeper when one is due (a lower bound to compare with). Both use the real Warden, Keeper, SQLite store (synchronous=FULL) and HTTP.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -31,10 +32,18 @@ import { createOrchestrator } from '../src/reauth/orchestrator.js';
 import { createScheduler } from '../src/reauth/scheduler.js';
 import { providerHttpFetch } from '../src/oauth/http-client.js';
 import { generateKey } from '../src/store/key.js';
+import { connectionPages } from '../src/store/paging.js';
 import { openWarden } from '../src/warden.js';
 import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
 import { benchDir, reexecOnPlainNode } from './plain-node.js';
-import { DueHeap, forkScaleEndpoint, prng, scaleConnectionName, type Due } from './scale-common.js';
+import { DueHeap, forkScaleEndpoint, MemoryMeter, prng, scaleConnectionName, type Due } from './scale-common.js';
+
+// By default a series of fresh runs by the benchmark rules (bench/scale-runs.ts); `--single`: one run.
+if (!process.argv.includes('--single')) {
+  const { runScaleSeries } = await import('./scale-runs.js');
+  await runScaleSeries(process.argv.slice(2));
+  process.exit(process.exitCode ?? 0);
+}
 
 // The measuring process runs on plain node (no tsx isolate), like the daemon.
 if (await reexecOnPlainNode(import.meta.url)) process.exit(process.exitCode ?? 0);
@@ -47,16 +56,20 @@ const { values: args } = parseArgs({
     tick: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '32' },
     callers: { type: 'string', default: '100' },
-    driver: { type: 'string', default: 'sweep' },
+    driver: { type: 'string', default: 'scheduler' },
     /** Scheduler driver: seconds between its reconciliation passes (default 30, as in the daemon). */
     rescan: { type: 'string', default: '30' },
     /** Where the store lives (default the OS temp dir; /dev/shm shows the CPU bound without fsync cost). */
     'tmp-dir': { type: 'string', default: tmpdir() },
     json: { type: 'boolean', default: false },
+    /** One run (what the series of bench/scale-runs.ts starts); without it, `--runs` runs (default 5). */
+    single: { type: 'boolean', default: false },
     /** Measure under tsx instead of re-running the bundle on plain node. */
     tsx: { type: 'boolean', default: false },
     /** Leave V8's heap growth heuristics as they are instead of applying the daemon's heap policy. */
     'v8-default-heap': { type: 'boolean', default: false },
+    /** The daemon's heap policy with another growth percent (TOKENWARDEN_HEAP_GROWTH), e.g. to pair 30 with the default. */
+    'heap-growth': { type: 'string' },
     /** Write V8 heap snapshots here: after start-up and halfway through the run (read them with bench/heap-summary.ts). */
     'heap-snapshots': { type: 'string' },
   },
@@ -69,7 +82,13 @@ const CONCURRENCY = Number(args.concurrency);
 const CALLERS = Number(args.callers);
 const DRIVER = args.driver as 'sweep' | 'scheduler';
 // As `tokenwarden serve` does (src/core/heap-policy.ts), unless asked to measure V8's defaults.
-const heapPolicy = args['v8-default-heap'] ? null : applyDaemonHeapPolicy();
+const heapPolicy = args['v8-default-heap']
+  ? null
+  : applyDaemonHeapPolicy(
+      args['heap-growth'] === undefined
+        ? process.env
+        : { ...process.env, TOKENWARDEN_HEAP_GROWTH: args['heap-growth'] },
+    );
 
 /** The connection number in a benchmark connection's name. */
 function connIndex(name: string): number {
@@ -141,7 +160,23 @@ try {
   const rssAfterOpen = process.memoryUsage().rss;
   const scanStarted = performance.now();
   // What the daemon's scheduler reads at start: every row's schedule facts, no secret opened.
-  const rows = await (warden.store.listConnectionFacts as NonNullable<typeof warden.store.listConnectionFacts>)();
+  // Streamed into the benchmark's own typed arrays (the rows are never all held at once).
+  const seededExpiry = new Float64Array(N);
+  const seededRefresh = new Float64Array(N);
+  await (warden.store.forEachConnectionFacts as NonNullable<typeof warden.store.forEachConnectionFacts>)((r) => {
+    const i = connIndex(r.name);
+    seededExpiry[i] = r.accessExpiresAt as number;
+    seededRefresh[i] = r.lastRefreshAt ?? NaN;
+  });
+  /** Each connection's seeded access expiry and last refresh (NaN: none), by connection number. */
+  const seeded = function* (): Generator<{ i: number; accessExpiresAt: number; lastRefreshAt: number | null }> {
+    for (let i = 0; i < N; i++)
+      yield {
+        i,
+        accessExpiresAt: seededExpiry[i] as number,
+        lastRefreshAt: Number.isNaN(seededRefresh[i]) ? null : (seededRefresh[i] as number),
+      };
+  };
   const firstScanMs = performance.now() - scanStarted;
   const startupMs = performance.now() - startupStarted;
 
@@ -154,19 +189,8 @@ try {
     midSnapshotTaken = true;
     writeHeapSnapshot(join(snapshotDir as string, 'mid-run.heapsnapshot'));
   };
-  let maxRss = rssAfterStartup;
-  let maxHeap = process.memoryUsage().heapUsed;
-  let maxHeapTotal = 0;
-  let maxExternal = 0;
-  let maxArrayBuffers = 0;
-  const sampleRss = (): void => {
-    const m = process.memoryUsage();
-    maxRss = Math.max(maxRss, m.rss);
-    maxHeap = Math.max(maxHeap, m.heapUsed);
-    maxHeapTotal = Math.max(maxHeapTotal, m.heapTotal);
-    maxExternal = Math.max(maxExternal, m.external);
-    maxArrayBuffers = Math.max(maxArrayBuffers, m.arrayBuffers);
-  };
+  const meter = new MemoryMeter(rssAfterStartup);
+  const sampleRss = (): void => meter.sample();
   sampleRss();
   const end = START + HOURS * 3_600_000;
   const lagMs: number[] = [];
@@ -205,16 +229,15 @@ try {
 
   if (DRIVER === 'sweep') {
     const heap = new DueHeap();
-    for (const r of rows) {
+    for (const r of seeded()) {
       const at = shouldRefresh({
         now: START,
         hasAccessToken: true,
         accessExpiresAt: r.accessExpiresAt,
         obtainedAt: r.lastRefreshAt,
       }).refreshAt as number;
-      heap.push({ at, i: connIndex(r.name), exp: r.accessExpiresAt as number });
+      heap.push({ at, i: r.i, exp: r.accessExpiresAt });
     }
-    rows.length = 0;
     while (clock.now() < end) {
       await clock.advance(TICK_MS);
       const now = clock.now();
@@ -252,7 +275,7 @@ try {
       passes++;
       await callers();
       if (passes % 60 === 0) sampleRss();
-      else maxRss = Math.max(maxRss, process.memoryUsage.rss());
+      else meter.rss();
       midSnapshot();
     }
   } else {
@@ -261,16 +284,16 @@ try {
     const exp = new Float64Array(N);
     const dueAt = new Float64Array(N);
     const expiries = new DueHeap();
-    for (const r of rows) {
-      const i = connIndex(r.name);
-      exp[i] = r.accessExpiresAt as number;
+    for (const r of seeded()) {
+      const i = r.i;
+      exp[i] = r.accessExpiresAt;
       dueAt[i] = shouldRefresh({
         now: START,
         hasAccessToken: true,
         accessExpiresAt: r.accessExpiresAt,
         obtainedAt: r.lastRefreshAt,
       }).refreshAt as number;
-      expiries.push({ at: r.accessExpiresAt as number, i, exp: r.accessExpiresAt as number });
+      expiries.push({ at: r.accessExpiresAt, i, exp: r.accessExpiresAt });
     }
     warden.events.on(
       'event',
@@ -294,7 +317,6 @@ try {
         if (exp[x.i] === x.exp) notRefreshed++;
       }
     };
-    rows.length = 0;
     const orchestrator = createOrchestrator(warden, {
       channels: new Map(),
       clock,
@@ -320,7 +342,7 @@ try {
       passes++;
       await callers();
       if (passes % 60 === 0) sampleRss();
-      else maxRss = Math.max(maxRss, process.memoryUsage.rss());
+      else meter.rss();
       if (passes % 30 === 0 && !args.json)
         process.stderr.write(
           `  sim ${((clock.now() - START) / 60_000).toFixed(1)} min, ${refreshed} refreshes, ${((performance.now() - driveStarted) / 1000).toFixed(0)} s real\n`,
@@ -339,14 +361,19 @@ try {
   // ---- final audit: every row fresh, every stored refresh token the endpoint's newest ----
   const gens = await ep.generations();
   const epStats = await ep.stats();
-  const finalRows = await warden.store.listConnections();
+  // A page of decrypted rows at a time, as every product path that needs secrets reads them.
+  let auditedRows = 0;
   let expiredAtEnd = 0;
   let staleRefreshTokens = 0;
   let unhealthy = 0;
-  for (const r of finalRows) {
-    if ((r.accessExpiresAt ?? 0) <= clock.now()) expiredAtEnd++;
-    if (r.refreshToken !== `rt.${r.name}.${gens[r.name] ?? 0}`) staleRefreshTokens++;
-    if (r.state !== 'healthy') unhealthy++;
+  for await (const page of connectionPages(warden.store)) {
+    for (const r of page) {
+      auditedRows++;
+      if ((r.accessExpiresAt ?? 0) <= clock.now()) expiredAtEnd++;
+      if (r.refreshToken !== `rt.${r.name}.${gens[r.name] ?? 0}`) staleRefreshTokens++;
+      if (r.state !== 'healthy') unhealthy++;
+    }
+    meter.rss();
   }
   const dbBytes = statSync(dbFile).size;
   await warden.close();
@@ -396,12 +423,7 @@ try {
       rssBeforeOpenMB: Math.round(rssBefore / 2 ** 20),
       rssAfterOpenWardenMB: Math.round(rssAfterOpen / 2 ** 20),
       rssAfterStartupMB: Math.round(rssAfterStartup / 2 ** 20),
-      maxRssMB: Math.round(maxRss / 2 ** 20),
-      maxHeapUsedMB: Math.round(maxHeap / 2 ** 20),
-      maxHeapTotalMB: Math.round(maxHeapTotal / 2 ** 20),
-      maxExternalMB: Math.round(maxExternal / 2 ** 20),
-      maxArrayBuffersMB: Math.round(maxArrayBuffers / 2 ** 20),
-      endHeapUsedMB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+      ...meter.report(),
     },
     cpu: {
       totalSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(1),
@@ -412,7 +434,7 @@ try {
     },
     scheduler: schedulerCounts,
     audit: {
-      rows: finalRows.length,
+      rows: auditedRows,
       expiredAtEnd,
       staleRefreshTokens,
       unhealthy,

@@ -87,4 +87,15 @@ describe('DueQueue', () => {
       expect(q.peekAt()).toBe(ref.size ? Math.min(...ref.values()) : Infinity);
     }
   });
+
+  it('grows for far ids and many slots, and refuses an id that is not a whole number ≥ 0', () => {
+    const q = new DueQueue();
+    for (let id = 0; id < 1_000; id++) q.set(id * 397, 1_000 - id);
+    expect(q.size).toBe(1_000);
+    expect(q.at(999 * 397)).toBe(1);
+    expect(q.popDue(2)).toEqual([999 * 397, 998 * 397]);
+    expect(q.at(5)).toBeNull();
+    for (const bad of [-1, 1.5, Number.NaN]) expect(() => q.set(bad, 0)).toThrow(/out of range/);
+    expect(q.size).toBe(998);
+  });
 });

@@ -18,20 +18,12 @@ import { ReauthRequiredError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import type { WardenEvent } from '../core/types.js';
 import { probeConnection } from '../keeper/probe.js';
-import type { FlowRecord } from '../store/types.js';
+import type { ConnectionFacts, ConnectionRecord, FlowRecord } from '../store/types.js';
 import type { Warden } from '../warden.js';
 import { DueQueue } from './due-queue.js';
 import type { ReauthOrchestrator } from './orchestrator.js';
-import {
-  LANE_OF,
-  LANES,
-  planConnection,
-  planRow,
-  type Lane,
-  type Plan,
-  type PlanRow,
-  type WorkKind,
-} from './schedule-plan.js';
+import { PlanRows } from './plan-rows.js';
+import { LANE_OF, LANES, planConnection, type Lane, type Plan, type WorkKind } from './schedule-plan.js';
 
 export { planConnection, type PlanInput, type PlanRow, type WorkKind } from './schedule-plan.js';
 
@@ -72,9 +64,10 @@ export class Scheduler {
   /** Configured connections by index; per-index state below. */
   private readonly names: string[];
   private readonly kinds: string[];
-  private readonly rows: Array<PlanRow | null>;
+  /** Each connection's scheduling facts, in columns (plan-rows.ts). */
+  private readonly rows: PlanRows;
   private readonly flows: Array<FlowRecord | null>;
-  private readonly nextProbe: number[];
+  private readonly nextProbe: Float64Array;
   /** Due times per (connection, lane): id = index × LANES.length + lane. */
   private readonly queue = new DueQueue();
   private readonly dirty = new Set<string>();
@@ -113,9 +106,9 @@ export class Scheduler {
     this.retryMs = opts.retryMs ?? 30_000;
     this.names = [...warden.connections.keys()];
     this.kinds = [...warden.connections.values()].map((rt) => rt.config.kind);
-    this.rows = new Array<PlanRow | null>(this.names.length).fill(null);
+    this.rows = new PlanRows(this.names.length);
     this.flows = new Array<FlowRecord | null>(this.names.length).fill(null);
-    this.nextProbe = new Array<number>(this.names.length).fill(NaN);
+    this.nextProbe = new Float64Array(this.names.length).fill(NaN);
   }
 
   /** A configured connection's index (its position in the config, as in every per-index array here). */
@@ -208,7 +201,7 @@ export class Scheduler {
   /** What is due for connection `i` now, from what is known about it. */
   private plan(i: number, now: number): Plan {
     const name = this.names[i] as string;
-    const row = this.rows[i] ?? null;
+    const row = this.rows.get(i);
     const flow = this.flows[i] ?? null;
     const need = this.orchestrator.needsHuman(name, row, now);
     return planConnection({
@@ -232,7 +225,7 @@ export class Scheduler {
     const plan = this.plan(i, now);
     const times = plan.lanes;
     const name = this.names[i] as string;
-    const version = this.rows[i]?.version ?? null;
+    const version = this.rows.version(i);
     for (const kind of plan.due) {
       const lane = LANE_OF[kind];
       const key = `${kind}:${name}`;
@@ -291,7 +284,7 @@ export class Scheduler {
           await probeConnection(this.warden, name);
           break;
         case 'ask':
-          await this.orchestrator.requestReauth(name, { reason: this.rows[i]?.causeId ?? 'reauth_required' });
+          await this.orchestrator.requestReauth(name, { reason: this.rows.causeId(i) ?? 'reauth_required' });
           break;
         case 'renew':
           await this.orchestrator.requestReauth(name, { reason: 'predicted' });
@@ -325,7 +318,7 @@ export class Scheduler {
     if (this.plan(i, now).due.includes(kind))
       this.notBefore.set(key, {
         until: now + (ok ? Math.min(1_000, this.retryMs) : this.retryMs),
-        version: this.rows[i]?.version ?? null,
+        version: this.rows.version(i),
       });
     else this.notBefore.delete(key);
     this.replan(i, now);
@@ -337,7 +330,7 @@ export class Scheduler {
     this.reads.rows++;
     const row = await this.warden.store.getConnection(name);
     const flow = (await this.warden.store.listOpenFlows(name))[0] ?? null;
-    this.rows[i] = row ? planRow(row) : null;
+    this.rows.set(i, row);
     this.flows[i] = flow;
     if (replan) this.replan(i, this.clock.now());
   }
@@ -355,12 +348,15 @@ export class Scheduler {
       this.reads.full++;
       // Secret-free where the store offers it: 100,000 decrypted rows at once cost hundreds of MB of
       // allocation and set V8's old-generation limit for the rest of the run (docs/reliability.md).
-      const rows = store.listConnectionFacts ? await store.listConnectionFacts() : await store.listConnections();
-      for (const r of rows) {
+      // Streamed where the store can: the rows are never all held at once (the start-up peak).
+      const take = (r: ConnectionFacts | ConnectionRecord): void => {
         const i = this.indexOf(r.name);
-        if (i !== undefined) this.rows[i] = planRow(r);
-      }
-      rows.length = 0;
+        if (i !== undefined) this.rows.set(i, r);
+      };
+      if (store.forEachConnectionFacts) await store.forEachConnectionFacts(take);
+      else
+        for (const r of store.listConnectionFacts ? await store.listConnectionFacts() : await store.listConnections())
+          take(r);
       for (let i = 0; i < this.names.length; i++) changed.add(i);
     } else if (store.forEachConnectionVersion) {
       this.reads.versions++;
@@ -370,15 +366,15 @@ export class Scheduler {
         const i = this.indexOf(name);
         if (i === undefined) return;
         visited[i] = 1;
-        if (version !== (this.rows[i]?.version ?? null)) this.dirty.add(this.names[i] as string);
+        if (version !== this.rows.version(i)) this.dirty.add(this.names[i] as string);
       });
       for (let i = 0; i < this.names.length; i++)
-        if (visited[i] === 0 && this.rows[i]) this.dirty.add(this.names[i] as string);
+        if (visited[i] === 0 && this.rows.has(i)) this.dirty.add(this.names[i] as string);
     } else {
       this.reads.versions++;
       const versions = await store.connectionVersions();
       for (let i = 0; i < this.names.length; i++)
-        if ((versions.get(this.names[i] as string) ?? null) !== (this.rows[i]?.version ?? null))
+        if ((versions.get(this.names[i] as string) ?? null) !== this.rows.version(i))
           this.dirty.add(this.names[i] as string);
     }
     const open = new Map<string, FlowRecord>();

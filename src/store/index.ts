@@ -3,6 +3,7 @@
  * sealing of secrets at rest and the encryption key.
  */
 export type * from './types.js';
+export { connectionPages, CONNECTION_PAGE_ROWS } from './paging.js';
 export { openStore, type OpenStoreOptions, type PostgresModule } from './open-store.js';
 export { createSealer, isSealed, KEY_BYTES } from './seal.js';
 export {

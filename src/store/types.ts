@@ -169,7 +169,17 @@ export interface Store {
 
   // ---- connections ----
   getConnection(name: string): Promise<ConnectionRecord | null>;
+  /**
+   * Every connection with its secrets opened, all at once: for small stores and tests only. At
+   * 100,000 rows this is hundreds of MB; the daemon and the CLI use {@link listConnectionFacts}
+   * (no secret) or {@link pageConnections} / `connectionPages` (paging.ts).
+   */
   listConnections(): Promise<ConnectionRecord[]>;
+  /**
+   * Up to `limit` connections whose name sorts after `after` (from the first when absent), in
+   * name order, secrets opened: one page of a walk over every row at flat memory.
+   */
+  pageConnections(opts: { after?: string | null; limit: number }): Promise<ConnectionRecord[]>;
   /**
    * name → version of every connection row, without opening any secret: a cheap way for a
    * long-running process to find rows changed elsewhere (re-read only those).
@@ -182,6 +192,12 @@ export interface Store {
   forEachConnectionVersion?(visit: (name: string, version: number) => void): Promise<void>;
   /** Every connection without its secrets (nothing is opened): see {@link ConnectionFacts}. */
   listConnectionFacts?(): Promise<ConnectionFacts[]>;
+  /**
+   * The same listing streamed in name order: `visit` per row, nothing collected (the scheduler's
+   * first read of 100,000 rows held them all at once and set the daemon's peak memory). `visit`
+   * must not call the store: SQLite runs it inside the open statement.
+   */
+  forEachConnectionFacts?(visit: (facts: ConnectionFacts) => void): Promise<void>;
   /** Insert an `unauthorized` row if absent; return the row. */
   ensureConnection(name: string, now: number): Promise<ConnectionRecord>;
   /**

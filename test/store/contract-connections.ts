@@ -3,8 +3,9 @@
  */
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { ConflictError, NotFoundError } from '../../src/core/errors.js';
-import type { Store } from '../../src/store/types.js';
+import { ConflictError, NotFoundError, UsageError } from '../../src/core/errors.js';
+import { connectionPages } from '../../src/store/paging.js';
+import type { ConnectionFacts, Store } from '../../src/store/types.js';
 import { CAUSE, rejection, T } from './contract-fixtures.js';
 
 export function connectionContract(s: () => Store): void {
@@ -35,6 +36,35 @@ export function connectionContract(s: () => Store): void {
       await s().ensureConnection('b', T);
       await s().ensureConnection('a', T);
       expect((await s().listConnections()).map((c) => c.name).sort()).toEqual(['a', 'b']);
+    });
+
+    it('pageConnections walks every row in name order, a page at a time, secrets opened', async () => {
+      const names = ['e', 'a', 'd', 'b', 'c'];
+      for (const name of names) {
+        await s().ensureConnection(name, T);
+        await s().updateConnection(name, { refreshToken: `rt-${name}` }, { now: T });
+      }
+      const first = await s().pageConnections({ limit: 2 });
+      expect(first.map((c) => [c.name, c.refreshToken])).toEqual([
+        ['a', 'rt-a'],
+        ['b', 'rt-b'],
+      ]);
+      expect((await s().pageConnections({ after: 'b', limit: 2 })).map((c) => c.name)).toEqual(['c', 'd']);
+      expect((await s().pageConnections({ after: 'd', limit: 2 })).map((c) => c.name)).toEqual(['e']);
+      expect(await s().pageConnections({ after: 'e', limit: 2 })).toEqual([]);
+      const pages: string[][] = [];
+      for await (const page of connectionPages(s(), 2)) pages.push(page.map((c) => c.name));
+      expect(pages).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+      expect(await s().pageConnections({ after: null, limit: 10 })).toEqual(await s().listConnections());
+    });
+
+    it('pageConnections refuses a page size that is not a whole number of rows', async () => {
+      await s().ensureConnection('a', T);
+      for (const limit of [0, -1, 1.5, Number.NaN]) {
+        const err = (await rejection(s().pageConnections({ limit }))) as Error;
+        expect(err).toBeInstanceOf(UsageError);
+        expect(err.message).toContain('whole number of rows');
+      }
     });
 
     it('connectionVersions names every row with its current version', async () => {
@@ -76,6 +106,17 @@ export function connectionContract(s: () => Store): void {
         ['b', true, true],
       ]);
       expect(JSON.stringify(facts)).not.toMatch(/at-b|rt-b/);
+    });
+
+    it('forEachConnectionFacts streams the same secret-free rows in name order', async () => {
+      for (const name of ['c', 'a', 'b']) await s().ensureConnection(name, T);
+      await s().updateConnection('b', { accessToken: 'at-b', refreshToken: 'rt-b' }, { now: T + 1 });
+      const visited: ConnectionFacts[] = [];
+      expect(s().forEachConnectionFacts).toBeTypeOf('function');
+      await s().forEachConnectionFacts?.((f) => visited.push(f));
+      expect(visited).toEqual(await s().listConnectionFacts?.());
+      expect(visited.map((f) => f.name)).toEqual(['a', 'b', 'c']);
+      expect(JSON.stringify(visited)).not.toMatch(/at-b|rt-b/);
     });
 
     it('updateConnection applies the patch, bumps version and updatedAt', async () => {

@@ -10,6 +10,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { Store } from '../../src/store/types.js';
+import { changeFeedContract } from './contract-change-feed.js';
 import { connectionContract } from './contract-connections.js';
 import { flowAndEventContract } from './contract-flows.js';
 import { CAUSE, newFlow, newMessage, T } from './contract-fixtures.js';
@@ -45,6 +46,11 @@ export function runStoreContract(label: string, factory: () => Promise<StoreFixt
     connectionContract(() => store);
     flowAndEventContract(() => store);
     outboxAndLeaseContract(() => store);
+    changeFeedContract(() => ({
+      store,
+      key: fx.key,
+      ...(fx.openWith !== undefined ? { openWith: fx.openWith } : {}),
+    }));
     resealContract(() => ({
       store,
       key: fx.key,

@@ -216,6 +216,30 @@ describe('tokenwarden migrate', () => {
     await c.end();
   });
 
+  it('reads every sealed value back in the target and names the first that does not open', async () => {
+    const src = await openStore('sqlite:readback.db', storeOpts);
+    for (const name of ['a', 'b']) {
+      await src.ensureConnection(name, T);
+      await src.updateConnection(name, { refreshToken: `rt-${name}` }, { now: T });
+    }
+    await src.enqueueMessage(
+      { id: 'm1', mailbox: 'ops', idempotencyKey: 'k1', messageId: '<m1@x>', payload: 'body', createdAt: T },
+      T,
+    );
+    await src.close();
+    // A sealed value moved to another row (its associated data names row "a") is copied as it is.
+    const raw = new Database(join(dir, 'readback.db'));
+    const moved = raw.prepare(`SELECT refresh_token FROM connections WHERE name = 'a'`).get() as {
+      refresh_token: string;
+    };
+    raw.prepare(`UPDATE connections SET refresh_token = ? WHERE name = 'b'`).run(moved.refresh_token);
+    raw.close();
+    const pgUrl = await peer.createDatabase('migrate_readback');
+    const err = await transferStore({ from: 'sqlite:readback.db', to: pgUrl, ...storeOpts }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KeyError);
+    expect((err as Error).message).toContain('connections:b:refresh_token');
+  });
+
   it('runs as `tokenwarden migrate` with the key from the config', async () => {
     process.env['TW_MIGRATE_KEY'] = key.toString('base64');
     const configPath = join(dir, 'tokenwarden.yaml');

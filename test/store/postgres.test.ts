@@ -175,6 +175,73 @@ describe('PostgreSQL store across nodes', () => {
     }
   });
 
+  it('reports a change whose transaction took a lower sequence number but committed after a higher one', async () => {
+    const url = await peer.createDatabase('lateseq');
+    const writer = await open(url);
+    const reader = await open(url, { notify: 'poll', pollMs: 3_600_000 });
+    const slow = new pg.Client({ connectionString: url });
+    await slow.connect();
+    try {
+      await writer.ensureConnection('early', T0);
+      await writer.ensureConnection('late', T0);
+      const seen: string[] = [];
+      const off = reader.onConnectionChanged((name) => seen.push(name));
+      await reader.changeFeedReady();
+      // A write that takes its number first and commits last (as the store's own UPDATE does).
+      await slow.query('BEGIN');
+      const taken = await slow.query<{ change_seq: string }>(
+        `UPDATE connections SET version = version + 1, change_seq = nextval('connection_change_seq')
+         WHERE name = 'early' RETURNING change_seq`,
+      );
+      await writer.updateConnection('late', { failureCount: 1 }, { now: T0 + 1 });
+      await reader.catchUpChanges();
+      expect(seen).toEqual(['late']);
+      await slow.query('COMMIT');
+      await reader.catchUpChanges();
+      expect(seen).toEqual(['late', 'early']);
+      expect(Number(taken.rows[0]?.change_seq)).toBeLessThan(
+        Number(
+          (await slow.query<{ s: string }>(`SELECT change_seq AS s FROM connections WHERE name = 'late'`)).rows[0]?.s,
+        ),
+      );
+      await reader.catchUpChanges();
+      expect(seen).toEqual(['late', 'early']); // reported once
+      off();
+    } finally {
+      await slow.end();
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
+  it('reports a write that took its sequence number before the feed started and committed after', async () => {
+    const url = await peer.createDatabase('startseq');
+    const writer = await open(url);
+    const reader = await open(url, { notify: 'poll', pollMs: 3_600_000 });
+    const slow = new pg.Client({ connectionString: url });
+    await slow.connect();
+    try {
+      await writer.ensureConnection('early', T0);
+      await writer.ensureConnection('before', T0);
+      await slow.query('BEGIN');
+      await slow.query(
+        `UPDATE connections SET version = version + 1, change_seq = nextval('connection_change_seq') WHERE name = 'early'`,
+      );
+      await writer.updateConnection('before', { failureCount: 1 }, { now: T0 + 1 }); // committed before start
+      const seen: string[] = [];
+      const off = reader.onConnectionChanged((name) => seen.push(name));
+      await reader.changeFeedReady();
+      await reader.catchUpChanges();
+      expect(seen).toEqual([]);
+      await slow.query('COMMIT');
+      await reader.catchUpChanges();
+      expect(seen).toEqual(['early']);
+      off();
+    } finally {
+      await slow.end();
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
   it('rides out a server restart: no crash, no lost write, notifications resume', async () => {
     const url = await peer.createDatabase('restart');
     const troubles: string[] = [];

@@ -52,6 +52,12 @@ function raw(path: string): Database.Database {
   return new Database(path);
 }
 
+/** What migration 3 (the change sequence) added, removed again: a store as schema 2 left it. */
+const UNDO_CHANGE_SEQ = `
+  DROP TRIGGER connections_change_on_insert; DROP TRIGGER connections_change_on_update;
+  DROP TRIGGER connections_change_on_delete; DROP TABLE change_counter; DROP TABLE connection_deletions;
+  DROP INDEX connections_by_change; ALTER TABLE connections DROP COLUMN change_seq;`;
+
 function fileBytes(path: string): Buffer {
   return existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
 }
@@ -192,7 +198,9 @@ describe('SQLite store on disk', () => {
     await store.close();
     // Back to what a schema-1 tokenwarden wrote: no lifetime column, one migration recorded.
     const db = raw(f.db);
-    db.exec('ALTER TABLE connections DROP COLUMN lifetime; DELETE FROM schema_migrations WHERE version > 1');
+    db.exec(
+      `${UNDO_CHANGE_SEQ} ALTER TABLE connections DROP COLUMN lifetime; DELETE FROM schema_migrations WHERE version > 1`,
+    );
     db.close();
     const again = await f.open();
     expect(await again.getConnection('gmail')).toMatchObject({
@@ -264,6 +272,40 @@ describe('SQLite store on disk', () => {
 });
 
 describe('SQLite change notification across handles', () => {
+  it('numbers changes from the upgrade on for a store of schema 2, and reports only those', async () => {
+    const f = fixture();
+    const key = generateKey();
+    const first = await f.open(key);
+    for (const name of ['a', 'b', 'c']) await first.ensureConnection(name, T);
+    await first.close();
+    const db = raw(f.db);
+    db.exec(`${UNDO_CHANGE_SEQ} DELETE FROM schema_migrations WHERE version > 2`);
+    db.close();
+    const open = (): SqliteStore => SqliteStore.open(f.db, { sealer: createSealer(key), keySpec: 'env:K', pollMs: 0 });
+    const a = open();
+    const b = open();
+    try {
+      const seen: string[] = [];
+      const off = a.onConnectionChanged((name) => seen.push(name));
+      await b.updateConnection('c', { failureCount: 1 }, { now: T });
+      await b.deleteConnection('a');
+      await b.ensureConnection('d', T);
+      a.pollChanges();
+      expect(seen).toEqual(['c', 'a', 'd']);
+      const seqs = raw(f.db);
+      expect(seqs.prepare('SELECT name, change_seq FROM connections ORDER BY name').all()).toEqual([
+        { name: 'b', change_seq: 0 },
+        { name: 'c', change_seq: 1 },
+        { name: 'd', change_seq: 3 },
+      ]);
+      seqs.close();
+      off();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it("catchUpChanges reports another handle's commits at once, without waiting for a poll", async () => {
     const f = fixture();
     const key = generateKey();

@@ -7,6 +7,12 @@
  *
  * Writers send `NOTIFY` in the same statement as their UPDATE, so it is delivered on commit
  * and never for a rolled-back change. Payload: `<change_seq> <name>`.
+ *
+ * Sequence numbers are taken when a row is written but become visible when its transaction
+ * commits, so a lower number can appear after a higher one was read. A poll therefore does not
+ * stop at the highest number seen: it re-reads from a floor that trails it by
+ * {@link ChangeFeedOptions.trailMs} (a number taken that long ago has committed or never will:
+ * every write is one short statement) and skips the numbers it already reported.
  */
 import type pg from 'pg';
 
@@ -25,11 +31,25 @@ export interface ChangeFeedOptions {
   emit: (name: string, seq: number | null) => void;
   /** Told about listener connection trouble (never contains secrets). */
   onTrouble?: (message: string) => void;
+  /** How long a taken sequence number may stay uncommitted (default 30 s). */
+  trailMs?: number;
 }
+
+/** Rows per poll query. */
+const PAGE_ROWS = 1000;
+
+/** How many of the newest sequence numbers a starting feed still watches for late commits. */
+const START_WINDOW = 10_000;
 
 export class ChangeFeed {
   private client: pg.Client | null = null;
-  private watermark = 0;
+  /** Every change numbered at or below it has been reported, or never will commit. */
+  private floor = 0;
+  /** Numbers above {@link floor} already reported. */
+  private readonly reported = new Set<number>();
+  /** [time, highest number seen by then]: the floor catches up with each after trailMs. */
+  private readonly marks: Array<[number, number]> = [];
+  private highest = 0;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private reconnectDelay = 100;
@@ -37,7 +57,7 @@ export class ChangeFeed {
   constructor(private readonly opts: ChangeFeedOptions) {}
 
   async start(): Promise<void> {
-    this.watermark = await this.maxSeq();
+    await this.baseline();
     if (this.opts.notify) await this.listen().catch(() => this.scheduleReconnect());
     else this.schedulePoll();
   }
@@ -49,6 +69,24 @@ export class ChangeFeed {
     const c = this.client;
     this.client = null;
     if (c) await c.end().catch(() => undefined);
+  }
+
+  /**
+   * Changes committed before start are not reported, but a write that took its number before
+   * and commits after is: the newest {@link START_WINDOW} numbers stay above the floor (those
+   * visible now count as reported) until the trailing window has passed.
+   */
+  private async baseline(): Promise<void> {
+    const max = await this.maxSeq();
+    const floor = Math.max(0, max - START_WINDOW);
+    const r = await this.opts.query<{ change_seq: number | string }>(
+      `SELECT change_seq FROM connections WHERE change_seq > $1`,
+      [floor],
+    );
+    this.floor = floor;
+    this.highest = max;
+    for (const row of r.rows) this.reported.add(Number(row.change_seq));
+    this.marks.push([Date.now(), max]);
   }
 
   private async maxSeq(): Promise<number> {
@@ -90,8 +128,36 @@ export class ChangeFeed {
     const space = payload.indexOf(' ');
     if (space <= 0) return;
     const seq = Number(payload.slice(0, space));
-    if (Number.isFinite(seq) && seq > this.watermark) this.watermark = seq;
-    this.emitSafely(payload.slice(space + 1), Number.isFinite(seq) ? seq : null);
+    const name = payload.slice(space + 1);
+    if (!Number.isFinite(seq)) return this.emitSafely(name, null);
+    // A commit seen by a poll first is not reported again; one below the floor is late but real.
+    if (this.reported.has(seq)) return;
+    this.note(seq);
+    this.advanceFloor();
+    this.emitSafely(name, seq);
+  }
+
+  /** Remember a reported number (and when it was the highest seen). */
+  private note(seq: number): void {
+    if (seq > this.floor) this.reported.add(seq);
+    if (seq <= this.highest) return;
+    this.highest = seq;
+    const now = Date.now();
+    const last = this.marks[this.marks.length - 1];
+    if (last && last[0] > now - 1_000)
+      last[1] = seq; // one mark per second at most
+    else this.marks.push([now, seq]);
+  }
+
+  private advanceFloor(): void {
+    const now = Date.now();
+    const trailMs = this.opts.trailMs ?? 30_000;
+    let floor = this.floor;
+    while (this.marks.length > 0 && (this.marks[0] as [number, number])[0] <= now - trailMs)
+      floor = Math.max(floor, (this.marks.shift() as [number, number])[1]);
+    if (floor === this.floor) return;
+    this.floor = floor;
+    for (const s of this.reported) if (s <= floor) this.reported.delete(s);
   }
 
   private emitSafely(name: string, seq: number | null): void {
@@ -108,16 +174,21 @@ export class ChangeFeed {
   }
 
   private async poll(): Promise<void> {
+    this.advanceFloor();
+    let after = this.floor;
     for (;;) {
-      const r = await this.opts.query<{ name: string; change_seq: number }>(
-        `SELECT name, change_seq FROM connections WHERE change_seq > $1 ORDER BY change_seq LIMIT 1000`,
-        [this.watermark],
+      const r = await this.opts.query<{ name: string; change_seq: number | string }>(
+        `SELECT name, change_seq FROM connections WHERE change_seq > $1 ORDER BY change_seq LIMIT ${PAGE_ROWS}`,
+        [after],
       );
       for (const row of r.rows) {
-        this.watermark = Math.max(this.watermark, Number(row.change_seq));
-        this.emitSafely(row.name, Number(row.change_seq));
+        const seq = Number(row.change_seq);
+        after = seq;
+        if (seq <= this.floor || this.reported.has(seq)) continue;
+        this.note(seq);
+        this.emitSafely(row.name, seq);
       }
-      if (r.rows.length < 1000) return;
+      if (r.rows.length < PAGE_ROWS) return;
     }
   }
 

@@ -15,26 +15,10 @@
  */
 import type pg from 'pg';
 
-import { ConflictError, KeyError, NotFoundError, StoreError } from '../../core/errors.js';
+import { KeyError, StoreError } from '../../core/errors.js';
 import type { NewEvent, WardenEvent } from '../../core/types.js';
-import {
-  CONNECTION_FACT_COLUMNS,
-  connectionFactsFromRow,
-  connectionFromRow,
-  connectionPatchColumns,
-  KEY_CHECK_ROW,
-  keyCheckOpens,
-  RESEAL_PAGE_ROWS,
-  resealRow,
-  resealStatements,
-  SEALED,
-  SEALED_TABLES,
-  sealKeyCheck,
-  SwitchableSealer,
-  type ConnectionFactsRow,
-  type ConnectionRow,
-  type SealedRow,
-} from '../codec.js';
+import { KEY_CHECK_ROW, keyCheckOpens, SEALED, SEALED_TABLES, sealKeyCheck, SwitchableSealer } from '../codec.js';
+import { RESEAL_PAGE_ROWS, resealRow, resealStatements, type SealedRow } from '../sealed-pages.js';
 import type {
   ConnectionFacts,
   ConnectionPatch,
@@ -51,7 +35,9 @@ import type {
   Sealer,
   Store,
 } from '../types.js';
-import { ChangeFeed, CHANNEL, supportsNotify } from './change-feed.js';
+import { supportsNotify } from './change-feed.js';
+import { ConnectionChanges } from './connection-changes.js';
+import { PgConnections } from './connections.js';
 import { appendEvent, listEvents, pruneEvents } from './events.js';
 import * as leases from './leases.js';
 import { describeTarget, toStoreError } from './errors.js';
@@ -78,12 +64,8 @@ export interface PostgresStoreOptions {
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres';
-  private readonly listeners = new Set<(name: string) => void>();
-  private feed: ChangeFeed | null = null;
-  private feedStarted: Promise<void> = Promise.resolve();
-  /** change_seq values written by this object, so their NOTIFY echo is not reported twice. */
-  private readonly ownChanges = new Set<number>();
-
+  private readonly changes: ConnectionChanges;
+  private readonly connections: PgConnections;
   private readonly outbox: PgOutbox;
   private readonly flows: PgFlows;
   private readonly q: PgRows;
@@ -98,6 +80,14 @@ export class PostgresStore implements Store {
   ) {
     this.sealer = new SwitchableSealer(sealer);
     this.q = (sql, values, idempotent) => this.rows(sql, values, idempotent);
+    this.changes = new ConnectionChanges({
+      connect: () => this.db.client(),
+      query: (sql, values) => this.db.query(sql, values, { idempotent: true }),
+      notify: notifySupported,
+      pollMs: opts.pollMs ?? 1_000,
+      ...(opts.onTrouble !== undefined ? { onTrouble: opts.onTrouble } : {}),
+    });
+    this.connections = new PgConnections(this.q, this.sealer, this.changes);
     this.outbox = new PgOutbox(this.q, this.sealer);
     this.flows = new PgFlows(this.q, this.sealer);
   }
@@ -199,161 +189,62 @@ export class PostgresStore implements Store {
     return this.notifySupported;
   }
 
-  // ------------------------------------------------------------------ plumbing
+  // ------------------------------------------------------------------ connections
 
   private async rows<R extends pg.QueryResultRow>(sql: string, values: unknown[], idempotent = true): Promise<R[]> {
     return (await this.db.query<R>(sql, values, { idempotent })).rows;
   }
 
-  /** `WITH w AS (<write> RETURNING *) SELECT w.*` plus, if supported, the NOTIFY of each row. */
-  private notifying(write: string): string {
-    return this.notifySupported
-      ? `WITH w AS (${write} RETURNING *) SELECT w.*, pg_notify('${CHANNEL}', w.change_seq || ' ' || w.name) AS notified FROM w`
-      : `${write} RETURNING *`;
+  getConnection(name: string): Promise<ConnectionRecord | null> {
+    return this.connections.getConnection(name);
   }
 
-  private changed(row: { name: string; change_seq?: number }): void {
-    if (this.feed && row.change_seq !== undefined) {
-      this.ownChanges.add(Number(row.change_seq));
-      if (this.ownChanges.size > 10_000) this.ownChanges.clear();
-    }
-    for (const listener of this.listeners) {
-      try {
-        listener(row.name);
-      } catch {
-        // A listener's failure is its own business; the write has committed.
-      }
-    }
+  listConnections(): Promise<ConnectionRecord[]> {
+    return this.connections.listConnections();
   }
 
-  private connection(row: ConnectionRow): ConnectionRecord {
-    return connectionFromRow(this.sealer, row);
+  pageConnections(opts: { after?: string | null; limit: number }): Promise<ConnectionRecord[]> {
+    return this.connections.pageConnections(opts);
   }
 
-  // ------------------------------------------------------------------ connections
-
-  async getConnection(name: string): Promise<ConnectionRecord | null> {
-    const [row] = await this.rows<ConnectionRow>(`SELECT * FROM connections WHERE name = $1`, [name]);
-    return row ? this.connection(row) : null;
+  listConnectionFacts(): Promise<ConnectionFacts[]> {
+    return this.connections.listConnectionFacts();
   }
 
-  async listConnections(): Promise<ConnectionRecord[]> {
-    const rows = await this.rows<ConnectionRow>(`SELECT * FROM connections ORDER BY name`, []);
-    return rows.map((r) => this.connection(r));
+  forEachConnectionFacts(visit: (facts: ConnectionFacts) => void): Promise<void> {
+    return this.connections.forEachConnectionFacts(visit);
   }
 
-  async listConnectionFacts(): Promise<ConnectionFacts[]> {
-    const rows = await this.rows<ConnectionFactsRow>(
-      `SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`,
-      [],
-    );
-    return rows.map(connectionFactsFromRow);
+  connectionVersions(): Promise<Map<string, number>> {
+    return this.connections.connectionVersions();
   }
 
-  async connectionVersions(): Promise<Map<string, number>> {
-    const rows = await this.rows<{ name: string; version: number | string }>(
-      `SELECT name, version FROM connections`,
-      [],
-    );
-    return new Map(rows.map((r) => [r.name, Number(r.version)]));
+  forEachConnectionVersion(visit: (name: string, version: number) => void): Promise<void> {
+    return this.connections.forEachConnectionVersion(visit);
   }
 
-  async forEachConnectionVersion(visit: (name: string, version: number) => void): Promise<void> {
-    const rows = await this.rows<{ name: string; version: number | string }>(
-      `SELECT name, version FROM connections`,
-      [],
-    );
-    for (const r of rows) visit(r.name, Number(r.version));
+  ensureConnection(name: string, now: number): Promise<ConnectionRecord> {
+    return this.connections.ensureConnection(name, now);
   }
 
-  async ensureConnection(name: string, now: number): Promise<ConnectionRecord> {
-    const [inserted] = await this.rows<ConnectionRow & { change_seq: number }>(
-      this.notifying(
-        `INSERT INTO connections (name, state, version, failure_count, created_at, updated_at)
-         VALUES ($1, 'unauthorized', 1, 0, $2, $2) ON CONFLICT (name) DO NOTHING`,
-      ),
-      [name, now],
-    );
-    if (inserted) {
-      this.changed(inserted);
-      return this.connection(inserted);
-    }
-    const existing = await this.getConnection(name);
-    if (!existing) throw new StoreError(`connection "${name}" vanished while being created; retry`);
-    return existing;
-  }
-
-  async updateConnection(
+  updateConnection(
     name: string,
     patch: ConnectionPatch,
     opts: { now: number; expectVersion?: number; leaseOwner?: string },
   ): Promise<ConnectionRecord> {
-    const { columns, values } = connectionPatchColumns(this.sealer, name, patch);
-    const params: unknown[] = [name, opts.now, ...values];
-    const sets = [
-      ...columns.map((c, i) => `${c} = $${i + 3}`),
-      'version = version + 1',
-      'updated_at = $2',
-      `change_seq = nextval('connection_change_seq')`,
-    ];
-    const where = ['name = $1'];
-    if (opts.expectVersion !== undefined) {
-      params.push(opts.expectVersion);
-      where.push(`version = $${params.length}`);
-    }
-    if (opts.leaseOwner !== undefined) {
-      params.push(opts.leaseOwner);
-      // A lease holder whose lease ended must not write.
-      where.push(`lease_owner = $${params.length} AND lease_until > $2`);
-    }
-    // Re-running the same patch under the same lease is harmless; a version check is not.
-    const [row] = await this.rows<ConnectionRow & { change_seq: number }>(
-      this.notifying(`UPDATE connections SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`),
-      params,
-      opts.expectVersion === undefined,
-    );
-    if (row) {
-      this.changed(row);
-      return this.connection(row);
-    }
-    const [current] = await this.rows<{ version: number }>(`SELECT version FROM connections WHERE name = $1`, [name]);
-    if (!current) throw new NotFoundError(`connection "${name}" is not in the store`);
-    if (opts.expectVersion !== undefined && current.version !== opts.expectVersion) {
-      throw new ConflictError(
-        `connection "${name}" changed meanwhile (version ${current.version}, expected ${opts.expectVersion}); re-read it`,
-      );
-    }
-    throw new ConflictError(`connection "${name}": the refresh lease of this owner expired or was taken over`);
+    return this.connections.updateConnection(name, patch, opts);
   }
 
-  async acquireRefreshLease(name: string, owner: string, ttlMs: number, now: number): Promise<ConnectionRecord | null> {
-    // The WHERE clause is re-evaluated on the newest row after a concurrent writer commits, and
-    // RETURNING is the row as re-read under the lease (someone may have refreshed meanwhile).
-    const [row] = await this.rows<ConnectionRow>(
-      `UPDATE connections SET lease_owner = $2, lease_until = $3
-       WHERE name = $1 AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= $4 OR lease_owner = $2)
-       RETURNING *`,
-      [name, owner, now + ttlMs, now],
-    );
-    if (row) return this.connection(row);
-    const [exists] = await this.rows(`SELECT 1 FROM connections WHERE name = $1`, [name]);
-    if (!exists) throw new NotFoundError(`connection "${name}" is not in the store`);
-    return null;
+  acquireRefreshLease(name: string, owner: string, ttlMs: number, now: number): Promise<ConnectionRecord | null> {
+    return this.connections.acquireRefreshLease(name, owner, ttlMs, now);
   }
 
-  async releaseRefreshLease(name: string, owner: string): Promise<void> {
-    await this.rows(
-      `UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE name = $1 AND lease_owner = $2`,
-      [name, owner],
-    );
+  releaseRefreshLease(name: string, owner: string): Promise<void> {
+    return this.connections.releaseRefreshLease(name, owner);
   }
 
-  async deleteConnection(name: string): Promise<void> {
-    const [row] = await this.rows<{ name: string; change_seq: number }>(
-      this.notifying(`DELETE FROM connections WHERE name = $1`),
-      [name],
-    );
-    if (row) this.changed(row);
+  deleteConnection(name: string): Promise<void> {
+    return this.connections.deleteConnection(name);
   }
 
   // ------------------------------------------------------------------ flows
@@ -451,50 +342,20 @@ export class PostgresStore implements Store {
    * object, by LISTEN/NOTIFY (or polling) for the others. Best effort: re-read the store.
    */
   onConnectionChanged(listener: (name: string) => void): () => void {
-    this.listeners.add(listener);
-    if (!this.feed) {
-      const feed = new ChangeFeed({
-        connect: () => this.db.client(),
-        query: (sql, values) => this.db.query(sql, values, { idempotent: true }),
-        notify: this.notifySupported,
-        pollMs: this.opts.pollMs ?? 1_000,
-        emit: (name, seq) => {
-          if (seq !== null && this.ownChanges.delete(seq)) return;
-          for (const l of this.listeners) l(name);
-          // (ChangeFeed catches a listener's throw.)
-        },
-        ...(this.opts.onTrouble !== undefined ? { onTrouble: this.opts.onTrouble } : {}),
-      });
-      this.feed = feed;
-      this.feedStarted = feed
-        .start()
-        .catch((e: unknown) => this.opts.onTrouble?.(`change notification not started: ${(e as Error).message}`));
-    }
-    return () => {
-      this.listeners.delete(listener);
-      if (this.listeners.size === 0 && this.feed) {
-        const feed = this.feed;
-        this.feed = null;
-        this.ownChanges.clear();
-        void feed.stop();
-      }
-    };
+    return this.changes.subscribe(listener);
   }
 
-  async catchUpChanges(): Promise<void> {
-    await this.feed?.catchUp();
+  catchUpChanges(): Promise<void> {
+    return this.changes.catchUp();
   }
 
   /** Resolves once changes committed from now on will be reported (the LISTEN is in place). */
   changeFeedReady(): Promise<void> {
-    return this.feedStarted;
+    return this.changes.ready();
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
-    const feed = this.feed;
-    this.feed = null;
-    if (feed) await feed.stop();
+    await this.changes.close();
     await this.db.end();
   }
 }

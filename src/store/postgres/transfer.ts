@@ -6,8 +6,8 @@
  * of the old deployment); event ids are kept, so `since` cursors stay valid.
  *
  * Both stores are opened through openStore first, which migrates them and proves the key opens
- * both (key-check record); at the end every row of the target is read back through its store,
- * which opens every sealed value.
+ * both (key-check record); at the end every sealed value of the target is read back and opened
+ * with its associated data, a page at a time (memory stays flat at 100,000 rows).
  */
 import { resolve } from 'node:path';
 
@@ -15,7 +15,11 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 
 import { StoreError, UsageError } from '../../core/errors.js';
+import { SEALED_TABLES, type SealedTable } from '../codec.js';
+import { openSealedRow, RESEAL_PAGE_ROWS, resealStatements, type SealedRow } from '../sealed-pages.js';
 import { openStore } from '../open-store.js';
+import { createSealer } from '../seal.js';
+import type { Sealer } from '../types.js';
 import { describeTarget, toStoreError } from './errors.js';
 
 export interface TransferOptions {
@@ -128,6 +132,8 @@ interface RawSide {
   describe: string;
   count(table: TableName): Promise<number>;
   read(table: (typeof TABLES)[number], batch: (rows: Row[]) => Promise<void>): Promise<void>;
+  /** A page of a sealed table's row keys and sealed values (codec's reseal statements), after `after`. */
+  sealedPage(table: SealedTable, after: string | null, limit: number): Promise<SealedRow[]>;
   /** Run `fn` in one transaction on the target. */
   write(fn: (w: RawWriter) => Promise<void>): Promise<void>;
   close(): Promise<void>;
@@ -175,6 +181,11 @@ function openRawSqlite(file: string): RawSide {
         }
       }
       if (rows.length > 0) await batch(rows);
+    },
+    sealedPage(table, after, limit) {
+      const sql = resealStatements(table, () => '?');
+      const rows = after === null ? db.prepare(sql.first).all(limit) : db.prepare(sql.next).all(after, limit);
+      return Promise.resolve(rows as SealedRow[]);
     },
     async write(fn) {
       // better-sqlite3 transactions are synchronous; statements here are too, so BEGIN/COMMIT by hand.
@@ -240,6 +251,10 @@ async function openRawPostgres(url: string): Promise<RawSide> {
         await batch(rows.map(({ _k, ...r }) => r));
         if (rows.length < BATCH) return;
       }
+    },
+    sealedPage(table, after, limit) {
+      const sql = resealStatements(table, (i) => `$${i}`);
+      return after === null ? q<SealedRow>(sql.first, [limit]) : q<SealedRow>(sql.next, [after, limit]);
     },
     async write(fn) {
       await q('BEGIN');
@@ -317,19 +332,36 @@ export async function transferStore(opts: TransferOptions): Promise<TransferCoun
     await target.close();
   }
 
-  // Read everything back through the target store: every sealed value must open there.
-  const check = await openStore(opts.to, storeOpts);
+  // Read every sealed value of the target back: each must open there with its associated data.
+  const check = await openRaw(opts.to, opts.baseDir);
   try {
-    const connections = await check.listConnections();
-    if (connections.length !== counts.connections) {
+    const seen = await openEverySealedValue(check, createSealer(opts.key));
+    if (seen.connections !== counts.connections) {
       throw new StoreError(
-        `after migrate, ${opts.to.startsWith('sqlite:') ? 'the SQLite' : 'the PostgreSQL'} store holds ${connections.length} connections, expected ${counts.connections}`,
+        `after migrate, ${opts.to.startsWith('sqlite:') ? 'the SQLite' : 'the PostgreSQL'} store holds ${seen.connections} connections, expected ${counts.connections}`,
       );
     }
-    await check.listFlows({ limit: counts.flows + 1 });
-    await check.listMessages({ limit: counts.outbox + 1 });
   } finally {
     await check.close();
   }
   return counts;
+}
+
+/**
+ * Open every sealed value of every sealed table a page at a time (KeyError naming the value on
+ * the first that does not open). Returns how many rows each table has.
+ */
+async function openEverySealedValue(side: RawSide, sealer: Sealer): Promise<Record<SealedTable, number>> {
+  const rows = { connections: 0, flows: 0, outbox: 0, meta: 0 };
+  for (const table of SEALED_TABLES) {
+    let after: string | null = null;
+    for (;;) {
+      const page = await side.sealedPage(table, after, RESEAL_PAGE_ROWS);
+      for (const row of page) openSealedRow(sealer, table, row);
+      rows[table] += page.length;
+      if (page.length < RESEAL_PAGE_ROWS) break;
+      after = String((page[page.length - 1] as SealedRow).k);
+    }
+  }
+  return rows;
 }

@@ -29,12 +29,27 @@ export function listConnections(db: Db): ConnectionRecord[] {
   );
 }
 
+/** One page in name order after `after` (see Store.pageConnections). */
+export function pageConnections(db: Db, after: string | null, limit: number): ConnectionRecord[] {
+  const rows = (
+    after === null
+      ? db.q(`SELECT * FROM connections ORDER BY name LIMIT ?`).all(limit)
+      : db.q(`SELECT * FROM connections WHERE name > ? ORDER BY name LIMIT ?`).all(after, limit)
+  ) as ConnectionRow[];
+  return rows.map((r) => connectionFromRow(db.sealer, r));
+}
+
 /** Every row without its secrets (nothing opened; rows are mapped as they stream). */
 export function listConnectionFacts(db: Db): ConnectionFacts[] {
   const out: ConnectionFacts[] = [];
-  for (const r of db.q(`SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`).iterate())
-    out.push(connectionFactsFromRow(r as ConnectionFactsRow));
+  forEachConnectionFacts(db, (f) => out.push(f));
   return out;
+}
+
+/** {@link listConnectionFacts} without the array: `visit` runs inside the statement. */
+export function forEachConnectionFacts(db: Db, visit: (facts: ConnectionFacts) => void): void {
+  for (const r of db.q(`SELECT ${CONNECTION_FACT_COLUMNS} FROM connections ORDER BY name`).iterate())
+    visit(connectionFactsFromRow(r as ConnectionFactsRow));
 }
 
 export function ensureConnection(db: Db, name: string, now: number): { record: ConnectionRecord; created: boolean } {

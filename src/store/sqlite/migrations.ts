@@ -115,6 +115,42 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'learned_lifetime',
     sql: `ALTER TABLE connections ADD COLUMN lifetime TEXT; -- JSON LearnedLifetime (no secret)`,
   },
+  {
+    // The change feed (change-feed.ts): every insert, version bump and delete of a connection
+    // takes the next number of a one-row counter in its own transaction; a reader asks only for
+    // numbers above the last it saw. SQLite has one writer at a time, so numbers commit in order.
+    version: 3,
+    name: 'connection_change_seq',
+    sql: `
+      ALTER TABLE connections ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX connections_by_change ON connections (change_seq);
+      CREATE TABLE change_counter (
+        id  INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL
+      );
+      INSERT INTO change_counter (id, seq) VALUES (1, 0);
+      CREATE TABLE connection_deletions (
+        seq  INTEGER PRIMARY KEY,
+        name TEXT NOT NULL
+      );
+      CREATE TRIGGER connections_change_on_insert AFTER INSERT ON connections BEGIN
+        UPDATE change_counter SET seq = seq + 1 WHERE id = 1;
+        UPDATE connections SET change_seq = (SELECT seq FROM change_counter WHERE id = 1) WHERE rowid = NEW.rowid;
+      END;
+      CREATE TRIGGER connections_change_on_update AFTER UPDATE OF version ON connections
+      WHEN NEW.version IS NOT OLD.version BEGIN
+        UPDATE change_counter SET seq = seq + 1 WHERE id = 1;
+        UPDATE connections SET change_seq = (SELECT seq FROM change_counter WHERE id = 1) WHERE rowid = NEW.rowid;
+      END;
+      -- Deletions are kept as tombstones, the newest 10,000.
+      CREATE TRIGGER connections_change_on_delete AFTER DELETE ON connections BEGIN
+        UPDATE change_counter SET seq = seq + 1 WHERE id = 1;
+        INSERT INTO connection_deletions (seq, name) SELECT seq, OLD.name FROM change_counter WHERE id = 1;
+        DELETE FROM connection_deletions
+        WHERE seq < (SELECT seq FROM connection_deletions ORDER BY seq DESC LIMIT 1 OFFSET 9999);
+      END;
+    `,
+  },
 ];
 
 /** The schema version this code writes and understands. */

@@ -8,8 +8,9 @@
  *   lock from their first read (no stale-snapshot upgrades), and `busy_timeout` waits for it.
  * - Secrets are sealed per row and column (../codec.ts). A key-check record in `meta` makes a
  *   wrong key fail at open, before anything is written.
- * - Change notification: in-process at once; from other processes by a cheap
- *   `PRAGMA data_version` poll while anyone listens.
+ * - Change notification: in-process at once; from other processes by polling the change
+ *   sequence (change-feed.ts) while anyone listens: one `PRAGMA data_version` when nothing was
+ *   committed elsewhere, else only the rows changed since the last poll.
  *
  * Table logic lives in connections.ts, flows.ts and outbox.ts; this class opens, wraps each
  * call in a promise (and a transaction where needed) and notifies.
@@ -34,6 +35,7 @@ import type {
   Sealer,
   Store,
 } from '../types.js';
+import { currentChangeSeq, SqliteChangeFeed } from './change-feed.js';
 import * as connections from './connections.js';
 import { Db } from './db.js';
 import { OutboxWrites } from './outbox-writes.js';
@@ -41,17 +43,9 @@ import type { WriterInit } from './writer-protocol.js';
 import * as flows from './flows.js';
 import { assertSchemaNotNewer, migrate } from './migrations.js';
 import * as outbox from './outbox.js';
-import {
-  KEY_CHECK_ROW,
-  keyCheckOpens,
-  RESEAL_PAGE_ROWS,
-  resealRow,
-  resealStatements,
-  SEALED_TABLES,
-  sealKeyCheck,
-  SwitchableSealer,
-  type SealedRow,
-} from '../codec.js';
+import { pageLimit } from '../paging.js';
+import { KEY_CHECK_ROW, keyCheckOpens, SEALED_TABLES, sealKeyCheck, SwitchableSealer } from '../codec.js';
+import { RESEAL_PAGE_ROWS, resealRow, resealStatements, type SealedRow } from '../sealed-pages.js';
 
 export interface SqliteStoreOptions {
   sealer: Sealer;
@@ -75,9 +69,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly listeners = new Set<(name: string) => void>();
   private timer: NodeJS.Timeout | null = null;
-  /** Connection versions as last seen by {@link pollChanges}; null until polling starts. */
-  private seen: Map<string, number> | null = null;
-  private dataVersion = -1;
+  /** Changes committed by other processes (change-feed.ts); running while anyone listens. */
+  private readonly feed: SqliteChangeFeed;
   /** Outbox rows and events: group commits, on the writer thread for a file (outbox-writes.ts). */
   private readonly writes: OutboxWrites;
 
@@ -89,6 +82,7 @@ export class SqliteStore implements Store {
     writer: WriterInit | null,
   ) {
     this.writes = new OutboxWrites(db, toStoreError, writer);
+    this.feed = new SqliteChangeFeed(db, (name) => this.notify(name));
   }
 
   /**
@@ -197,8 +191,16 @@ export class SqliteStore implements Store {
     return this.run(() => connections.listConnections(this.db));
   }
 
+  pageConnections(opts: { after?: string | null; limit: number }): Promise<ConnectionRecord[]> {
+    return this.run(() => connections.pageConnections(this.db, opts.after ?? null, pageLimit(opts.limit)));
+  }
+
   listConnectionFacts(): Promise<ConnectionFacts[]> {
     return this.run(() => connections.listConnectionFacts(this.db));
+  }
+
+  forEachConnectionFacts(visit: (facts: ConnectionFacts) => void): Promise<void> {
+    return this.run(() => connections.forEachConnectionFacts(this.db, visit));
   }
 
   connectionVersions(): Promise<Map<string, number>> {
@@ -210,8 +212,11 @@ export class SqliteStore implements Store {
   }
 
   async ensureConnection(name: string, now: number): Promise<ConnectionRecord> {
-    const { record, created } = await this.run(() => connections.ensureConnection(this.db, name, now));
-    if (created) this.changed(name, record.version);
+    const { record, created, seq } = await this.run(() => {
+      const r = connections.ensureConnection(this.db, name, now);
+      return { ...r, seq: r.created ? currentChangeSeq(this.db) : null };
+    }, true);
+    if (created) this.changed(name, seq);
     return record;
   }
 
@@ -220,8 +225,11 @@ export class SqliteStore implements Store {
     patch: ConnectionPatch,
     opts: { now: number; expectVersion?: number; leaseOwner?: string },
   ): Promise<ConnectionRecord> {
-    const record = await this.run(() => connections.updateConnection(this.db, name, patch, opts), true);
-    this.changed(name, record.version);
+    const { record, seq } = await this.run(
+      () => ({ record: connections.updateConnection(this.db, name, patch, opts), seq: currentChangeSeq(this.db) }),
+      true,
+    );
+    this.changed(name, seq);
     return record;
   }
 
@@ -234,7 +242,11 @@ export class SqliteStore implements Store {
   }
 
   async deleteConnection(name: string): Promise<void> {
-    if (await this.run(() => connections.deleteConnection(this.db, name))) this.changed(name, null);
+    const seq = await this.run(
+      () => (connections.deleteConnection(this.db, name) ? currentChangeSeq(this.db) : null),
+      true,
+    );
+    if (seq !== null) this.changed(name, seq);
   }
 
   // ------------------------------------------------------------------ flows and events
@@ -338,7 +350,7 @@ export class SqliteStore implements Store {
    */
   onConnectionChanged(listener: (name: string) => void): () => void {
     this.listeners.add(listener);
-    if (this.seen === null) this.pollChanges(); // baseline
+    if (!this.feed.running) this.feed.start(); // baseline
     if (this.timer === null && this.pollMs > 0) {
       this.timer = setInterval(() => {
         try {
@@ -362,26 +374,15 @@ export class SqliteStore implements Store {
 
   /**
    * Notify listeners of connection rows changed by other processes since the last call. Costs
-   * one `PRAGMA data_version` when nothing was committed elsewhere.
+   * one `PRAGMA data_version` when nothing was committed elsewhere, else one indexed read of the
+   * rows changed since.
    */
   pollChanges(): void {
-    if (!this.db.raw.open) return;
-    const dataVersion = this.db.raw.pragma('data_version', { simple: true }) as number;
-    if (this.seen !== null && dataVersion === this.dataVersion) return;
-    this.dataVersion = dataVersion;
-    const previous = this.seen;
-    this.seen = connections.connectionVersions(this.db);
-    if (previous === null) return;
-    for (const [name, version] of this.seen) if (previous.get(name) !== version) this.notify(name);
-    for (const name of previous.keys()) if (!this.seen.has(name)) this.notify(name);
+    this.feed.poll();
   }
 
-  private changed(name: string, version: number | null): void {
-    // Remember our own writes so the next poll does not report them again.
-    if (this.seen !== null) {
-      if (version === null) this.seen.delete(name);
-      else this.seen.set(name, version);
-    }
+  private changed(name: string, seq: number | null): void {
+    this.feed.ownWrite(seq); // the next poll does not report it again
     this.notify(name);
   }
 
@@ -398,7 +399,7 @@ export class SqliteStore implements Store {
   private stopPolling(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    this.seen = null;
+    this.feed.stop();
   }
 
   close(): Promise<void> {
