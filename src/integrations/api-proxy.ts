@@ -14,6 +14,7 @@
  * streams back, cut off past `max_response_bytes`. Upstream requests go over keep-alive pools
  * (integrations/api-upstream.ts).
  */
+import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable, Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -45,6 +46,11 @@ export interface ProxyRequest {
   headers: Headers | IncomingHttpHeaders;
   body: ProxyBody;
   signal?: AbortSignal | undefined;
+  /**
+   * Alternative to `signal` without an AbortController per request: called once with the
+   * function that abandons the exchange (the daemon's route calls it when its caller hangs up).
+   */
+  onAbandon?: ((abandon: () => void) => void) | undefined;
 }
 
 /** The upstream's answer as the caller gets it: filtered headers, decoded and size-limited body. */
@@ -169,7 +175,6 @@ export async function readLimited(
   return size === 0 ? null : new Uint8Array(Buffer.concat(chunks));
 }
 
-
 /**
  * Read a request body held in a node stream (the daemon's incoming request): up to
  * {@link REPLAY_BYTES} it is returned as bytes; beyond, the bytes read so far and the rest of the
@@ -261,6 +266,7 @@ export async function proxyApiCall(
   const streamed = body !== null && typeof body === 'object' && 'stream' in body ? body : null;
   if (streamed?.length !== undefined) headers['content-length'] = String(streamed.length);
   const exchange = new Exchange(base, policy.timeout, req.signal);
+  req.onAbandon?.(() => exchange.abort());
   const send = (info: AccessTokenInfo): Promise<Dispatcher.ResponseData> =>
     exchange.send(dispatcherFor(target), {
       origin: target.origin,
@@ -298,34 +304,39 @@ export async function proxyApiCall(
 
 /**
  * One upstream exchange under one deadline: `timeout` ms from the first byte sent to the last
- * byte of the answer (a retry included), or the caller going away, aborts it.
+ * byte of the answer (a retry included), or the caller going away, aborts it. It is its own
+ * abort signal (undici takes an emitter with `aborted` and an 'abort' event): no AbortController
+ * per request.
  */
-class Exchange {
-  private readonly ctl = new AbortController();
+class Exchange extends EventEmitter {
+  aborted = false;
   private readonly timer: NodeJS.Timeout;
   private timedOut = false;
-  private readonly onCallerAbort = (): void => this.ctl.abort();
+  private readonly onCallerAbort = (): void => this.abort();
 
   constructor(
     private readonly base: URL,
     private readonly timeout: number,
     private readonly caller: AbortSignal | undefined,
   ) {
+    super();
     this.timer = setTimeout(() => {
       this.timedOut = true;
-      this.ctl.abort();
+      this.abort();
     }, timeout);
     caller?.addEventListener('abort', this.onCallerAbort, { once: true });
-    if (caller?.aborted) this.ctl.abort();
+    if (caller?.aborted) this.abort();
   }
 
-  get signal(): AbortSignal {
-    return this.ctl.signal;
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.emit('abort');
   }
 
   async send(d: Dispatcher, opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
     try {
-      return await d.request({ ...opts, signal: this.ctl.signal });
+      return await d.request({ ...opts, signal: this });
     } catch (err) {
       this.done();
       if (err instanceof TokenwardenError) throw err;
@@ -426,8 +437,7 @@ export async function forwardApiRequest(
 /** A {@link ProxyAnswer} as a web `Response`. */
 export function answerAsResponse(answer: ProxyAnswer): Response {
   const headers = new Headers();
-  for (const [k, v] of Object.entries(answer.headers))
-    for (const x of Array.isArray(v) ? v : [v]) headers.append(k, x);
+  for (const [k, v] of Object.entries(answer.headers)) for (const x of Array.isArray(v) ? v : [v]) headers.append(k, x);
   const body = answer.body ? (Readable.toWeb(answer.body) as ReadableStream<Uint8Array>) : null;
   return new Response(body, { status: answer.status, headers });
 }
