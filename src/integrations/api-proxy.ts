@@ -35,6 +35,11 @@ export interface StreamedBody {
   stream: AsyncIterable<Uint8Array>;
   /** The caller's declared Content-Length, passed upstream as is (undefined: chunked). */
   length: number | undefined;
+  /**
+   * Read and drop what the upstream did not take (it answered before reading all of it), so the
+   * caller, still sending, gets its answer on the same connection.
+   */
+  drain?: () => void;
 }
 
 export interface ProxyRequest {
@@ -187,14 +192,24 @@ export async function bodyFromStream(
 ): Promise<Uint8Array | StreamedBody | null> {
   const head: Buffer[] = [];
   let size = 0;
-  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  // Not destroyed when the upstream stops reading early (a 401): the server drains the rest, so
+  // the caller still gets its answer.
+  const it = source.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
   for (;;) {
     const { done, value } = await it.next();
     if (done) return size === 0 ? null : head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size);
     size += value.length;
     if (size > max) throw tooLarge(max);
     head.push(value);
-    if (size > REPLAY_BYTES) return { stream: rest(head, it, size, max), length: declared };
+    if (size > REPLAY_BYTES)
+      return {
+        stream: rest(head, it, size, max),
+        length: declared,
+        drain: () => {
+          const resume = (): void => void source.resume();
+          Promise.resolve(it.return?.()).then(resume, resume);
+        },
+      };
   }
 }
 

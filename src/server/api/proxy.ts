@@ -50,7 +50,7 @@ export function mountProxy(api: Hono, ctx: ServerContext): void {
       body = node
         ? await bodyFromStream(node.incoming, policy.max_request_bytes, length)
         : await readLimited(c.req.raw.body, policy.max_request_bytes);
-    const { answer, path: checked } = await proxyApiCall(ctx.warden, name, {
+    const call = proxyApiCall(ctx.warden, name, {
       method,
       path,
       query,
@@ -60,6 +60,13 @@ export function mountProxy(api: Hono, ctx: ServerContext): void {
         ? { onAbandon: (abandon: () => void) => onHangUp(node.outgoing, abandon) }
         : { signal: c.req.raw.signal }),
     });
+    // A streamed body the upstream stopped reading (a 401) is drained so the caller, still
+    // sending, gets the answer; one that is too large is not (the server closes the connection).
+    if (body !== null && typeof body === 'object' && 'drain' in body)
+      call.catch((e: unknown) => {
+        if (!(e instanceof TokenwardenError && e.code === 'TW_TOO_LARGE')) body.drain?.();
+      });
+    const { answer, path: checked } = await call;
     ctx.logger.info('api proxy', { connection: name, method, path: checked, status: answer.status });
     if (!node) return answerAsResponse(answer);
     sendAnswer(answer, node.outgoing, ctx);
