@@ -22,25 +22,13 @@ import type { ApiProxyConfig } from '../config/schema.js';
 import { NotFoundError, TokenwardenError, TransientError } from '../core/errors.js';
 import type { AccessTokenInfo } from '../keeper/keeper.js';
 import type { Warden } from '../warden.js';
+import { REPLAY_BYTES, type StreamedBody } from './api-proxy-body.js';
 import { ACCEPT_ENCODING, decode, decoderFor, dispatcherFor } from './api-upstream.js';
 
-/** Request bodies up to this size are held in memory so a 401 can be retried with them. */
-export const REPLAY_BYTES = 1024 * 1024;
+export { REPLAY_BYTES, bodyFromStream, readLimited, type StreamedBody } from './api-proxy-body.js';
 
 /** A request body: bytes (sent again on a 401) or a stream (sent once; see {@link streamedBody}). */
 export type ProxyBody = Uint8Array | string | StreamedBody | null;
-
-/** A body too large to hold: streamed upstream once, its size checked on the way. */
-export interface StreamedBody {
-  stream: AsyncIterable<Uint8Array>;
-  /** The caller's declared Content-Length, passed upstream as is (undefined: chunked). */
-  length: number | undefined;
-  /**
-   * Read and drop what the upstream did not take (it answered before reading all of it), so the
-   * caller, still sending, gets its answer on the same connection.
-   */
-  drain?: () => void;
-}
 
 export interface ProxyRequest {
   method: string;
@@ -153,79 +141,6 @@ export function checkProxyMethod(method: string, policy: ApiProxyConfig): void {
       'TW_FORBIDDEN',
       `Method ${method} is not allowed through the API proxy (allowed: ${policy.methods.join(', ')}).`,
     );
-}
-
-/** Read a request body up to `max` bytes (TW_TOO_LARGE beyond). */
-export async function readLimited(
-  body: ReadableStream<Uint8Array> | null,
-  max: number,
-): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (!body) return null;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new TokenwardenError(
-        'TW_TOO_LARGE',
-        `Request body larger than ${max} bytes (api_proxy.max_request_bytes).`,
-      );
-    }
-    chunks.push(value);
-  }
-  return size === 0 ? null : new Uint8Array(Buffer.concat(chunks));
-}
-
-/**
- * Read a request body held in a node stream (the daemon's incoming request): up to
- * {@link REPLAY_BYTES} it is returned as bytes; beyond, the bytes read so far and the rest of the
- * stream are returned as a {@link StreamedBody} that fails with TW_TOO_LARGE past `max`.
- */
-export async function bodyFromStream(
-  source: Readable,
-  max: number,
-  declared: number | undefined,
-): Promise<Uint8Array | StreamedBody | null> {
-  const head: Buffer[] = [];
-  let size = 0;
-  // Not destroyed when the upstream stops reading early (a 401): the server drains the rest, so
-  // the caller still gets its answer.
-  const it = source.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
-  for (;;) {
-    const { done, value } = await it.next();
-    if (done) return size === 0 ? null : head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, size);
-    size += value.length;
-    if (size > max) throw tooLarge(max);
-    head.push(value);
-    if (size > REPLAY_BYTES)
-      return {
-        stream: rest(head, it, size, max),
-        length: declared,
-        drain: () => {
-          const resume = (): void => void source.resume();
-          Promise.resolve(it.return?.()).then(resume, resume);
-        },
-      };
-  }
-}
-
-async function* rest(head: Buffer[], it: AsyncIterator<Buffer>, size: number, max: number): AsyncGenerator<Buffer> {
-  yield* head;
-  for (;;) {
-    const { done, value } = await it.next();
-    if (done) return;
-    size += value.length;
-    if (size > max) throw tooLarge(max);
-    yield value;
-  }
-}
-
-function tooLarge(max: number): TokenwardenError {
-  return new TokenwardenError('TW_TOO_LARGE', `Request body larger than ${max} bytes (api_proxy.max_request_bytes).`);
 }
 
 /** The caller's headers that may go upstream (no credentials, no hop-by-hop, no proxy headers). */
