@@ -12,13 +12,14 @@
  *
  * Target: proxy / direct requests per second ≥ 0.5.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { openWarden } from '../src/warden.js';
-import { spawnServe } from '../test/daemon/helpers.js';
-import { makeWorkspace } from '../test/helpers/workspace.js';
+import { CLI, makeWorkspace } from '../test/helpers/workspace.js';
 import { bearerOf, listenHttp } from '../test/peers/http-fake.js';
 import { formatLoad, formatRatio, interleaved, median } from './lib/pairs.js';
 import { writeResult } from './lib/report.js';
@@ -75,7 +76,33 @@ await seed.keeper.storeGrant('gmail', {
   expiresAt: Date.now() + 24 * 3_600_000,
 });
 await seed.close();
-const serve = await spawnServe(ws);
+// The daemon as it runs in production: its log (one access line per proxied request) goes to a
+// file, as to journald or a log file, not into this process (which also runs the API).
+const logPath = join(ws.dir, 'serve.log');
+const logFd = openSync(logPath, 'a');
+const child = spawn(process.execPath, [CLI, '--config', ws.configPath, 'serve'], {
+  cwd: ws.dir,
+  stdio: ['ignore', 'pipe', logFd],
+});
+const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+let serveUrl = '';
+for await (const line of createInterface({ input: child.stdout! })) {
+  serveUrl = /serving on (\S+)/.exec(line)?.[1] ?? '';
+  if (serveUrl) break;
+}
+child.stdout!.resume();
+if (!serveUrl) throw new Error(`serve did not start: ${readFileSync(logPath, 'utf8')}`);
+const serve = {
+  child,
+  url: serveUrl,
+  stderr: () => readFileSync(logPath, 'utf8'),
+  stop: async (): Promise<number | null> => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    const code = await exited;
+    closeSync(logFd);
+    return code;
+  },
+};
 // Bounded in time: a run that hangs stops the daemon and exits rather than waiting forever.
 const watchdog = setTimeout(() => {
   console.error(`bench: over ${LIMIT_MIN} minutes, stopping`);
@@ -176,6 +203,11 @@ try {
     data.tokenRoute = { ...s, samplesA: undefined, samplesB: undefined, route: samples.route, direct: samples.direct };
   }
   data.refusedByApi = refusedByApi;
+  const accessLines = serve
+    .stderr()
+    .split('\n')
+    .filter((l) => l.includes('"msg":"api proxy"')).length;
+  data.accessLines = accessLines;
   const markdown = [
     `\`tokenwarden serve\` runs as a child process of the built CLI (API key, Host check, SQLite store, the connection's token injected, one access log line per request); the API is a local HTTP server on 127.0.0.1 that accepts only that token and answers a ~1 KB JSON list, at once (row 1: the proxy's own cost, nothing to hide it) or after 20 ms (row 2: an API that takes time of its own, as a remote one does). autocannon in its own process, ${connections} keep-alive connections, ${seconds} s per sample, ${pairs} interleaved pairs after one warm-up pair per row. Ratio = proxy / direct requests per second (median of per-pair ratios, min–max); latencies are the medians of the samples' own p50/p99 (autocannon's 1 ms resolution).`,
     '',
@@ -183,7 +215,7 @@ try {
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    `Target ratio ≥ 0.5 — ${ratios.join('; ')}. Every answer 2xx; ${refusedByApi} requests refused by the API.`,
+    `Target ratio ≥ 0.5 — ${ratios.join('; ')}. Every answer 2xx; ${refusedByApi} requests refused by the API; ${accessLines.toLocaleString('en-US')} access lines in the daemon's log file.`,
     '',
     ceiling,
   ].join('\n');

@@ -36,6 +36,7 @@ let upstream: { url: string; stop(): Promise<void> };
 /** Tokens the upstream refuses although the provider still knows them (forces the 401 path). */
 const refused = new Set<string>();
 const keepSockets = new Set<string>();
+const methods: string[] = [];
 let uploads = 0;
 let release: () => void = () => undefined;
 const hanging: ServerResponse[] = [];
@@ -51,6 +52,7 @@ async function upstreamHandler(req: IncomingMessage, res: ServerResponse): Promi
     return;
   }
   if (path === '/base/bulk/keep') {
+    methods.push(req.method ?? '');
     keepSockets.add(`${req.socket.remotePort}`);
     sendJson(res, 200, { ok: true });
   } else if (path === '/base/bulk/slow-stream') {
@@ -81,7 +83,7 @@ beforeAll(async () => {
       bulk: sandboxConnection(oidc, REDIRECT, {
         api_base: `${upstream.url}/base/`,
         api_proxy: {
-          methods: ['GET', 'POST'],
+          methods: ['GET', 'HEAD', 'POST'],
           paths: ['/bulk'],
           max_request_bytes: MAX_REQUEST,
           max_response_bytes: 16 * 1024 * 1024,
@@ -150,6 +152,14 @@ describe('API proxy transport', () => {
       expect(await res.json()).toEqual({ ok: true });
     }
     expect(keepSockets.size).toBe(1);
+  });
+
+  it('HEAD goes upstream as HEAD and is answered with its status and headers, no body', async () => {
+    const res = await fetch(proxyUrl('/bulk/keep'), { method: 'HEAD', headers: auth });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await res.text()).toBe('');
+    expect(methods.at(-1)).toBe('HEAD');
   });
 
   it('streams an answer: the caller reads its start before the upstream has sent the rest', async () => {

@@ -68,7 +68,8 @@ export function mountProxy(api: Hono, ctx: ServerContext): void {
       });
     const { answer, path: checked } = await call;
     ctx.logger.info('api proxy', { connection: name, method, path: checked, status: answer.status });
-    if (!node) return answerAsResponse(answer);
+    // Hono answers HEAD by wrapping the route's Response, so HEAD takes the web path too.
+    if (!node || method === 'HEAD') return answerAsResponse(answer);
     sendAnswer(answer, node.outgoing, ctx);
     return RESPONSE_ALREADY_SENT;
   };
