@@ -12,17 +12,16 @@
  *
  * Target: proxy / direct requests per second ≥ 0.5.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { openWarden } from '../src/warden.js';
-import { CLI, makeWorkspace } from '../test/helpers/workspace.js';
+import { makeWorkspace } from '../test/helpers/workspace.js';
 import { bearerOf, listenHttp } from '../test/peers/http-fake.js';
 import { formatLoad, formatRatio, interleaved, median } from './lib/pairs.js';
 import { writeResult } from './lib/report.js';
+import { startServeProcess } from './lib/serve-process.js';
 
 const seconds = Number(process.argv[2] ?? 3);
 const connections = Number(process.argv[3] ?? 16);
@@ -76,33 +75,7 @@ await seed.keeper.storeGrant('gmail', {
   expiresAt: Date.now() + 24 * 3_600_000,
 });
 await seed.close();
-// The daemon as it runs in production: its log (one access line per proxied request) goes to a
-// file, as to journald or a log file, not into this process (which also runs the API).
-const logPath = join(ws.dir, 'serve.log');
-const logFd = openSync(logPath, 'a');
-const child = spawn(process.execPath, [CLI, '--config', ws.configPath, 'serve'], {
-  cwd: ws.dir,
-  stdio: ['ignore', 'pipe', logFd],
-});
-const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-let serveUrl = '';
-for await (const line of createInterface({ input: child.stdout! })) {
-  serveUrl = /serving on (\S+)/.exec(line)?.[1] ?? '';
-  if (serveUrl) break;
-}
-child.stdout!.resume();
-if (!serveUrl) throw new Error(`serve did not start: ${readFileSync(logPath, 'utf8')}`);
-const serve = {
-  child,
-  url: serveUrl,
-  stderr: () => readFileSync(logPath, 'utf8'),
-  stop: async (): Promise<number | null> => {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    const code = await exited;
-    closeSync(logFd);
-    return code;
-  },
-};
+const serve = await startServeProcess(ws);
 // Bounded in time: a run that hangs stops the daemon and exits rather than waiting forever.
 const watchdog = setTimeout(() => {
   console.error(`bench: over ${LIMIT_MIN} minutes, stopping`);
@@ -204,7 +177,7 @@ try {
   }
   data.refusedByApi = refusedByApi;
   const accessLines = serve
-    .stderr()
+    .log()
     .split('\n')
     .filter((l) => l.includes('"msg":"api proxy"')).length;
   data.accessLines = accessLines;
@@ -231,5 +204,5 @@ try {
   const code = await serve.stop();
   await api.stop();
   ws.cleanup();
-  if (code !== 0) console.error(`serve exited with ${code}: ${serve.stderr()}`);
+  if (code !== 0) console.error(`serve exited with ${code}: ${serve.log()}`);
 }
