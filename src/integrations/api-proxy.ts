@@ -195,39 +195,40 @@ export async function proxyApiCall(
   const body = method === 'GET' || method === 'HEAD' ? null : req.body;
   const streamed = body !== null && typeof body === 'object' && 'stream' in body ? body : null;
   if (streamed?.length !== undefined) headers['content-length'] = String(streamed.length);
+  let info = await warden.tokenInfo(conn);
+  const used = [info.accessToken];
   const exchange = new Exchange(base, policy.timeout, req.signal);
   req.onAbandon?.(() => exchange.abort());
-  const send = (info: AccessTokenInfo): Promise<Dispatcher.ResponseData> =>
+  const send = (token: AccessTokenInfo): Promise<Dispatcher.ResponseData> =>
     exchange.send(dispatcherFor(target), {
       origin: target.origin,
       path: target.pathname + target.search,
       method: method as Dispatcher.HttpMethod,
-      headers: { ...headers, authorization: authorizationOf(info) },
+      headers: { ...headers, authorization: authorizationOf(token) },
       body: streamed ? Readable.from(streamed.stream, { objectMode: false }) : (body as Uint8Array | string | null),
     });
-  let info = await warden.tokenInfo(conn);
-  const used = [info.accessToken];
-  let res = await send(info);
-  if (res.statusCode === 401) {
-    discard(res.body);
-    info = await warden.keeper.forceRefresh(conn);
-    used.push(info.accessToken);
-    if (streamed) {
-      exchange.done();
-      throw new TransientError(
-        `The API refused the token; it has been refreshed, but a request body over ${REPLAY_BYTES} bytes is streamed and cannot be sent twice: send the request again.`,
-        { status: 401, retryAfterMs: 0 },
-      );
-    }
-    res = await send(info);
-  }
   /** For callers that show the body to someone who must not see the token (the MCP tool). */
   const scrub = (text: string): string => used.reduce((t, tok) => t.split(tok).join('[redacted]'), text);
+  let res: Dispatcher.ResponseData | undefined;
   try {
+    res = await send(info);
+    if (res.statusCode === 401) {
+      discard(res.body);
+      res = undefined;
+      info = await warden.keeper.forceRefresh(conn);
+      used.push(info.accessToken);
+      if (streamed)
+        throw new TransientError(
+          `The API refused the token; it has been refreshed, but a request body over ${REPLAY_BYTES} bytes is streamed and cannot be sent twice: send the request again.`,
+          { status: 401, retryAfterMs: 0 },
+        );
+      res = await send(info);
+    }
     return { answer: passBack(res, method, info.accessToken, policy.max_response_bytes, exchange), path, scrub };
   } catch (e) {
+    // The deadline and the caller's signal no longer apply; an answer nobody reads is dropped.
     exchange.done();
-    discard(res.body);
+    if (res) discard(res.body);
     throw e;
   }
 }
