@@ -17,11 +17,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createTransport, type Transporter } from 'nodemailer';
-import { freePort, spawnServe } from '../test/daemon/helpers.js';
+import { freePort } from '../test/daemon/helpers.js';
 import { makeWorkspace } from '../test/helpers/workspace.js';
 import { startSmtpPeer } from '../test/peers/smtp.js';
 import { formatLoad, formatRatio, interleaved, median, percentile } from './lib/pairs.js';
 import { writeResult } from './lib/report.js';
+import { startServeProcess } from './lib/serve-process.js';
 
 const messages = Number(process.argv[2] ?? 200);
 const LIMIT_MIN = 10;
@@ -46,7 +47,7 @@ const ws = makeWorkspace({
     legacy: { protocol: 'smtp', listen: `127.0.0.1:${proxyPort}`, mailbox: 'agent', password: PROXY_PASSWORD },
   },
 });
-const serve = await spawnServe(ws);
+const serve = await startServeProcess(ws);
 // Bounded in time: a run that hangs stops the daemon and exits rather than waiting forever.
 const watchdog = setTimeout(() => {
   console.error(`bench: over ${LIMIT_MIN} minutes, stopping`);
@@ -59,7 +60,7 @@ watchdog.unref();
   const line = `Mail proxy legacy (smtp) on 127.0.0.1:${proxyPort}`;
   const deadline = Date.now() + 30_000;
   while (!serve.stdout().includes(line)) {
-    if (Date.now() > deadline) throw new Error(`no proxy line from serve: ${serve.stdout()} ${serve.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`no proxy line from serve: ${serve.stdout()} ${serve.log()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -197,7 +198,7 @@ try {
     throw new Error('a proxied message reached the upstream without the App Password login');
   notes.push(`${ids.length} messages delivered, none twice. Last row's ${load}.`);
   const markdown = [
-    `\`tokenwarden serve\` runs as a child process of the built CLI (real SQLite store, outbox with synchronous=FULL, events written to the store). Client: nodemailer, pooled (${MAX_CONNECTIONS} connections), AUTH PLAIN; ${messages} messages per sample, ${pairs} interleaved pairs after one warm-up pair per row. Product: client → SMTP proxy (proxy password only) → outbox → SMTP route with an App Password → upstream smtp-server on 127.0.0.1. Peer: the same client straight to the upstream with the App Password. The proxy answers 250 once the message is sealed in the outbox, before delivery: "accepted" ends when every sendMail has its 250, "delivered" when the upstream holds every message. **The ratio in bold uses delivered throughput** (proxy / direct, median of per-pair ratios, min–max). Latencies are per message from sendMail, over all measured messages of each side; "added" is proxy delivered minus direct.`,
+    `\`tokenwarden serve\` runs as a child process of the built CLI, its log written to a file (real SQLite store, outbox with synchronous=FULL, events written to the store). Client: nodemailer, pooled (${MAX_CONNECTIONS} connections), AUTH PLAIN; ${messages} messages per sample, ${pairs} interleaved pairs after one warm-up pair per row. Product: client → SMTP proxy (proxy password only) → outbox → SMTP route with an App Password → upstream smtp-server on 127.0.0.1. Peer: the same client straight to the upstream with the App Password. The proxy answers 250 once the message is sealed in the outbox, before delivery: "accepted" ends when every sendMail has its 250, "delivered" when the upstream holds every message. **The ratio in bold uses delivered throughput** (proxy / direct, median of per-pair ratios, min–max). Latencies are per message from sendMail, over all measured messages of each side; "added" is proxy delivered minus direct.`,
     '',
     '| concurrent senders | proxy accepted / delivered msg/s | direct msg/s | accepted ratio | delivered ratio | proxy 250 p50 / p99 ms | proxy delivered p50 / p99 ms | direct p50 / p99 ms | added p50 / p99 ms | load |',
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -217,5 +218,5 @@ try {
   const code = await serve.stop();
   await smtp.stop();
   ws.cleanup();
-  if (code !== 0) console.error(`serve exited with ${code}: ${serve.stderr()}`);
+  if (code !== 0) console.error(`serve exited with ${code}: ${serve.log()}`);
 }
