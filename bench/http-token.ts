@@ -18,7 +18,7 @@ import { serve } from '@hono/node-server';
 import { createOrchestrator } from '../src/reauth/orchestrator.js';
 import { createApp } from '../src/server/app.js';
 import { generateKey } from '../src/store/key.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 
 const seconds = Number(process.argv[2] ?? 10);
 const connections = Number(process.argv[3] ?? 32);
@@ -44,20 +44,20 @@ const w = await openWarden({
   baseDir: dir,
   env: { K: generateKey().toString('base64') },
 });
-await w.keeper.storeGrant('api', {
+await partsOf(w).keeper.storeGrant('api', {
   accessToken: 'at-' + 'x'.repeat(40),
   tokenType: 'Bearer',
   refreshToken: 'rt',
   expiresAt: Date.now() + 24 * 3_600_000,
 });
 
-const orchestrator = createOrchestrator(w, { channels: new Map() });
+const orchestrator = createOrchestrator(partsOf(w), { channels: new Map() });
 const app = createApp({
   warden: w,
   orchestrator,
   apiKey: API_KEY,
-  clock: w.deps.clock,
-  logger: w.deps.logger,
+  clock: partsOf(w).deps.clock,
+  logger: partsOf(w).deps.logger,
   baseUrl: 'http://127.0.0.1',
 });
 app.post('/bench/bare', (c) => c.json({ ok: true }));

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { startDaemon } from '../src/cli/serve.js';
+import { startDaemon } from '../src/daemon.js';
 import type { WardenEvent } from '../src/core/types.js';
 import { writeKeyFile } from '../src/store/key.js';
 import { startOidcProvider } from '../test/peers/oidc-provider.js';

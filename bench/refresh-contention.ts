@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { OAuth2Client } from 'google-auth-library';
 import { stringify } from 'yaml';
 import { generateKey } from '../src/store/key.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 import { startOidcProvider } from '../test/peers/oidc-provider.js';
 
 const cycles = Number(process.argv[2] ?? 200);
@@ -44,8 +44,8 @@ writeFileSync(
 
 // Authorize once.
 const w = await openWarden({ configPath });
-const flow = await w.flows.open('sandbox');
-await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'bench' });
+const flow = await partsOf(w).flows.open('sandbox');
+await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'bench' });
 await w.close();
 
 // ---- tokenwarden: N processes on one store ----
@@ -85,9 +85,9 @@ const twRequests = peer.tokenRequests('refresh_token') - twBefore;
 // ---- google-auth-library: N OAuth2Client instances, same refresh token ----
 async function freshRefreshToken(): Promise<string> {
   const ww = await openWarden({ configPath });
-  const f = await ww.flows.open('sandbox', { fresh: true });
-  await ww.flows.completeFromInput(await peer.approveAuthorization(f.url), { via: 'bench' });
-  const rt = (await ww.store.getConnection('sandbox'))?.refreshToken as string;
+  const f = await partsOf(ww).flows.open('sandbox', { fresh: true });
+  await partsOf(ww).flows.completeFromInput(await peer.approveAuthorization(f.url), { via: 'bench' });
+  const rt = (await partsOf(ww).store.getConnection('sandbox'))?.refreshToken as string;
   await ww.close();
   return rt;
 }

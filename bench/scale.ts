@@ -31,7 +31,7 @@ import { createOrchestrator } from '../src/reauth/orchestrator.js';
 import { createScheduler } from '../src/reauth/scheduler.js';
 import { providerHttpFetch } from '../src/oauth/http-client.js';
 import { generateKey } from '../src/store/key.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
 import { benchDir, reexecOnPlainNode } from './plain-node.js';
 import { DueHeap, forkScaleEndpoint, prng, scaleConnectionName, type Due } from './scale-common.js';
@@ -141,7 +141,8 @@ try {
   const rssAfterOpen = process.memoryUsage().rss;
   const scanStarted = performance.now();
   // What the daemon's scheduler reads at start: every row's schedule facts, no secret opened.
-  const rows = await (warden.store.listConnectionFacts as NonNullable<typeof warden.store.listConnectionFacts>)();
+  const store = partsOf(warden).store;
+  const rows = await (store.listConnectionFacts as NonNullable<typeof store.listConnectionFacts>)();
   const firstScanMs = performance.now() - scanStarted;
   const startupMs = performance.now() - startupStarted;
 
@@ -295,26 +296,26 @@ try {
       }
     };
     rows.length = 0;
-    const orchestrator = createOrchestrator(warden, {
+    const orchestrator = createOrchestrator(partsOf(warden), {
       channels: new Map(),
       clock,
       logger: silentLogger,
       baseUrl: 'http://127.0.0.1:1',
     });
-    const scheduler = createScheduler(warden, orchestrator, {
+    const scheduler = createScheduler(partsOf(warden), orchestrator, {
       clock,
       probeIntervalMs: 0,
       concurrency: CONCURRENCY,
       rescanMs: Number(args.rescan) * 1000,
     });
-    const before = () => warden.keeper.refreshCount;
+    const before = () => partsOf(warden).keeper.refreshCount;
     scheduler.start();
     await scheduler.settled();
     while (clock.now() < end) {
       const r0 = before();
       await clock.advance(TICK_MS);
       await scheduler.settled();
-      refreshed += warden.keeper.refreshCount - r0;
+      refreshed += partsOf(warden).keeper.refreshCount - r0;
       auditExpiries();
       midSnapshot();
       passes++;
@@ -339,7 +340,7 @@ try {
   // ---- final audit: every row fresh, every stored refresh token the endpoint's newest ----
   const gens = await ep.generations();
   const epStats = await ep.stats();
-  const finalRows = await warden.store.listConnections();
+  const finalRows = await partsOf(warden).store.listConnections();
   let expiredAtEnd = 0;
   let staleRefreshTokens = 0;
   let unhealthy = 0;

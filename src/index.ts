@@ -176,7 +176,7 @@ export type {
  *
  * @example
  * ```ts
- * const recent: WardenEvent[] = await warden.store.listEvents({ connection: 'gmail', newestFirst: true, limit: 10 });
+ * const recent: WardenEvent[] = await warden.listEvents({ connection: 'gmail', newestFirst: true, limit: 10 });
  * ```
  */
 export type * from './store/types.js';
@@ -192,8 +192,8 @@ export type * from './store/types.js';
  * process.on('SIGTERM', () => void daemon.close());
  * ```
  */
-export { startDaemon } from './cli/serve.js';
-export type { Daemon, DaemonOptions } from './cli/serve.js';
+export { startDaemon } from './daemon.js';
+export type { Daemon, DaemonOptions } from './daemon.js';
 
 /**
  * The MCP server over an open warden (what `tokenwarden mcp` runs on stdio): tools

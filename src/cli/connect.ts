@@ -22,8 +22,8 @@ import type { WardenEvent } from '../core/types.js';
 import type { CompletedFlow } from '../reauth/flows.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../reauth/orchestrator.js';
 import type { FlowRecord } from '../store/types.js';
-import { openWarden, type Warden } from '../warden.js';
-import { runningDaemon } from './daemon-lease.js';
+import { openWarden, type Warden, partsOf } from '../warden.js';
+import { runningDaemon } from '../daemon/lease.js';
 import { EXIT } from './exit-codes.js';
 import { loopbackListener, type Listener } from './loopback-listener.js';
 import { jsonLine, wardenOptions, type Io } from './output.js';
@@ -69,15 +69,15 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
       channelErrors.push(e.message);
   };
   try {
-    const rt = warden.connections.get(o.conn);
+    const rt = partsOf(warden).connections.get(o.conn);
     if (!rt)
       throw new TokenwardenError(
         'TW_NOT_FOUND',
-        `No connection named "${o.conn}" (configured: ${[...warden.connections.keys()].join(', ') || 'none'})`,
+        `No connection named "${o.conn}" (configured: ${[...partsOf(warden).connections.keys()].join(', ') || 'none'})`,
       );
     const channels = o.via ? await viaChannel(warden, o.via, o.wait) : new Map<string, Channel>();
-    const daemon = await runningDaemon(warden.store, warden.deps.clock.now());
-    orchestrator = createOrchestrator(warden, {
+    const daemon = await runningDaemon(partsOf(warden).store, partsOf(warden).deps.clock.now());
+    orchestrator = createOrchestrator(partsOf(warden), {
       channels,
       onDeviceResult: (f, r) => {
         deviceResults.set(f.id, r);
@@ -120,7 +120,12 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
       onDevice: deviceWaiters,
     });
     if (outcome.type === 'expired')
-      await warden.store.finishFlow(outcome.flow.id, 'expired', warden.deps.clock.now(), 'link expired unanswered');
+      await partsOf(warden).store.finishFlow(
+        outcome.flow.id,
+        'expired',
+        partsOf(warden).deps.clock.now(),
+        'link expired unanswered',
+      );
     return report(outcome, o, io);
   } finally {
     warden.events.off('event', onEvent);
@@ -137,13 +142,13 @@ async function viaChannel(warden: Warden, via: string, wait: boolean): Promise<M
     throw new UsageError(
       `Unknown channel "${via}" (configured: ${Object.keys(warden.config.channels).join(', ') || 'none'}); add it under channels: or pick one of those`,
     );
-  const { buildChannels } = await import('./serve.js');
+  const { buildChannels } = await import('../daemon.js');
   const built = await buildChannels(warden, [via]);
   const ch = built.get(via);
   if (!ch) {
     // buildChannels reports and leaves out a channel it cannot build: say why here.
     const { buildChannel } = await import('../reauth/notify.js');
-    await buildChannel(warden, via).catch((err: unknown) => {
+    await buildChannel(partsOf(warden), via).catch((err: unknown) => {
       throw new UsageError(`Channel "${via}" cannot be used: ${(err as Error).message}`);
     });
     throw new UsageError(`Channel "${via}" cannot be used`);
@@ -154,7 +159,7 @@ async function viaChannel(warden: Warden, via: string, wait: boolean): Promise<M
 }
 
 function redirectUriOf(warden: Warden, conn: string): string | null {
-  const cfg = warden.connections.get(conn)?.config;
+  const cfg = partsOf(warden).connections.get(conn)?.config;
   const base = warden.config.server.public_url;
   return cfg?.redirect_uri ?? (base ? new URL('/oauth/callback', base).toString() : null);
 }
@@ -263,8 +268,8 @@ async function waitForOutcome(
   device: { device: (flowId: string) => CompletedFlow | Error | undefined; onDevice: Set<() => void> },
 ): Promise<Outcome> {
   const ac = new AbortController();
-  const store = warden.store;
-  const clock = warden.deps.clock;
+  const store = partsOf(warden).store;
+  const clock = partsOf(warden).deps.clock;
   let current = first;
   const authorized = (d: CompletedFlow, via: string): Outcome => ({
     type: 'authorized',
@@ -390,7 +395,7 @@ function readPastes(warden: Warden, input: NodeJS.ReadableStream, signal: AbortS
       if (!line.trim()) return;
       busy = busy.then(async () => {
         try {
-          resolve(await warden.flows.completeFromInput(line, { via: 'paste' }));
+          resolve(await partsOf(warden).flows.completeFromInput(line, { via: 'paste' }));
           rl.close();
         } catch (err) {
           io.err(`${(err as Error).message}\n`);

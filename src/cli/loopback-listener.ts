@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { CompletedFlow } from '../reauth/flows.js';
-import type { Warden } from '../warden.js';
+import { partsOf, type Warden } from '../warden.js';
 
 export interface Listener {
   result: Promise<CompletedFlow>;
@@ -18,7 +18,11 @@ async function answerIfOurs(
   state: string | null,
   res: ServerResponse,
 ): Promise<boolean> {
-  const flow = state ? await warden.store.findFlowByState(state).catch(() => null) : null;
+  const flow = state
+    ? await partsOf(warden)
+        .store.findFlowByState(state)
+        .catch(() => null)
+    : null;
   if (flow && flow.connection === connection && flow.status === 'open') return true;
   res
     .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
@@ -55,20 +59,22 @@ export async function loopbackListener(
     });
   });
   const complete = (url: URL, res: ServerResponse): void => {
-    warden.flows.completeFromInput(url.toString(), { via: 'loopback callback' }).then(
-      (done) => {
-        res
-          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-          .end('<!doctype html><title>tokenwarden</title><p>Authorized. You can close this tab.</p>');
-        resolve(done);
-      },
-      (err: unknown) => {
-        res
-          .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
-          .end(`Not authorized: ${(err as Error).message}`);
-        reject(err);
-      },
-    );
+    partsOf(warden)
+      .flows.completeFromInput(url.toString(), { via: 'loopback callback' })
+      .then(
+        (done) => {
+          res
+            .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+            .end('<!doctype html><title>tokenwarden</title><p>Authorized. You can close this tab.</p>');
+          resolve(done);
+        },
+        (err: unknown) => {
+          res
+            .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
+            .end(`Not authorized: ${(err as Error).message}`);
+          reject(err);
+        },
+      );
   };
   const ok = await new Promise<boolean>((res) => {
     server.once('error', () => res(false));

@@ -27,7 +27,7 @@ import { openStore } from '../store/open-store.js';
 import { createSealer } from '../store/seal.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import type { Sealer } from '../store/types.js';
-import { runningDaemon } from './daemon-lease.js';
+import { runningDaemon } from '../daemon/lease.js';
 import { jsonLine, type Io } from './output.js';
 
 export interface RotateKeyOptions {

@@ -13,6 +13,7 @@ import { UsageError } from '../core/errors.js';
 import { saslInitialResponse, SASL_FORMATS, type SaslFormat } from '../integrations/sasl.js';
 import type { ProviderProfile } from '../providers/types.js';
 import type { Io } from './output.js';
+import { partsOf } from '../warden.js';
 
 export interface FreshToken {
   connection: string;
@@ -63,24 +64,24 @@ export const freshTokens: TokenSource = async (o, conns, opts = {}) => {
     const out: FreshToken[] = [];
     const record: string[] = [];
     for (const name of conns) {
-      const rt = warden.connections.get(name);
+      const rt = partsOf(warden).connections.get(name);
       if (rt && opts.accept && !opts.accept({ name, config: rt.config, provider: rt.profile.id })) return null;
       const info = await warden.tokenInfo(name);
-      const runtime = warden.connections.get(name)!;
+      const runtime = partsOf(warden).connections.get(name)!;
       out.push({
         connection: name,
         accessToken: info.accessToken,
         tokenType: info.tokenType,
         expiresAt: info.expiresAt,
         account: opts.account
-          ? (runtime.config.account ?? (await warden.store.getConnection(name))?.account ?? null)
+          ? (runtime.config.account ?? (await partsOf(warden).store.getConnection(name))?.account ?? null)
           : null,
       });
       // A static secret comes from the config, never from the store: never served fast.
       if (runtime.config.kind !== 'static') record.push(name);
     }
     // The config was validated and stored tokens served: let the next call take the fast path.
-    const key = loadKey(warden.config.key, { baseDir: warden.deps.baseDir, env });
+    const key = loadKey(warden.config.key, { baseDir: partsOf(warden).deps.baseDir, env });
     for (const connection of record)
       recordValidatedConfig({ path, text, storeSpec: warden.config.store, key, connection }, env);
     return out;

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { dump } from 'js-yaml';
 import type { Logger } from '../core/logger.js';
 import { writeKeyFile } from '../store/key.js';
-import { startDaemon, type Daemon } from '../cli/serve.js';
+import { startDaemon, type Daemon } from '../daemon.js';
 import { startOidcSandbox, type OidcSandbox } from './oidc-sandbox.js';
 import { startSmtpCatcher, type SmtpCatcher } from './smtp-catcher.js';
 

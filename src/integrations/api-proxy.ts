@@ -14,7 +14,7 @@
 import type { ApiProxyConfig } from '../config/schema.js';
 import { NotFoundError, TokenwardenError, TransientError } from '../core/errors.js';
 import type { AccessTokenInfo } from '../keeper/keeper.js';
-import type { Warden } from '../warden.js';
+import { partsOf, type Warden } from '../warden.js';
 
 export interface ProxyRequest {
   method: string;
@@ -56,7 +56,7 @@ const DROP_RESPONSE = new Set(['set-cookie', 'set-cookie2', 'content-length', 'c
 
 /** The connection's proxy settings, or NotFound / Forbidden when it has none. */
 export function proxyTarget(warden: Warden, conn: string): ProxyTarget {
-  const rt = warden.connections.get(conn);
+  const rt = partsOf(warden).connections.get(conn);
   if (!rt) throw new NotFoundError(`No connection named "${conn}".`);
   const policy = rt.config.api_proxy;
   if (!policy)
@@ -182,7 +182,7 @@ export async function forwardApiRequest(
     const h = new Headers(headers);
     h.set('authorization', `${/^bearer$/i.test(info.tokenType) ? 'Bearer' : info.tokenType} ${info.accessToken}`);
     try {
-      return await warden.deps.fetch(target, { method, headers: h, body, redirect: 'manual', signal });
+      return await partsOf(warden).deps.fetch(target, { method, headers: h, body, redirect: 'manual', signal });
     } catch (err) {
       const why = signal.aborted ? `no answer within ${policy.timeout} ms` : 'unreachable';
       throw new TransientError(`The API at ${base.origin} is ${why}.`, { cause: err });
@@ -193,7 +193,7 @@ export async function forwardApiRequest(
   let res = await send(info);
   if (res.status === 401) {
     await res.body?.cancel().catch(() => undefined);
-    info = await warden.keeper.forceRefresh(conn);
+    info = await partsOf(warden).keeper.forceRefresh(conn);
     used.push(info.accessToken);
     res = await send(info);
   }

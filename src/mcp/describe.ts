@@ -11,7 +11,7 @@ import { needsHuman, type ConnectionState } from '../core/types.js';
 import type { RouteHealth } from '../mail/route-slot.js';
 import type { LearnedView } from '../keeper/learned.js';
 import { causeLine } from '../providers/causes.js';
-import type { ConnectionStatus } from '../warden.js';
+import { connectionView, iso, type ConnectionStatus, type ConnectionView } from '../actions/status-view.js';
 
 /** A mail route as the agent needs to know it: what it is, what it depends on, whether it is up. */
 export interface RouteFact {
@@ -25,22 +25,13 @@ export interface RouteFact {
   why?: string;
 }
 
-export interface ConnectionFacts {
-  name: string;
-  provider: string;
-  kind: string;
-  state: ConnectionState;
-  account: string | null;
+/**
+ * A connection as an agent needs it: the one status view every face serialises
+ * (actions/status-view.ts), plus whether it serves now, what still works and what to do next.
+ */
+export interface AgentConnectionView extends ConnectionView {
   /** Can a caller get a token right now? */
   serving: boolean;
-  access_expires_at: string | null;
-  refresh_expires_at: string | null;
-  /** When a renewal flow opens ahead of the predicted death (`reauth_lead`). */
-  renewal_planned_at: string | null;
-  /** A lifetime learned from how earlier grants died (it sets the renewal), with its diagnosis. */
-  learned_lifetime: { seconds: number; cause: DiagnosedCause | null; deaths: number } | null;
-  last_refresh_at: string | null;
-  cause: DiagnosedCause | null;
   /** When the connection stopped serving (the last `reauth_required` event), if it did. */
   since: string | null;
   /** The human-assisted flow in progress: the link for the human, when and where they were asked. */
@@ -60,9 +51,6 @@ export interface ConnectionFacts {
   next_step: string | null;
   sentence: string;
 }
-
-export const iso = (t: number | null | undefined): string | null =>
-  t === null || t === undefined ? null : new Date(t).toISOString();
 
 /** `10:02 UTC` (plus the date when it is not today). */
 export function at(t: number, now: number): string {
@@ -122,7 +110,7 @@ export function describeConnection(
     /** Configured channels (their types name them in sentences). */
     channels?: Readonly<Record<string, { type: string }>>;
   },
-): ConnectionFacts {
+): AgentConnectionView {
   const { now } = o;
   const waitsForHuman = needsHuman(s.state);
   const label = `${s.name} (${o.displayName}${s.account ? `, ${s.account}` : ''})`;
@@ -219,20 +207,8 @@ export function describeConnection(
     next = `Wait for the human (or call credential_status again later); do not ask again before ${at(f.expiresAt, now)}.`;
 
   return {
-    name: s.name,
-    provider: s.provider,
-    kind: s.kind,
-    state: s.state,
-    account: s.account,
+    ...connectionView(s, now),
     serving: !waitsForHuman,
-    access_expires_at: iso(s.accessExpiresAt),
-    refresh_expires_at: iso(s.refreshExpiresAt),
-    renewal_planned_at: iso(s.plannedRenewalAt),
-    learned_lifetime: s.learned
-      ? { seconds: Math.round(s.learned.lifetimeMs / 1000), cause: s.learned.cause, deaths: s.learned.deaths }
-      : null,
-    last_refresh_at: iso(s.lastRefreshAt),
-    cause: s.cause,
     since: waitsForHuman ? iso(o.deadSince) : null,
     asked,
     still_works: stillWorks,

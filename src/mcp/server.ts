@@ -21,9 +21,9 @@ import { grantDied, needsHuman, type ConnectionState } from '../core/types.js';
 import { bareAddress, MAX_RECIPIENTS, normaliseMessage, type MailMessage } from '../mail/message.js';
 import type { ListQuery } from '../mail/routes/types.js';
 import { notifyFlow } from '../reauth/notify.js';
-import type { Warden } from '../warden.js';
+import { partsOf, type Warden } from '../warden.js';
 import { apiRequest, apiRequestInput } from './api-request.js';
-import { at, describeConnection, routeFacts, type ConnectionFacts, type RouteFact } from './describe.js';
+import { at, describeConnection, routeFacts, type AgentConnectionView, type RouteFact } from './describe.js';
 import { parseSendRate, recipientsNotAllowed, SendLimiter } from './send-policy.js';
 
 export interface McpServerOptions {
@@ -42,7 +42,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
         'use what still works (e.g. the App Password mail route) and check later. Tokens are never returned.',
     },
   );
-  const now = (): number => warden.deps.clock.now();
+  const now = (): number => partsOf(warden).deps.clock.now();
   const mailboxNames = Object.keys(warden.config.mailboxes);
   const mcpConfig = warden.config.mcp ?? { send_rate: '20/min' };
   const sendRate = parseSendRate(mcpConfig.send_rate) ?? { count: 20, windowMs: 60_000 };
@@ -50,7 +50,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
   const allowedRecipients = mcpConfig.allowed_recipients;
 
   /** Status facts of every (or one) connection, with what still works through mail routes. */
-  const facts = async (only?: string): Promise<ConnectionFacts[]> => {
+  const facts = async (only?: string): Promise<AgentConnectionView[]> => {
     const all = await warden.status();
     const list = only ? all.filter((s) => s.name === only) : all;
     if (only && !list.length)
@@ -63,13 +63,13 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
     return Promise.all(
       list.map(async (s) => {
         const deadSince = grantDied(s.state)
-          ? ((await warden.store.listEvents({ connection: s.name, newestFirst: true, limit: 50 })).find(
+          ? ((await partsOf(warden).store.listEvents({ connection: s.name, newestFirst: true, limit: 50 })).find(
               (e) => e.type === 'reauth_required',
             )?.at ?? null)
           : null;
         return describeConnection(s, {
           now: now(),
-          displayName: warden.connections.get(s.name)?.profile.displayName ?? s.provider,
+          displayName: partsOf(warden).connections.get(s.name)?.profile.displayName ?? s.provider,
           routes,
           deadSince,
           notify: warden.config.connections[s.name]?.notify ?? [],
@@ -93,7 +93,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
    * and decrypted every row per call before: seconds at 100,000 connections.)
    */
   const adoptOtherProcesses = async (): Promise<void> => {
-    await warden.store.catchUpChanges?.();
+    await partsOf(warden).store.catchUpChanges?.();
   };
   const run = (fn: Parameters<typeof answer>[0]): Promise<CallToolResult> =>
     answer(async () => (await adoptOtherProcesses(), fn()), facts);
@@ -149,7 +149,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
         if (!s)
           throw new TokenwardenError(
             'TW_NOT_FOUND',
-            `No connection named "${connection}" (configured: ${[...warden.connections.keys()].join(', ') || 'none'}).`,
+            `No connection named "${connection}" (configured: ${[...partsOf(warden).connections.keys()].join(', ') || 'none'}).`,
           );
         const serving = !needsHuman(s.state);
         if (serving && !force)
@@ -157,20 +157,22 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
             text: `${connection} is ${s.state}; no re-authorization is needed (pass force: true to renew early).`,
             structured: { connection, state: s.state, asked: false },
           };
-        const reused = (await warden.store.listOpenFlows(connection)).some(
+        const reused = (await partsOf(warden).store.listOpenFlows(connection)).some(
           (f) => f.expiresAt > now() && f.askedVia.length > 0,
         );
-        let flow = await warden.flows.open(connection, { reason: s.cause?.id ?? (serving ? 'renewal' : 'manual') });
+        let flow = await partsOf(warden).flows.open(connection, {
+          reason: s.cause?.id ?? (serving ? 'renewal' : 'manual'),
+        });
         const targets = (via ?? warden.config.connections[connection]?.notify ?? []).filter(
           (c) => !flow.askedVia.includes(c),
         );
         const unknown = targets.filter((c) => !warden.config.channels[c]);
         const sentNow = await notifyFlow(
-          warden,
+          partsOf(warden),
           flow,
           targets.filter((c) => warden.config.channels[c]),
         );
-        flow = (await warden.store.getFlow(flow.id)) ?? flow;
+        flow = (await partsOf(warden).store.getFlow(flow.id)) ?? flow;
         const t = now();
         const parts: string[] = [];
         if (sentNow.length)
@@ -401,7 +403,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
     'connection',
     new ResourceTemplate('tokenwarden://connections/{name}', {
       list: () => ({
-        resources: [...warden.connections.keys()].map((n) => ({
+        resources: [...partsOf(warden).connections.keys()].map((n) => ({
           uri: `tokenwarden://connections/${n}`,
           name: n,
           mimeType: 'application/json',
@@ -428,7 +430,7 @@ export function createMcpServer(warden: Warden, opts: McpServerOptions = {}): Mc
  */
 async function answer(
   fn: () => Promise<{ text: string; structured: Record<string, unknown>; isError?: boolean }>,
-  facts?: (conn: string) => Promise<ConnectionFacts[]>,
+  facts?: (conn: string) => Promise<AgentConnectionView[]>,
 ): Promise<CallToolResult> {
   // `facts` (optional) turns a ReauthRequiredError into the connection's full status sentence.
   try {

@@ -1,6 +1,6 @@
 /** The daemon's side of the proxies: start them from a warden (kept out of src/cli/serve.ts). */
 import type { MailService } from '../mail/service.js';
-import type { Warden } from '../warden.js';
+import { partsOf, type Warden } from '../warden.js';
 import { startProxies, type RunningProxies } from './index.js';
 
 export type { RunningProxies } from './index.js';
@@ -12,11 +12,11 @@ export async function startWardenProxies(warden: Warden, mail: MailService | und
     mail,
     tokens: {
       accessToken: (c) => warden.accessToken(c),
-      forceRefresh: (c) => warden.keeper.forceRefresh(c),
+      forceRefresh: (c) => partsOf(warden).keeper.forceRefresh(c),
     },
-    openFlows: (c) => warden.store.listOpenFlows(c),
-    clock: warden.deps.clock,
-    logger: warden.deps.logger,
-    baseDir: warden.deps.baseDir,
+    openFlows: (c) => partsOf(warden).store.listOpenFlows(c),
+    clock: partsOf(warden).deps.clock,
+    logger: partsOf(warden).deps.logger,
+    baseDir: partsOf(warden).deps.baseDir,
   });
 }

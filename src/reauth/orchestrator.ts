@@ -27,7 +27,10 @@ import { redact, type Logger } from '../core/logger.js';
 import { needsHuman, type WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { ConnectionRecord, FlowKind, FlowRecord } from '../store/types.js';
-import type { Warden } from '../warden.js';
+import type { EventEmitter } from 'node:events';
+import type { Store } from '../store/types.js';
+import type { FlowService } from './flows.js';
+import type { NotifyDeps } from './notify.js';
 import { AccountChangeRefusedError, CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
 import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
@@ -65,6 +68,14 @@ export interface AskRequest extends ReauthRequest {
   flowKind?: FlowKind;
 }
 
+/** What the orchestrator uses; the root builds it (docs/architecture.md, "The object graph"). */
+export interface OrchestratorDeps extends NotifyDeps {
+  store: Store;
+  flows: Pick<FlowService, 'open' | 'watchDevice' | 'stopWatching' | 'completeFromInput'>;
+  /** Where recorded events and `reauth_required` are emitted. */
+  events: EventEmitter;
+}
+
 /** Why a connection needs its human: dead now, or predicted to die within `reauth_lead`. */
 export type HumanNeed = 'dead' | 'predicted' | null;
 
@@ -89,7 +100,7 @@ export class ReauthOrchestrator implements Orchestrator {
   private started = false;
 
   constructor(
-    readonly warden: Warden,
+    private readonly warden: OrchestratorDeps,
     readonly opts: OrchestratorOptions,
   ) {
     this.channels = opts.channels;
@@ -558,7 +569,7 @@ export class ReauthOrchestrator implements Orchestrator {
   }
 }
 
-export function createOrchestrator(warden: Warden, opts: OrchestratorOptions): ReauthOrchestrator {
+export function createOrchestrator(warden: OrchestratorDeps, opts: OrchestratorOptions): ReauthOrchestrator {
   return new ReauthOrchestrator(warden, opts);
 }
 

@@ -9,6 +9,7 @@ import { InputError } from '../core/errors.js';
 import { redact } from '../core/logger.js';
 import { FreshLinkSentError, acceptedReply } from '../reauth/orchestrator.js';
 import type { ServerContext } from './context.js';
+import { partsOf } from '../warden.js';
 
 export const CALLBACK_PATH = '/oauth/callback';
 
@@ -41,7 +42,7 @@ export function mountCallback(app: Hono, ctx: ServerContext): void {
 /** Why a callback with this `state` cannot belong to an open flow, or null when it may. */
 async function unknownFlow(ctx: ServerContext, state: string | null): Promise<string | null> {
   if (!state) return 'Not accepted: the URL has no state parameter, so it cannot be matched to an open flow.';
-  const flow = await ctx.warden.store.findFlowByState(state);
+  const flow = await partsOf(ctx.warden).store.findFlowByState(state);
   if (!flow) return 'Not accepted: this link does not match any flow tokenwarden opened (unknown state).';
   if (flow.status !== 'open')
     return 'Not accepted: this link was already used or closed. Ask for a fresh link if needed.';

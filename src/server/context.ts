@@ -2,6 +2,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { MailService } from '../mail/index.js';
+import type { HealthWatch } from '../reauth/health-watch.js';
 import type { Orchestrator } from '../reauth/types.js';
 import type { Warden } from '../warden.js';
 
@@ -18,4 +19,6 @@ export interface ServerContext {
   hosts?: string[] | undefined;
   /** The mail service when mailboxes are configured (absent: mail routes answer 404). */
   mail?: MailService | undefined;
+  /** The daemon's health watch, once started (absent: `/healthz` reports the store only). */
+  readonly health?: HealthWatch | undefined;
 }

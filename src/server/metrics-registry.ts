@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CONNECTION_STATES, type WardenEvent } from '../core/types.js';
 import type { ServerContext } from './context.js';
+import { partsOf } from '../warden.js';
 
 export interface WardenMetrics {
   registry: Registry;
@@ -90,8 +91,8 @@ export function createMetrics(ctx: ServerContext): WardenMetrics {
   // Series exist from the start, so rate() and absent() behave before the first event — for up
   // to FULL_DETAIL_MAX connections. Beyond that they appear with their first event: 100,000
   // connections × 3 zero series were ~60 MB of the daemon's heap (bench/serve-memory.ts).
-  if (warden.connections.size <= FULL_DETAIL_MAX)
-    for (const name of warden.connections.keys())
+  if (partsOf(warden).connections.size <= FULL_DETAIL_MAX)
+    for (const name of partsOf(warden).connections.keys())
       for (const outcome of ['success', 'transient', 'definitive']) refreshes.labels(name, outcome).inc(0);
 
   const observe = (e: WardenEvent): void => {
@@ -154,7 +155,7 @@ export function createMetrics(ctx: ServerContext): WardenMetrics {
     }
     outboxDepth.reset();
     for (const mailbox of Object.keys(warden.config.mailboxes)) {
-      const st = await warden.store.outboxStats(mailbox);
+      const st = await partsOf(warden).store.outboxStats(mailbox);
       for (const status of ['pending', 'sending', 'failed'] as const)
         outboxDepth.labels(mailbox, status).set(st[status]);
     }

@@ -5,10 +5,11 @@
 import type { Hono } from 'hono';
 import { NotFoundError } from '../../core/errors.js';
 import type { FlowRecord } from '../../store/types.js';
-import { connectionView } from '../connection-view.js';
+import { connectionView } from '../../actions/status-view.js';
 import type { ServerContext } from '../context.js';
 import { readBody } from './body.js';
 import { reauthBody } from './schemas.js';
+import { partsOf } from '../../warden.js';
 
 /** A flow as the API shows it: the link and its facts, never the verifier, device code or nonce. */
 export function flowView(f: FlowRecord): Record<string, unknown> {
@@ -32,14 +33,14 @@ export function mountConnections(api: Hono, ctx: ServerContext): void {
   api.get('/connections', async (c) => {
     const now = ctx.clock.now();
     const all = await warden.status();
-    return c.json({ connections: all.map((s) => connectionView(s, now, warden.config)) });
+    return c.json({ connections: all.map((s) => connectionView(s, now)) });
   });
 
   api.get('/connections/:name', async (c) => {
     const name = c.req.param('name');
     const s = (await warden.status()).find((x) => x.name === name);
     if (!s) throw new NotFoundError(`No connection named "${name}".`);
-    return c.json(connectionView(s, ctx.clock.now(), warden.config));
+    return c.json(connectionView(s, ctx.clock.now()));
   });
 
   api.post('/connections/:name/token', async (c) => {
@@ -58,7 +59,7 @@ export function mountConnections(api: Hono, ctx: ServerContext): void {
 
   api.post('/connections/:name/reauth', async (c) => {
     const name = c.req.param('name');
-    if (!warden.connections.has(name)) throw new NotFoundError(`No connection named "${name}".`);
+    if (!partsOf(warden).connections.has(name)) throw new NotFoundError(`No connection named "${name}".`);
     const body = await readBody(c, reauthBody);
     const flow = await ctx.orchestrator.requestReauth(name, {
       reason: body.reason ?? 'manual',

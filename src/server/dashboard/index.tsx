@@ -19,6 +19,7 @@ import { loadModel, refusedChangeIn } from './model.js';
 import { qrSvg } from './qr.js';
 import { DashboardPage, Live, SignInPage } from './page.js';
 import { SESSION_TTL_MS, sessionsFor, type Session } from './sessions.js';
+import { partsOf } from '../../warden.js';
 
 export { createLoginLink } from './sessions.js';
 
@@ -140,7 +141,7 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
 
   dash.get('/flows/:id/qr.svg', async (c) => {
     if (!current(c).session) return c.text('Sign in first.', 401);
-    const flow = await ctx.warden.store.getFlow(c.req.param('id'));
+    const flow = await partsOf(ctx.warden).store.getFlow(c.req.param('id'));
     if (!flow || flow.status !== 'open') return c.text('No such open flow.', 404);
     const svg = await qrSvg(flow.url);
     if (svg === null)
@@ -174,9 +175,9 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     if (!(await csrfOk(c, session))) return c.text('Stale or missing form token; reload the page.', 403);
     const name = c.req.param('name');
     try {
-      if (!ctx.warden.connections.has(name))
+      if (!partsOf(ctx.warden).connections.has(name))
         throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${name}".`);
-      const open = (await ctx.warden.store.listOpenFlows(name))[0];
+      const open = (await partsOf(ctx.warden).store.listOpenFlows(name))[0];
       await ctx.orchestrator.requestReauth(name, { reason: 'manual', fresh: open !== undefined });
       session.flash = { kind: 'ok', text: `A ${open ? 'fresh ' : ''}link for ${name} is below.` };
     } catch (err) {
@@ -194,9 +195,9 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     const name = c.req.param('name');
     const flowId = typeof form['flow'] === 'string' ? form['flow'] : '';
     try {
-      if (!ctx.warden.connections.has(name))
+      if (!partsOf(ctx.warden).connections.has(name))
         throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${name}".`);
-      const events = await ctx.warden.store.listEvents({ connection: name, newestFirst: true, limit: 10 });
+      const events = await partsOf(ctx.warden).store.listEvents({ connection: name, newestFirst: true, limit: 10 });
       const refused = refusedChangeIn(events);
       if (!refused || refused.flowId !== flowId)
         throw new TokenwardenError(
