@@ -109,7 +109,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     scheduler.start();
     retention = startEventRetention({ store: parts.store, clock, logger, config: warden.config.events });
     mail?.start();
-    proxies = await startWardenProxies(warden, mail);
+    proxies = await startWardenProxies(parts, mail);
   } catch (err) {
     await proxies?.close();
     await retention?.stop();

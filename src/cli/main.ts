@@ -152,7 +152,7 @@ export async function main(argv: string[]): Promise<number> {
     .description(
       'Model Context Protocol server on stdio: credential status, re-authorization, mail (never hands out tokens)',
     )
-    .action(run(async () => (await import('../mcp/run.js')).runMcp({ ...g() }, processIo)));
+    .action(run(async () => (await import('./mcp.js')).runMcp({ ...g() }, processIo)));
 
   program
     .command('demo')
@@ -164,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--verbose', 'daemon logs (JSON lines) on stderr')
     .action(
       run(async (o: { once?: boolean; dir?: string; verbose?: boolean }) =>
-        (await import('../demo/run.js')).runDemo(o, processIo),
+        (await import('./demo.js')).runDemo(o, processIo),
       ),
     );
 

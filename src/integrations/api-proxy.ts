@@ -14,7 +14,15 @@
 import type { ApiProxyConfig } from '../config/schema.js';
 import { NotFoundError, TokenwardenError, TransientError } from '../core/errors.js';
 import type { AccessTokenInfo } from '../keeper/keeper.js';
-import { partsOf, type Warden } from '../warden.js';
+import type { ConnectionRuntime } from '../keeper/runtime.js';
+
+/** What the API proxy uses: the root's parts (`partsOf(warden)`). */
+export interface ApiProxyDeps {
+  connections: ReadonlyMap<string, ConnectionRuntime>;
+  deps: { fetch: typeof fetch };
+  keeper: { forceRefresh(conn: string): Promise<AccessTokenInfo> };
+  tokenInfo(conn: string): Promise<AccessTokenInfo>;
+}
 
 export interface ProxyRequest {
   method: string;
@@ -55,8 +63,8 @@ const DROP_REQUEST = new Set([
 const DROP_RESPONSE = new Set(['set-cookie', 'set-cookie2', 'content-length', 'content-encoding']);
 
 /** The connection's proxy settings, or NotFound / Forbidden when it has none. */
-export function proxyTarget(warden: Warden, conn: string): ProxyTarget {
-  const rt = partsOf(warden).connections.get(conn);
+export function proxyTarget(warden: ApiProxyDeps, conn: string): ProxyTarget {
+  const rt = warden.connections.get(conn);
   if (!rt) throw new NotFoundError(`No connection named "${conn}".`);
   const policy = rt.config.api_proxy;
   if (!policy)
@@ -145,7 +153,7 @@ export async function readLimited(
  * a human), TransientError (upstream unreachable), Forbidden/BadInput (policy).
  */
 export async function forwardApiRequest(
-  warden: Warden,
+  warden: ApiProxyDeps,
   conn: string,
   req: ProxyRequest,
 ): Promise<{ response: Response; path: string; scrub: (text: string) => string }> {
@@ -182,7 +190,7 @@ export async function forwardApiRequest(
     const h = new Headers(headers);
     h.set('authorization', `${/^bearer$/i.test(info.tokenType) ? 'Bearer' : info.tokenType} ${info.accessToken}`);
     try {
-      return await partsOf(warden).deps.fetch(target, { method, headers: h, body, redirect: 'manual', signal });
+      return await warden.deps.fetch(target, { method, headers: h, body, redirect: 'manual', signal });
     } catch (err) {
       const why = signal.aborted ? `no answer within ${policy.timeout} ms` : 'unreachable';
       throw new TransientError(`The API at ${base.origin} is ${why}.`, { cause: err });
@@ -193,7 +201,7 @@ export async function forwardApiRequest(
   let res = await send(info);
   if (res.status === 401) {
     await res.body?.cancel().catch(() => undefined);
-    info = await partsOf(warden).keeper.forceRefresh(conn);
+    info = await warden.keeper.forceRefresh(conn);
     used.push(info.accessToken);
     res = await send(info);
   }

@@ -8,11 +8,12 @@ import type { Context, Hono } from 'hono';
 import { forwardApiRequest, proxyTarget, readLimited } from '../../integrations/api-proxy.js';
 import { TokenwardenError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
+import { partsOf } from '../../warden.js';
 
 export function mountProxy(api: Hono, ctx: ServerContext): void {
   const handle = async (c: Context): Promise<Response> => {
     const name = c.req.param('name') ?? '';
-    const { policy } = proxyTarget(ctx.warden, name);
+    const { policy } = proxyTarget(partsOf(ctx.warden), name);
     // The path as sent (still percent-encoded): everything after /connections/<name>/proxy.
     const url = c.req.url;
     const pathStart = url.indexOf('/', url.indexOf('//') + 2);
@@ -30,7 +31,7 @@ export function mountProxy(api: Hono, ctx: ServerContext): void {
     const method = c.req.method.toUpperCase();
     const body =
       method === 'GET' || method === 'HEAD' ? null : await readLimited(c.req.raw.body, policy.max_request_bytes);
-    const { response, path: checked } = await forwardApiRequest(ctx.warden, name, {
+    const { response, path: checked } = await forwardApiRequest(partsOf(ctx.warden), name, {
       method,
       path,
       query,
