@@ -4,6 +4,7 @@
  * A `state` that names no open flow is refused before anything is recorded. Everything shown
  * is escaped, the code is never echoed (nor logged), and the page cannot be framed.
  */
+import { completeFlow } from '../actions/complete-flow.js';
 import type { Context, Hono } from 'hono';
 import { InputError } from '../core/errors.js';
 import { redact } from '../core/logger.js';
@@ -23,7 +24,7 @@ export function mountCallback(app: Hono, ctx: ServerContext): void {
     const refused = await unknownFlow(ctx, url.searchParams.get('state'));
     if (refused) return page(c, 400, 'Not accepted', refused);
     try {
-      const done = await ctx.orchestrator.complete(url.toString(), { via: 'callback' });
+      const done = await completeFlow(ctx.orchestrator, url.toString(), { via: 'callback' });
       return page(c, 200, 'Authorized', `${acceptedReply(done)} You can close this page.`);
     } catch (err) {
       if (err instanceof FreshLinkSentError) return page(c, 410, 'Link expired', err.message);

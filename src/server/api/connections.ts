@@ -5,8 +5,9 @@
 import type { Hono } from 'hono';
 import { NotFoundError } from '../../core/errors.js';
 import type { FlowRecord } from '../../store/types.js';
+import { requestReauth } from '../../actions/request-reauth.js';
 import { connectionView } from '../../actions/status-view.js';
-import type { ServerContext } from '../context.js';
+import { reauthDeps, type ServerContext } from '../context.js';
 import { readBody } from './body.js';
 import { reauthBody } from './schemas.js';
 import { partsOf } from '../../warden.js';
@@ -61,7 +62,7 @@ export function mountConnections(api: Hono, ctx: ServerContext): void {
     const name = c.req.param('name');
     if (!partsOf(warden).connections.has(name)) throw new NotFoundError(`No connection named "${name}".`);
     const body = await readBody(c, reauthBody);
-    const flow = await ctx.orchestrator.requestReauth(name, {
+    const { flow } = await requestReauth(reauthDeps(ctx), name, {
       reason: body.reason ?? 'manual',
       ...(body.via ? { via: body.via } : {}),
       ...(body.fresh !== undefined ? { fresh: body.fresh } : {}),
