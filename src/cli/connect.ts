@@ -15,14 +15,17 @@
  * `complete` (or a daemon's listener) can finish it.
  */
 import { createInterface } from 'node:readline';
+import { completeFlow, directCompleter } from '../actions/complete-flow.js';
+import { unknownConnection } from '../actions/get-token.js';
+import { requestReauth } from '../actions/request-reauth.js';
 import type { Channel } from '../channels/types.js';
 import { formatDuration } from '../core/duration.js';
-import { ProviderError, TokenwardenError, TransientError, UsageError, type DiagnosedCause } from '../core/errors.js';
+import { ProviderError, TransientError, UsageError, type DiagnosedCause } from '../core/errors.js';
 import type { WardenEvent } from '../core/types.js';
 import type { CompletedFlow } from '../reauth/flows.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../reauth/orchestrator.js';
 import type { FlowRecord } from '../store/types.js';
-import { openWarden, type Warden, partsOf } from '../warden.js';
+import { openWarden, partsOf, type Warden } from '../warden.js';
 import { runningDaemon } from '../daemon/lease.js';
 import { EXIT } from './exit-codes.js';
 import { loopbackListener, type Listener } from './loopback-listener.js';
@@ -69,15 +72,11 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
       channelErrors.push(e.message);
   };
   try {
-    const rt = partsOf(warden).connections.get(o.conn);
-    if (!rt)
-      throw new TokenwardenError(
-        'TW_NOT_FOUND',
-        `No connection named "${o.conn}" (configured: ${[...partsOf(warden).connections.keys()].join(', ') || 'none'})`,
-      );
+    const parts = partsOf(warden);
+    if (!parts.connections.has(o.conn)) throw unknownConnection(parts.connections, o.conn);
     const channels = o.via ? await viaChannel(warden, o.via, o.wait) : new Map<string, Channel>();
-    const daemon = await runningDaemon(partsOf(warden).store, partsOf(warden).deps.clock.now());
-    orchestrator = createOrchestrator(partsOf(warden), {
+    const daemon = await runningDaemon(parts.store, parts.deps.clock.now());
+    orchestrator = createOrchestrator(parts, {
       channels,
       onDeviceResult: (f, r) => {
         deviceResults.set(f.id, r);
@@ -89,12 +88,11 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
     if (o.wait && kind !== 'device_code')
       listener = await loopbackListener(warden, redirectUriOf(warden, o.conn), o.conn);
     warden.events.on('event', onEvent);
-    const flow = await orchestrator.requestReauth(o.conn, {
-      reason: 'manual',
-      fresh: true,
-      via: o.via ? [o.via] : [],
-      ...(kind ? { flowKind: kind } : {}),
-    });
+    const { flow } = await requestReauth(
+      { asker: orchestrator, store: parts.store, clock: parts.deps.clock, channels: warden.config.channels },
+      o.conn,
+      { reason: 'manual', fresh: true, via: o.via ? [o.via] : [], ...(kind ? { flowKind: kind } : {}) },
+    );
     warden.events.off('event', onEvent);
     if (flow.kind !== 'auth_code' && listener) {
       await listener.close();
@@ -395,7 +393,7 @@ function readPastes(warden: Warden, input: NodeJS.ReadableStream, signal: AbortS
       if (!line.trim()) return;
       busy = busy.then(async () => {
         try {
-          resolve(await partsOf(warden).flows.completeFromInput(line, { via: 'paste' }));
+          resolve(await completeFlow(directCompleter(partsOf(warden).flows), line, { via: 'paste' }));
           rl.close();
         } catch (err) {
           io.err(`${(err as Error).message}\n`);

@@ -3,6 +3,7 @@
  * the browser's redirect completes the flow on this machine without a daemon.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { completeFlow, directCompleter } from '../actions/complete-flow.js';
 import type { CompletedFlow } from '../reauth/flows.js';
 import { partsOf, type Warden } from '../warden.js';
 
@@ -59,22 +60,20 @@ export async function loopbackListener(
     });
   });
   const complete = (url: URL, res: ServerResponse): void => {
-    partsOf(warden)
-      .flows.completeFromInput(url.toString(), { via: 'loopback callback' })
-      .then(
-        (done) => {
-          res
-            .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-            .end('<!doctype html><title>tokenwarden</title><p>Authorized. You can close this tab.</p>');
-          resolve(done);
-        },
-        (err: unknown) => {
-          res
-            .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
-            .end(`Not authorized: ${(err as Error).message}`);
-          reject(err);
-        },
-      );
+    completeFlow(directCompleter(partsOf(warden).flows), url.toString(), { via: 'loopback callback' }).then(
+      (done) => {
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+          .end('<!doctype html><title>tokenwarden</title><p>Authorized. You can close this tab.</p>');
+        resolve(done);
+      },
+      (err: unknown) => {
+        res
+          .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
+          .end(`Not authorized: ${(err as Error).message}`);
+        reject(err);
+      },
+    );
   };
   const ok = await new Promise<boolean>((res) => {
     server.once('error', () => res(false));

@@ -13,7 +13,6 @@ import { UsageError } from '../core/errors.js';
 import { saslInitialResponse, SASL_FORMATS, type SaslFormat } from '../integrations/sasl.js';
 import type { ProviderProfile } from '../providers/types.js';
 import type { Io } from './output.js';
-import { partsOf } from '../warden.js';
 
 export interface FreshToken {
   connection: string;
@@ -47,15 +46,21 @@ export type TokenSource = (
  * (exit 4) when the provider is unavailable, NotFound (exit 2) for an unknown connection.
  */
 export const freshTokens: TokenSource = async (o, conns, opts = {}) => {
-  const [{ readFileSync }, { findConfigPath }, { loadKey }, { openWarden }, { recordValidatedConfig }, output] =
-    await Promise.all([
-      import('node:fs'),
-      import('../config/load.js'),
-      import('../store/key.js'),
-      import('../warden.js'),
-      import('./fast-token.js'),
-      import('./output.js'),
-    ]);
+  const [
+    { readFileSync },
+    { findConfigPath },
+    { loadKey },
+    { openWarden, partsOf },
+    { recordValidatedConfig },
+    output,
+  ] = await Promise.all([
+    import('node:fs'),
+    import('../config/load.js'),
+    import('../store/key.js'),
+    import('../warden.js'),
+    import('./fast-token.js'),
+    import('./output.js'),
+  ]);
   const env = process.env;
   const path = findConfigPath({ flag: o.config, env, cwd: process.cwd() });
   const text = readFileSync(path, 'utf8');
