@@ -19,7 +19,7 @@ import type { Clock } from './core/clock.js';
 import { TokenwardenError } from './core/errors.js';
 import { redact, type Logger } from './core/logger.js';
 import { createOrchestrator, type ReauthOrchestrator } from './reauth/orchestrator.js';
-import { createHealthWatch, type HealthWatch, type HealthWatchOptions } from './reauth/health-watch.js';
+import { createHealthWatch, type HealthWatch, type HealthWatchOptions } from './daemon/health-watch.js';
 import { createScheduler, type Scheduler, type SchedulerOptions } from './reauth/scheduler.js';
 import { createApp } from './server/app.js';
 import { createLoginLink } from './server/dashboard/sessions.js';

@@ -5,7 +5,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { MailService } from '../mail/index.js';
-import type { HealthWatch } from '../reauth/health-watch.js';
+import type { HealthWatch } from '../daemon/health-watch.js';
 import type { Orchestrator } from '../reauth/types.js';
 import type { RequestReauthDeps } from '../actions/request-reauth.js';
 import { partsOf, type Warden } from '../warden.js';

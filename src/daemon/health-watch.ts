@@ -17,15 +17,14 @@
  * works" (and "only one channel") is a warning in {@link HealthWatch.snapshot}, which `/healthz`
  * and `tokenwarden status` show.
  */
+import type { EventEmitter } from 'node:events';
 import type { Channel, ChannelMessage } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { TokenwardenError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
-import { grantDied, type WardenEvent } from '../core/types.js';
+import { grantDied, type EventSink, type WardenEvent } from '../core/types.js';
 import type { MailService } from '../mail/index.js';
-import type { EventEmitter } from 'node:events';
 import type { Config } from '../config/schema.js';
-import type { EventSink } from '../core/types.js';
 import type { Keeper } from '../keeper/keeper.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import type { Store } from '../store/types.js';
