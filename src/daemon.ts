@@ -17,6 +17,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Channel, LeaderLease } from './channels/types.js';
 import type { Clock } from './core/clock.js';
 import { TokenwardenError } from './core/errors.js';
+import type { MailService } from './mail/index.js';
 import { redact, type Logger } from './core/logger.js';
 import { createOrchestrator, type ReauthOrchestrator } from './reauth/orchestrator.js';
 import { createHealthWatch, type HealthWatch, type HealthWatchOptions } from './daemon/health-watch.js';
@@ -121,35 +122,54 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     if (ownsWarden) await warden.close();
     throw err;
   }
-  const o = orchestrator;
-  const s = scheduler;
-  const r = retention;
-  const h = health as HealthWatch;
-  const context = ctx as ServerContext;
-  const srv = server;
-  const px = proxies as RunningProxies;
+  return daemonHandle({
+    warden,
+    ownsWarden,
+    orchestrator,
+    scheduler: scheduler as Scheduler,
+    retention: retention as EventRetention,
+    health: health as HealthWatch,
+    context: ctx as ServerContext,
+    server,
+    proxies: proxies as RunningProxies,
+    mail,
+    presence,
+    channels,
+    baseUrl: cfg.public_url ?? server.url,
+  });
+}
+
+/** What `startDaemon` started, for its handle. */
+interface Started extends Omit<Daemon, 'loginLink' | 'close'> {
+  ownsWarden: boolean;
+  context: ServerContext;
+  mail: MailService | undefined;
+  presence: { stop(): Promise<void> };
+}
+
+/** The running daemon: its parts, a sign-in link maker, and a graceful, idempotent stop in reverse order. */
+function daemonHandle(d: Started): Daemon {
+  const { ownsWarden, context, mail, presence, ...visible } = d;
   let closing: Promise<void> | null = null;
   return {
-    warden,
-    orchestrator: o,
-    scheduler: s,
-    health: h,
-    channels,
-    server: srv,
-    proxies: px,
-    baseUrl: cfg.public_url ?? srv.url,
-    retention: r,
+    ...visible,
     loginLink: () => createLoginLink(context),
     close: () =>
       (closing ??= (async () => {
         // No new work; in-flight callbacks and scheduled steps finish.
-        await Promise.all([srv.close(), s.stop(), r.stop(), px.close(), h.stop()]);
+        await Promise.all([
+          d.server.close(),
+          d.scheduler.stop(),
+          d.retention.stop(),
+          d.proxies.close(),
+          d.health.stop(),
+        ]);
         // The outbox loop finishes in-flight deliveries; undelivered rows stay queued in the store.
         await mail?.stop();
         // Long polls aborted, pastes being handled finish, device polling stops, sends drain.
-        await o.stop();
+        await d.orchestrator.stop();
         await presence.stop();
-        if (ownsWarden) await warden.close();
+        if (ownsWarden) await d.warden.close();
       })()),
   };
 }

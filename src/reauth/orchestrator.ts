@@ -33,7 +33,8 @@ import type { FlowService } from './flows.js';
 import type { NotifyDeps } from './notify.js';
 import { AccountChangeRefusedError, CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
-import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
+import { announceRecovery, announceRejectedSecret, tell, type NoticeDeps } from './notices.js';
+import { FreshLinkSentError, acceptedReply } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
 import { renewalPlanFor, type RenewalRow } from './renewal.js';
 import type { Orchestrator, ReauthRequest } from './types.js';
@@ -81,6 +82,8 @@ export type HumanNeed = 'dead' | 'predicted' | null;
 
 export class ReauthOrchestrator implements Orchestrator {
   readonly channels: Map<string, Channel>;
+  /** What the notices (recovery, rejected secrets, refused account changes) need. */
+  private readonly notices: NoticeDeps;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -92,10 +95,10 @@ export class ReauthOrchestrator implements Orchestrator {
     this.track(
       this.warden.connections.get(name)?.config.kind === 'oauth'
         ? this.requestReauth(name, { reason: cause.id })
-        : this.announceRejectedSecret(name, cause),
+        : announceRejectedSecret(this.notices, name, cause),
     );
   private readonly onEvent = (e: WardenEvent): void => {
-    if (e.type === 'reauth_completed' && e.connection) this.track(this.announceRecovery(e));
+    if (e.type === 'reauth_completed' && e.connection) this.track(announceRecovery(this.notices, e));
   };
   private started = false;
 
@@ -106,6 +109,12 @@ export class ReauthOrchestrator implements Orchestrator {
     this.channels = opts.channels;
     this.clock = opts.clock ?? warden.deps.clock;
     this.logger = opts.logger ?? warden.deps.logger;
+    this.notices = {
+      store: warden.store,
+      connections: warden.connections,
+      logger: this.logger,
+      channel: (name) => this.channel(name),
+    };
     for (const [name, rt] of warden.connections)
       this.quiet.set(
         name,
@@ -241,7 +250,7 @@ export class ReauthOrchestrator implements Orchestrator {
       if (r instanceof AccountChangeRefusedError)
         this.track(
           this.warden.store.getFlow(flow.id).then((f) =>
-            this.tell((f ?? flow).askedVia, {
+            tell(this.notices, (f ?? flow).askedVia, {
               kind: 'info',
               connection: flow.connection,
               title: `${flow.connection}: sign-in with another account refused`,
@@ -366,68 +375,6 @@ export class ReauthOrchestrator implements Orchestrator {
       fresh,
       cause,
     );
-  }
-
-  private async tell(channels: string[], msg: ChannelMessage): Promise<void> {
-    for (const name of channels) {
-      try {
-        await (await this.channel(name)).send(msg);
-      } catch (err) {
-        this.logger.warn('reauth: could not send a notice', {
-          connection: msg.connection,
-          channel: name,
-          error: redact((err as Error).message),
-        });
-      }
-    }
-  }
-
-  /**
-   * A client secret or service-account key was refused: tell the human which one and where to
-   * rotate it, through the connection's channels (first that accepts, like a link). No flow.
-   */
-  private async announceRejectedSecret(connection: string, cause: DiagnosedCause): Promise<void> {
-    const rt = this.runtime(connection);
-    const msg: ChannelMessage = {
-      kind: 'probe_failed',
-      connection,
-      title: `${connection}: ${rt.config.kind === 'service_account' ? 'service-account key' : 'client secret'} rejected`,
-      text: `${cause.summary} Fix: ${cause.fix}`,
-    };
-    for (const name of rt.config.notify) {
-      try {
-        await (await this.channel(name)).send(msg);
-        return;
-      } catch (err) {
-        this.logger.warn('reauth: could not send the rejected-secret notice', {
-          connection,
-          channel: name,
-          error: redact((err as Error).message),
-        });
-      }
-    }
-  }
-
-  private async announceRecovery(e: WardenEvent): Promise<void> {
-    const flowId = typeof e.data?.['flowId'] === 'string' ? e.data['flowId'] : null;
-    const flow = flowId ? await this.warden.store.getFlow(flowId) : null;
-    if (!flow || !e.connection) return;
-    const via = typeof e.data?.['via'] === 'string' ? e.data['via'] : '';
-    // The channel the answer came through already replied in place.
-    const targets = flow.askedVia.filter((c) => c !== via);
-    const row = await this.warden.store.getConnection(e.connection);
-    const msg = recoveredMessage(e.connection, flow, row?.account ?? null);
-    for (const name of targets) {
-      try {
-        await (await this.channel(name)).send(msg);
-      } catch (err) {
-        this.logger.warn('reauth: could not send the recovery notice', {
-          connection: e.connection,
-          channel: name,
-          error: redact((err as Error).message),
-        });
-      }
-    }
   }
 
   // ---------------------------------------------------------------- the human's time
