@@ -19,30 +19,40 @@
  * The scheduler (reauth/scheduler.ts) calls {@link ReauthOrchestrator.followUp} when
  * {@link ReauthOrchestrator.followUpAt} says a flow is due.
  */
+import type { EventEmitter } from 'node:events';
 import type { Channel, ChannelMessage, IncomingPaste, PasteResult } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
-import { formatDuration } from '../core/duration.js';
 import { InputError, NotFoundError, TokenwardenError, channelNames, type DiagnosedCause } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import { needsHuman, type WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
-import type { ConnectionRecord, FlowKind, FlowRecord } from '../store/types.js';
-import type { EventEmitter } from 'node:events';
-import type { Store } from '../store/types.js';
-import type { FlowService } from './flows.js';
+import type { ConnectionRecord, FlowRecord, Store } from '../store/types.js';
 import type { NotifyDeps } from './notify.js';
-import { AccountChangeRefusedError, CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
+import {
+  AccountChangeRefusedError,
+  CodesRefusedError,
+  FlowExpiredError,
+  type CompletedFlow,
+  type FlowService,
+} from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
+import {
+  REFUSED_REPLACEMENT_INTERVAL_MS,
+  latestFlowFor,
+  replaceExpired,
+  replaceQuietly,
+  type AnswerDeps,
+} from './answers.js';
 import { announceRecovery, announceRejectedSecret, tell, type NoticeDeps } from './notices.js';
 import { FreshLinkSentError, acceptedReply } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
 import { renewalPlanFor, type RenewalRow } from './renewal.js';
-import type { Orchestrator, ReauthRequest } from './types.js';
+import type { AskRequest, Orchestrator } from './types.js';
+
+export type { AskRequest } from './types.js';
 
 /** A link that expires within this margin is replaced rather than reminded about. */
 const NEARLY_EXPIRED_MS = 60_000;
-/** At most one fresh link per connection this often after a link was closed for refused codes. */
-const REFUSED_REPLACEMENT_INTERVAL_MS = 10 * 60_000;
 /** A refused answer is recorded in at most this many characters (its text can come from outside). */
 const REJECTION_MESSAGE_CHARS = 500;
 
@@ -61,14 +71,6 @@ export interface OrchestratorOptions {
   onDeviceResult?: (flow: FlowRecord, result: CompletedFlow | Error) => void;
 }
 
-/** A request plus what the message should add: why it is sent again, and as what kind. */
-export interface AskRequest extends ReauthRequest {
-  note?: string;
-  kind?: ChannelMessage['kind'];
-  /** Force a device-code or authorization-code flow (default: what the connection allows). */
-  flowKind?: FlowKind;
-}
-
 /** What the orchestrator uses; the root builds it (docs/architecture.md, "The object graph"). */
 export interface OrchestratorDeps extends NotifyDeps {
   store: Store;
@@ -84,6 +86,8 @@ export class ReauthOrchestrator implements Orchestrator {
   readonly channels: Map<string, Channel>;
   /** What the notices (recovery, rejected secrets, refused account changes) need. */
   private readonly notices: NoticeDeps;
+  /** What replacing a link after a refused or late answer needs. */
+  private readonly answers: AnswerDeps;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -109,6 +113,15 @@ export class ReauthOrchestrator implements Orchestrator {
     this.channels = opts.channels;
     this.clock = opts.clock ?? warden.deps.clock;
     this.logger = opts.logger ?? warden.deps.logger;
+    this.answers = {
+      sink: warden.sink,
+      store: warden.store,
+      clock: this.clock,
+      config: warden.config,
+      channels: this.channels,
+      remindAfter: (name) => this.runtime(name).config.remind_after,
+      requestReauth: (name, req) => this.requestReauth(name, req),
+    };
     this.notices = {
       store: warden.store,
       connections: warden.connections,
@@ -273,8 +286,9 @@ export class ReauthOrchestrator implements Orchestrator {
       return await this.warden.flows.completeFromInput(input, { via: opts.via });
     } catch (err) {
       if (err instanceof CodesRefusedError && this.replacementsLimited(err.flow.connection))
-        throw await this.replaceQuietly(err);
-      if (err instanceof FlowExpiredError) throw await this.replaceExpired(err.flow, err.message, opts.via, err);
+        throw await replaceQuietly(this.answers, err);
+      if (err instanceof FlowExpiredError)
+        throw await replaceExpired(this.answers, err.flow, err.message, opts.via, err);
       if (err instanceof InputError) {
         await this.warden.sink.emit({
           type: 'paste_rejected',
@@ -286,27 +300,6 @@ export class ReauthOrchestrator implements Orchestrator {
       }
       throw err;
     }
-  }
-
-  /**
-   * A link closed after refused codes again within REFUSED_REPLACEMENT_INTERVAL_MS: its
-   * replacement is opened (so nothing asks again at once) but not sent; the reminder sends it
-   * after `remind_after` unless it is used from the dashboard first.
-   */
-  private async replaceQuietly(err: CodesRefusedError): Promise<InputError> {
-    const old = err.flow;
-    await this.warden.sink.emit({
-      type: 'flow_expired',
-      connection: old.connection,
-      message: `Link for ${old.connection} could not be used: ${err.message} The replacement is held back (refused codes again within ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}).`,
-      data: { flowId: old.id, held: true },
-    });
-    await this.requestReauth(old.connection, { reason: old.reason ?? 'manual', fresh: true, via: [] });
-    const remind = formatDuration(this.runtime(old.connection).config.remind_after);
-    return new InputError(
-      `Not accepted: ${err.message.replace(/ A fresh link is needed\.$/, '')} Links closed for refused codes are replaced at most once per ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}: a new one is open on the dashboard and is sent in ${remind} unless used.`,
-      { cause: err },
-    );
   }
 
   /**
@@ -332,7 +325,7 @@ export class ReauthOrchestrator implements Orchestrator {
       // The exchange failed without a verdict (provider down, timeout): the flow stays open, and
       // the same link works again while its code lives; if the provider did spend it, the next
       // try gets invalid_grant and a fresh link is sent at once.
-      const flow = await this.latestFlowFor(paste.text);
+      const flow = await latestFlowFor(this.answers, paste.text);
       const why = `The provider could not complete the exchange (${err instanceof TokenwardenError ? err.message : 'unexpected error'}).`;
       if (flow && flow.status === 'open')
         return {
@@ -343,38 +336,6 @@ export class ReauthOrchestrator implements Orchestrator {
         };
       return { ok: false, reply: redact(`${why} Try again in a moment.`) };
     }
-  }
-
-  private async latestFlowFor(text: string): Promise<FlowRecord | null> {
-    const state = /[?&#]state=([^&\s#]+)/.exec(text)?.[1];
-    return state ? this.warden.store.findFlowByState(decodeURIComponent(state)) : null;
-  }
-
-  /** The human's answer came too late: send a fresh link where they were asked, and say so. */
-  private async replaceExpired(old: FlowRecord, why: string, via: string, cause: unknown): Promise<FreshLinkSentError> {
-    await this.warden.sink.emit({
-      type: 'flow_expired',
-      connection: old.connection,
-      message: `Link for ${old.connection} could not be used: ${why}`,
-      data: { flowId: old.id, via },
-    });
-    const row = await this.warden.store.getConnection(old.connection);
-    // Healed by another answer since this link was sent: nothing to re-send.
-    if (row?.grantedAt != null && row.grantedAt >= old.createdAt && !needsHuman(row.state))
-      return new FreshLinkSentError(`${why} Nothing more to do: ${old.connection} is healthy.`, null, cause);
-    const targets = [...new Set([...old.askedVia, ...(this.channels.has(via) ? [via] : [])])];
-    const fresh = await this.requestReauth(old.connection, {
-      reason: old.reason ?? 'manual',
-      fresh: true,
-      ...(targets.length ? { via: targets } : {}),
-      note: `${why.replace(/ A fresh link is needed\.$/, '')} Here is a fresh link.`,
-    });
-    const where = fresh.askedVia.length ? ` via ${channelNames(fresh.askedVia, this.warden.config.channels)}` : '';
-    return new FreshLinkSentError(
-      `Not accepted: ${why.replace(/ A fresh link is needed\.$/, '')} A fresh link was sent${where}; it expires in ${formatDuration(fresh.expiresAt - this.clock.now())}.`,
-      fresh,
-      cause,
-    );
   }
 
   // ---------------------------------------------------------------- the human's time
