@@ -104,47 +104,7 @@ export async function startOidcSandbox(opts: OidcSandboxOptions): Promise<OidcSa
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const scopes = ['openid', 'offline_access', 'email', 'profile'];
   const Provider = await loadProvider();
-  // Our own signing key (ID tokens), so the provider does not fall back to its development keys.
-  const signingKey = {
-    ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
-    use: 'sig',
-    alg: 'RS256',
-    kid: 'demo',
-  };
-  const provider = new Provider(issuer, {
-    adapter: storage.adapterClass(),
-    jwks: { keys: [signingKey] },
-    clients: [
-      {
-        client_id: clientId,
-        client_secret: clientSecret,
-        redirect_uris: [opts.redirectUri],
-        response_types: ['code'],
-        grant_types: ['authorization_code', 'refresh_token'],
-        token_endpoint_auth_method: 'client_secret_post',
-        scope: scopes.join(' '),
-      },
-    ],
-    cookies: { keys: [randomBytes(16).toString('hex')] },
-    scopes,
-    ...baseProviderConfig('sandbox.test'),
-    // Like Microsoft and GitHub: every refresh returns a new refresh token; reusing an old one kills the grant.
-    rotateRefreshToken: () => true,
-    features: {
-      devInteractions: { enabled: false },
-      revocation: { enabled: true, allowedPolicy: () => true },
-      introspection: { enabled: true, allowedPolicy: () => true },
-    },
-    ttl: {
-      AccessToken: opts.accessTokenTtl ?? 4,
-      RefreshToken: opts.refreshTokenTtl ?? 600,
-      AuthorizationCode: 60,
-      IdToken: 60,
-      Interaction: 600,
-      Session: 3600,
-      Grant: 3600,
-    },
-  });
+  const provider = new Provider(issuer, sandboxProviderConfig(opts, { clientId, clientSecret, scopes, storage }));
   // oidc-provider logs server errors through this event; the sandbox stays quiet.
   provider.on('server_error', () => undefined);
 
@@ -275,4 +235,56 @@ class HeadlessHuman {
     }
     throw new Error('sign-in: too many redirects');
   }
+}
+
+/**
+ * The provider's configuration: one confidential client, our own signing key, rotating refresh
+ * tokens (like Microsoft and GitHub), revocation and introspection, short token lifetimes.
+ */
+function sandboxProviderConfig(
+  opts: OidcSandboxOptions,
+  c: { clientId: string; clientSecret: string; scopes: string[]; storage: SandboxStorage },
+): Record<string, unknown> {
+  const { clientId, clientSecret, scopes, storage } = c;
+  // Our own signing key (ID tokens), so the provider does not fall back to its development keys.
+  const signingKey = {
+    ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+    use: 'sig',
+    alg: 'RS256',
+    kid: 'demo',
+  };
+  return {
+    adapter: storage.adapterClass(),
+    jwks: { keys: [signingKey] },
+    clients: [
+      {
+        client_id: clientId,
+        client_secret: clientSecret,
+        redirect_uris: [opts.redirectUri],
+        response_types: ['code'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'client_secret_post',
+        scope: scopes.join(' '),
+      },
+    ],
+    cookies: { keys: [randomBytes(16).toString('hex')] },
+    scopes,
+    ...baseProviderConfig('sandbox.test'),
+    // Like Microsoft and GitHub: every refresh returns a new refresh token; reusing an old one kills the grant.
+    rotateRefreshToken: () => true,
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true, allowedPolicy: () => true },
+      introspection: { enabled: true, allowedPolicy: () => true },
+    },
+    ttl: {
+      AccessToken: opts.accessTokenTtl ?? 4,
+      RefreshToken: opts.refreshTokenTtl ?? 600,
+      AuthorizationCode: 60,
+      IdToken: 60,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+    },
+  };
 }
