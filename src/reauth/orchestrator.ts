@@ -43,6 +43,7 @@ import {
   replaceQuietly,
   type AnswerDeps,
 } from './answers.js';
+import { KeyedQueue } from './keyed-queue.js';
 import { announceRecovery, announceRejectedSecret, tell, type NoticeDeps } from './notices.js';
 import { FreshLinkSentError, acceptedReply } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
@@ -90,7 +91,8 @@ export class ReauthOrchestrator implements Orchestrator {
   private readonly answers: AnswerDeps;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Requests for a connection run one after the other (one open flow per connection). */
+  private readonly queue = new KeyedQueue();
   private readonly listening = new Set<string>();
   private readonly quiet = new Map<string, QuietHours | null>();
   private readonly background = new Set<Promise<unknown>>();
@@ -171,7 +173,7 @@ export class ReauthOrchestrator implements Orchestrator {
   // ---------------------------------------------------------------- asking
 
   requestReauth(connection: string, req: AskRequest = {}): Promise<FlowRecord> {
-    return this.serial(connection, () => this.ask(connection, req));
+    return this.queue.run(connection, () => this.ask(connection, req));
   }
 
   private async ask(connection: string, req: AskRequest): Promise<FlowRecord> {
@@ -369,10 +371,10 @@ export class ReauthOrchestrator implements Orchestrator {
    * link with a fresh one while the connection still needs its human.
    */
   followUp(flowId: string): Promise<void> {
-    return this.serial(`flow:${flowId}`, async () => {
+    return this.queue.run(`flow:${flowId}`, async () => {
       const flow = await this.warden.store.getFlow(flowId);
       if (!flow || flow.status !== 'open') return;
-      await this.serial(flow.connection, () => this.followUpLocked(flow));
+      await this.queue.run(flow.connection, () => this.followUpLocked(flow));
     });
   }
 
@@ -454,18 +456,6 @@ export class ReauthOrchestrator implements Orchestrator {
     const rt = this.warden.connections.get(name);
     if (!rt) throw new NotFoundError(`No connection named "${name}" is configured.`);
     return rt;
-  }
-
-  /** Run `fn` after every earlier task for `key` (one open flow per connection). */
-  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return next;
   }
 
   private track(p: Promise<unknown>): void {
