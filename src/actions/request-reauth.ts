@@ -5,23 +5,17 @@
  * and records where the human was asked. The faces only say what happened
  * (docs/architecture.md, "Actions").
  */
-import type { Clock } from '../core/clock.js';
-import type { AskRequest } from '../reauth/orchestrator.js';
-import type { FlowRecord, Store } from '../store/types.js';
+import type { AskRequest, Orchestrator } from '../reauth/types.js';
+import type { FlowRecord } from '../store/types.js';
 
 /** What opens and sends a flow: the orchestrator (the daemon's, or one a short-lived face made). */
-export interface ReauthAsker {
-  requestReauth(connection: string, req?: AskRequest): Promise<FlowRecord>;
-}
+export type ReauthAsker = Pick<Orchestrator, 'requestReauthFrom'>;
 
 export interface RequestReauthDeps {
   asker: ReauthAsker;
-  store: Pick<Store, 'listOpenFlows'>;
-  clock: Clock;
   /** Configured channels by name (to tell unknown names apart). */
   channels: Readonly<Record<string, unknown>>;
 }
-
 export interface ReauthOutcome {
   /** The open flow, as stored after sending (its `askedVia` says every channel that carried it). */
   flow: FlowRecord;
@@ -39,14 +33,13 @@ export async function requestReauth(
   connection: string,
   req: AskRequest = {},
 ): Promise<ReauthOutcome> {
-  const now = d.clock.now();
-  const before = (await d.store.listOpenFlows(connection)).find((f) => f.expiresAt > now);
-  const flow = await d.asker.requestReauth(connection, req);
-  const earlier = before && before.id === flow.id ? before.askedVia : [];
+  // The open flow found is read in the orchestrator's per-connection order: concurrent asks see each other.
+  const { flow, found } = await d.asker.requestReauthFrom(connection, req);
+  const earlier = found && found.id === flow.id ? found.askedVia : [];
   return {
     flow,
     askedNow: flow.askedVia.filter((c) => !earlier.includes(c)),
-    reused: before !== undefined && before.id === flow.id && before.askedVia.length > 0,
+    reused: found !== null && found.id === flow.id && found.askedVia.length > 0,
     unknownChannels: (req.via ?? []).filter((c) => d.channels[c] === undefined),
   };
 }

@@ -88,11 +88,12 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
     if (o.wait && kind !== 'device_code')
       listener = await loopbackListener(warden, redirectUriOf(warden, o.conn), o.conn);
     warden.events.on('event', onEvent);
-    const { flow } = await requestReauth(
-      { asker: orchestrator, store: parts.store, clock: parts.deps.clock, channels: warden.config.channels },
-      o.conn,
-      { reason: 'manual', fresh: true, via: o.via ? [o.via] : [], ...(kind ? { flowKind: kind } : {}) },
-    );
+    const { flow } = await requestReauth({ asker: orchestrator, channels: warden.config.channels }, o.conn, {
+      reason: 'manual',
+      fresh: true,
+      via: o.via ? [o.via] : [],
+      ...(kind ? { flowKind: kind } : {}),
+    });
     warden.events.off('event', onEvent);
     if (flow.kind !== 'auth_code' && listener) {
       await listener.close();

@@ -60,11 +60,10 @@ export function registerReauthTool(server: McpServer, ctx: McpContext): void {
             text: `${connection} is ${s.state}; no re-authorization is needed (pass force: true to renew early).`,
             structured: { connection, state: s.state, asked: false },
           };
-        const out = await requestReauth(
-          { asker: ctx.asker(), store: parts.store, clock: parts.deps.clock, channels: warden.config.channels },
-          connection,
-          { reason: s.cause?.id ?? (serving ? 'renewal' : 'manual'), ...(via ? { via } : {}) },
-        );
+        const out = await requestReauth({ asker: ctx.asker(), channels: warden.config.channels }, connection, {
+          reason: s.cause?.id ?? (serving ? 'renewal' : 'manual'),
+          ...(via ? { via } : {}),
+        });
         return reauthAnswer(ctx, connection, out);
       }),
   );

@@ -176,6 +176,17 @@ export class ReauthOrchestrator implements Orchestrator {
     return this.queue.run(connection, () => this.ask(connection, req));
   }
 
+  async requestReauthFrom(
+    connection: string,
+    req: AskRequest = {},
+  ): Promise<{ flow: FlowRecord; found: FlowRecord | null }> {
+    return this.queue.run(connection, async () => {
+      const now = this.clock.now();
+      const found = (await this.warden.store.listOpenFlows(connection)).find((f) => f.expiresAt > now) ?? null;
+      return { flow: await this.ask(connection, req), found };
+    });
+  }
+
   private async ask(connection: string, req: AskRequest): Promise<FlowRecord> {
     const rt = this.runtime(connection);
     const { store } = this.warden;

@@ -19,6 +19,11 @@ export interface Orchestrator {
   /** Arm (persist the flow, ensure capture paths listen), then send the link. One open flow per connection. */
   requestReauth(connection: string, req?: ReauthRequest): Promise<FlowRecord>;
   /**
+   * The same, in the same per-connection order, also saying which open flow the request found
+   * before it ran (null: none), so the caller can tell who was asked now.
+   */
+  requestReauthFrom(connection: string, req?: AskRequest): Promise<{ flow: FlowRecord; found: FlowRecord | null }>;
+  /**
    * The human's answer arrived (chat paste, dashboard form, API, callback). Exchanges at once.
    * On an expired/used code, opens a fresh flow and re-sends it (the returned error says so).
    */

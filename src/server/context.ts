@@ -8,7 +8,7 @@ import type { MailService } from '../mail/index.js';
 import type { HealthWatch } from '../daemon/health-watch.js';
 import type { Orchestrator } from '../reauth/types.js';
 import type { RequestReauthDeps } from '../actions/request-reauth.js';
-import { partsOf, type Warden } from '../warden.js';
+import type { Warden } from '../warden.js';
 
 export interface ServerContext {
   warden: Warden;
@@ -31,8 +31,6 @@ export interface ServerContext {
 export function reauthDeps(ctx: ServerContext): RequestReauthDeps {
   return {
     asker: ctx.orchestrator,
-    store: partsOf(ctx.warden).store,
-    clock: ctx.clock,
     channels: ctx.warden.config.channels,
   };
 }
