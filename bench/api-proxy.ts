@@ -16,7 +16,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 import { makeWorkspace } from '../test/helpers/workspace.js';
 import { bearerOf, listenHttp } from '../test/peers/http-fake.js';
 import { formatLoad, formatRatio, interleaved, median } from './lib/pairs.js';
@@ -68,7 +68,7 @@ const ws = makeWorkspace({
 });
 // The grant as a human's authorization leaves it: sealed in the store, valid for the whole run.
 const seed = await openWarden({ configPath: ws.configPath });
-await seed.keeper.storeGrant('gmail', {
+await partsOf(seed).keeper.storeGrant('gmail', {
   accessToken: TOKEN,
   tokenType: 'Bearer',
   refreshToken: '1//bench-refresh',

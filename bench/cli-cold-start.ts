@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeKeyFile } from '../src/store/key.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 import { formatLoad, formatRatio, interleaved } from './lib/pairs.js';
 import { writeResult } from './lib/report.js';
 
@@ -35,7 +35,7 @@ writeFileSync(
 );
 const env = { ...process.env, BENCH_CLIENT_SECRET: 'not-a-real-secret' };
 const w = await openWarden({ configPath, env });
-await w.keeper.storeGrant('gmail', {
+await partsOf(w).keeper.storeGrant('gmail', {
   accessToken: 'ya29.bench-token',
   tokenType: 'Bearer',
   refreshToken: '1//bench-refresh',

@@ -24,7 +24,7 @@ import { systemClock, type Clock } from '../src/core/clock.js';
 import { ReauthRequiredError } from '../src/core/errors.js';
 import { createMailService } from '../src/mail/index.js';
 import { generateKey } from '../src/store/key.js';
-import { openWarden, type Warden } from '../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../src/warden.js';
 import { startOidcProvider } from '../test/peers/oidc-provider.js';
 import { startSmtpPeer } from '../test/peers/smtp.js';
 
@@ -131,8 +131,8 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
   };
   const authorize = async (): Promise<void> => {
     const w = await openParent();
-    const flow = await w.flows.open('sandbox', { reason: 'manual', fresh: true });
-    await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'crash-bench' });
+    const flow = await partsOf(w).flows.open('sandbox', { reason: 'manual', fresh: true });
+    await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'crash-bench' });
   };
   const spawnWorker = async (mode: string, extra: string[] = []): Promise<Worker> => {
     await closeParent(); // the parent never writes while a worker runs
@@ -193,7 +193,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
       }
       const p = await openParent();
       try {
-        await p.keeper.forceRefresh('sandbox');
+        await partsOf(p).keeper.forceRefresh('sandbox');
       } catch (e) {
         if (!(e instanceof ReauthRequiredError)) throw e;
         // The provider rotated (and, seeing the old token reused, revoked the grant): was the kill inside the window?
@@ -207,7 +207,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
     // ---- flow completion ----
     for (let i = 0; i < opts.flowKills; i++) {
       const p = await openParent();
-      const flow = await p.flows.open('sandbox', { reason: 'manual', fresh: true });
+      const flow = await partsOf(p).flows.open('sandbox', { reason: 'manual', fresh: true });
       const finalUrl = await peer.approveAuthorization(flow.url);
       const w = await spawnWorker('flow');
       w.child.send({ complete: finalUrl });
@@ -215,11 +215,11 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
       report.kills++;
       report.flow.kills++;
       const q = await openParent();
-      const after = await q.store.getFlow(flow.id);
-      const row = await q.store.getConnection('sandbox');
+      const after = await partsOf(q).store.getFlow(flow.id);
+      const row = await partsOf(q).store.getConnection('sandbox');
       const fromThisFlow =
         (row?.grantedAt ?? 0) >= flow.createdAt &&
-        (await q.store.listEvents({ connection: 'sandbox', newestFirst: true, limit: 20 })).some(
+        (await partsOf(q).store.listEvents({ connection: 'sandbox', newestFirst: true, limit: 20 })).some(
           (e) => e.type === 'reauth_completed' && (e.data as { flowId?: string } | null)?.flowId === flow.id,
         );
       if (after?.status === 'completed' && fromThisFlow) report.flow.completed++;
@@ -227,7 +227,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
         // The human pastes again once the dead worker's claim on the flow has lapsed.
         offset += EXCHANGE_LEASE_MS + 1_000;
         try {
-          await q.flows.completeFromInput(finalUrl, { via: 'crash-bench repaste' });
+          await partsOf(q).flows.completeFromInput(finalUrl, { via: 'crash-bench repaste' });
           report.flow.recoveredByRepaste++;
         } catch {
           if (lastOf(w, ['answered']) === 'answered') report.flow.lostInWindow++;
@@ -238,7 +238,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
       else report.flow.lostOther++;
       // Whatever happened, the connection must still serve (old or new grant).
       try {
-        await q.keeper.forceRefresh('sandbox');
+        await partsOf(q).keeper.forceRefresh('sandbox');
       } catch {
         await authorize();
       }
@@ -264,16 +264,16 @@ export async function runCrash(opts: CrashOptions): Promise<CrashReport> {
     const p = await openParent();
     const svc = createMailService({
       config: p.config,
-      store: p.store,
-      tokens: p.keeper,
+      store: partsOf(p).store,
+      tokens: partsOf(p).keeper,
       clock,
-      logger: p.deps.logger,
-      events: p.sink,
+      logger: partsOf(p).deps.logger,
+      events: partsOf(p).sink,
       owner: 'crash-drain',
       options: { leaseMs: 5_000 },
     });
     for (let guard = 0; guard < 100; guard++) {
-      const s = await p.store.outboxStats('agent');
+      const s = await partsOf(p).store.outboxStats('agent');
       if (s.pending + s.sending === 0) break;
       await svc.deliverDue();
     }

@@ -13,7 +13,7 @@
 import { systemClock, type Clock } from '../src/core/clock.js';
 import { createMailService } from '../src/mail/index.js';
 import { createHttpFetch } from '../src/oauth/http-client.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 
 const [mode, configPath, offsetArg] = process.argv.slice(2);
 const offset = Number(offsetArg ?? 0);
@@ -40,8 +40,8 @@ const warden = await openWarden({
   providerFetch: fetchSpy,
   leaseMs: 5_000,
 });
-const update = warden.store.updateConnection.bind(warden.store);
-warden.store.updateConnection = async (...a) => {
+const update = partsOf(warden).store.updateConnection.bind(partsOf(warden).store);
+partsOf(warden).store.updateConnection = async (...a) => {
   const r = await update(...a);
   if (answeredAt > 0 && a[1].accessToken !== undefined) {
     send({ t: 'committed', windowMs: performance.now() - answeredAt });
@@ -54,7 +54,7 @@ if (mode === 'refresh') {
   send({ t: 'ready' });
   for (;;) {
     try {
-      await warden.keeper.forceRefresh('sandbox');
+      await partsOf(warden).keeper.forceRefresh('sandbox');
       send({ t: 'refreshed' });
     } catch (e) {
       send({ t: 'error', code: (e as { code?: string }).code ?? String(e) });
@@ -64,20 +64,22 @@ if (mode === 'refresh') {
 } else if (mode === 'flow') {
   process.on('message', (m: { complete?: string }) => {
     if (!m.complete) return;
-    warden.flows.completeFromInput(m.complete, { via: 'crash-bench' }).then(
-      () => send({ t: 'completed' }),
-      (e: unknown) => send({ t: 'error', code: (e as { code?: string }).code ?? String(e) }),
-    );
+    partsOf(warden)
+      .flows.completeFromInput(m.complete, { via: 'crash-bench' })
+      .then(
+        () => send({ t: 'completed' }),
+        (e: unknown) => send({ t: 'error', code: (e as { code?: string }).code ?? String(e) }),
+      );
   });
   send({ t: 'ready' });
 } else if (mode === 'mail') {
   const svc = createMailService({
     config: warden.config,
-    store: warden.store,
-    tokens: warden.keeper,
+    store: partsOf(warden).store,
+    tokens: partsOf(warden).keeper,
     clock,
-    logger: warden.deps.logger,
-    events: warden.sink,
+    logger: partsOf(warden).deps.logger,
+    events: partsOf(warden).sink,
     owner: `crash-${process.pid}`,
     options: { leaseMs: 5_000 },
   });

@@ -17,7 +17,7 @@ import { FakeClock } from '../src/core/clock.js';
 import { ReauthRequiredError, TransientError } from '../src/core/errors.js';
 import { parseRetryAfter } from '../src/oauth/translate-error.js';
 import { generateKey } from '../src/store/key.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 import { startFaultProxy, type FaultMode, type FaultOptions } from '../test/peers/fault-proxy.js';
 import { startOidcProvider } from '../test/peers/oidc-provider.js';
 
@@ -109,8 +109,8 @@ export async function runFaults(
         fetch: fetchVia,
       });
       try {
-        const flow = await w.flows.open('sandbox');
-        await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'fault-bench' });
+        const flow = await partsOf(w).flows.open('sandbox');
+        await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'fault-bench' });
         await w.accessToken('sandbox');
         const r: FaultResult = {
           mode:
@@ -164,15 +164,15 @@ export async function runFaults(
         while (clock.now() - cleared < 15 * 60_000) {
           await clock.advance(1_000);
           await ask();
-          const row = await w.store.getConnection('sandbox');
+          const row = await partsOf(w).store.getConnection('sandbox');
           if (row?.state === 'healthy' && (row.lastRefreshAt ?? 0) >= cleared) {
             r.recoveryMs = clock.now() - cleared;
             break;
           }
         }
-        const events = await w.store.listEvents({ connection: 'sandbox', limit: 1000 });
+        const events = await partsOf(w).store.listEvents({ connection: 'sandbox', limit: 1000 });
         r.falseReauthRequired += events.filter((e) => e.type === 'reauth_required').length;
-        r.finalState = (await w.store.getConnection('sandbox'))?.state ?? null;
+        r.finalState = (await partsOf(w).store.getConnection('sandbox'))?.state ?? null;
         results.push(r);
       } finally {
         await w.close();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OAuth2Client } from 'google-auth-library';
 import { generateKey } from '../src/store/key.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 import { formatLoad, formatRatio, interleaved } from './lib/pairs.js';
 import { writeResult } from './lib/report.js';
 
@@ -33,7 +33,7 @@ const w = await openWarden({
   baseDir: dir,
   env: { K: generateKey().toString('base64') },
 });
-await w.keeper.storeGrant('api', {
+await partsOf(w).keeper.storeGrant('api', {
   accessToken: 'at-' + 'x'.repeat(40),
   tokenType: 'Bearer',
   refreshToken: 'rt',

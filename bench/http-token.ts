@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { startDaemon } from '../src/cli/serve.js';
+import { startDaemon } from '../src/daemon.js';
+import { partsOf } from '../src/warden.js';
 import { generateKey } from '../src/store/key.js';
 import { formatLoad, formatRatio, interleaved, median } from './lib/pairs.js';
 import { writeResult } from './lib/report.js';
@@ -51,7 +52,7 @@ const daemon = await startDaemon({
   env: { ...process.env, TW_BENCH_KEY: generateKey().toString('base64') },
   listen: '127.0.0.1:0',
 });
-await daemon.warden.keeper.storeGrant('api', {
+await partsOf(daemon.warden).keeper.storeGrant('api', {
   accessToken: TOKEN,
   tokenType: 'Bearer',
   refreshToken: 'rt',

@@ -4,7 +4,7 @@
  * its share, refreshing what is due) and `reads` (cached token reads for a while).
  */
 import { FakeClock } from '../src/core/clock.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 
 const [store, tokenUrl, countArg, owner] = process.argv.slice(2) as [string, string, string, string];
 const count = Number(countArg);
@@ -76,7 +76,7 @@ process.on(
     const run = async (): Promise<unknown> => {
       if (m.op === 'sweep') return sweep(m.t, m.part ?? 0, m.parts ?? 1, m.concurrency ?? 32);
       if (m.op === 'reads') return reads(m.t, m.ms ?? 3_000);
-      if (m.op === 'refreshes') return warden.keeper.refreshCount;
+      if (m.op === 'refreshes') return partsOf(warden).keeper.refreshCount;
       await warden.close();
       setImmediate(() => process.exit(0));
       return null;

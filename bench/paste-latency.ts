@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { startDaemon } from '../src/cli/serve.js';
+import { startDaemon } from '../src/daemon.js';
 import type { WardenEvent } from '../src/core/types.js';
 import { createHttpFetch } from '../src/oauth/http-client.js';
 import { writeKeyFile } from '../src/store/key.js';

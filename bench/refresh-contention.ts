@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { OAuth2Client } from 'google-auth-library';
 import { stringify } from 'yaml';
 import { generateKey } from '../src/store/key.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 import { startOidcProvider } from '../test/peers/oidc-provider.js';
 import { formatLoad, formatRatio, interleaved } from './lib/pairs.js';
 import { writeResult } from './lib/report.js';
@@ -55,9 +55,9 @@ writeFileSync(
 async function authorize(conn: string): Promise<string> {
   const w = await openWarden({ configPath });
   try {
-    const flow = await w.flows.open(conn, { fresh: true });
-    await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'bench' });
-    return (await w.store.getConnection(conn))?.refreshToken as string;
+    const flow = await partsOf(w).flows.open(conn, { fresh: true });
+    await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'bench' });
+    return (await partsOf(w).store.getConnection(conn))?.refreshToken as string;
   } finally {
     await w.close();
   }

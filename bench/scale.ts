@@ -33,7 +33,7 @@ import { createScheduler } from '../src/reauth/scheduler.js';
 import { providerHttpFetch } from '../src/oauth/http-client.js';
 import { generateKey } from '../src/store/key.js';
 import { connectionPages } from '../src/store/paging.js';
-import { openWarden } from '../src/warden.js';
+import { openWarden, partsOf } from '../src/warden.js';
 import { accessTokenExpiry } from '../test/peers/fast-token-endpoint.js';
 import { benchDir, reexecOnPlainNode } from './plain-node.js';
 import { DueHeap, forkScaleEndpoint, MemoryMeter, prng, scaleConnectionName, type Due } from './scale-common.js';
@@ -163,7 +163,8 @@ try {
   // Streamed into the benchmark's own typed arrays (the rows are never all held at once).
   const seededExpiry = new Float64Array(N);
   const seededRefresh = new Float64Array(N);
-  await (warden.store.forEachConnectionFacts as NonNullable<typeof warden.store.forEachConnectionFacts>)((r) => {
+  const store = partsOf(warden).store;
+  await (store.forEachConnectionFacts as NonNullable<typeof store.forEachConnectionFacts>)((r) => {
     const i = connIndex(r.name);
     seededExpiry[i] = r.accessExpiresAt as number;
     seededRefresh[i] = r.lastRefreshAt ?? NaN;
@@ -317,26 +318,26 @@ try {
         if (exp[x.i] === x.exp) notRefreshed++;
       }
     };
-    const orchestrator = createOrchestrator(warden, {
+    const orchestrator = createOrchestrator(partsOf(warden), {
       channels: new Map(),
       clock,
       logger: silentLogger,
       baseUrl: 'http://127.0.0.1:1',
     });
-    const scheduler = createScheduler(warden, orchestrator, {
+    const scheduler = createScheduler(partsOf(warden), orchestrator, {
       clock,
       probeIntervalMs: 0,
       concurrency: CONCURRENCY,
       rescanMs: Number(args.rescan) * 1000,
     });
-    const before = () => warden.keeper.refreshCount;
+    const before = () => partsOf(warden).keeper.refreshCount;
     scheduler.start();
     await scheduler.settled();
     while (clock.now() < end) {
       const r0 = before();
       await clock.advance(TICK_MS);
       await scheduler.settled();
-      refreshed += warden.keeper.refreshCount - r0;
+      refreshed += partsOf(warden).keeper.refreshCount - r0;
       auditExpiries();
       midSnapshot();
       passes++;
@@ -366,7 +367,7 @@ try {
   let expiredAtEnd = 0;
   let staleRefreshTokens = 0;
   let unhealthy = 0;
-  for await (const page of connectionPages(warden.store)) {
+  for await (const page of connectionPages(partsOf(warden).store)) {
     for (const r of page) {
       auditedRows++;
       if ((r.accessExpiresAt ?? 0) <= clock.now()) expiredAtEnd++;

@@ -16,7 +16,7 @@
 import { openWarden, ReauthRequiredError, TransientError, type WardenEvent } from 'tokenwarden';
 
 const warden = await openWarden();
-const conn = process.env['AGENT_CONNECTION'] ?? [...warden.connections.keys()][0];
+const conn = process.env['AGENT_CONNECTION'] ?? Object.keys(warden.config.connections)[0];
 const mailboxName = process.env['AGENT_MAILBOX'] ?? Object.keys(warden.config.mailboxes)[0];
 if (!conn || !mailboxName) throw new Error('configure at least one connection and one mailbox');
 const apiUrl = process.env['AGENT_API_URL'] ?? 'https://openidconnect.googleapis.com/v1/userinfo';

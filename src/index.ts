@@ -117,14 +117,17 @@ export * from './core/errors.js';
 
 /**
  * Domain types: `ConnectionState` (`unauthorized`, `healthy`, `refreshing`, `degraded`,
- * `expiring`, `reauth_required`, `awaiting_human`), `WardenEvent` and `EventType`, `TokenSet`.
+ * `expiring`, `reauth_required`, `awaiting_human`), `WardenEvent` and `EventType`, `TokenSet`;
+ * `needsHuman(state)` (no token until a human acts) and `grantDied(state)` (a grant that existed
+ * died), the one definition of those sets every face uses.
  *
  * @example
  * ```ts
- * const dead = (await warden.status()).filter((s) => s.state === 'reauth_required' || s.state === 'awaiting_human');
+ * const waiting = (await warden.status()).filter((s) => needsHuman(s.state));
  * ```
  */
 export type * from './core/types.js';
+export { needsHuman, grantDied } from './core/types.js';
 
 /**
  * Time as a dependency: pass a `FakeClock` to `openWarden({ clock })` to drive expiries,
@@ -176,7 +179,7 @@ export type {
  *
  * @example
  * ```ts
- * const recent: WardenEvent[] = await warden.store.listEvents({ connection: 'gmail', newestFirst: true, limit: 10 });
+ * const recent: WardenEvent[] = await warden.listEvents({ connection: 'gmail', newestFirst: true, limit: 10 });
  * ```
  */
 export type * from './store/types.js';
@@ -192,8 +195,8 @@ export type * from './store/types.js';
  * process.on('SIGTERM', () => void daemon.close());
  * ```
  */
-export { startDaemon } from './cli/serve.js';
-export type { Daemon, DaemonOptions } from './cli/serve.js';
+export { startDaemon } from './daemon.js';
+export type { Daemon, DaemonOptions } from './daemon.js';
 
 /**
  * The MCP server over an open warden (what `tokenwarden mcp` runs on stdio): tools

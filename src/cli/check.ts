@@ -1,6 +1,6 @@
 /** `tokenwarden check [conn]`: live probes; exit 3 if any connection needs a human, 4 if a provider is unavailable. */
-import { probeConnection } from '../keeper/probe.js';
-import { openWarden } from '../warden.js';
+import { probe } from '../actions/probe.js';
+import { openWarden, partsOf } from '../warden.js';
 import { EXIT } from './exit-codes.js';
 import { jsonLine, table, wardenOptions, type Io } from './output.js';
 
@@ -10,9 +10,7 @@ export async function runCheck(
 ): Promise<number> {
   const warden = await openWarden(wardenOptions(o, io));
   try {
-    const names = o.conn ? [o.conn] : [...warden.connections.keys()];
-    const results = [];
-    for (const n of names) results.push(await probeConnection(warden, n));
+    const results = await probe(partsOf(warden), o.conn ? [o.conn] : undefined);
     if (o.json) io.out(jsonLine({ probes: results }));
     else
       io.out(

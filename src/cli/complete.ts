@@ -3,8 +3,9 @@
  * answer can come on stdin (`-`, or no argument with stdin not a terminal), which keeps the
  * authorization code out of `ps` and shell history.
  */
+import { completeFlow, directCompleter } from '../actions/complete-flow.js';
 import { InputError, UsageError } from '../core/errors.js';
-import { openWarden } from '../warden.js';
+import { openWarden, partsOf } from '../warden.js';
 import { jsonLine, wardenOptions, type Io } from './output.js';
 
 /** A redirect URL is a few KiB at most; more on stdin is a mistake (a file piped by accident). */
@@ -21,7 +22,7 @@ export async function runComplete(
   const input = await answerFrom(o.input, o.stdin ?? (process.stdin as CompleteInput));
   const warden = await openWarden(wardenOptions(o, io));
   try {
-    const done = await warden.flows.completeFromInput(input, { via: 'cli' });
+    const done = await completeFlow(directCompleter(partsOf(warden).flows), input, { via: 'cli' });
     io.out(
       o.json
         ? jsonLine({

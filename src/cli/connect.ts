@@ -15,15 +15,18 @@
  * `complete` (or a daemon's listener) can finish it.
  */
 import { createInterface } from 'node:readline';
+import { completeFlow, directCompleter } from '../actions/complete-flow.js';
+import { unknownConnection } from '../actions/get-token.js';
+import { requestReauth } from '../actions/request-reauth.js';
 import type { Channel } from '../channels/types.js';
 import { formatDuration } from '../core/duration.js';
-import { ProviderError, TokenwardenError, TransientError, UsageError, type DiagnosedCause } from '../core/errors.js';
+import { ProviderError, TransientError, UsageError, type DiagnosedCause } from '../core/errors.js';
 import type { WardenEvent } from '../core/types.js';
 import type { CompletedFlow } from '../reauth/flows.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../reauth/orchestrator.js';
 import type { FlowRecord } from '../store/types.js';
-import { openWarden, type Warden } from '../warden.js';
-import { runningDaemon } from './daemon-lease.js';
+import { openWarden, partsOf, type Warden } from '../warden.js';
+import { runningDaemon } from '../daemon/lease.js';
 import { EXIT } from './exit-codes.js';
 import { loopbackListener, type Listener } from './loopback-listener.js';
 import { jsonLine, wardenOptions, type Io } from './output.js';
@@ -69,15 +72,11 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
       channelErrors.push(e.message);
   };
   try {
-    const rt = warden.connections.get(o.conn);
-    if (!rt)
-      throw new TokenwardenError(
-        'TW_NOT_FOUND',
-        `No connection named "${o.conn}" (configured: ${[...warden.connections.keys()].join(', ') || 'none'})`,
-      );
+    const parts = partsOf(warden);
+    if (!parts.connections.has(o.conn)) throw unknownConnection(parts.connections, o.conn);
     const channels = o.via ? await viaChannel(warden, o.via, o.wait) : new Map<string, Channel>();
-    const daemon = await runningDaemon(warden.store, warden.deps.clock.now());
-    orchestrator = createOrchestrator(warden, {
+    const daemon = await runningDaemon(parts.store, parts.deps.clock.now());
+    orchestrator = createOrchestrator(parts, {
       channels,
       onDeviceResult: (f, r) => {
         deviceResults.set(f.id, r);
@@ -89,7 +88,7 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
     if (o.wait && kind !== 'device_code')
       listener = await loopbackListener(warden, redirectUriOf(warden, o.conn), o.conn);
     warden.events.on('event', onEvent);
-    const flow = await orchestrator.requestReauth(o.conn, {
+    const { flow } = await requestReauth({ asker: orchestrator, channels: warden.config.channels }, o.conn, {
       reason: 'manual',
       fresh: true,
       via: o.via ? [o.via] : [],
@@ -120,7 +119,12 @@ export async function runConnect(o: ConnectOptions, io: Io): Promise<number> {
       onDevice: deviceWaiters,
     });
     if (outcome.type === 'expired')
-      await warden.store.finishFlow(outcome.flow.id, 'expired', warden.deps.clock.now(), 'link expired unanswered');
+      await partsOf(warden).store.finishFlow(
+        outcome.flow.id,
+        'expired',
+        partsOf(warden).deps.clock.now(),
+        'link expired unanswered',
+      );
     return report(outcome, o, io);
   } finally {
     warden.events.off('event', onEvent);
@@ -137,13 +141,13 @@ async function viaChannel(warden: Warden, via: string, wait: boolean): Promise<M
     throw new UsageError(
       `Unknown channel "${via}" (configured: ${Object.keys(warden.config.channels).join(', ') || 'none'}); add it under channels: or pick one of those`,
     );
-  const { buildChannels } = await import('./serve.js');
+  const { buildChannels } = await import('../daemon.js');
   const built = await buildChannels(warden, [via]);
   const ch = built.get(via);
   if (!ch) {
     // buildChannels reports and leaves out a channel it cannot build: say why here.
     const { buildChannel } = await import('../reauth/notify.js');
-    await buildChannel(warden, via).catch((err: unknown) => {
+    await buildChannel(partsOf(warden), via).catch((err: unknown) => {
       throw new UsageError(`Channel "${via}" cannot be used: ${(err as Error).message}`);
     });
     throw new UsageError(`Channel "${via}" cannot be used`);
@@ -154,7 +158,7 @@ async function viaChannel(warden: Warden, via: string, wait: boolean): Promise<M
 }
 
 function redirectUriOf(warden: Warden, conn: string): string | null {
-  const cfg = warden.connections.get(conn)?.config;
+  const cfg = partsOf(warden).connections.get(conn)?.config;
   const base = warden.config.server.public_url;
   return cfg?.redirect_uri ?? (base ? new URL('/oauth/callback', base).toString() : null);
 }
@@ -249,6 +253,17 @@ function report(outcome: Outcome, o: ConnectOptions, io: Io): number {
   }
 }
 
+/** How the device flow ended in this process (connect polls it itself). */
+interface DeviceResults {
+  device: (flowId: string) => CompletedFlow | Error | undefined;
+  onDevice: Set<() => void>;
+}
+
+/** The flow being waited for: replaced when an expired code gets a fresh link. */
+interface Waiting {
+  current: FlowRecord;
+}
+
 /**
  * Wait for the first of: an answer this process takes (loopback, stdin paste, device approval,
  * a chat paste handled here), a completion recorded in the store by any process, the link
@@ -260,120 +275,134 @@ async function waitForOutcome(
   listener: Listener | null,
   o: ConnectOptions,
   io: Io,
-  device: { device: (flowId: string) => CompletedFlow | Error | undefined; onDevice: Set<() => void> },
+  device: DeviceResults,
 ): Promise<Outcome> {
   const ac = new AbortController();
-  const store = warden.store;
-  const clock = warden.deps.clock;
-  let current = first;
-  const authorized = (d: CompletedFlow, via: string): Outcome => ({
+  const w: Waiting = { current: first };
+  const contenders: Array<Promise<Outcome>> = [];
+  // Taken here: loopback, stdin.
+  if (listener) contenders.push(listener.result.then((d) => authorized(d, 'loopback callback')));
+  if (first.kind === 'auth_code')
+    contenders.push(readPastes(warden, o.input ?? process.stdin, ac.signal, io).then((d) => authorized(d, 'paste')));
+  contenders.push(completedHere(warden, first, w, ac.signal));
+  contenders.push(deviceEnded(device, w, ac.signal));
+  contenders.push(watchStore(warden, w, o, io, ac.signal));
+  for (const c of contenders) c.catch(() => undefined);
+  try {
+    return await Promise.race(contenders);
+  } finally {
+    ac.abort(new Error('done'));
+  }
+}
+
+function authorized(d: CompletedFlow, via: string): Outcome {
+  return {
     type: 'authorized',
     connection: d.connection,
     account: d.account,
     flowId: d.flowId,
     via,
     warning: d.warning ?? null,
+  };
+}
+
+/** Completed in this process by anything else (device poll, chat listener). */
+function completedHere(warden: Warden, first: FlowRecord, w: Waiting, signal: AbortSignal): Promise<Outcome> {
+  const store = partsOf(warden).store;
+  return new Promise<Outcome>((resolve) => {
+    const onEvent = (e: WardenEvent): void => {
+      if (e.type !== 'reauth_completed' || e.connection !== first.connection) return;
+      void store.getConnection(first.connection).then((row) =>
+        resolve({
+          type: 'authorized',
+          connection: first.connection,
+          account: row?.account ?? null,
+          flowId: typeof e.data?.['flowId'] === 'string' ? e.data['flowId'] : w.current.id,
+          via: typeof e.data?.['via'] === 'string' ? e.data['via'] : 'another path',
+          // Right after a completion, a cause on the row is its warning.
+          warning: row?.cause ?? null,
+        }),
+      );
+    };
+    warden.events.on('event', onEvent);
+    signal.addEventListener('abort', () => warden.events.off('event', onEvent), { once: true });
   });
-  const contenders: Array<Promise<Outcome>> = [];
-  // Taken here: loopback, stdin.
-  if (listener) contenders.push(listener.result.then((d) => authorized(d, 'loopback callback')));
-  if (first.kind === 'auth_code')
-    contenders.push(readPastes(warden, o.input ?? process.stdin, ac.signal, io).then((d) => authorized(d, 'paste')));
-  // Completed in this process by anything else (device poll, chat listener).
-  contenders.push(
-    new Promise<Outcome>((resolve) => {
-      const onEvent = (e: WardenEvent): void => {
-        if (e.type !== 'reauth_completed' || e.connection !== first.connection) return;
-        void store.getConnection(first.connection).then((row) =>
-          resolve({
-            type: 'authorized',
-            connection: first.connection,
-            account: row?.account ?? null,
-            flowId: typeof e.data?.['flowId'] === 'string' ? e.data['flowId'] : current.id,
-            via: typeof e.data?.['via'] === 'string' ? e.data['via'] : 'another path',
-            // Right after a completion, a cause on the row is its warning.
-            warning: row?.cause ?? null,
-          }),
-        );
-      };
-      warden.events.on('event', onEvent);
-      ac.signal.addEventListener('abort', () => warden.events.off('event', onEvent), { once: true });
-    }),
-  );
-  // A device flow that ended without approval (denied, expired at the provider, provider error).
-  contenders.push(
-    new Promise<Outcome>((resolve) => {
-      const check = (): void => {
-        const r = device.device(current.id);
-        if (!(r instanceof Error)) return;
-        if (r instanceof ProviderError && r.error === 'expired_token') resolve({ type: 'expired', flow: current });
-        else if (r instanceof ProviderError && r.error === 'access_denied')
-          resolve({
-            type: 'failed',
-            message: `The authorization was denied on the provider's page; nothing changed. Run \`tokenwarden connect ${current.connection}\` to try again.`,
-            code: EXIT.reauth,
-          });
-        else if (!ac.signal.aborted)
-          resolve({
-            type: 'failed',
-            message: `The device flow ended without approval: ${r.message}`,
-            code: r instanceof TransientError ? EXIT.unavailable : EXIT.reauth,
-          });
-      };
-      device.onDevice.add(check);
-      ac.signal.addEventListener('abort', () => device.onDevice.delete(check), { once: true });
-      check();
-    }),
-  );
-  // Anything any process recorded in the store; and the link's expiry.
-  contenders.push(
-    (async (): Promise<Outcome> => {
-      for (;;) {
-        const left = current.expiresAt - clock.now();
-        await clock.sleep(Math.max(0, Math.min(WATCH_MS, left)), ac.signal);
-        const f = await store.getFlow(current.id);
-        if (!f) return { type: 'failed', message: 'The flow disappeared from the store.', code: EXIT.unexpected };
-        if (f.status === 'completed') {
-          const row = await store.getConnection(f.connection);
-          return {
-            type: 'authorized',
-            connection: f.connection,
-            account: row?.account ?? null,
-            flowId: f.id,
-            via: f.outcome?.replace(/^completed via /, '') ?? 'another process',
-            warning: row?.cause ?? null,
-          };
-        }
-        if (f.status === 'open') {
-          if (f.expiresAt > clock.now()) continue;
-          return { type: 'expired', flow: f };
-        }
-        // Closed without completing: replaced by a fresh link (follow it), or given up.
-        const next = (await store.listOpenFlows(f.connection))[0];
-        if (next && next.id !== f.id) {
-          current = next;
-          announce(next, o, io, {
-            callback: false,
-            paste: o.wait && next.kind === 'auth_code',
-            daemon: false,
-            chat: false,
-          });
-          continue;
-        }
-        if (f.status === 'expired') return { type: 'expired', flow: f };
-        return {
+}
+
+/** A device flow that ended without approval (denied, expired at the provider, provider error). */
+function deviceEnded(device: DeviceResults, w: Waiting, signal: AbortSignal): Promise<Outcome> {
+  return new Promise<Outcome>((resolve) => {
+    const check = (): void => {
+      const r = device.device(w.current.id);
+      if (!(r instanceof Error)) return;
+      if (r instanceof ProviderError && r.error === 'expired_token') resolve({ type: 'expired', flow: w.current });
+      else if (r instanceof ProviderError && r.error === 'access_denied')
+        resolve({
           type: 'failed',
-          message: `The link was closed without an authorization (${f.outcome ?? f.status}); run \`tokenwarden connect ${f.connection}\` for a fresh one.`,
+          message: `The authorization was denied on the provider's page; nothing changed. Run \`tokenwarden connect ${w.current.connection}\` to try again.`,
           code: EXIT.reauth,
-        };
-      }
-    })(),
-  );
-  for (const c of contenders) c.catch(() => undefined);
-  try {
-    return await Promise.race(contenders);
-  } finally {
-    ac.abort(new Error('done'));
+        });
+      else if (!signal.aborted)
+        resolve({
+          type: 'failed',
+          message: `The device flow ended without approval: ${r.message}`,
+          code: r instanceof TransientError ? EXIT.unavailable : EXIT.reauth,
+        });
+    };
+    device.onDevice.add(check);
+    signal.addEventListener('abort', () => device.onDevice.delete(check), { once: true });
+    check();
+  });
+}
+
+/** Anything any process recorded in the store; and the link's expiry. */
+async function watchStore(
+  warden: Warden,
+  w: Waiting,
+  o: ConnectOptions,
+  io: Io,
+  signal: AbortSignal,
+): Promise<Outcome> {
+  const { store, deps } = partsOf(warden);
+  const clock = deps.clock;
+  for (;;) {
+    const left = w.current.expiresAt - clock.now();
+    await clock.sleep(Math.max(0, Math.min(WATCH_MS, left)), signal);
+    const f = await store.getFlow(w.current.id);
+    if (!f) return { type: 'failed', message: 'The flow disappeared from the store.', code: EXIT.unexpected };
+    if (f.status === 'completed') {
+      const row = await store.getConnection(f.connection);
+      return {
+        type: 'authorized',
+        connection: f.connection,
+        account: row?.account ?? null,
+        flowId: f.id,
+        via: f.outcome?.replace(/^completed via /, '') ?? 'another process',
+        warning: row?.cause ?? null,
+      };
+    }
+    if (f.status === 'open') {
+      if (f.expiresAt > clock.now()) continue;
+      return { type: 'expired', flow: f };
+    }
+    // Closed without completing: replaced by a fresh link (follow it), or given up.
+    const next = (await store.listOpenFlows(f.connection))[0];
+    if (next && next.id !== f.id) {
+      w.current = next;
+      announce(next, o, io, {
+        callback: false,
+        paste: o.wait && next.kind === 'auth_code',
+        daemon: false,
+        chat: false,
+      });
+      continue;
+    }
+    if (f.status === 'expired') return { type: 'expired', flow: f };
+    return {
+      type: 'failed',
+      message: `The link was closed without an authorization (${f.outcome ?? f.status}); run \`tokenwarden connect ${f.connection}\` for a fresh one.`,
+      code: EXIT.reauth,
+    };
   }
 }
 
@@ -390,7 +419,7 @@ function readPastes(warden: Warden, input: NodeJS.ReadableStream, signal: AbortS
       if (!line.trim()) return;
       busy = busy.then(async () => {
         try {
-          resolve(await warden.flows.completeFromInput(line, { via: 'paste' }));
+          resolve(await completeFlow(directCompleter(partsOf(warden).flows), line, { via: 'paste' }));
           rl.close();
         } catch (err) {
           io.err(`${(err as Error).message}\n`);

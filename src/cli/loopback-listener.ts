@@ -3,8 +3,9 @@
  * the browser's redirect completes the flow on this machine without a daemon.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
+import { completeFlow, directCompleter } from '../actions/complete-flow.js';
 import type { CompletedFlow } from '../reauth/flows.js';
-import type { Warden } from '../warden.js';
+import { partsOf, type Warden } from '../warden.js';
 
 export interface Listener {
   result: Promise<CompletedFlow>;
@@ -18,7 +19,11 @@ async function answerIfOurs(
   state: string | null,
   res: ServerResponse,
 ): Promise<boolean> {
-  const flow = state ? await warden.store.findFlowByState(state).catch(() => null) : null;
+  const flow = state
+    ? await partsOf(warden)
+        .store.findFlowByState(state)
+        .catch(() => null)
+    : null;
   if (flow && flow.connection === connection && flow.status === 'open') return true;
   res
     .writeHead(400, { 'content-type': 'text/plain; charset=utf-8' })
@@ -55,7 +60,7 @@ export async function loopbackListener(
     });
   });
   const complete = (url: URL, res: ServerResponse): void => {
-    warden.flows.completeFromInput(url.toString(), { via: 'loopback callback' }).then(
+    completeFlow(directCompleter(partsOf(warden).flows), url.toString(), { via: 'loopback callback' }).then(
       (done) => {
         res
           .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })

@@ -5,6 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import nodeModule from 'node:module';
+import type { Command } from 'commander';
+import type { Io } from './io.js';
+import type { TokenSource } from './token.js';
 
 /** The installed package's version (package.json sits two levels above dist/cli/ and src/cli/). */
 function packageVersion(): string {
@@ -34,15 +37,44 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeOut: (s) => processIo.out(s), writeErr: (s) => processIo.err(s) });
   let code = EXIT.ok as number;
-  const g = (): { config?: string } => program.opts<{ config?: string }>();
-  const run =
-    <A extends unknown[]>(fn: (...a: A) => Promise<number>) =>
-    async (...a: A): Promise<void> => {
-      code = await fn(...a);
-    };
+  const cmd: CommandScope = {
+    g: () => program.opts<{ config?: string }>(),
+    run:
+      <A extends unknown[]>(fn: (...a: A) => Promise<number>) =>
+      async (...a: A): Promise<void> => {
+        code = await fn(...a);
+      },
+    io: processIo,
+    freshTokens,
+  };
+  registerAuthCommands(program, cmd);
+  registerTokenCommands(program, cmd);
+  registerStoreCommands(program, cmd);
+  registerFaceCommands(program, cmd);
+  registerMailCommands(program, cmd);
 
-  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    return reportError(err);
+  }
+}
 
+/** What every command's action needs: the global options, the runner that records the exit code, the terminal. */
+interface CommandScope {
+  g: () => { config?: string };
+  run: <A extends unknown[]>(fn: (...a: A) => Promise<number>) => (...a: A) => Promise<void>;
+  io: Io;
+  freshTokens: TokenSource;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** `init`, `connect`, `complete`: set up and authorize. */
+function registerAuthCommands(program: Command, cmd: CommandScope): void {
+  const { g, run, io: processIo } = cmd;
   program
     .command('init')
     .description('write a starter tokenwarden.yaml, a 32-byte key file and an API key (never overwrites)')
@@ -73,7 +105,11 @@ export async function main(argv: string[]): Promise<number> {
         (await import('./complete.js')).runComplete({ ...g(), input, ...o }, processIo),
       ),
     );
+}
 
+/** `token`, `git-credential`, `exec`: tokens for other programs (their fast path ran before the parser). */
+function registerTokenCommands(program: Command, cmd: CommandScope): void {
+  const { g, run, io: processIo, freshTokens } = cmd;
   program
     .command('token <conn>')
     .description('print only a valid access token (usable as msmtp passwordeval), or a SASL initial response')
@@ -108,7 +144,11 @@ export async function main(argv: string[]): Promise<number> {
         (await import('./exec.js')).runExec({ ...g(), command, args, env: o.env ?? [] }, processIo, freshTokens),
       ),
     );
+}
 
+/** `status`, `check`, `serve`, `migrate`: the store, its connections and the daemon. */
+function registerStoreCommands(program: Command, cmd: CommandScope): void {
+  const { g, run, io: processIo } = cmd;
   program
     .command('status')
     .description('connections, their state, expiries and open flows')
@@ -146,13 +186,17 @@ export async function main(argv: string[]): Promise<number> {
         (await import('./migrate.js')).runMigrate({ ...g(), ...o }, processIo),
       ),
     );
+}
 
+/** `mcp`, `demo`, `rotate-key`: the MCP face, the sandbox tour, key rotation. */
+function registerFaceCommands(program: Command, cmd: CommandScope): void {
+  const { g, run, io: processIo } = cmd;
   program
     .command('mcp')
     .description(
       'Model Context Protocol server on stdio: credential status, re-authorization, mail (never hands out tokens)',
     )
-    .action(run(async () => (await import('../mcp/run.js')).runMcp({ ...g() }, processIo)));
+    .action(run(async () => (await import('./mcp.js')).runMcp({ ...g() }, processIo)));
 
   program
     .command('demo')
@@ -164,7 +208,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--verbose', 'daemon logs (JSON lines) on stderr')
     .action(
       run(async (o: { once?: boolean; dir?: string; verbose?: boolean }) =>
-        (await import('../demo/run.js')).runDemo(o, processIo),
+        (await import('./demo.js')).runDemo(o, processIo),
       ),
     );
 
@@ -177,7 +221,11 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       run(async (o: { json?: boolean }) => (await import('./rotate-key.js')).runRotateKey({ ...g(), ...o }, processIo)),
     );
+}
 
+/** `mail send`, `mail list`: mail through a mailbox's routes. */
+function registerMailCommands(program: Command, cmd: CommandScope): void {
+  const { g, run, io: processIo } = cmd;
   const mail = program.command('mail').description("send and read mail through a mailbox's routes");
   mail
     .command('send <mailbox>')
@@ -211,14 +259,6 @@ export async function main(argv: string[]): Promise<number> {
         (await import('./mail.js')).runMailList({ ...g(), mailbox, ...o }, processIo),
       ),
     );
-
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return code;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    return reportError(err);
-  }
 }
 
 /** A command's error on stderr, in words, and its exit code. */

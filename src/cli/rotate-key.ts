@@ -19,15 +19,15 @@
  * in the store makes this command refuse.
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { rotateKey } from '../actions/rotate-key.js';
 import { fileModeWarnings } from '../config/file-modes.js';
 import { findConfigPath, loadConfigFile } from '../config/load.js';
 import { KeyError, StoreError, UsageError } from '../core/errors.js';
 import { decodeKey, keyFilePath, loadKey, writeKeyFile } from '../store/key.js';
 import { openStore } from '../store/open-store.js';
-import { createSealer } from '../store/seal.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import type { Sealer } from '../store/types.js';
-import { runningDaemon } from './daemon-lease.js';
+import { runningDaemon } from '../daemon/lease.js';
 import { jsonLine, type Io } from './output.js';
 
 export interface RotateKeyOptions {
@@ -102,7 +102,7 @@ export async function runRotateKey(o: RotateKeyOptions, io: Io, env: NodeJS.Proc
       );
     newKey = writeKeyFile(pending);
     // Each new value is opened again before it is written; the key check is re-sealed with the rest.
-    count = await store.reseal(createSealer(newKey));
+    count = await rotateKey(store, newKey);
   } finally {
     await store.close();
   }

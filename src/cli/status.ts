@@ -5,9 +5,9 @@
  */
 import { formatDuration } from '../core/duration.js';
 import { causeLine } from '../providers/causes.js';
-import { connectionView } from '../server/connection-view.js';
-import { openWarden, type Warden } from '../warden.js';
-import { runningDaemon } from './daemon-lease.js';
+import { connectionView } from '../actions/status-view.js';
+import { openWarden, type Warden, partsOf } from '../warden.js';
+import { runningDaemon } from '../daemon/lease.js';
 import { jsonLine, table, when, wardenOptions, type Io } from './output.js';
 
 interface DaemonHealth {
@@ -18,14 +18,14 @@ interface DaemonHealth {
 }
 
 async function daemonHealth(warden: Warden): Promise<DaemonHealth> {
-  if (!(await runningDaemon(warden.store, warden.deps.clock.now())))
+  if (!(await runningDaemon(partsOf(warden).store, partsOf(warden).deps.clock.now())))
     return { running: false, warnings: [], failing: [] };
   const s = warden.config.server;
   const [host, port] = [s.listen.slice(0, s.listen.lastIndexOf(':')), s.listen.slice(s.listen.lastIndexOf(':') + 1)];
   const local = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host;
   try {
     // The details need the API key (or loopback when none is configured).
-    const apiKey = (await import('./serve.js')).loadApiKey(warden);
+    const apiKey = (await import('../daemon.js')).loadApiKey(warden);
     const res = await fetch(`${s.tls_cert ? 'https' : 'http'}://${local}:${port}/healthz`, {
       signal: AbortSignal.timeout(3_000),
       ...(apiKey ? { headers: { authorization: `Bearer ${apiKey}` } } : {}),
@@ -51,7 +51,7 @@ export async function runStatus(o: { config?: string; json?: boolean }, io: Io):
     const now = io.now();
     const daemon = await daemonHealth(warden);
     if (o.json) {
-      io.out(jsonLine({ connections: list.map((s) => connectionView(s, now, warden.config)), daemon }));
+      io.out(jsonLine({ connections: list.map((s) => connectionView(s, now)), daemon }));
       return 0;
     }
     const rows = [

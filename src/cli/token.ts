@@ -46,15 +46,21 @@ export type TokenSource = (
  * (exit 4) when the provider is unavailable, NotFound (exit 2) for an unknown connection.
  */
 export const freshTokens: TokenSource = async (o, conns, opts = {}) => {
-  const [{ readFileSync }, { findConfigPath }, { loadKey }, { openWarden }, { recordValidatedConfig }, output] =
-    await Promise.all([
-      import('node:fs'),
-      import('../config/load.js'),
-      import('../store/key.js'),
-      import('../warden.js'),
-      import('./fast-token.js'),
-      import('./output.js'),
-    ]);
+  const [
+    { readFileSync },
+    { findConfigPath },
+    { loadKey },
+    { openWarden, partsOf },
+    { recordValidatedConfig },
+    output,
+  ] = await Promise.all([
+    import('node:fs'),
+    import('../config/load.js'),
+    import('../store/key.js'),
+    import('../warden.js'),
+    import('./fast-token.js'),
+    import('./output.js'),
+  ]);
   const env = process.env;
   const path = findConfigPath({ flag: o.config, env, cwd: process.cwd() });
   const text = readFileSync(path, 'utf8');
@@ -63,24 +69,24 @@ export const freshTokens: TokenSource = async (o, conns, opts = {}) => {
     const out: FreshToken[] = [];
     const record: string[] = [];
     for (const name of conns) {
-      const rt = warden.connections.get(name);
+      const rt = partsOf(warden).connections.get(name);
       if (rt && opts.accept && !opts.accept({ name, config: rt.config, provider: rt.profile.id })) return null;
       const info = await warden.tokenInfo(name);
-      const runtime = warden.connections.get(name)!;
+      const runtime = partsOf(warden).connections.get(name)!;
       out.push({
         connection: name,
         accessToken: info.accessToken,
         tokenType: info.tokenType,
         expiresAt: info.expiresAt,
         account: opts.account
-          ? (runtime.config.account ?? (await warden.store.getConnection(name))?.account ?? null)
+          ? (runtime.config.account ?? (await partsOf(warden).store.getConnection(name))?.account ?? null)
           : null,
       });
       // A static secret comes from the config, never from the store: never served fast.
       if (runtime.config.kind !== 'static') record.push(name);
     }
     // The config was validated and stored tokens served: let the next call take the fast path.
-    const key = loadKey(warden.config.key, { baseDir: warden.deps.baseDir, env });
+    const key = loadKey(warden.config.key, { baseDir: partsOf(warden).deps.baseDir, env });
     for (const connection of record)
       recordValidatedConfig({ path, text, storeSpec: warden.config.store, key, connection }, env);
     return out;

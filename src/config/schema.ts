@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { DEFAULT_KEY, DEFAULT_STORE } from './fingerprint.js';
 import { parseDuration } from '../core/duration.js';
-import { ALLOWED_RECIPIENT_RE, parseSendRate } from '../mcp/send-policy.js';
+import { ALLOWED_RECIPIENT_RE, parseSendRate } from './send-rate.js';
 import { outboundUrlProblem } from '../core/http-policy.js';
 import { checkProviderRules, withProviderDefaults } from './provider-rules.js';
 

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { dump } from 'js-yaml';
 import type { Logger } from '../core/logger.js';
 import { writeKeyFile } from '../store/key.js';
-import { startDaemon, type Daemon } from '../cli/serve.js';
+import { startDaemon, type Daemon } from '../daemon.js';
 import { startOidcSandbox, type OidcSandbox } from './oidc-sandbox.js';
 import { startSmtpCatcher, type SmtpCatcher } from './smtp-catcher.js';
 
@@ -74,49 +74,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const smtp = await startSmtpCatcher({ user: DEMO_ADDRESS, appPassword, verifyToken: (t) => provider.isActive(t) });
     cleanups.push(() => smtp.stop());
 
-    // A fresh key and API key per run (the state of an earlier run in a kept folder is replaced).
-    for (const f of ['state.db', 'state.db-wal', 'state.db-shm', 'key', 'api-key'])
-      rmSync(join(dir, f), { force: true });
-    writeKeyFile(join(dir, 'key'));
-    const apiKey = randomBytes(24).toString('base64url');
-    writeFileSync(join(dir, 'api-key'), apiKey + '\n', { mode: 0o600 });
-    const smtpBase = { host: smtp.host, port: smtp.port, secure: false, user: DEMO_ADDRESS };
-    const config = {
-      store: 'sqlite:state.db',
-      key: 'file:key',
-      server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}`, api_key_file: 'api-key' },
-      channels: { human: { type: 'console' } },
-      connections: {
-        [DEMO_CONNECTION]: {
-          provider: 'oidc',
-          issuer: provider.issuer,
-          client_id: provider.clientId,
-          client_secret: provider.clientSecret,
-          redirect_uri: callback,
-          scopes: ['openid', 'offline_access', 'email'],
-          flow: 'auth_code',
-          notify: ['human'],
-        },
-      },
-      mailboxes: {
-        [DEMO_MAILBOX]: {
-          address: DEMO_ADDRESS,
-          // First the OAuth route (XOAUTH2 with the connection's token), then the App Password.
-          send: [
-            { smtp: { ...smtpBase, connection: DEMO_CONNECTION } },
-            { smtp: { ...smtpBase, password: appPassword } },
-          ],
-        },
-      },
-    };
-    const configPath = join(dir, 'tokenwarden.yaml');
-    writeFileSync(
-      configPath,
-      `# tokenwarden demo sandbox (generated; ports change every run)\n${dump(config, { lineWidth: -1, noRefs: true })}`,
-      {
-        mode: 0o600,
-      },
-    );
+    const { configPath, apiKey } = writeSandboxConfig(dir, { port, callback, provider, smtp, appPassword });
     const daemon = await startDaemon({
       configPath,
       ...(opts.logger ? { logger: opts.logger } : {}),
@@ -142,4 +100,64 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     await unwind();
     throw err;
   }
+}
+
+/**
+ * The sandbox's tokenwarden.yaml, a fresh key and API key (the state of an earlier run in a kept
+ * folder is replaced): one OIDC connection at the local provider, a console channel, and a
+ * mailbox whose OAuth route falls back to the App Password.
+ */
+function writeSandboxConfig(
+  dir: string,
+  p: {
+    port: number;
+    callback: string;
+    provider: OidcSandbox;
+    smtp: SmtpCatcher;
+    appPassword: string;
+  },
+): { configPath: string; apiKey: string } {
+  const { port, callback, provider, smtp, appPassword } = p;
+  for (const f of ['state.db', 'state.db-wal', 'state.db-shm', 'key', 'api-key']) rmSync(join(dir, f), { force: true });
+  writeKeyFile(join(dir, 'key'));
+  const apiKey = randomBytes(24).toString('base64url');
+  writeFileSync(join(dir, 'api-key'), apiKey + '\n', { mode: 0o600 });
+  const smtpBase = { host: smtp.host, port: smtp.port, secure: false, user: DEMO_ADDRESS };
+  const config = {
+    store: 'sqlite:state.db',
+    key: 'file:key',
+    server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}`, api_key_file: 'api-key' },
+    channels: { human: { type: 'console' } },
+    connections: {
+      [DEMO_CONNECTION]: {
+        provider: 'oidc',
+        issuer: provider.issuer,
+        client_id: provider.clientId,
+        client_secret: provider.clientSecret,
+        redirect_uri: callback,
+        scopes: ['openid', 'offline_access', 'email'],
+        flow: 'auth_code',
+        notify: ['human'],
+      },
+    },
+    mailboxes: {
+      [DEMO_MAILBOX]: {
+        address: DEMO_ADDRESS,
+        // First the OAuth route (XOAUTH2 with the connection's token), then the App Password.
+        send: [
+          { smtp: { ...smtpBase, connection: DEMO_CONNECTION } },
+          { smtp: { ...smtpBase, password: appPassword } },
+        ],
+      },
+    },
+  };
+  const configPath = join(dir, 'tokenwarden.yaml');
+  writeFileSync(
+    configPath,
+    `# tokenwarden demo sandbox (generated; ports change every run)\n${dump(config, { lineWidth: -1, noRefs: true })}`,
+    {
+      mode: 0o600,
+    },
+  );
+  return { configPath, apiKey };
 }

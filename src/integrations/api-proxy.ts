@@ -21,7 +21,7 @@ import type { Dispatcher } from 'undici';
 import type { ApiProxyConfig } from '../config/schema.js';
 import { NotFoundError, TokenwardenError, TransientError } from '../core/errors.js';
 import type { AccessTokenInfo } from '../keeper/keeper.js';
-import type { Warden } from '../warden.js';
+import type { ConnectionRuntime } from '../keeper/runtime.js';
 import { REPLAY_BYTES, type StreamedBody } from './api-proxy-body.js';
 import { ACCEPT_ENCODING, decode, decoderFor, dispatcherFor } from './api-upstream.js';
 
@@ -29,6 +29,13 @@ export { REPLAY_BYTES, bodyFromStream, readLimited, type StreamedBody } from './
 
 /** A request body: bytes (sent again on a 401) or a stream (sent once; see {@link streamedBody}). */
 export type ProxyBody = Uint8Array | string | StreamedBody | null;
+
+/** What the API proxy uses: the root's parts (`partsOf(warden)`). */
+export interface ApiProxyDeps {
+  connections: ReadonlyMap<string, ConnectionRuntime>;
+  keeper: { forceRefresh(conn: string): Promise<AccessTokenInfo> };
+  tokenInfo(conn: string): Promise<AccessTokenInfo>;
+}
 
 export interface ProxyRequest {
   method: string;
@@ -83,7 +90,7 @@ const DROP_REQUEST = new Set([
 const DROP_RESPONSE = new Set(['set-cookie', 'set-cookie2', 'content-length', 'content-encoding']);
 
 /** The connection's proxy settings, or NotFound / Forbidden when it has none. */
-export function proxyTarget(warden: Warden, conn: string): ProxyTarget {
+export function proxyTarget(warden: ApiProxyDeps, conn: string): ProxyTarget {
   const rt = warden.connections.get(conn);
   if (!rt) throw new NotFoundError(`No connection named "${conn}".`);
   const policy = rt.config.api_proxy;
@@ -178,7 +185,7 @@ const authorizationOf = (info: AccessTokenInfo): string =>
  * TransientError (upstream unreachable or too slow), Forbidden/BadInput (policy), TooLarge.
  */
 export async function proxyApiCall(
-  warden: Warden,
+  warden: ApiProxyDeps,
   conn: string,
   req: ProxyRequest,
 ): Promise<{ answer: ProxyAnswer; path: string; scrub: (text: string) => string }> {
@@ -357,7 +364,7 @@ function limiter(max: number): Transform {
  * text). Same rules and errors as {@link proxyApiCall}.
  */
 export async function forwardApiRequest(
-  warden: Warden,
+  warden: ApiProxyDeps,
   conn: string,
   req: ProxyRequest,
 ): Promise<{ response: Response; path: string; scrub: (text: string) => string }> {

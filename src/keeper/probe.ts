@@ -9,7 +9,22 @@ import { discoverIssuer } from '../oauth/discovery-cache.js';
 import { outboundUrlProblem } from '../oauth/endpoint-policy.js';
 import { providerFetch } from '../oauth/provider-fetch.js';
 import { probeFor, probeUrl } from '../providers/index.js';
-import type { Warden } from '../warden.js';
+import type { Clock } from '../core/clock.js';
+import type { EventSink } from '../core/types.js';
+import type { Store } from '../store/types.js';
+import type { AccessTokenInfo } from './keeper.js';
+import type { ConnectionRuntime } from './runtime.js';
+
+/** What a probe uses (the root builds it; docs/architecture.md, "The object graph"). */
+export interface ProbeDeps {
+  connections: ReadonlyMap<string, ConnectionRuntime>;
+  store: Pick<Store, 'getConnection'>;
+  sink: EventSink;
+  deps: { clock: Clock; fetch: typeof fetch };
+  tokenInfo(conn: string): Promise<AccessTokenInfo>;
+  /** `fetch` with the connection's token, refreshed once on 401. */
+  fetch(conn: string, url: string | URL, init?: RequestInit): Promise<Response>;
+}
 
 export interface ProbeResult {
   connection: string;
@@ -22,7 +37,7 @@ export interface ProbeResult {
   ms: number;
 }
 
-export async function probeConnection(warden: Warden, name: string): Promise<ProbeResult> {
+export async function probeConnection(warden: ProbeDeps, name: string): Promise<ProbeResult> {
   const started = warden.deps.clock.now();
   const rt = warden.connections.get(name);
   const result = (r: Omit<ProbeResult, 'connection' | 'ms'>): ProbeResult => ({
@@ -90,7 +105,7 @@ export async function probeConnection(warden: Warden, name: string): Promise<Pro
  * https (or http on loopback) is a ConfigError, never a request. Null when discovery fails or
  * names no userinfo endpoint.
  */
-async function discoveredUserinfo(warden: Warden, issuer: string | undefined): Promise<string | null> {
+async function discoveredUserinfo(warden: ProbeDeps, issuer: string | undefined): Promise<string | null> {
   if (!issuer) return null;
   let endpoint: unknown;
   try {

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { forwardApiRequest } from '../integrations/api-proxy.js';
 import { TokenwardenError } from '../core/errors.js';
-import type { Warden } from '../warden.js';
+import { partsOf, type Warden } from '../warden.js';
 
 const MAX_SHOWN = 256 * 1024;
 const TEXTUAL = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded)\b)/i;
@@ -43,7 +43,7 @@ export async function apiRequest(
   if (!path.startsWith('/')) throw new TokenwardenError('TW_BAD_INPUT', 'path must start with /.');
   const headers = new Headers();
   if (a.body !== undefined) headers.set('content-type', a.content_type ?? 'application/json');
-  const { response, scrub } = await forwardApiRequest(warden, a.connection, {
+  const { response, scrub } = await forwardApiRequest(partsOf(warden), a.connection, {
     method,
     path,
     query: q < 0 ? '' : a.path.slice(q + 1),

@@ -11,7 +11,7 @@ import { needsHuman, type ConnectionState } from '../core/types.js';
 import type { RouteHealth } from '../mail/route-slot.js';
 import type { LearnedView } from '../keeper/learned.js';
 import { causeLine } from '../providers/causes.js';
-import type { ConnectionStatus } from '../warden.js';
+import { connectionView, iso, type ConnectionStatus, type ConnectionView } from '../actions/status-view.js';
 
 /** A mail route as the agent needs to know it: what it is, what it depends on, whether it is up. */
 export interface RouteFact {
@@ -25,22 +25,13 @@ export interface RouteFact {
   why?: string;
 }
 
-export interface ConnectionFacts {
-  name: string;
-  provider: string;
-  kind: string;
-  state: ConnectionState;
-  account: string | null;
+/**
+ * A connection as an agent needs it: the one status view every face serialises
+ * (actions/status-view.ts), plus whether it serves now, what still works and what to do next.
+ */
+export interface AgentConnectionView extends ConnectionView {
   /** Can a caller get a token right now? */
   serving: boolean;
-  access_expires_at: string | null;
-  refresh_expires_at: string | null;
-  /** When a renewal flow opens ahead of the predicted death (`reauth_lead`). */
-  renewal_planned_at: string | null;
-  /** A lifetime learned from how earlier grants died (it sets the renewal), with its diagnosis. */
-  learned_lifetime: { seconds: number; cause: DiagnosedCause | null; deaths: number } | null;
-  last_refresh_at: string | null;
-  cause: DiagnosedCause | null;
   /** When the connection stopped serving (the last `reauth_required` event), if it did. */
   since: string | null;
   /** The human-assisted flow in progress: the link for the human, when and where they were asked. */
@@ -60,9 +51,6 @@ export interface ConnectionFacts {
   next_step: string | null;
   sentence: string;
 }
-
-export const iso = (t: number | null | undefined): string | null =>
-  t === null || t === undefined ? null : new Date(t).toISOString();
 
 /** `10:02 UTC` (plus the date when it is not today). */
 export function at(t: number, now: number): string {
@@ -110,57 +98,90 @@ function learnedSentence(l: LearnedView): string {
   return `Tokenwarden learned from ${l.deaths === 1 ? 'how the last grant died' : `${l.deaths} earlier deaths`} that grants last about ${formatDuration(l.lifetimeMs)} from consent and plans the renewal before that: ${causeLine(c)}`;
 }
 
+/** What describing a connection needs besides its status. */
+export interface DescribeOptions {
+  now: number;
+  displayName: string;
+  routes: RouteFact[];
+  deadSince: number | null;
+  notify: string[];
+  /** Configured channels (their types name them in sentences). */
+  channels?: Readonly<Record<string, { type: string }>>;
+}
+
 /** Facts and one paragraph about one connection. */
-export function describeConnection(
-  s: ConnectionStatus,
-  o: {
-    now: number;
-    displayName: string;
-    routes: RouteFact[];
-    deadSince: number | null;
-    notify: string[];
-    /** Configured channels (their types name them in sentences). */
-    channels?: Readonly<Record<string, { type: string }>>;
-  },
-): ConnectionFacts {
-  const { now } = o;
+export function describeConnection(s: ConnectionStatus, o: DescribeOptions): AgentConnectionView {
   const waitsForHuman = needsHuman(s.state);
-  const label = `${s.name} (${o.displayName}${s.account ? `, ${s.account}` : ''})`;
+  const { stillWorks, unavailable } = mailCapabilities(s.name, o.routes, waitsForHuman);
+  const { parts, next: stateNext } = stateSentences(s, o);
+  let next = stateNext;
+  if (stillWorks.length) parts.push(`Still works: ${stillWorks.join('; ')}.`);
+  if (unavailable.length)
+    parts.push(
+      `Unavailable until ${s.name} is ${waitsForHuman ? 're-authorized' : 'healthy'}: ${unavailable.join('; ')}.`,
+    );
+  const f = s.openFlow;
+  if (waitsForHuman && f)
+    next = `Wait for the human (or call credential_status again later); do not ask again before ${at(f.expiresAt, o.now)}.`;
+  return {
+    ...connectionView(s, o.now),
+    serving: !waitsForHuman,
+    since: waitsForHuman ? iso(o.deadSince) : null,
+    asked: f
+      ? {
+          flow_id: f.id,
+          link: f.url,
+          user_code: f.userCode,
+          asked_at: new Date(f.createdAt).toISOString(),
+          via: f.askedVia,
+          link_expires_at: new Date(f.expiresAt).toISOString(),
+        }
+      : null,
+    still_works: stillWorks,
+    unavailable,
+    next_step: next,
+    sentence: parts.filter(Boolean).join(' '),
+  };
+}
+
+/** Mail capabilities that depend on this connection: per mailbox and direction, is there another way? */
+function mailCapabilities(
+  name: string,
+  routes: RouteFact[],
+  waitsForHuman: boolean,
+): { stillWorks: string[]; unavailable: string[] } {
   const stillWorks: string[] = [];
   const unavailable: string[] = [];
-  // Mail capabilities that depend on this connection: per mailbox and direction, is there another way?
   const groups = new Map<string, RouteFact[]>();
-  for (const r of o.routes)
+  for (const r of routes)
     groups.set(`${r.mailbox}\u0000${r.direction}`, [...(groups.get(`${r.mailbox}\u0000${r.direction}`) ?? []), r]);
   for (const rs of groups.values()) {
     const first = rs[0] as RouteFact;
-    if (!rs.some((r) => r.connection === s.name)) continue;
+    if (!rs.some((r) => r.connection === name)) continue;
     const what = `${verb(first.direction)} mail from mailbox ${first.mailbox}`;
-    const alt = rs.find((r) => r.usable && (!waitsForHuman || r.connection !== s.name));
-    if (alt) stillWorks.push(`${what} through ${routeLabel(alt)}${alt.connection !== s.name ? ' as a fallback' : ''}`);
+    const alt = rs.find((r) => r.usable && (!waitsForHuman || r.connection !== name));
+    if (alt) stillWorks.push(`${what} through ${routeLabel(alt)}${alt.connection !== name ? ' as a fallback' : ''}`);
     else unavailable.push(`${what} (no other ${first.direction} route works)`);
   }
+  return { stillWorks, unavailable };
+}
 
+/** Where and when the human was asked, or that nobody received the link. */
+function askedSentence(s: ConnectionStatus, o: DescribeOptions): string {
+  const f = s.openFlow;
+  if (!f) return '';
+  return f.askedVia.length
+    ? `The human was asked via ${channelNames(f.askedVia, o.channels)} at ${at(f.createdAt, o.now)} (${ago(f.createdAt, o.now)}); the link expires at ${at(f.expiresAt, o.now)}.`
+    : `A link is open since ${at(f.createdAt, o.now)} but no channel delivered it: give the human the link (${f.url}) or call request_reauthorization with a channel.`;
+}
+
+/** The sentences for the connection's state, and what the agent should do next. */
+function stateSentences(s: ConnectionStatus, o: DescribeOptions): { parts: string[]; next: string | null } {
+  const { now } = o;
+  const label = `${s.name} (${o.displayName}${s.account ? `, ${s.account}` : ''})`;
+  const f = s.openFlow;
   const parts: string[] = [];
   let next: string | null = null;
-  const f = s.openFlow;
-  const asked = f
-    ? {
-        flow_id: f.id,
-        link: f.url,
-        user_code: f.userCode,
-        asked_at: new Date(f.createdAt).toISOString(),
-        via: f.askedVia,
-        link_expires_at: new Date(f.expiresAt).toISOString(),
-      }
-    : null;
-  const askedSentence = (): string =>
-    f
-      ? f.askedVia.length
-        ? `The human was asked via ${channelNames(f.askedVia, o.channels)} at ${at(f.createdAt, now)} (${ago(f.createdAt, now)}); the link expires at ${at(f.expiresAt, now)}.`
-        : `A link is open since ${at(f.createdAt, now)} but no channel delivered it: give the human the link (${f.url}) or call request_reauthorization with a channel.`
-      : '';
-
   switch (s.state) {
     case 'healthy':
     case 'refreshing':
@@ -179,7 +200,7 @@ export function describeConnection(
       );
       if (s.cause) parts.push(causeLine(s.cause));
       else if (s.learned?.cause) parts.push(learnedSentence(s.learned));
-      parts.push(f ? askedSentence() : 'A renewal will be requested from the human ahead of that.');
+      parts.push(f ? askedSentence(s, o) : 'A renewal will be requested from the human ahead of that.');
       break;
     case 'degraded':
       parts.push(
@@ -188,7 +209,7 @@ export function describeConnection(
       break;
     case 'unauthorized':
       parts.push(`${label} has never been authorized.`);
-      if (f) parts.push(askedSentence());
+      if (f) parts.push(askedSentence(s, o));
       else next = 'Call request_reauthorization to send the human an authorization link.';
       break;
     case 'reauth_required':
@@ -200,7 +221,7 @@ export function describeConnection(
           : `${label} needs re-authorization${since}.`,
       );
       if (s.cause) parts.push(`Cause: ${causeLine(s.cause)}`);
-      if (f) parts.push(askedSentence());
+      if (f) parts.push(askedSentence(s, o));
       else {
         next =
           'Call request_reauthorization to send the human a link' +
@@ -210,34 +231,5 @@ export function describeConnection(
       break;
     }
   }
-  if (stillWorks.length) parts.push(`Still works: ${stillWorks.join('; ')}.`);
-  if (unavailable.length)
-    parts.push(
-      `Unavailable until ${s.name} is ${waitsForHuman ? 're-authorized' : 'healthy'}: ${unavailable.join('; ')}.`,
-    );
-  if (waitsForHuman && f)
-    next = `Wait for the human (or call credential_status again later); do not ask again before ${at(f.expiresAt, now)}.`;
-
-  return {
-    name: s.name,
-    provider: s.provider,
-    kind: s.kind,
-    state: s.state,
-    account: s.account,
-    serving: !waitsForHuman,
-    access_expires_at: iso(s.accessExpiresAt),
-    refresh_expires_at: iso(s.refreshExpiresAt),
-    renewal_planned_at: iso(s.plannedRenewalAt),
-    learned_lifetime: s.learned
-      ? { seconds: Math.round(s.learned.lifetimeMs / 1000), cause: s.learned.cause, deaths: s.learned.deaths }
-      : null,
-    last_refresh_at: iso(s.lastRefreshAt),
-    cause: s.cause,
-    since: waitsForHuman ? iso(o.deadSince) : null,
-    asked,
-    still_works: stillWorks,
-    unavailable,
-    next_step: next,
-    sentence: parts.filter(Boolean).join(' '),
-  };
+  return { parts, next };
 }

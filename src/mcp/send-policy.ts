@@ -2,43 +2,13 @@
  * What an agent may do with `send_email`: at most `mcp.send_rate` messages per mailbox (a
  * sliding window), and — when `mcp.allowed_recipients` is set — only to those addresses and
  * domains. The recipient cap itself (MAX_RECIPIENTS in mail/message) is the one every face
- * shares. Light on imports: the config schema uses it.
+ * shares. The config values are parsed in src/config/send-rate.ts.
  */
-import { parseDuration } from '../core/duration.js';
 import { TokenwardenError } from '../core/errors.js';
 
-export interface SendRate {
-  count: number;
-  windowMs: number;
-}
+export { ALLOWED_RECIPIENT_RE, parseSendRate, type SendRate } from '../config/send-rate.js';
+import type { SendRate } from '../config/send-rate.js';
 
-const UNIT_WORDS: Record<string, string> = {
-  s: '1s',
-  sec: '1s',
-  second: '1s',
-  m: '1m',
-  min: '1m',
-  minute: '1m',
-  h: '1h',
-  hour: '1h',
-  d: '1d',
-  day: '1d',
-};
-
-/** `20/min`, `100/h`, `5/10m`, `0/min` (no sending through MCP); null when malformed. */
-export function parseSendRate(text: string): SendRate | null {
-  const m = /^\s*(\d{1,6})\s*\/\s*([0-9a-z.]+)\s*$/i.exec(text);
-  if (!m) return null;
-  const windowMs = parseDuration(UNIT_WORDS[(m[2] ?? '').toLowerCase()] ?? m[2] ?? '');
-  if (windowMs === null || windowMs <= 0) return null;
-  return { count: Number(m[1]), windowMs };
-}
-
-/** An entry of `mcp.allowed_recipients`: an address, or `@domain` for every address there. */
-export const ALLOWED_RECIPIENT_RE =
-  /^(?:[^\s@<>()[\]\\,;:"]+)?@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-/** The recipients (bare addresses) that no entry of `allowed` admits, lower-cased, each once. */
 export function recipientsNotAllowed(allowed: readonly string[], recipients: readonly string[]): string[] {
   const exact = new Set(allowed.filter((a) => !a.startsWith('@')).map((a) => a.toLowerCase()));
   const domains = new Set(allowed.filter((a) => a.startsWith('@')).map((a) => a.slice(1).toLowerCase()));

@@ -3,18 +3,32 @@
  * `askedVia` records where the human was asked, for status and ReauthRequiredError.
  */
 import type { Channel, ChannelMessage } from '../channels/types.js';
-import { channelNames, type DiagnosedCause } from '../core/errors.js';
+import { NotFoundError, channelNames, type DiagnosedCause } from '../core/errors.js';
 import { learnedView } from '../keeper/learned.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
 import { CAUSES, causeSentence } from '../providers/causes.js';
 import { onlyBasicScopes } from '../providers/google.js';
-import type { ConnectionRecord, FlowRecord } from '../store/types.js';
-import type { Warden } from '../warden.js';
+import type { ConnectionRecord, FlowRecord, Store } from '../store/types.js';
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { EventSink } from '../core/types.js';
+
+/** What sending a flow's link needs; the root builds it (docs/architecture.md, "The object graph"). */
+export interface NotifyDeps {
+  config: Pick<Config, 'channels' | 'server'>;
+  store: Pick<Store, 'getConnection' | 'updateFlow'>;
+  sink: EventSink;
+  connections: ReadonlyMap<string, ConnectionRuntime>;
+  deps: { clock: Clock; logger: Logger; fetch: typeof fetch };
+  /** Routes that still work while a connection waits for its human. */
+  fallbacksFor(conn: string): string[];
+}
 
 /** Build channels lazily from config (the daemon keeps long-lived two-way ones itself). */
-export async function buildChannel(warden: Warden, name: string): Promise<Channel> {
+export async function buildChannel(warden: Pick<NotifyDeps, 'config' | 'deps'>, name: string): Promise<Channel> {
   const cfg = warden.config.channels[name];
-  if (!cfg) throw new Error(`unknown channel "${name}"`);
+  if (!cfg) throw new NotFoundError(`unknown channel "${name}"`);
   const { createChannel } = await import('../channels/index.js');
   return createChannel(name, cfg, { clock: warden.deps.clock, logger: warden.deps.logger, fetch: warden.deps.fetch });
 }
@@ -25,7 +39,7 @@ export async function buildChannel(warden: Warden, name: string): Promise<Channe
  * to paste), what to change so it does not happen again, and what still works meanwhile.
  */
 export function flowMessage(
-  warden: Warden,
+  warden: Pick<NotifyDeps, 'config' | 'connections' | 'fallbacksFor'>,
   flow: FlowRecord,
   kind: ChannelMessage['kind'] = 'reauth_request',
   row: ConnectionRecord | null = null,
@@ -112,7 +126,7 @@ export function splitFix(fix: string): { now?: string; prevent?: string } {
 
 /** Send the flow's link through `channels` in order; record each that accepted it. */
 export async function notifyFlow(
-  warden: Warden,
+  warden: NotifyDeps,
   flow: FlowRecord,
   channels: string[],
   opts: { kind?: ChannelMessage['kind']; channelImpl?: (name: string) => Promise<Channel> } = {},

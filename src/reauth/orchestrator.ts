@@ -19,26 +19,41 @@
  * The scheduler (reauth/scheduler.ts) calls {@link ReauthOrchestrator.followUp} when
  * {@link ReauthOrchestrator.followUpAt} says a flow is due.
  */
+import type { EventEmitter } from 'node:events';
 import type { Channel, ChannelMessage, IncomingPaste, PasteResult } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
-import { formatDuration } from '../core/duration.js';
 import { InputError, NotFoundError, TokenwardenError, channelNames, type DiagnosedCause } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import { needsHuman, type WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
-import type { ConnectionRecord, FlowKind, FlowRecord } from '../store/types.js';
-import type { Warden } from '../warden.js';
-import { AccountChangeRefusedError, CodesRefusedError, FlowExpiredError, type CompletedFlow } from './flows.js';
+import type { ConnectionRecord, FlowRecord, Store } from '../store/types.js';
+import type { NotifyDeps } from './notify.js';
+import {
+  AccountChangeRefusedError,
+  CodesRefusedError,
+  FlowExpiredError,
+  type CompletedFlow,
+  type FlowService,
+} from './flows.js';
 import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
-import { FreshLinkSentError, acceptedReply, recoveredMessage } from './replies.js';
+import {
+  REFUSED_REPLACEMENT_INTERVAL_MS,
+  latestFlowFor,
+  replaceExpired,
+  replaceQuietly,
+  type AnswerDeps,
+} from './answers.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { announceRecovery, announceRejectedSecret, tell, type NoticeDeps } from './notices.js';
+import { FreshLinkSentError, acceptedReply } from './replies.js';
 import { isQuiet, nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
 import { renewalPlanFor, type RenewalRow } from './renewal.js';
-import type { Orchestrator, ReauthRequest } from './types.js';
+import type { AskRequest, Orchestrator } from './types.js';
+
+export type { AskRequest } from './types.js';
 
 /** A link that expires within this margin is replaced rather than reminded about. */
 const NEARLY_EXPIRED_MS = 60_000;
-/** At most one fresh link per connection this often after a link was closed for refused codes. */
-const REFUSED_REPLACEMENT_INTERVAL_MS = 10 * 60_000;
 /** A refused answer is recorded in at most this many characters (its text can come from outside). */
 const REJECTION_MESSAGE_CHARS = 500;
 
@@ -57,12 +72,12 @@ export interface OrchestratorOptions {
   onDeviceResult?: (flow: FlowRecord, result: CompletedFlow | Error) => void;
 }
 
-/** A request plus what the message should add: why it is sent again, and as what kind. */
-export interface AskRequest extends ReauthRequest {
-  note?: string;
-  kind?: ChannelMessage['kind'];
-  /** Force a device-code or authorization-code flow (default: what the connection allows). */
-  flowKind?: FlowKind;
+/** What the orchestrator uses; the root builds it (docs/architecture.md, "The object graph"). */
+export interface OrchestratorDeps extends NotifyDeps {
+  store: Store;
+  flows: Pick<FlowService, 'open' | 'watchDevice' | 'stopWatching' | 'completeFromInput'>;
+  /** Where recorded events and `reauth_required` are emitted. */
+  events: EventEmitter;
 }
 
 /** Why a connection needs its human: dead now, or predicted to die within `reauth_lead`. */
@@ -70,9 +85,14 @@ export type HumanNeed = 'dead' | 'predicted' | null;
 
 export class ReauthOrchestrator implements Orchestrator {
   readonly channels: Map<string, Channel>;
+  /** What the notices (recovery, rejected secrets, refused account changes) need. */
+  private readonly notices: NoticeDeps;
+  /** What replacing a link after a refused or late answer needs. */
+  private readonly answers: AnswerDeps;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** Requests for a connection run one after the other (one open flow per connection). */
+  private readonly queue = new KeyedQueue();
   private readonly listening = new Set<string>();
   private readonly quiet = new Map<string, QuietHours | null>();
   private readonly background = new Set<Promise<unknown>>();
@@ -81,20 +101,35 @@ export class ReauthOrchestrator implements Orchestrator {
     this.track(
       this.warden.connections.get(name)?.config.kind === 'oauth'
         ? this.requestReauth(name, { reason: cause.id })
-        : this.announceRejectedSecret(name, cause),
+        : announceRejectedSecret(this.notices, name, cause),
     );
   private readonly onEvent = (e: WardenEvent): void => {
-    if (e.type === 'reauth_completed' && e.connection) this.track(this.announceRecovery(e));
+    if (e.type === 'reauth_completed' && e.connection) this.track(announceRecovery(this.notices, e));
   };
   private started = false;
 
   constructor(
-    readonly warden: Warden,
+    private readonly warden: OrchestratorDeps,
     readonly opts: OrchestratorOptions,
   ) {
     this.channels = opts.channels;
     this.clock = opts.clock ?? warden.deps.clock;
     this.logger = opts.logger ?? warden.deps.logger;
+    this.answers = {
+      sink: warden.sink,
+      store: warden.store,
+      clock: this.clock,
+      config: warden.config,
+      channels: this.channels,
+      remindAfter: (name) => this.runtime(name).config.remind_after,
+      requestReauth: (name, req) => this.requestReauth(name, req),
+    };
+    this.notices = {
+      store: warden.store,
+      connections: warden.connections,
+      logger: this.logger,
+      channel: (name) => this.channel(name),
+    };
     for (const [name, rt] of warden.connections)
       this.quiet.set(
         name,
@@ -138,7 +173,18 @@ export class ReauthOrchestrator implements Orchestrator {
   // ---------------------------------------------------------------- asking
 
   requestReauth(connection: string, req: AskRequest = {}): Promise<FlowRecord> {
-    return this.serial(connection, () => this.ask(connection, req));
+    return this.queue.run(connection, () => this.ask(connection, req));
+  }
+
+  async requestReauthFrom(
+    connection: string,
+    req: AskRequest = {},
+  ): Promise<{ flow: FlowRecord; found: FlowRecord | null }> {
+    return this.queue.run(connection, async () => {
+      const now = this.clock.now();
+      const found = (await this.warden.store.listOpenFlows(connection)).find((f) => f.expiresAt > now) ?? null;
+      return { flow: await this.ask(connection, req), found };
+    });
   }
 
   private async ask(connection: string, req: AskRequest): Promise<FlowRecord> {
@@ -230,7 +276,7 @@ export class ReauthOrchestrator implements Orchestrator {
       if (r instanceof AccountChangeRefusedError)
         this.track(
           this.warden.store.getFlow(flow.id).then((f) =>
-            this.tell((f ?? flow).askedVia, {
+            tell(this.notices, (f ?? flow).askedVia, {
               kind: 'info',
               connection: flow.connection,
               title: `${flow.connection}: sign-in with another account refused`,
@@ -253,8 +299,9 @@ export class ReauthOrchestrator implements Orchestrator {
       return await this.warden.flows.completeFromInput(input, { via: opts.via });
     } catch (err) {
       if (err instanceof CodesRefusedError && this.replacementsLimited(err.flow.connection))
-        throw await this.replaceQuietly(err);
-      if (err instanceof FlowExpiredError) throw await this.replaceExpired(err.flow, err.message, opts.via, err);
+        throw await replaceQuietly(this.answers, err);
+      if (err instanceof FlowExpiredError)
+        throw await replaceExpired(this.answers, err.flow, err.message, opts.via, err);
       if (err instanceof InputError) {
         await this.warden.sink.emit({
           type: 'paste_rejected',
@@ -266,27 +313,6 @@ export class ReauthOrchestrator implements Orchestrator {
       }
       throw err;
     }
-  }
-
-  /**
-   * A link closed after refused codes again within REFUSED_REPLACEMENT_INTERVAL_MS: its
-   * replacement is opened (so nothing asks again at once) but not sent; the reminder sends it
-   * after `remind_after` unless it is used from the dashboard first.
-   */
-  private async replaceQuietly(err: CodesRefusedError): Promise<InputError> {
-    const old = err.flow;
-    await this.warden.sink.emit({
-      type: 'flow_expired',
-      connection: old.connection,
-      message: `Link for ${old.connection} could not be used: ${err.message} The replacement is held back (refused codes again within ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}).`,
-      data: { flowId: old.id, held: true },
-    });
-    await this.requestReauth(old.connection, { reason: old.reason ?? 'manual', fresh: true, via: [] });
-    const remind = formatDuration(this.runtime(old.connection).config.remind_after);
-    return new InputError(
-      `Not accepted: ${err.message.replace(/ A fresh link is needed\.$/, '')} Links closed for refused codes are replaced at most once per ${formatDuration(REFUSED_REPLACEMENT_INTERVAL_MS)}: a new one is open on the dashboard and is sent in ${remind} unless used.`,
-      { cause: err },
-    );
   }
 
   /**
@@ -312,7 +338,7 @@ export class ReauthOrchestrator implements Orchestrator {
       // The exchange failed without a verdict (provider down, timeout): the flow stays open, and
       // the same link works again while its code lives; if the provider did spend it, the next
       // try gets invalid_grant and a fresh link is sent at once.
-      const flow = await this.latestFlowFor(paste.text);
+      const flow = await latestFlowFor(this.answers, paste.text);
       const why = `The provider could not complete the exchange (${err instanceof TokenwardenError ? err.message : 'unexpected error'}).`;
       if (flow && flow.status === 'open')
         return {
@@ -322,100 +348,6 @@ export class ReauthOrchestrator implements Orchestrator {
           ),
         };
       return { ok: false, reply: redact(`${why} Try again in a moment.`) };
-    }
-  }
-
-  private async latestFlowFor(text: string): Promise<FlowRecord | null> {
-    const state = /[?&#]state=([^&\s#]+)/.exec(text)?.[1];
-    return state ? this.warden.store.findFlowByState(decodeURIComponent(state)) : null;
-  }
-
-  /** The human's answer came too late: send a fresh link where they were asked, and say so. */
-  private async replaceExpired(old: FlowRecord, why: string, via: string, cause: unknown): Promise<FreshLinkSentError> {
-    await this.warden.sink.emit({
-      type: 'flow_expired',
-      connection: old.connection,
-      message: `Link for ${old.connection} could not be used: ${why}`,
-      data: { flowId: old.id, via },
-    });
-    const row = await this.warden.store.getConnection(old.connection);
-    // Healed by another answer since this link was sent: nothing to re-send.
-    if (row?.grantedAt != null && row.grantedAt >= old.createdAt && !needsHuman(row.state))
-      return new FreshLinkSentError(`${why} Nothing more to do: ${old.connection} is healthy.`, null, cause);
-    const targets = [...new Set([...old.askedVia, ...(this.channels.has(via) ? [via] : [])])];
-    const fresh = await this.requestReauth(old.connection, {
-      reason: old.reason ?? 'manual',
-      fresh: true,
-      ...(targets.length ? { via: targets } : {}),
-      note: `${why.replace(/ A fresh link is needed\.$/, '')} Here is a fresh link.`,
-    });
-    const where = fresh.askedVia.length ? ` via ${channelNames(fresh.askedVia, this.warden.config.channels)}` : '';
-    return new FreshLinkSentError(
-      `Not accepted: ${why.replace(/ A fresh link is needed\.$/, '')} A fresh link was sent${where}; it expires in ${formatDuration(fresh.expiresAt - this.clock.now())}.`,
-      fresh,
-      cause,
-    );
-  }
-
-  private async tell(channels: string[], msg: ChannelMessage): Promise<void> {
-    for (const name of channels) {
-      try {
-        await (await this.channel(name)).send(msg);
-      } catch (err) {
-        this.logger.warn('reauth: could not send a notice', {
-          connection: msg.connection,
-          channel: name,
-          error: redact((err as Error).message),
-        });
-      }
-    }
-  }
-
-  /**
-   * A client secret or service-account key was refused: tell the human which one and where to
-   * rotate it, through the connection's channels (first that accepts, like a link). No flow.
-   */
-  private async announceRejectedSecret(connection: string, cause: DiagnosedCause): Promise<void> {
-    const rt = this.runtime(connection);
-    const msg: ChannelMessage = {
-      kind: 'probe_failed',
-      connection,
-      title: `${connection}: ${rt.config.kind === 'service_account' ? 'service-account key' : 'client secret'} rejected`,
-      text: `${cause.summary} Fix: ${cause.fix}`,
-    };
-    for (const name of rt.config.notify) {
-      try {
-        await (await this.channel(name)).send(msg);
-        return;
-      } catch (err) {
-        this.logger.warn('reauth: could not send the rejected-secret notice', {
-          connection,
-          channel: name,
-          error: redact((err as Error).message),
-        });
-      }
-    }
-  }
-
-  private async announceRecovery(e: WardenEvent): Promise<void> {
-    const flowId = typeof e.data?.['flowId'] === 'string' ? e.data['flowId'] : null;
-    const flow = flowId ? await this.warden.store.getFlow(flowId) : null;
-    if (!flow || !e.connection) return;
-    const via = typeof e.data?.['via'] === 'string' ? e.data['via'] : '';
-    // The channel the answer came through already replied in place.
-    const targets = flow.askedVia.filter((c) => c !== via);
-    const row = await this.warden.store.getConnection(e.connection);
-    const msg = recoveredMessage(e.connection, flow, row?.account ?? null);
-    for (const name of targets) {
-      try {
-        await (await this.channel(name)).send(msg);
-      } catch (err) {
-        this.logger.warn('reauth: could not send the recovery notice', {
-          connection: e.connection,
-          channel: name,
-          error: redact((err as Error).message),
-        });
-      }
     }
   }
 
@@ -450,10 +382,10 @@ export class ReauthOrchestrator implements Orchestrator {
    * link with a fresh one while the connection still needs its human.
    */
   followUp(flowId: string): Promise<void> {
-    return this.serial(`flow:${flowId}`, async () => {
+    return this.queue.run(`flow:${flowId}`, async () => {
       const flow = await this.warden.store.getFlow(flowId);
       if (!flow || flow.status !== 'open') return;
-      await this.serial(flow.connection, () => this.followUpLocked(flow));
+      await this.queue.run(flow.connection, () => this.followUpLocked(flow));
     });
   }
 
@@ -537,18 +469,6 @@ export class ReauthOrchestrator implements Orchestrator {
     return rt;
   }
 
-  /** Run `fn` after every earlier task for `key` (one open flow per connection). */
-  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return next;
-  }
-
   private track(p: Promise<unknown>): void {
     const t = p.catch((err: unknown) =>
       this.logger.error('reauth: background step failed', { error: redact(String((err as Error)?.message ?? err)) }),
@@ -558,7 +478,7 @@ export class ReauthOrchestrator implements Orchestrator {
   }
 }
 
-export function createOrchestrator(warden: Warden, opts: OrchestratorOptions): ReauthOrchestrator {
+export function createOrchestrator(warden: OrchestratorDeps, opts: OrchestratorOptions): ReauthOrchestrator {
   return new ReauthOrchestrator(warden, opts);
 }
 

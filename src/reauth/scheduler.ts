@@ -13,13 +13,14 @@
  * once at start (and on `poke()` with no name). The loop sleeps on the {@link Clock} until the
  * earliest due time — no busy loop, and a FakeClock drives it in tests.
  */
+import type { EventEmitter } from 'node:events';
 import type { Clock } from '../core/clock.js';
 import { ReauthRequiredError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import type { WardenEvent } from '../core/types.js';
-import { probeConnection } from '../keeper/probe.js';
-import type { ConnectionFacts, ConnectionRecord, FlowRecord } from '../store/types.js';
-import type { Warden } from '../warden.js';
+import type { Keeper } from '../keeper/keeper.js';
+import { probeConnection, type ProbeDeps } from '../keeper/probe.js';
+import type { ConnectionFacts, ConnectionRecord, FlowRecord, Store } from '../store/types.js';
 import { DueQueue } from './due-queue.js';
 import type { ReauthOrchestrator } from './orchestrator.js';
 import { PlanRows } from './plan-rows.js';
@@ -94,7 +95,7 @@ export class Scheduler {
   readonly reads = { full: 0, versions: 0, rows: 0 };
 
   constructor(
-    private readonly warden: Warden,
+    private readonly warden: SchedulerDeps,
     private readonly orchestrator: ReauthOrchestrator,
     opts: SchedulerOptions = {},
   ) {
@@ -411,8 +412,17 @@ function hash(s: string): number {
   return h >>> 0;
 }
 
+/** What the daemon's clock uses; the root builds it (docs/architecture.md, "The object graph"). */
+export interface SchedulerDeps extends ProbeDeps {
+  store: Store;
+  keeper: Pick<Keeper, 'accessToken'>;
+  /** Where recorded events are emitted (`event`): a change reschedules its connection. */
+  events: EventEmitter;
+  deps: ProbeDeps['deps'] & { logger: Logger };
+}
+
 export function createScheduler(
-  warden: Warden,
+  warden: SchedulerDeps,
   orchestrator: ReauthOrchestrator,
   opts: SchedulerOptions = {},
 ): Scheduler {

@@ -4,11 +4,13 @@
  * A `state` that names no open flow is refused before anything is recorded. Everything shown
  * is escaped, the code is never echoed (nor logged), and the page cannot be framed.
  */
+import { completeFlow } from '../actions/complete-flow.js';
 import type { Context, Hono } from 'hono';
 import { InputError } from '../core/errors.js';
 import { redact } from '../core/logger.js';
 import { FreshLinkSentError, acceptedReply } from '../reauth/orchestrator.js';
 import type { ServerContext } from './context.js';
+import { partsOf } from '../warden.js';
 
 export const CALLBACK_PATH = '/oauth/callback';
 
@@ -22,7 +24,7 @@ export function mountCallback(app: Hono, ctx: ServerContext): void {
     const refused = await unknownFlow(ctx, url.searchParams.get('state'));
     if (refused) return page(c, 400, 'Not accepted', refused);
     try {
-      const done = await ctx.orchestrator.complete(url.toString(), { via: 'callback' });
+      const done = await completeFlow(ctx.orchestrator, url.toString(), { via: 'callback' });
       return page(c, 200, 'Authorized', `${acceptedReply(done)} You can close this page.`);
     } catch (err) {
       if (err instanceof FreshLinkSentError) return page(c, 410, 'Link expired', err.message);
@@ -41,7 +43,7 @@ export function mountCallback(app: Hono, ctx: ServerContext): void {
 /** Why a callback with this `state` cannot belong to an open flow, or null when it may. */
 async function unknownFlow(ctx: ServerContext, state: string | null): Promise<string | null> {
   if (!state) return 'Not accepted: the URL has no state parameter, so it cannot be matched to an open flow.';
-  const flow = await ctx.warden.store.findFlowByState(state);
+  const flow = await partsOf(ctx.warden).store.findFlowByState(state);
   if (!flow) return 'Not accepted: this link does not match any flow tokenwarden opened (unknown state).';
   if (flow.status !== 'open')
     return 'Not accepted: this link was already used or closed. Ask for a fresh link if needed.';

@@ -1,8 +1,13 @@
-/** What every HTTP route receives: the warden, the orchestrator, auth settings and the clock. */
+/**
+ * What every HTTP route receives: the warden (the root), the orchestrator, auth settings and
+ * the clock. Routes call actions (src/actions/) and render their answers.
+ */
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { MailService } from '../mail/index.js';
+import type { HealthWatch } from '../daemon/health-watch.js';
 import type { Orchestrator } from '../reauth/types.js';
+import type { RequestReauthDeps } from '../actions/request-reauth.js';
 import type { Warden } from '../warden.js';
 
 export interface ServerContext {
@@ -18,4 +23,14 @@ export interface ServerContext {
   hosts?: string[] | undefined;
   /** The mail service when mailboxes are configured (absent: mail routes answer 404). */
   mail?: MailService | undefined;
+  /** The daemon's health watch, once started (absent: `/healthz` reports the store only). */
+  readonly health?: HealthWatch | undefined;
+}
+
+/** What the request-reauth action needs here: the daemon's orchestrator asks. */
+export function reauthDeps(ctx: ServerContext): RequestReauthDeps {
+  return {
+    asker: ctx.orchestrator,
+    channels: ctx.warden.config.channels,
+  };
 }

@@ -7,9 +7,9 @@
  */
 import type { Context, Hono } from 'hono';
 import { KeyError } from '../core/errors.js';
-import { healthWatchOf } from '../reauth/health-watch.js';
 import { clientAddress, secretsEqual } from './auth.js';
 import type { ServerContext } from './context.js';
+import { partsOf } from '../warden.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1', 'local']);
 
@@ -23,7 +23,7 @@ export function mountHealthz(app: Hono, ctx: ServerContext): void {
   app.get('/healthz', async (c) => {
     const details = mayReadDetails(c, ctx);
     try {
-      await ctx.warden.store.checkKey?.();
+      await partsOf(ctx.warden).store.checkKey?.();
     } catch (err) {
       const why =
         err instanceof KeyError
@@ -32,7 +32,7 @@ export function mountHealthz(app: Hono, ctx: ServerContext): void {
       return c.json({ ok: false, error: details ? `${why} (${(err as Error).message})` : why }, 503);
     }
     // Failing fallbacks and channels are warnings, not unhealthiness: the daemon itself works.
-    const health = await healthWatchOf(ctx.warden)?.snapshot();
+    const health = await ctx.health?.snapshot();
     if (!health) return c.json({ ok: true });
     const failing = health.checks.filter((x) => !x.ok);
     if (!details) return c.json({ ok: true, warnings: health.warnings.length, failing: failing.length });

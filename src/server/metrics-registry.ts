@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CONNECTION_STATES, type WardenEvent } from '../core/types.js';
 import type { ServerContext } from './context.js';
+import { partsOf } from '../warden.js';
 
 export interface WardenMetrics {
   registry: Registry;
@@ -32,6 +33,29 @@ const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : 
 export function createMetrics(ctx: ServerContext): WardenMetrics {
   const { warden } = ctx;
   const registry = new Registry();
+  const m = createSeries(registry);
+  // Series exist from the start, so rate() and absent() behave before the first event — for up
+  // to FULL_DETAIL_MAX connections. Beyond that they appear with their first event: 100,000
+  // connections × 3 zero series were ~60 MB of the daemon's heap (bench/serve-memory.ts).
+  if (partsOf(warden).connections.size <= FULL_DETAIL_MAX)
+    for (const name of partsOf(warden).connections.keys())
+      for (const outcome of ['success', 'transient', 'definitive']) m.refreshes.labels(name, outcome).inc(0);
+
+  const observe = (e: WardenEvent): void => observeEvent(m, e);
+  const onEvent = (e: WardenEvent): void => observe(e);
+  warden.events.on('event', onEvent);
+  return {
+    registry,
+    update: () => updateGauges(m, ctx),
+    observe,
+    detach: () => warden.events.off('event', onEvent),
+  };
+}
+
+type Series = ReturnType<typeof createSeries>;
+
+/** Every series, registered on `registry`. */
+function createSeries(registry: Registry) {
   const state = new Gauge({
     name: 'tokenwarden_connection_state',
     help: 'Lifecycle state of each connection: 1 for the current state, 0 for the others (above 1,000 connections only the current state).',
@@ -87,78 +111,72 @@ export function createMetrics(ctx: ServerContext): WardenMetrics {
     registers: [registry],
   });
 
-  // Series exist from the start, so rate() and absent() behave before the first event — for up
-  // to FULL_DETAIL_MAX connections. Beyond that they appear with their first event: 100,000
-  // connections × 3 zero series were ~60 MB of the daemon's heap (bench/serve-memory.ts).
-  if (warden.connections.size <= FULL_DETAIL_MAX)
-    for (const name of warden.connections.keys())
-      for (const outcome of ['success', 'transient', 'definitive']) refreshes.labels(name, outcome).inc(0);
+  return { state, accessExpiry, refreshDeath, openFlows, refreshes, reauthLatency, probes, mailSent, outboxDepth };
+}
 
-  const observe = (e: WardenEvent): void => {
-    const conn = e.connection ?? '';
-    const d = e.data ?? {};
-    switch (e.type) {
-      case 'refreshed':
-      case 'recovered':
-        refreshes.labels(conn, 'success').inc();
-        break;
-      case 'degraded':
-        refreshes.labels(conn, 'transient').inc();
-        break;
-      case 'refresh_failed':
-        refreshes.labels(conn, d['definitive'] === true ? 'definitive' : 'transient').inc();
-        break;
-      case 'rotation_adopted':
-        refreshes.labels(conn, 'adopted').inc();
-        break;
-      case 'reauth_completed':
-        if (typeof d['msSinceAsked'] === 'number' && d['msSinceAsked'] >= 0)
-          reauthLatency.observe(d['msSinceAsked'] / 1000);
-        break;
-      case 'probe_ok':
-        probes.labels(conn, 'ok').inc();
-        break;
-      case 'probe_failed':
-        probes.labels(conn, str(d['outcome'], str(d['kind'], 'failed'))).inc();
-        break;
-      case 'mail_sent':
-        mailSent.labels(str(d['mailbox']), str(d['route']), 'sent').inc();
-        break;
-      case 'mail_failed':
-        mailSent.labels(str(d['mailbox']), str(d['route']), 'failed').inc();
-        break;
-      case 'mail_failover':
-        mailSent.labels(str(d['mailbox']), str(d['to']), 'failover').inc();
-        break;
-      default:
-        break;
-    }
-  };
-  const onEvent = (e: WardenEvent): void => observe(e);
-  warden.events.on('event', onEvent);
-
-  async function update(): Promise<void> {
-    const now = ctx.clock.now();
-    const all = await warden.status();
-    const fullDetail = all.length <= FULL_DETAIL_MAX;
-    state.reset();
-    accessExpiry.reset();
-    refreshDeath.reset();
-    openFlows.reset();
-    for (const s of all) {
-      if (fullDetail) for (const st of CONNECTION_STATES) state.labels(s.name, st).set(s.state === st ? 1 : 0);
-      else state.labels(s.name, s.state).set(1);
-      if (s.accessExpiresAt !== null) accessExpiry.labels(s.name).set((s.accessExpiresAt - now) / 1000);
-      if (s.refreshExpiresAt !== null) refreshDeath.labels(s.name).set((s.refreshExpiresAt - now) / 1000);
-      openFlows.labels(s.name).set(s.openFlow ? 1 : 0);
-    }
-    outboxDepth.reset();
-    for (const mailbox of Object.keys(warden.config.mailboxes)) {
-      const st = await warden.store.outboxStats(mailbox);
-      for (const status of ['pending', 'sending', 'failed'] as const)
-        outboxDepth.labels(mailbox, status).set(st[status]);
-    }
+/** Feed one event into the counters. */
+function observeEvent(m: Series, e: WardenEvent): void {
+  const conn = e.connection ?? '';
+  const d = e.data ?? {};
+  switch (e.type) {
+    case 'refreshed':
+    case 'recovered':
+      m.refreshes.labels(conn, 'success').inc();
+      break;
+    case 'degraded':
+      m.refreshes.labels(conn, 'transient').inc();
+      break;
+    case 'refresh_failed':
+      m.refreshes.labels(conn, d['definitive'] === true ? 'definitive' : 'transient').inc();
+      break;
+    case 'rotation_adopted':
+      m.refreshes.labels(conn, 'adopted').inc();
+      break;
+    case 'reauth_completed':
+      if (typeof d['msSinceAsked'] === 'number' && d['msSinceAsked'] >= 0)
+        m.reauthLatency.observe(d['msSinceAsked'] / 1000);
+      break;
+    case 'probe_ok':
+      m.probes.labels(conn, 'ok').inc();
+      break;
+    case 'probe_failed':
+      m.probes.labels(conn, str(d['outcome'], str(d['kind'], 'failed'))).inc();
+      break;
+    case 'mail_sent':
+      m.mailSent.labels(str(d['mailbox']), str(d['route']), 'sent').inc();
+      break;
+    case 'mail_failed':
+      m.mailSent.labels(str(d['mailbox']), str(d['route']), 'failed').inc();
+      break;
+    case 'mail_failover':
+      m.mailSent.labels(str(d['mailbox']), str(d['to']), 'failover').inc();
+      break;
+    default:
+      break;
   }
+}
 
-  return { registry, update, observe, detach: () => warden.events.off('event', onEvent) };
+/** Re-read the store into the gauges. */
+async function updateGauges(m: Series, ctx: ServerContext): Promise<void> {
+  const { warden } = ctx;
+  const now = ctx.clock.now();
+  const all = await warden.status();
+  const fullDetail = all.length <= FULL_DETAIL_MAX;
+  m.state.reset();
+  m.accessExpiry.reset();
+  m.refreshDeath.reset();
+  m.openFlows.reset();
+  for (const s of all) {
+    if (fullDetail) for (const st of CONNECTION_STATES) m.state.labels(s.name, st).set(s.state === st ? 1 : 0);
+    else m.state.labels(s.name, s.state).set(1);
+    if (s.accessExpiresAt !== null) m.accessExpiry.labels(s.name).set((s.accessExpiresAt - now) / 1000);
+    if (s.refreshExpiresAt !== null) m.refreshDeath.labels(s.name).set((s.refreshExpiresAt - now) / 1000);
+    m.openFlows.labels(s.name).set(s.openFlow ? 1 : 0);
+  }
+  m.outboxDepth.reset();
+  for (const mailbox of Object.keys(warden.config.mailboxes)) {
+    const st = await partsOf(warden).store.outboxStats(mailbox);
+    for (const status of ['pending', 'sending', 'failed'] as const)
+      m.outboxDepth.labels(mailbox, status).set(st[status]);
+  }
 }

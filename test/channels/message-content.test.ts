@@ -15,7 +15,7 @@ import { FakeClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { notifyFlow } from '../../src/reauth/notify.js';
 import { generateKey } from '../../src/store/key.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { startFakeHttp, type FakeHttp } from '../oauth/fake-http.js';
 import { startHttpSink, type HttpSink } from '../peers/http-sink.js';
 import { DEFAULT_USER_ID, startTelegramPeer, type TelegramPeer } from '../peers/telegram.js';
@@ -94,11 +94,13 @@ beforeAll(async () => {
     env: { TW_KEY: generateKey().toString('base64') },
     clock,
   });
-  const first = await warden.flows.open('mail');
+  const first = await partsOf(warden).flows.open('mail');
   const state = new URL(first.url).searchParams.get('state') ?? '';
-  await warden.flows.completeFromInput(`${REDIRECT}?state=${state}&code=4/0A`, { via: 'test' });
+  await partsOf(warden).flows.completeFromInput(`${REDIRECT}?state=${state}&code=4/0A`, { via: 'test' });
   await clock.advance(7 * DAY + 60_000);
-  await warden.keeper.forceRefresh('mail').catch(() => undefined);
+  await partsOf(warden)
+    .keeper.forceRefresh('mail')
+    .catch(() => undefined);
 
   // The human is asked once through every kind of channel.
   const deps = { clock, logger: silentLogger };
@@ -130,9 +132,9 @@ beforeAll(async () => {
       },
     ),
   };
-  const flow = await warden.flows.open('mail');
+  const flow = await partsOf(warden).flows.open('mail');
   link = flow.url;
-  const sent = await notifyFlow(warden, flow, Object.keys(channels), {
+  const sent = await notifyFlow(partsOf(warden), flow, Object.keys(channels), {
     channelImpl: (n) => Promise.resolve(channels[n] as Channel),
   });
   expect(sent).toEqual(Object.keys(channels));

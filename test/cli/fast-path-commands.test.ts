@@ -8,7 +8,7 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { loaded, moduleLogRunner, type LoggedRun, type ModuleLogRunner } from '../helpers/module-log.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 
@@ -78,9 +78,9 @@ async function seed(state?: 'reauth_required'): Promise<void> {
       refreshToken: '1//refresh',
       expiresAt: Date.now() + 3_600_000,
     });
-    await w.keeper.storeGrant('gmail', grant(GMAIL_TOKEN));
-    await w.keeper.storeGrant('gh', grant(GH_TOKEN), { account: 'octo@example.com' });
-    if (state) await w.store.updateConnection('gmail', { state }, { now: Date.now() });
+    await partsOf(w).keeper.storeGrant('gmail', grant(GMAIL_TOKEN));
+    await partsOf(w).keeper.storeGrant('gh', grant(GH_TOKEN), { account: 'octo@example.com' });
+    if (state) await partsOf(w).store.updateConnection('gmail', { state }, { now: Date.now() });
   } finally {
     await w.close();
   }

@@ -6,7 +6,7 @@
  */
 import { chmodSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { loaded, moduleLogRunner, type LoggedRun, type ModuleLogRunner } from '../helpers/module-log.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 
@@ -30,13 +30,13 @@ async function seed(state?: 'reauth_required'): Promise<void> {
     env: { ...process.env, TW_FAST_SECRET: 'client-secret-one' },
   });
   try {
-    await w.keeper.storeGrant('gmail', {
+    await partsOf(w).keeper.storeGrant('gmail', {
       accessToken: 'ya29.fast-path-token',
       tokenType: 'Bearer',
       refreshToken: '1//refresh',
       expiresAt: Date.now() + 3_600_000,
     });
-    if (state) await w.store.updateConnection('gmail', { state }, { now: Date.now() });
+    if (state) await partsOf(w).store.updateConnection('gmail', { state }, { now: Date.now() });
   } finally {
     await w.close();
   }

@@ -17,7 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
+import { partsOf } from '../../src/warden.js';
 import { REPLAY_BYTES } from '../../src/integrations/api-proxy.js';
 import { CLI, makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
@@ -93,8 +94,8 @@ beforeAll(async () => {
     },
   });
   daemon = await startDaemon({ configPath: ws.configPath, scheduler: { probeIntervalMs: 0 } });
-  const flow = await daemon.warden.flows.open('bulk', { reason: 'manual' });
-  await daemon.warden.flows.completeFromInput(await oidc.approveAuthorization(flow.url), { via: 'test' });
+  const flow = await partsOf(daemon.warden).flows.open('bulk', { reason: 'manual' });
+  await partsOf(daemon.warden).flows.completeFromInput(await oidc.approveAuthorization(flow.url), { via: 'test' });
 });
 
 afterAll(async () => {
@@ -107,7 +108,8 @@ afterAll(async () => {
 
 const proxyUrl = (path: string): string => `${daemon.server.url}/api/v1/connections/bulk/proxy${path}`;
 const auth = { authorization: `Bearer ${API_KEY}` };
-const currentToken = async (): Promise<string> => (await daemon.warden.store.getConnection('bulk'))?.accessToken ?? '';
+const currentToken = async (): Promise<string> =>
+  (await partsOf(daemon.warden).store.getConnection('bulk'))?.accessToken ?? '';
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** POST a body with node:http, chunked unless `length` is declared; resolves status and JSON. */

@@ -9,13 +9,14 @@
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { jsonLogger } from '../../src/core/logger.js';
 import type { WardenEvent } from '../../src/core/types.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 import { bearerOf, listenHttp, readBody } from '../peers/http-fake.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
+import { partsOf } from '../../src/warden.js';
 
 const API_KEY = 'proxy-test-api-key-0123456789abcdef';
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
@@ -108,8 +109,8 @@ beforeAll(async () => {
     scheduler: { probeIntervalMs: 0 },
     logger: jsonLogger('debug', (l) => logs.push(l)),
   });
-  const flow = await daemon.warden.flows.open('sandbox', { reason: 'manual' });
-  await daemon.warden.flows.completeFromInput(await oidc.approveAuthorization(flow.url), { via: 'test' });
+  const flow = await partsOf(daemon.warden).flows.open('sandbox', { reason: 'manual' });
+  await partsOf(daemon.warden).flows.completeFromInput(await oidc.approveAuthorization(flow.url), { via: 'test' });
 });
 
 afterAll(async () => {
@@ -127,7 +128,7 @@ const call = (path: string, init: RequestInit = {}): Promise<Response> => {
   return fetch(proxyUrl(path), { ...init, headers, redirect: 'manual' });
 };
 const currentToken = async (): Promise<string> =>
-  (await daemon.warden.store.getConnection('sandbox'))?.accessToken ?? '';
+  (await partsOf(daemon.warden).store.getConnection('sandbox'))?.accessToken ?? '';
 
 /** A request whose path is sent byte for byte (fetch would normalise `..`). */
 function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -329,7 +330,9 @@ describe('API proxy', () => {
       daemon.warden.events.on('event', on);
     });
     await oidc.revokeGrantsFor();
-    await expect(daemon.warden.keeper.forceRefresh('sandbox')).rejects.toMatchObject({ code: 'TW_REAUTH_REQUIRED' });
+    await expect(partsOf(daemon.warden).keeper.forceRefresh('sandbox')).rejects.toMatchObject({
+      code: 'TW_REAUTH_REQUIRED',
+    });
     await asked;
     const before = seen.length;
     const res = await call(MSGS);

@@ -4,12 +4,12 @@
  * daemons on one bot.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { ReauthRequiredError } from '../../src/core/errors.js';
 import type { WardenEvent } from '../../src/core/types.js';
 import type { TelegramChannel } from '../../src/channels/telegram.js';
 import { REFUSAL_TEXT } from '../../src/channels/telegram.js';
-import type { Warden } from '../../src/warden.js';
+import { partsOf, type Warden } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { DEFAULT_USER_ID, startTelegramPeer, type BotMessage, type TelegramPeer } from '../peers/telegram.js';
@@ -115,8 +115,8 @@ describe('paste capture', () => {
     const refusal = await tg.waitForBotMessage((m) => fresh(m) && m.chat_id === String(STRANGER));
     expect(refusal.text).toBe(REFUSAL_TEXT);
     expect(tg.deletedMessages()).not.toContain(stranger.message_id);
-    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('open');
-    expect((await daemon.warden.store.getConnection('sandbox'))?.accessToken ?? null).toBeNull();
+    expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('open');
+    expect((await partsOf(daemon.warden).store.getConnection('sandbox'))?.accessToken ?? null).toBeNull();
 
     const completed = nextEvent(daemon.warden, (e) => e.type === 'reauth_completed' && e.connection === 'sandbox');
     const said = await tg.userSays(finalUrl);
@@ -136,7 +136,7 @@ describe('paste capture', () => {
     expect((await tg.waitForBotMessage(replyTo(forged))).text).toMatch(/does not match any flow/);
     const garbage = await tg.userSays('hello, is this the right place?');
     expect((await tg.waitForBotMessage(replyTo(garbage))).text).toMatch(/^Not accepted/);
-    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('open');
+    expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('open');
     expect(tg.deletedMessages()).not.toContain(forged.message_id);
 
     const finalUrl = await oidc.approveAuthorization(linkIn(msg));
@@ -145,14 +145,14 @@ describe('paste capture', () => {
     // A second use of the same answer is refused and changes nothing.
     const again = await tg.userSays(finalUrl);
     expect((await tg.waitForBotMessage(replyTo(again))).text).toMatch(/already used/);
-    expect((await daemon.warden.store.listOpenFlows('sandbox')).length).toBe(0);
+    expect((await partsOf(daemon.warden).store.listOpenFlows('sandbox')).length).toBe(0);
   });
 
   it('an expired link gets a fresh one at once, and the reply says why', async () => {
     const { msg, flowId, fresh } = await ask('sandbox');
     const finalUrl = await oidc.approveAuthorization(linkIn(msg));
     // The human took longer than the link's lifetime.
-    await daemon.warden.store.updateFlow(flowId, { expiresAt: Date.now() - 1 });
+    await partsOf(daemon.warden).store.updateFlow(flowId, { expiresAt: Date.now() - 1 });
     const after = newerThan(tg.botMessages());
     const said = await tg.userSays(finalUrl);
     const reply = await tg.waitForBotMessage((m) => after(m) && m.text.startsWith('Not accepted'));
@@ -171,7 +171,7 @@ describe('paste capture', () => {
     const { msg, flowId, fresh } = await ask('sandbox');
     const finalUrl = await oidc.approveAuthorization(linkIn(msg));
     // Someone else redeemed the code first (or it expired at the provider).
-    const flow = await daemon.warden.store.getFlow(flowId);
+    const flow = await partsOf(daemon.warden).store.getFlow(flowId);
     const res = await fetch(`${oidc.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -190,11 +190,11 @@ describe('paste capture', () => {
     expect(reply.text).toMatch(
       /^Not accepted: the provider refused this code .*The link stays open: open it again .*\(2 more tries before it closes\)/,
     );
-    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('open');
+    expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('open');
     // The human opens the same link again: a new code, accepted.
     await tg.userSays(await oidc.approveAuthorization(linkIn(msg)));
     await tg.waitForBotMessage((m) => fresh(m) && m.text.startsWith('Accepted: sandbox'));
-    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('completed');
+    expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('completed');
   });
 
   it('junk codes with a leaked state close the link after 3 tries; its fresh replacement is rate-limited', async () => {
@@ -207,7 +207,7 @@ describe('paste capture', () => {
       const r = await junk(linkIn(msg), i);
       expect(r.status).toBe(400);
       expect(await r.text()).toMatch(/the provider refused this code.*The link stays open/);
-      expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('open');
+      expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('open');
     }
     const after = newerThan(tg.botMessages());
     const third = await junk(linkIn(msg), 3);
@@ -215,14 +215,14 @@ describe('paste capture', () => {
     expect(await third.text()).toMatch(
       /refused 3 codes sent for this link.*A fresh link was sent via telegram channel (&quot;|")ops/,
     );
-    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('failed');
+    expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('failed');
     const again = await tg.waitForBotMessage((m) => after(m) && m.text.includes('Re-authorize sandbox'));
     // The closed link takes no more codes.
     const late = await junk(linkIn(msg), 4);
     expect(late.status).toBe(400);
     expect(await late.text()).toMatch(/already used or closed/);
     // Three more junk codes on the fresh link close it too; its replacement is opened but held back.
-    const second = (await daemon.warden.store.listOpenFlows('sandbox'))[0];
+    const second = (await partsOf(daemon.warden).store.listOpenFlows('sandbox'))[0];
     expect(second?.url).toBe(linkIn(again));
     for (const i of [5, 6]) expect((await junk(linkIn(again), i)).status).toBe(400);
     const limited = await junk(linkIn(again), 7);
@@ -230,8 +230,8 @@ describe('paste capture', () => {
     expect(await limited.text()).toMatch(
       /replaced at most once per 10m: a new one is open on the dashboard and is sent in 10m unless used/,
     );
-    expect((await daemon.warden.store.getFlow(second?.id ?? ''))?.status).toBe('failed');
-    const held = await daemon.warden.store.listOpenFlows('sandbox');
+    expect((await partsOf(daemon.warden).store.getFlow(second?.id ?? ''))?.status).toBe('failed');
+    const held = await partsOf(daemon.warden).store.listOpenFlows('sandbox');
     expect(held).toHaveLength(1);
     expect(held[0]?.askedVia).toEqual([]);
     // The human can still ask for a link and heal the connection.
@@ -298,16 +298,16 @@ describe('device flow', () => {
 describe('device flow with another account', () => {
   it('is refused, and the human hears it where they were asked', async () => {
     // `dev` belongs to alice (device flow test above); mallory approves its next device code.
-    expect((await daemon.warden.store.getConnection('dev'))?.account).toBe('alice');
-    const before = (await daemon.warden.store.getConnection('dev'))?.accessToken;
+    expect((await partsOf(daemon.warden).store.getConnection('dev'))?.account).toBe('alice');
+    const before = (await partsOf(daemon.warden).store.getConnection('dev'))?.accessToken;
     const { msg, flowId, fresh } = await ask('dev');
     const refused = nextEvent(daemon.warden, (e) => e.type === 'account_change_refused' && e.connection === 'dev');
     await oidc.approveDevice(linkIn(msg), { accountId: 'mallory' });
     expect((await refused).data).toMatchObject({ flowId, belongsTo: 'alice', completedAs: 'mallory' });
     const notice = await tg.waitForBotMessage((m) => fresh(m) && m.text.includes('another account refused'));
     expect(notice.text).toMatch(/completed with account mallory, but dev belongs to alice; nothing was changed/);
-    expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('failed');
-    expect((await daemon.warden.store.getConnection('dev'))?.accessToken).toBe(before);
+    expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('failed');
+    expect((await partsOf(daemon.warden).store.getConnection('dev'))?.accessToken).toBe(before);
   });
 });
 

@@ -7,10 +7,10 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { FakeClock } from '../../src/core/clock.js';
 import { jsonLogger } from '../../src/core/logger.js';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { freePort } from './helpers.js';
@@ -249,7 +249,7 @@ describe('bodies read before sign-in are small', () => {
 
 describe('the callback does not let strangers write events', () => {
   it('an unknown state records nothing, whatever the error text; the page cannot be framed', async () => {
-    const before = await daemon.warden.store.listEvents({ newestFirst: true, limit: 1 });
+    const before = await partsOf(daemon.warden).store.listEvents({ newestFirst: true, limit: 1 });
     const junk = encodeURIComponent('<b>spam</b>'.repeat(500));
     for (let i = 0; i < 20; i++) {
       const res = await send(`/oauth/callback?error=access_denied&error_description=${junk}&state=forged-${i}`);
@@ -261,7 +261,7 @@ describe('the callback does not let strangers write events', () => {
     }
     const noState = await send(`/oauth/callback?error=access_denied&error_description=${junk}`);
     expect(noState.status).toBe(400);
-    const after = await daemon.warden.store.listEvents({ newestFirst: true, limit: 1 });
+    const after = await partsOf(daemon.warden).store.listEvents({ newestFirst: true, limit: 1 });
     expect(after[0]?.id).toBe(before[0]?.id);
   });
 
@@ -273,16 +273,16 @@ describe('the callback does not let strangers write events', () => {
     );
     expect(res.status).toBe(400);
     expect(res.body).toMatch(/access_denied/);
-    const [last] = await daemon.warden.store.listEvents({ newestFirst: true, limit: 1 });
+    const [last] = await partsOf(daemon.warden).store.listEvents({ newestFirst: true, limit: 1 });
     expect(last?.type).toBe('paste_rejected');
     expect(last?.message).toMatch(/access_denied/);
     expect(last?.message.length).toBeLessThanOrEqual(500);
     // A used or closed flow's state is refused without a record as well.
-    await daemon.warden.store.finishFlow(flow.id, 'cancelled', clock.now(), 'test');
+    await partsOf(daemon.warden).store.finishFlow(flow.id, 'cancelled', clock.now(), 'test');
     const again = await send(`/oauth/callback?code=c&state=${encodeURIComponent(flow.state ?? '')}`);
     expect(again.status).toBe(400);
     expect(again.body).toMatch(/already used or closed/);
-    expect((await daemon.warden.store.listEvents({ newestFirst: true, limit: 1 }))[0]?.id).toBe(last?.id);
+    expect((await partsOf(daemon.warden).store.listEvents({ newestFirst: true, limit: 1 }))[0]?.id).toBe(last?.id);
   });
 });
 
@@ -295,7 +295,7 @@ describe('the QR route never answers 500', () => {
     const id = `long-${size}`;
     const base = 'https://auth.example/authorize?state=';
     const url = `${base}${'q'.repeat(size - base.length)}`;
-    await daemon.warden.store.createFlow({
+    await partsOf(daemon.warden).store.createFlow({
       id,
       connection: 'sandbox',
       kind: 'auth_code',
@@ -319,7 +319,7 @@ describe('the QR route never answers 500', () => {
     const page = await send('/', { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(page.body.includes(`/flows/${id}/qr.svg`)).toBe(status === 200);
-    await daemon.warden.store.finishFlow(id, 'cancelled', clock.now(), 'test');
+    await partsOf(daemon.warden).store.finishFlow(id, 'cancelled', clock.now(), 'test');
   });
 });
 
@@ -355,7 +355,7 @@ describe('the Host header must name this server', () => {
 
 describe('event retention', () => {
   it('the daemon prunes events past retention_days and beyond max_rows every hour', async () => {
-    const store = daemon.warden.store;
+    const store = partsOf(daemon.warden).store;
     const now = clock.now();
     for (let i = 0; i < 30; i++)
       await store.appendEvent({ type: 'probe_ok', connection: null, message: `old ${i}`, data: null }, now - 8 * DAY);

@@ -11,13 +11,14 @@
  * - "only one route / channel still works" is a warning on /healthz.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 import { DEFAULT_USER_ID, startTelegramPeer, type TelegramPeer } from '../peers/telegram.js';
 import { freePort } from './helpers.js';
+import { partsOf } from '../../src/warden.js';
 
 let oidc: OidcPeer;
 let smtp: SmtpPeer;
@@ -126,7 +127,7 @@ describe('serve checks every fallback and channel at start', () => {
     expect(m.text).toMatch(/connections\.svc\.client_secret/);
     expect(m.text).toMatch(/No browser authorization is needed/);
     expect(m.text).not.toMatch(/https?:\/\/127\.0\.0\.1:\d+\/(auth|device)/);
-    expect(await daemon.warden.store.listFlows({ connection: 'svc' })).toEqual([]);
+    expect(await partsOf(daemon.warden).store.listFlows({ connection: 'svc' })).toEqual([]);
     const s = (await daemon.warden.status()).find((c) => c.name === 'svc');
     expect(s?.cause?.id).toBe('client_secret_rejected');
     expect(s?.openFlow).toBeNull();

@@ -4,7 +4,7 @@
  * mailbox's App Password route while the OAuth connection awaits re-authorization.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
@@ -281,14 +281,14 @@ describe('local SMTP proxy: password-only clients send through the outbox with X
   });
 
   it('refuses a wrong proxy password (535) and a sender other than the mailbox (553); nothing is queued', async () => {
-    const before = await withWarden(async (w) => (await w.store.listMessages({ mailbox: 'agent' })).length);
+    const before = await withWarden(async (w) => (await partsOf(w).store.listMessages({ mailbox: 'agent' })).length);
     const wrong = await smtplib({ mid: newMid(), subject: 'x', password: 'not-the-password' });
     expect(wrong.code).toBe(3);
     expect(wrong.stderr).toMatch(/refused 535/);
     const foreign = await smtplib({ mid: newMid(), subject: 'x', from: 'ceo@example.com' });
     expect(foreign.code).toBe(3);
     expect(foreign.stderr).toMatch(/refused 553 .*agent@example\.com/);
-    const after = await withWarden(async (w) => (await w.store.listMessages({ mailbox: 'agent' })).length);
+    const after = await withWarden(async (w) => (await partsOf(w).store.listMessages({ mailbox: 'agent' })).length);
     expect(after).toBe(before);
   });
 });
@@ -336,7 +336,7 @@ describe('a revoked grant: nothing bounces, nothing is lost', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const row = await withWarden(async (w) =>
-      (await w.store.listMessages({ mailbox: 'agent' })).find((m) => m.messageId === mid),
+      (await partsOf(w).store.listMessages({ mailbox: 'agent' })).find((m) => m.messageId === mid),
     );
     expect(row?.status).toMatch(/pending|sending/);
     expect(smtp.countByMessageId(mid)).toBe(0);
@@ -383,7 +383,7 @@ describe('secrets', () => {
     const logs = `${serve?.stdout() ?? ''}${serve?.stderr() ?? ''}`;
     expect(logs).toContain('mail proxy login refused');
     expect(logs).not.toContain(PROXY_PASSWORD);
-    const events = await withWarden(async (w) => JSON.stringify(await w.store.listEvents({ limit: 1000 })));
+    const events = await withWarden(async (w) => JSON.stringify(await partsOf(w).store.listEvents({ limit: 1000 })));
     expect(events).not.toContain(PROXY_PASSWORD);
     for (const f of [ws.dbPath, `${ws.dbPath}-wal`].filter(existsSync)) {
       const bytes = readFileSync(f);
@@ -406,7 +406,9 @@ describe('kill -9 of the daemon with accepted messages', () => {
     // Accepted means stored: the rows are in the store, waiting for a retry (upstream is down).
     await until('all three rows back to pending', () =>
       withWarden(async (w) => {
-        const rows = (await w.store.listMessages({ mailbox: 'agent' })).filter((m) => mids.includes(m.messageId));
+        const rows = (await partsOf(w).store.listMessages({ mailbox: 'agent' })).filter((m) =>
+          mids.includes(m.messageId),
+        );
         return rows.length === 3 && rows.every((m) => m.status === 'pending');
       }),
     );

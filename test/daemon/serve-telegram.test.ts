@@ -9,7 +9,7 @@
  * in flight loses nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { DEFAULT_USER_ID, startTelegramPeer, type TelegramPeer } from '../peers/telegram.js';
@@ -132,7 +132,7 @@ describe('tokenwarden serve with Telegram', () => {
       expect(tok.code).toBe(0);
       expect(tok.stdout.trim().length).toBeGreaterThan(10);
       // No secret in the daemon's logs, events or chat replies.
-      const events = JSON.stringify(await lib.store.listEvents({ limit: 1000 }));
+      const events = JSON.stringify(await partsOf(lib).store.listEvents({ limit: 1000 }));
       for (const secret of [code, tok.stdout.trim(), token]) {
         expect(serve?.stderr()).not.toContain(secret);
         expect(serve?.stdout()).not.toContain(secret);

@@ -16,7 +16,7 @@ import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { DEFAULT_USER_ID, startTelegramPeer, type TelegramPeer } from '../peers/telegram.js';
 import { freePort, linkIn, newerThan, spawnServe } from '../daemon/helpers.js';
 import type { ChildProcess } from 'node:child_process';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 
 let oidc: OidcPeer;
 let tg: TelegramPeer;
@@ -160,7 +160,7 @@ describe('tokenwarden connect', () => {
       // The bot's poller lease was the daemon's all along (connect only polls while holding it).
       const w = await openWarden({ configPath: ws.configPath });
       try {
-        expect((await w.store.getLease(`telegram:${tg.token.split(':')[0] ?? ''}`))?.owner).toContain(
+        expect((await partsOf(w).store.getLease(`telegram:${tg.token.split(':')[0] ?? ''}`))?.owner).toContain(
           `:${serve.child.pid}:`,
         );
       } finally {

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { CLI, lines, makeWorkspace, type Workspace } from '../helpers/workspace.js';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 
 async function freePort(): Promise<number> {
@@ -39,7 +39,7 @@ function sandbox(extra: Record<string, unknown> = {}): Record<string, unknown> {
 async function expireStoredToken(): Promise<void> {
   const w = await openWarden({ configPath: ws.configPath });
   try {
-    await w.store.updateConnection('sandbox', { accessExpiresAt: Date.now() - 1_000 }, { now: Date.now() });
+    await partsOf(w).store.updateConnection('sandbox', { accessExpiresAt: Date.now() - 1_000 }, { now: Date.now() });
   } finally {
     await w.close();
   }

@@ -10,7 +10,7 @@ import { createChannel } from '../../src/channels/index.js';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger, type Logger } from '../../src/core/logger.js';
 import { recoveredMessage } from '../../src/reauth/replies.js';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
@@ -124,7 +124,7 @@ describe('text from outside cannot drive the terminal', () => {
     // The console channel tells the human the connection recovered, naming the account.
     const w = await openWarden({ configPath: ws.configPath });
     try {
-      const [flow] = await w.store.listFlows({ connection: 'sandbox' });
+      const [flow] = await partsOf(w).store.listFlows({ connection: 'sandbox' });
       const out: string[] = [];
       const ch = createChannel(
         'term',

@@ -4,7 +4,7 @@
  * revoked (no caller error), `mail list`, and `check` probing the provider.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
@@ -49,8 +49,8 @@ beforeAll(async () => {
     },
   });
   const w = await openWarden({ configPath: ws.configPath });
-  const flow = await w.flows.open('gmail');
-  await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
+  const flow = await partsOf(w).flows.open('gmail');
+  await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
   await w.close();
 });
 
@@ -119,7 +119,7 @@ describe('tokenwarden mail and check', () => {
     expect(r.stderr).toMatch(/to/i);
     const w = await openWarden({ configPath: ws.configPath });
     try {
-      expect((await w.store.listMessages({ mailbox: 'agent' })).length).toBe(2);
+      expect((await partsOf(w).store.listMessages({ mailbox: 'agent' })).length).toBe(2);
     } finally {
       await w.close();
     }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReauthRequiredError } from '../../src/core/errors.js';
 import { generateKey } from '../../src/store/key.js';
 import type { SqliteStore } from '../../src/store/sqlite/index.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 
@@ -20,8 +20,8 @@ let a: Warden;
 let b: Warden;
 
 async function authorize(w: Warden): Promise<void> {
-  const flow = await w.flows.open('sandbox', { fresh: true });
-  await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
+  const flow = await partsOf(w).flows.open('sandbox', { fresh: true });
+  await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
 }
 
 beforeAll(async () => {
@@ -50,16 +50,16 @@ describe('cached tokens across processes', () => {
   it('drops a cached token when another process marks the grant dead or re-authorizes', async () => {
     await authorize(b);
     const first = await a.accessToken('sandbox'); // cached in A
-    await b.keeper.markReauthRequired('sandbox', {
+    await partsOf(b).keeper.markReauthRequired('sandbox', {
       id: 'revoked',
       summary: 'The grant was revoked.',
       fix: 'Re-authorize.',
     });
-    (a.store as SqliteStore).pollChanges(); // what A's 1 s change feed does
+    (partsOf(a).store as SqliteStore).pollChanges(); // what A's 1 s change feed does
     await expect(a.accessToken('sandbox')).rejects.toBeInstanceOf(ReauthRequiredError);
 
     await authorize(b);
-    (a.store as SqliteStore).pollChanges();
+    (partsOf(a).store as SqliteStore).pollChanges();
     const second = await a.accessToken('sandbox');
     expect(second).not.toBe(first);
     expect((await peer.introspect(second)).active).toBe(true);

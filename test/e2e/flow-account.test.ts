@@ -4,12 +4,13 @@
  * not silently turn alice's connection into mallory's. Real oidc-provider, real daemon.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
 import type { WardenEvent } from '../../src/core/types.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { freePort } from '../daemon/helpers.js';
+import { partsOf } from '../../src/warden.js';
 
 let peer: OidcPeer;
 let ws: Workspace;
@@ -69,7 +70,9 @@ function confirmChange(cookie: string, conn: string, form: Record<string, string
 }
 
 async function eventsOf(conn: string, type: WardenEvent['type']): Promise<WardenEvent[]> {
-  return (await daemon.warden.store.listEvents({ connection: conn, limit: 1000 })).filter((e) => e.type === type);
+  return (await partsOf(daemon.warden).store.listEvents({ connection: conn, limit: 1000 })).filter(
+    (e) => e.type === type,
+  );
 }
 
 describe('re-authorization with another account', () => {
@@ -78,7 +81,7 @@ describe('re-authorization with another account', () => {
     expect(first.status).toBe(200);
     expect(first.page).toContain('sandbox is healthy again (account alice)');
     expect((await eventsOf('sandbox', 'reauth_completed')).at(-1)?.data).toMatchObject({ accountCheck: 'first' });
-    const before = await daemon.warden.store.getConnection('sandbox');
+    const before = await partsOf(daemon.warden).store.getConnection('sandbox');
 
     const stolen = await authorize('sandbox', 'mallory');
     expect(stolen.status).toBe(400);
@@ -91,10 +94,10 @@ describe('re-authorization with another account', () => {
       belongsTo: 'alice',
       completedAs: 'mallory',
     });
-    const flow = await daemon.warden.store.getFlow(stolen.flowId);
+    const flow = await partsOf(daemon.warden).store.getFlow(stolen.flowId);
     expect(flow?.status).toBe('failed');
     expect(flow?.outcome).toMatch(/refused: completed as mallory/);
-    const after = await daemon.warden.store.getConnection('sandbox');
+    const after = await partsOf(daemon.warden).store.getConnection('sandbox');
     expect(after?.account).toBe('alice');
     expect(after?.accessToken).toBe(before?.accessToken);
     expect(after?.refreshToken).toBe(before?.refreshToken);
@@ -121,16 +124,16 @@ describe('re-authorization with another account', () => {
     const confirm = (form: Record<string, string>): Promise<Response> => confirmChange(cookie, 'sandbox', form);
     // No form token: refused, nothing opened.
     expect((await confirm({ flow: stolen.flowId })).status).toBe(403);
-    expect(await daemon.warden.store.listOpenFlows('sandbox')).toHaveLength(0);
+    expect(await partsOf(daemon.warden).store.listOpenFlows('sandbox')).toHaveLength(0);
     // A flow that was not refused: nothing opened, the page says so.
     expect((await confirm({ _csrf: csrf, flow: 'not-a-refused-flow' })).status).toBe(303);
     expect(await (await fetch(new URL('/', daemon.baseUrl), { headers: { cookie } })).text()).toContain(
       'No refused account change of sandbox to confirm',
     );
-    expect(await daemon.warden.store.listOpenFlows('sandbox')).toHaveLength(0);
+    expect(await partsOf(daemon.warden).store.listOpenFlows('sandbox')).toHaveLength(0);
 
     expect((await confirm({ _csrf: csrf, flow: stolen.flowId })).status).toBe(303);
-    const [link] = await daemon.warden.store.listOpenFlows('sandbox');
+    const [link] = await partsOf(daemon.warden).store.listOpenFlows('sandbox');
     expect(link?.reason).toBe('account_change:mallory');
     const res = await fetch(await peer.approveAuthorization(link?.url ?? '', { accountId: 'mallory' }));
     expect(res.status).toBe(200);
@@ -150,7 +153,7 @@ describe('re-authorization with another account', () => {
     expect(refused.status).toBe(400);
     const { cookie, csrf } = await signIn();
     expect((await confirmChange(cookie, 'sandbox', { _csrf: csrf, flow: refused.flowId })).status).toBe(303);
-    const [link] = await daemon.warden.store.listOpenFlows('sandbox');
+    const [link] = await partsOf(daemon.warden).store.listOpenFlows('sandbox');
     expect(link?.reason).toBe('account_change:alice');
     const res = await fetch(await peer.approveAuthorization(link?.url ?? '', { accountId: 'eve' }));
     expect(res.status).toBe(400);
@@ -159,7 +162,7 @@ describe('re-authorization with another account', () => {
       flowId: link?.id,
       completedAs: 'eve',
     });
-    expect((await daemon.warden.store.getConnection('sandbox'))?.account).toBe('mallory');
+    expect((await partsOf(daemon.warden).store.getConnection('sandbox'))?.account).toBe('mallory');
   });
 
   it('is accepted with allow_account_change: true, and recorded as account_changed', async () => {
@@ -173,7 +176,7 @@ describe('re-authorization with another account', () => {
       from: 'alice',
       to: 'mallory',
     });
-    expect((await daemon.warden.store.getConnection('switchable'))?.account).toBe('mallory');
+    expect((await partsOf(daemon.warden).store.getConnection('switchable'))?.account).toBe('mallory');
     expect(await peer.introspect(await daemon.warden.accessToken('switchable'))).toMatchObject({
       active: true,
       sub: 'mallory',

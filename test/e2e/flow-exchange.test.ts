@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, TransientError } from '../../src/core/errors.js';
 import { generateKey } from '../../src/store/key.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
@@ -48,36 +48,36 @@ afterAll(async () => {
 
 describe('opening flows', () => {
   it('two processes noticing the same dead grant open one flow between them', async () => {
-    for (const f of await a.store.listOpenFlows('sandbox'))
-      await a.store.finishFlow(f.id, 'cancelled', Date.now(), 'test reset');
-    const [fromA, fromB] = await Promise.all([a.flows.open('sandbox'), b.flows.open('sandbox')]);
+    for (const f of await partsOf(a).store.listOpenFlows('sandbox'))
+      await partsOf(a).store.finishFlow(f.id, 'cancelled', Date.now(), 'test reset');
+    const [fromA, fromB] = await Promise.all([partsOf(a).flows.open('sandbox'), partsOf(b).flows.open('sandbox')]);
     expect(fromB.id).toBe(fromA.id);
-    expect(await a.store.listOpenFlows('sandbox')).toHaveLength(1);
+    expect(await partsOf(a).store.listOpenFlows('sandbox')).toHaveLength(1);
   });
 });
 
 describe('flow completion', () => {
   it('a provider outage mid-exchange keeps the flow open; the same link works once it recovers', async () => {
-    const flow = await a.flows.open('sandbox', { fresh: true });
+    const flow = await partsOf(a).flows.open('sandbox', { fresh: true });
     const pasted = await peer.approveAuthorization(flow.url);
     proxy.setMode('http503');
-    await expect(a.flows.completeFromInput(pasted, { via: 'test' })).rejects.toBeInstanceOf(TransientError);
-    expect((await a.store.getFlow(flow.id))?.status).toBe('open');
+    await expect(partsOf(a).flows.completeFromInput(pasted, { via: 'test' })).rejects.toBeInstanceOf(TransientError);
+    expect((await partsOf(a).store.getFlow(flow.id))?.status).toBe('open');
     proxy.setMode('pass');
-    const done = await b.flows.completeFromInput(pasted, { via: 'test' });
+    const done = await partsOf(b).flows.completeFromInput(pasted, { via: 'test' });
     expect(done.flowId).toBe(flow.id);
-    expect((await a.store.getFlow(flow.id))?.status).toBe('completed');
+    expect((await partsOf(a).store.getFlow(flow.id))?.status).toBe('completed');
     expect((await peer.introspect(await a.accessToken('sandbox'))).active).toBe(true);
   });
 
   it('a link sent twice at once reaches the provider once, and the grant survives', async () => {
-    const flow = await a.flows.open('sandbox', { fresh: true });
+    const flow = await partsOf(a).flows.open('sandbox', { fresh: true });
     const pasted = await peer.approveAuthorization(flow.url);
     proxy.setMode('slow', { delayMs: 300 });
     const before = peer.tokenRequests('authorization_code');
     const results = await Promise.allSettled([
-      a.flows.completeFromInput(pasted, { via: 'chat' }),
-      b.flows.completeFromInput(pasted, { via: 'dashboard' }),
+      partsOf(a).flows.completeFromInput(pasted, { via: 'chat' }),
+      partsOf(b).flows.completeFromInput(pasted, { via: 'dashboard' }),
     ]);
     proxy.setMode('pass');
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
@@ -87,7 +87,7 @@ describe('flow completion', () => {
     const token = await b.accessToken('sandbox');
     expect((await peer.introspect(token)).active).toBe(true);
     // A later replay is refused without reaching the provider.
-    await expect(a.flows.completeFromInput(pasted, { via: 'chat' })).rejects.toThrow(/already used/);
+    await expect(partsOf(a).flows.completeFromInput(pasted, { via: 'chat' })).rejects.toThrow(/already used/);
     expect(peer.tokenRequests('authorization_code') - before).toBe(1);
   });
 });

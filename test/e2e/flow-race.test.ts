@@ -5,8 +5,8 @@
  * oidc-provider, which revokes the whole grant when an authorization code is redeemed twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 import { startNode, type NodeProcess } from '../multinode/nodes.js';
@@ -57,7 +57,7 @@ afterAll(async () => {
 
 /** A fresh flow approved by alice: the redirect URL the human would paste or their browser would reach. */
 async function approvedUrl(): Promise<{ flowId: string; url: string }> {
-  const flow = await daemon.warden.flows.open('sandbox', { fresh: true });
+  const flow = await partsOf(daemon.warden).flows.open('sandbox', { fresh: true });
   return { flowId: flow.id, url: await peer.approveAuthorization(flow.url) };
 }
 
@@ -80,14 +80,14 @@ const viaApi = (url: string): Promise<number> =>
 
 /** The grant is alive at the provider: a refresh (rotating the refresh token) works and its access token is active. */
 async function expectHealthyGrant(): Promise<void> {
-  const info = await daemon.warden.keeper.forceRefresh('sandbox');
+  const info = await partsOf(daemon.warden).keeper.forceRefresh('sandbox');
   expect((await peer.introspect(info.accessToken)).active).toBe(true);
 }
 
 describe('the peer', () => {
   it('revokes the whole grant when an authorization code is redeemed twice', async () => {
     const { flowId, url } = await approvedUrl();
-    const flow = await daemon.warden.store.getFlow(flowId);
+    const flow = await partsOf(daemon.warden).store.getFlow(flowId);
     const redeem = (): Promise<Response> =>
       fetch(`${peer.issuer}/token`, {
         method: 'POST',
@@ -109,7 +109,7 @@ describe('the peer', () => {
     expect(((await second.json()) as { error: string }).error).toBe('invalid_grant');
     // The tokens of the first redemption died with the grant.
     expect((await peer.introspect(refreshToken)).active).toBe(false);
-    await daemon.warden.store.finishFlow(flowId, 'cancelled', Date.now(), 'test: redeemed by hand');
+    await partsOf(daemon.warden).store.finishFlow(flowId, 'cancelled', Date.now(), 'test: redeemed by hand');
   });
 });
 
@@ -124,9 +124,9 @@ describe('one redirect URL submitted many times at once', () => {
         viaDashboard(url),
         viaDashboard(url),
         viaApi(url),
-        daemon.warden.flows.completeFromInput(url, { via: 'chat' }),
+        partsOf(daemon.warden).flows.completeFromInput(url, { via: 'chat' }),
         daemon.orchestrator.complete(url, { via: 'chat' }),
-        other.flows.completeFromInput(url, { via: 'other' }),
+        partsOf(other).flows.completeFromInput(url, { via: 'other' }),
       ]);
       expect(peer.tokenRequests('authorization_code') - before, `round ${round}`).toBe(1);
       // Every path answered (a page, a redirect back to the dashboard, JSON), accepted or refused in words.
@@ -134,7 +134,7 @@ describe('one redirect URL submitted many times at once', () => {
       for (const r of [cb1, cb2, api]) expect([200, 400]).toContain((r as PromiseFulfilledResult<number>).value);
       for (const r of [dash1, dash2]) expect((r as PromiseFulfilledResult<number>).value).toBe(303);
       for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toMatch(/Not accepted/);
-      expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('completed');
+      expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('completed');
       await expectHealthyGrant();
     }
   });
@@ -142,8 +142,8 @@ describe('one redirect URL submitted many times at once', () => {
   it('in-process duplicates get the first submission’s result, not a refusal', async () => {
     const { flowId, url } = await approvedUrl();
     const [a, b] = await Promise.all([
-      daemon.warden.flows.completeFromInput(url, { via: 'dashboard' }),
-      daemon.warden.flows.completeFromInput(url, { via: 'callback' }),
+      partsOf(daemon.warden).flows.completeFromInput(url, { via: 'dashboard' }),
+      partsOf(daemon.warden).flows.completeFromInput(url, { via: 'callback' }),
     ]);
     expect(a).toEqual(b);
     expect(a.flowId).toBe(flowId);
@@ -162,11 +162,11 @@ describe('one redirect URL submitted many times at once', () => {
           ...Array.from({ length: 4 }, () => worker.ask({ op: 'complete', t, input: url })),
           viaCallback(url),
           viaDashboard(url),
-          daemon.warden.flows.completeFromInput(url, { via: 'chat' }),
-          other.flows.completeFromInput(url, { via: 'other' }),
+          partsOf(daemon.warden).flows.completeFromInput(url, { via: 'chat' }),
+          partsOf(other).flows.completeFromInput(url, { via: 'other' }),
         ]);
         expect(peer.tokenRequests('authorization_code') - before, `round ${round}`).toBe(1);
-        expect((await daemon.warden.store.getFlow(flowId))?.status).toBe('completed');
+        expect((await partsOf(daemon.warden).store.getFlow(flowId))?.status).toBe('completed');
         await expectHealthyGrant();
       }
     } finally {

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/clock.js';
 import { ReauthRequiredError, TransientError } from '../../src/core/errors.js';
 import { generateKey } from '../../src/store/key.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
@@ -49,9 +49,9 @@ async function open(clock: FakeClock, db: string, viaProxy = false): Promise<War
 }
 
 async function authorize(w: Warden): Promise<void> {
-  const flow = await w.flows.open('sandbox');
+  const flow = await partsOf(w).flows.open('sandbox');
   const finalUrl = await peer.approveAuthorization(flow.url);
-  await w.flows.completeFromInput(finalUrl, { via: 'test' });
+  await partsOf(w).flows.completeFromInput(finalUrl, { via: 'test' });
 }
 
 beforeAll(async () => {
@@ -79,14 +79,14 @@ describe('keeper with rotation', () => {
     const first = await w.accessToken('sandbox');
     expect(await w.accessToken('sandbox')).toBe(first); // cached: no refresh
     const before = peer.tokenRequests('refresh_token');
-    let lastRefresh = (await w.store.getConnection('sandbox'))?.refreshToken;
+    let lastRefresh = (await partsOf(w).store.getConnection('sandbox'))?.refreshToken;
     let lastAccess = first;
     const cycles = 25;
     for (let i = 0; i < cycles; i++) {
       await clock.advance(55_000); // inside the 15 s margin of a 60 s token
       const t = await w.accessToken('sandbox');
       expect(t).not.toBe(lastAccess);
-      const row = await w.store.getConnection('sandbox');
+      const row = await partsOf(w).store.getConnection('sandbox');
       expect(row?.refreshToken).toBeTruthy();
       expect(row?.refreshToken).not.toBe(lastRefresh); // rotated and stored
       expect(row?.state).toBe('healthy');
@@ -119,18 +119,18 @@ describe('keeper with rotation', () => {
       proxy.setMode(mode);
       await clock.advance(50_000); // within the margin, not yet expired
       expect(await w.accessToken('sandbox')).toBe(token);
-      const row = await w.store.getConnection('sandbox');
+      const row = await partsOf(w).store.getConnection('sandbox');
       expect(row?.state).toBe('degraded');
       expect(row?.failureCount).toBe(1);
       await clock.advance(11_000); // now expired, provider still failing
       await expect(w.accessToken('sandbox')).rejects.toBeInstanceOf(TransientError);
-      expect((await w.store.getConnection('sandbox'))?.state).toBe('degraded');
+      expect((await partsOf(w).store.getConnection('sandbox'))?.state).toBe('degraded');
       proxy.setMode('pass');
       await clock.advance(10 * 60_000); // past any backoff
       const healed = await w.accessToken('sandbox');
       expect(healed).not.toBe(token);
-      expect((await w.store.getConnection('sandbox'))?.state).toBe('healthy');
-      const types = (await w.store.listEvents({ connection: 'sandbox' })).map((e) => e.type);
+      expect((await partsOf(w).store.getConnection('sandbox'))?.state).toBe('healthy');
+      const types = (await partsOf(w).store.listEvents({ connection: 'sandbox' })).map((e) => e.type);
       expect(types).toContain('degraded');
       expect(types).toContain('recovered');
       expect(types).not.toContain('reauth_required');
@@ -147,14 +147,14 @@ describe('keeper with rotation', () => {
     const delays: number[] = [];
     for (let i = 0; i < 12; i++) {
       await expect(w.accessToken('sandbox')).rejects.toBeInstanceOf(TransientError);
-      const row = await w.store.getConnection('sandbox');
+      const row = await partsOf(w).store.getConnection('sandbox');
       const delay = (row?.nextAttemptAt ?? 0) - clock.now();
       delays.push(delay);
       await clock.advance(delay);
     }
     expect(Math.max(...delays)).toBeLessThanOrEqual(60_000);
     expect(delays.at(-1)).toBeGreaterThanOrEqual(30_000); // grew to the cap (jitter: half to full)
-    expect((await w.store.getConnection('sandbox'))?.state).toBe('degraded');
+    expect((await partsOf(w).store.getConnection('sandbox'))?.state).toBe('degraded');
   });
 
   it('honours Retry-After on 429: no request to the provider before it passes', async () => {
@@ -188,7 +188,7 @@ describe('keeper with rotation', () => {
     expect(e.code).toBe('TW_REAUTH_REQUIRED');
     expect(e.diagnosis.fix.length).toBeGreaterThan(10);
     expect(e.message).not.toMatch(/invalid_grant$/);
-    expect((await w.store.getConnection('sandbox'))?.state).toBe('reauth_required');
+    expect((await partsOf(w).store.getConnection('sandbox'))?.state).toBe('reauth_required');
     // Fails fast afterwards, without asking the provider again.
     const before = peer.tokenRequests('refresh_token');
     await expect(w.accessToken('sandbox')).rejects.toBeInstanceOf(ReauthRequiredError);

@@ -15,9 +15,9 @@ import { ReauthRequiredError } from '../../src/core/errors.js';
 import { describeConnection } from '../../src/mcp/describe.js';
 import { createOrchestrator } from '../../src/reauth/orchestrator.js';
 import { isQuiet, parseQuietHours } from '../../src/reauth/quiet-hours.js';
-import { connectionView } from '../../src/server/connection-view.js';
+import { connectionView } from '../../src/actions/status-view.js';
 import { generateKey } from '../../src/store/key.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { startFakeHttp, type FakeHttp } from '../oauth/fake-http.js';
 
 const HOUR = 3_600_000;
@@ -90,17 +90,19 @@ async function open(clock: FakeClock, db: string, conn: Record<string, unknown>)
 
 /** The human consents: the flow's link, approved, and the address the browser ends on pasted back. */
 async function consent(w: Warden): Promise<void> {
-  const flow = await w.flows.open('mail', { fresh: true });
+  const flow = await partsOf(w).flows.open('mail', { fresh: true });
   const state = new URL(flow.url).searchParams.get('state') ?? '';
-  await w.flows.completeFromInput(`${REDIRECT}?state=${state}&code=4/0Acode`, { via: 'test' });
+  await partsOf(w).flows.completeFromInput(`${REDIRECT}?state=${state}&code=4/0Acode`, { via: 'test' });
 }
 
 /** Refresh now and return the diagnosis of the death (fails the test if the grant lived). */
 async function death(w: Warden): Promise<ReauthRequiredError> {
-  const err = await w.keeper.forceRefresh('mail').then(
-    () => null,
-    (e: unknown) => e,
-  );
+  const err = await partsOf(w)
+    .keeper.forceRefresh('mail')
+    .then(
+      () => null,
+      (e: unknown) => e,
+    );
   expect(err).toBeInstanceOf(ReauthRequiredError);
   return err as ReauthRequiredError;
 }
@@ -138,7 +140,7 @@ describe('Google app in Testing, not declared', () => {
     expect(before.refreshExpiresAt).toBeGreaterThan(clock.now() + 100 * DAY);
 
     await clock.advance(3 * DAY);
-    await w.keeper.forceRefresh('mail'); // still alive on day 3
+    await partsOf(w).keeper.forceRefresh('mail'); // still alive on day 3
     await clock.advance(4 * DAY + 20 * 60_000); // 7 days and 20 minutes after consent
     const err = await death(w);
     expect(err.diagnosis).toMatchObject({
@@ -166,7 +168,7 @@ describe('Google app in Testing, not declared', () => {
     expect(s.learned).toMatchObject({ lifetimeMs: 7 * DAY, deaths: 1 });
     expect(s.learned?.cause).toMatchObject({ id: 'google_testing_expiry', confidence: 'likely' });
     // Every face shows the same plan and says why.
-    const view = connectionView(s, clock.now(), w.config);
+    const view = connectionView(s, clock.now());
     expect(view.renewal_planned_at).toBe(new Date(granted + 6 * DAY).toISOString());
     expect(view.learned_lifetime).toMatchObject({ seconds: 7 * 86_400, deaths: 1 });
     const mcp = describeConnection(s, {
@@ -180,8 +182,8 @@ describe('Google app in Testing, not declared', () => {
     expect(mcp.sentence).toMatch(
       /learned from how the last grant died.*Likely cause.*most likely in Testing.*Publish app/,
     );
-    const orch = createOrchestrator(w, { channels: new Map() });
-    expect(orch.renewalAt('mail', (await w.store.getConnection('mail'))!)).toBe(granted + 6 * DAY);
+    const orch = createOrchestrator(partsOf(w), { channels: new Map() });
+    expect(orch.renewalAt('mail', (await partsOf(w).store.getConnection('mail'))!)).toBe(granted + 6 * DAY);
     await w.close();
 
     // A restart on the same store keeps the lesson and the plan.
@@ -191,11 +193,11 @@ describe('Google app in Testing, not declared', () => {
     expect(s2.learned).toMatchObject({ lifetimeMs: 7 * DAY });
     // A refresh after the restart predicts the same death again (the keeper reads the lesson back).
     await clock.advance(2 * DAY);
-    await again.keeper.forceRefresh('mail');
+    await partsOf(again).keeper.forceRefresh('mail');
     expect((await statusOf(again)).refreshExpiresAt).toBe(granted + 7 * DAY);
     // And the scheduler's renewal check fires on day 6, not at Google's 6-month rule.
-    const orch2 = createOrchestrator(again, { channels: new Map() });
-    const row = (await again.store.getConnection('mail'))!;
+    const orch2 = createOrchestrator(partsOf(again), { channels: new Map() });
+    const row = (await partsOf(again).store.getConnection('mail'))!;
     expect(orch2.needsHuman('mail', row, granted + 6 * DAY - 1)).toBeNull();
     expect(orch2.needsHuman('mail', row, granted + 6 * DAY)).toBe('predicted');
     // The renewal request tells the human why it comes early, as a likely cause, and the fix.
@@ -209,7 +211,7 @@ describe('Google app in Testing, not declared', () => {
         return Promise.resolve({});
       },
     };
-    await createOrchestrator(again, { channels: new Map([['me', me]]) }).requestReauth('mail', {
+    await createOrchestrator(partsOf(again), { channels: new Map([['me', me]]) }).requestReauth('mail', {
       reason: 'predicted',
       via: ['me'],
     });
@@ -232,19 +234,22 @@ describe('Google app in Testing, not declared', () => {
     expect((await statusOf(w)).refreshExpiresAt).toBe(granted + 7 * DAY);
     // Still inside the tolerance: the lesson stands.
     await clock.advance(7 * DAY + 5 * HOUR);
-    await w.keeper.forceRefresh('mail');
+    await partsOf(w).keeper.forceRefresh('mail');
     expect((await statusOf(w)).learned).toMatchObject({ lifetimeMs: 7 * DAY });
     // Past it, alive: forgotten, back to Google's documented rules.
     await clock.advance(2 * HOUR);
-    await w.keeper.forceRefresh('mail');
+    await partsOf(w).keeper.forceRefresh('mail');
     const s = await statusOf(w);
     expect(s.learned ?? null).toBeNull();
     expect(s.refreshExpiresAt).toBeGreaterThan(clock.now() + 100 * DAY);
-    const refreshed = (await w.store.listEvents({ connection: 'mail', limit: 100 })).filter(
+    const refreshed = (await partsOf(w).store.listEvents({ connection: 'mail', limit: 100 })).filter(
       (e) => e.type === 'refreshed',
     );
     expect(refreshed.at(-1)?.data).toMatchObject({ learnedLifetimeForgotten: true });
-    expect((await w.store.getConnection('mail'))?.lifetime).toMatchObject({ deathAges: [7 * DAY], lifetimeMs: null });
+    expect((await partsOf(w).store.getConnection('mail'))?.lifetime).toMatchObject({
+      deathAges: [7 * DAY],
+      lifetimeMs: null,
+    });
   });
 
   it('a death at another age is not called Testing; declared app_status decides instead of guessing', async () => {
@@ -306,7 +311,10 @@ describe('repeated deaths at a consistent age (generic provider)', () => {
     const first = await death(w);
     // One death teaches nothing yet: the provider did not say why.
     expect(first.diagnosis).toMatchObject({ id: 'revoked', confidence: 'unknown' });
-    expect((await w.store.getConnection('mail'))?.lifetime).toMatchObject({ deathAges: [10 * HOUR], lifetimeMs: null });
+    expect((await partsOf(w).store.getConnection('mail'))?.lifetime).toMatchObject({
+      deathAges: [10 * HOUR],
+      lifetimeMs: null,
+    });
 
     await clock.advance(HOUR);
     await consent(w);
@@ -330,9 +338,12 @@ describe('repeated deaths at a consistent age (generic provider)', () => {
     const plan = s.plannedRenewalAt as number;
     expect(plan).toBe(Date.UTC(2026, 2, 3, 21, 59));
     expect(isQuiet(parseQuietHours(quiet), plan)).toBe(false);
-    expect(connectionView(s, clock.now(), w.config).renewal_planned_at).toBe(new Date(plan).toISOString());
+    expect(connectionView(s, clock.now()).renewal_planned_at).toBe(new Date(plan).toISOString());
     expect(
-      createOrchestrator(w, { channels: new Map() }).renewalAt('mail', (await w.store.getConnection('mail'))!),
+      createOrchestrator(partsOf(w), { channels: new Map() }).renewalAt(
+        'mail',
+        (await partsOf(w).store.getConnection('mail'))!,
+      ),
     ).toBe(plan);
   });
 
@@ -362,7 +373,7 @@ describe('predictions from inactivity', () => {
     const granted = clock.now();
     expect((await statusOf(w)).refreshExpiresAt).toBe(granted + 90 * DAY);
     await clock.advance(60 * DAY);
-    await w.keeper.forceRefresh('mail');
+    await partsOf(w).keeper.forceRefresh('mail');
     const s = await statusOf(w);
     expect(s.refreshExpiresAt).toBe(clock.now() + 90 * DAY);
     expect(s.plannedRenewalAt).toBe(clock.now() + 89 * DAY);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { acceptedReply } from '../../src/reauth/replies.js';
 import { generateKey } from '../../src/store/key.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, type WardenParts, partsOf } from '../../src/warden.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 import { lines, makeWorkspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
@@ -35,7 +35,7 @@ const opened: Warden[] = [];
 async function authorizeWith(
   scopes: string[],
   db: string,
-): Promise<{ w: Warden; done: Awaited<ReturnType<Warden['flows']['completeFromInput']>> }> {
+): Promise<{ w: Warden; done: Awaited<ReturnType<WardenParts['flows']['completeFromInput']>> }> {
   const w = await openWarden({
     config: {
       store: `sqlite:${join(dir, db)}`,
@@ -46,8 +46,8 @@ async function authorizeWith(
     env: { TW_KEY: generateKey().toString('base64') },
   });
   opened.push(w);
-  const flow = await w.flows.open('sandbox');
-  const done = await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
+  const flow = await partsOf(w).flows.open('sandbox');
+  const done = await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
   return { w, done };
 }
 
@@ -67,7 +67,7 @@ afterAll(async () => {
 describe('an authorization without a refresh token', () => {
   it('is reported at once: completion answer, event and status, with the fix', async () => {
     const { w, done } = await authorizeWith(['openid', 'api:read'], 'no-rt.db');
-    const row = await w.store.getConnection('sandbox');
+    const row = await partsOf(w).store.getConnection('sandbox');
     expect(row?.refreshToken).toBeNull();
     expect(row?.accessToken).toBeTruthy();
 
@@ -82,7 +82,7 @@ describe('an authorization without a refresh token', () => {
     );
 
     // The event, recorded with the authorization.
-    const events = await w.store.listEvents({ connection: 'sandbox', limit: 50 });
+    const events = await partsOf(w).store.listEvents({ connection: 'sandbox', limit: 50 });
     const warned = events.find((e) => e.type === 'no_refresh_token');
     expect(warned?.message).toMatch(/issued no refresh token.*Fix: .*offline_access/);
 
@@ -99,7 +99,7 @@ describe('an authorization without a refresh token', () => {
     try {
       const w = await openWarden({ configPath: ws.configPath });
       opened.push(w);
-      const flow = await w.flows.open('sandbox');
+      const flow = await partsOf(w).flows.open('sandbox');
       const finalUrl = await peer.approveAuthorization(flow.url);
       const done = await ws.cli(['complete', finalUrl]);
       expect(done.code).toBe(0);
@@ -139,12 +139,12 @@ describe('an authorization without a refresh token', () => {
 
   it('with offline_access the same provider issues one, and nothing is reported', async () => {
     const { w, done } = await authorizeWith(['openid', 'offline_access', 'api:read'], 'with-rt.db');
-    expect((await w.store.getConnection('sandbox'))?.refreshToken).toBeTruthy();
+    expect((await partsOf(w).store.getConnection('sandbox'))?.refreshToken).toBeTruthy();
     expect(done.warning).toBeUndefined();
     expect(acceptedReply(done)).toBe('Accepted: sandbox is healthy again (account alice).');
     const [s] = await w.status();
     expect(s?.cause).toBeNull();
-    expect((await w.store.listEvents({ connection: 'sandbox', limit: 50 })).map((e) => e.type)).not.toContain(
+    expect((await partsOf(w).store.listEvents({ connection: 'sandbox', limit: 50 })).map((e) => e.type)).not.toContain(
       'no_refresh_token',
     );
   });

@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, type Daemon } from '../../src/cli/serve.js';
+import { startDaemon, type Daemon } from '../../src/daemon.js';
 import { ReauthRequiredError } from '../../src/core/errors.js';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
@@ -65,12 +65,12 @@ function run(cmd: string, args: string[], env: Record<string, string>): Child {
 async function killGrant(daemon?: Daemon): Promise<void> {
   await peer.revokeGrantsFor();
   if (daemon) {
-    await expect(daemon.warden.keeper.forceRefresh('gmail')).rejects.toBeInstanceOf(ReauthRequiredError);
+    await expect(partsOf(daemon.warden).keeper.forceRefresh('gmail')).rejects.toBeInstanceOf(ReauthRequiredError);
     return;
   }
   const w = await openWarden({ configPath: ws.configPath });
   try {
-    await expect(w.keeper.forceRefresh('gmail')).rejects.toBeInstanceOf(ReauthRequiredError);
+    await expect(partsOf(w).keeper.forceRefresh('gmail')).rejects.toBeInstanceOf(ReauthRequiredError);
   } finally {
     await w.close();
   }
@@ -79,8 +79,8 @@ async function killGrant(daemon?: Daemon): Promise<void> {
 async function authorize(): Promise<void> {
   const w = await openWarden({ configPath: ws.configPath });
   try {
-    const flow = await w.flows.open('gmail');
-    await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
+    const flow = await partsOf(w).flows.open('gmail');
+    await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
     tokens.add(await w.accessToken('gmail'));
   } finally {
     await w.close();

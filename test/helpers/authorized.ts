@@ -5,7 +5,7 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { sandboxConnection } from './sandbox.js';
 import { CLI, makeWorkspace, type Workspace } from './workspace.js';
@@ -46,8 +46,8 @@ export async function startAuthorized(
     async authorize() {
       const w = await openWarden({ configPath: ws.configPath });
       try {
-        const flow = await w.flows.open('sandbox', { reason: 'manual' });
-        await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
+        const flow = await partsOf(w).flows.open('sandbox', { reason: 'manual' });
+        await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
       } finally {
         await w.close();
       }
@@ -55,7 +55,11 @@ export async function startAuthorized(
     async expire() {
       const w = await openWarden({ configPath: ws.configPath });
       try {
-        await w.store.updateConnection('sandbox', { accessExpiresAt: Date.now() - 1_000 }, { now: Date.now() });
+        await partsOf(w).store.updateConnection(
+          'sandbox',
+          { accessExpiresAt: Date.now() - 1_000 },
+          { now: Date.now() },
+        );
       } finally {
         await w.close();
       }
@@ -63,7 +67,7 @@ export async function startAuthorized(
     async storedToken() {
       const w = await openWarden({ configPath: ws.configPath });
       try {
-        return (await w.store.getConnection('sandbox'))?.accessToken ?? null;
+        return (await partsOf(w).store.getConnection('sandbox'))?.accessToken ?? null;
       } finally {
         await w.close();
       }

@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { Io } from '../../src/cli/output.js';
-import { DAEMON_LEASE_KEY, DAEMON_LEASE_MS } from '../../src/cli/daemon-lease.js';
+import { DAEMON_LEASE_KEY, DAEMON_LEASE_MS } from '../../src/daemon/lease.js';
 import { resealSqlite, runRotateKey } from '../../src/cli/rotate-key.js';
 import { KeyError, UsageError } from '../../src/core/errors.js';
 import { decodeKey, writeKeyFile } from '../../src/store/key.js';
 import { openStore } from '../../src/store/open-store.js';
 import { createSealer } from '../../src/store/seal.js';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
 
 const dirs: string[] = [];
@@ -51,14 +51,14 @@ async function workspace(
     }),
   );
   const w = await openWarden({ configPath });
-  await w.keeper.storeGrant('api', {
+  await partsOf(w).keeper.storeGrant('api', {
     accessToken: 'AT-rotate-secret-1',
     refreshToken: 'RT-rotate-secret-1',
     tokenType: 'Bearer',
     expiresAt: Date.now() + 3_600_000,
   });
-  const flow = await w.flows.open('api', { reason: 'manual' });
-  await w.store.enqueueMessage(
+  const flow = await partsOf(w).flows.open('api', { reason: 'manual' });
+  await partsOf(w).store.enqueueMessage(
     {
       id: 'm1',
       mailbox: 'agent',

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoginLink } from '../../src/server/dashboard/sessions.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 import { API_KEY, startHarness, storedSecrets, type Harness } from '../server/harness.js';
+import { partsOf } from '../../src/warden.js';
 
 const APP_PASSWORD = 'hygiene-APP-PASSWORD-4b1d9c77e2';
 let h: Harness;
@@ -59,7 +60,7 @@ describe('no secret outside the token endpoint answer', () => {
   it('authorize, refresh, serve, mail, revoke: store, WAL, logs, events, metrics, HTML and errors are clean', async () => {
     const w = h.warden;
     // Authorize: the human's final URL (carrying the code) is pasted through the HTTP API.
-    const flow = await w.flows.open('sandbox', { reason: 'manual' });
+    const flow = await partsOf(w).flows.open('sandbox', { reason: 'manual' });
     remember('pkce verifier', flow.codeVerifier);
     const finalUrl = await h.peer.approveAuthorization(flow.url);
     remember('authorization code', new URL(finalUrl).searchParams.get('code'));
@@ -74,13 +75,13 @@ describe('no secret outside the token endpoint answer', () => {
 
     // Refresh with rotation (twice): every generation of tokens is a secret.
     for (let r = 0; r < 2; r++) {
-      await w.keeper.forceRefresh('sandbox');
+      await partsOf(w).keeper.forceRefresh('sandbox');
       for (const [i, s] of (await storedSecrets(w, 'sandbox')).entries()) remember(`refresh ${r} token ${i}`, s);
     }
     // The token endpoint's own answer: the one place a token may appear.
     const served = await h.api('/api/v1/connections/sandbox/token', { method: 'POST' });
     expect(served.status).toBe(200);
-    expect(await served.text()).toContain((await w.store.getConnection('sandbox'))?.accessToken ?? 'missing');
+    expect(await served.text()).toContain((await partsOf(w).store.getConnection('sandbox'))?.accessToken ?? 'missing');
 
     // Mail over the App Password route.
     const sent = await h.api('/api/v1/mailboxes/agent/send', {
@@ -107,10 +108,12 @@ describe('no secret outside the token endpoint answer', () => {
       ).text(),
     );
     await h.peer.revokeGrantsFor();
-    const refusal = await w.keeper.forceRefresh('sandbox').then(
-      () => null,
-      (e: unknown) => e as Error & { toJSON?: () => unknown },
-    );
+    const refusal = await partsOf(w)
+      .keeper.forceRefresh('sandbox')
+      .then(
+        () => null,
+        (e: unknown) => e as Error & { toJSON?: () => unknown },
+      );
     expect(refusal).not.toBeNull();
     outputs.set(
       'reauth error',
@@ -122,7 +125,7 @@ describe('no secret outside the token endpoint answer', () => {
     outputs.set('status', JSON.stringify(await w.status()));
     outputs.set('connections API', await (await h.api('/api/v1/connections')).text());
     outputs.set('events API', await (await h.api('/api/v1/events?limit=1000')).text());
-    outputs.set('events (store)', JSON.stringify(await w.store.listEvents({ limit: 10_000 })));
+    outputs.set('events (store)', JSON.stringify(await partsOf(w).store.listEvents({ limit: 10_000 })));
     outputs.set('metrics', await (await h.api('/metrics')).text());
     const link = createLoginLink(h.ctx);
     const login = await h.app.request('/login', {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { probeConnection } from '../../src/keeper/probe.js';
 import { defaultDiscoveryCache } from '../../src/oauth/discovery-cache.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, partsOf, type Warden } from '../../src/warden.js';
 import { startAuthorized, type Authorized } from '../helpers/authorized.js';
 
 let a: Authorized;
@@ -46,8 +46,8 @@ describe('probe discovery', () => {
     const seen: string[] = [];
     const w = await wardenSeeing(seen);
     try {
-      const first = await probeConnection(w, 'sandbox');
-      const second = await probeConnection(w, 'sandbox');
+      const first = await probeConnection(partsOf(w), 'sandbox');
+      const second = await probeConnection(partsOf(w), 'sandbox');
       expect(first).toMatchObject({ ok: true, outcome: 'ok', status: 200, account: 'alice' });
       expect(second).toMatchObject({ ok: true, outcome: 'ok' });
       expect(seen.filter((u) => u.includes('/.well-known/openid-configuration'))).toHaveLength(1);
@@ -61,7 +61,7 @@ describe('probe discovery', () => {
     const seen: string[] = [];
     const w = await wardenSeeing(seen, (md) => ({ ...md, userinfo_endpoint: 'http://userinfo.example.com/me' }));
     try {
-      const out = await probeConnection(w, 'sandbox');
+      const out = await probeConnection(partsOf(w), 'sandbox');
       expect(out).toMatchObject({ ok: false, outcome: 'failed' });
       expect(out.detail).toMatch(/userinfo endpoint: http:\/\/ is allowed only to a loopback host/);
       expect(seen.some((u) => u.includes('example.com'))).toBe(false);
@@ -73,7 +73,7 @@ describe('probe discovery', () => {
   it.each([408, 425, 503])('a userinfo answer of HTTP %i is "unavailable", not a failure', async (status) => {
     const w = await wardenSeeing([], undefined, status);
     try {
-      expect(await probeConnection(w, 'sandbox')).toMatchObject({ ok: false, outcome: 'unavailable', status });
+      expect(await probeConnection(partsOf(w), 'sandbox')).toMatchObject({ ok: false, outcome: 'unavailable', status });
     } finally {
       await w.close();
     }
@@ -82,7 +82,7 @@ describe('probe discovery', () => {
   it('a userinfo answer of HTTP 403 is a failure', async () => {
     const w = await wardenSeeing([], undefined, 403);
     try {
-      expect(await probeConnection(w, 'sandbox')).toMatchObject({ ok: false, outcome: 'failed', status: 403 });
+      expect(await probeConnection(partsOf(w), 'sandbox')).toMatchObject({ ok: false, outcome: 'failed', status: 403 });
     } finally {
       await w.close();
     }

@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { CLI, makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { sandboxConnection } from '../helpers/sandbox.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
@@ -27,7 +27,7 @@ const outputs: string[] = [];
 async function stored(): Promise<string> {
   const w = await openWarden({ configPath: ws.configPath });
   try {
-    const row = await w.store.getConnection('gmail');
+    const row = await partsOf(w).store.getConnection('gmail');
     for (const s of [row?.accessToken, row?.refreshToken, row?.idToken]) if (s) secrets.add(s);
     return row?.accessToken ?? '';
   } finally {
@@ -72,8 +72,8 @@ beforeAll(async () => {
   });
   const w = await openWarden({ configPath: ws.configPath });
   try {
-    const flow = await w.flows.open('gmail');
-    await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
+    const flow = await partsOf(w).flows.open('gmail');
+    await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
   } finally {
     await w.close();
   }
@@ -145,7 +145,7 @@ describe('MCP api_request', () => {
     await peer.revokeGrantsFor();
     const w = await openWarden({ configPath: ws.configPath });
     try {
-      await w.store.updateConnection('gmail', { accessExpiresAt: Date.now() - 1_000 }, { now: Date.now() });
+      await partsOf(w).store.updateConnection('gmail', { accessExpiresAt: Date.now() - 1_000 }, { now: Date.now() });
     } finally {
       await w.close();
     }

@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { CLI, makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 
@@ -27,7 +27,7 @@ async function call(args: Record<string, unknown>): Promise<CallToolResult & { t
 async function outboxSize(): Promise<number> {
   const w = await openWarden({ configPath: ws.configPath });
   try {
-    return (await w.store.listMessages({ mailbox: 'agent', limit: 10_000 })).length;
+    return (await partsOf(w).store.listMessages({ mailbox: 'agent', limit: 10_000 })).length;
   } finally {
     await w.close();
   }

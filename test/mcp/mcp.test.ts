@@ -10,7 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReauthRequiredError } from '../../src/core/errors.js';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { CLI, makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startGmailFake, type GmailFake } from '../peers/gmail-fake.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
@@ -34,7 +34,7 @@ const outputs: string[] = [];
 async function rememberSecrets(): Promise<void> {
   const w = await openWarden({ configPath: ws.configPath });
   try {
-    const row = await w.store.getConnection('gmail');
+    const row = await partsOf(w).store.getConnection('gmail');
     for (const s of [row?.accessToken, row?.refreshToken, row?.idToken]) if (s) secrets.add(s);
   } finally {
     await w.close();
@@ -108,8 +108,8 @@ beforeAll(async () => {
   // The first authorization, as `tokenwarden connect` + a human's paste would do it.
   const w = await openWarden({ configPath: ws.configPath });
   try {
-    const flow = await w.flows.open('gmail');
-    await w.flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
+    const flow = await partsOf(w).flows.open('gmail');
+    await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow.url), { via: 'test' });
   } finally {
     await w.close();
   }
@@ -189,7 +189,7 @@ describe('tokenwarden mcp', () => {
     const w = await openWarden({ configPath: ws.configPath });
     try {
       // The provider's definitive answer (invalid_grant) moves the connection to reauth_required.
-      await expect(w.keeper.forceRefresh('gmail')).rejects.toBeInstanceOf(ReauthRequiredError);
+      await expect(partsOf(w).keeper.forceRefresh('gmail')).rejects.toBeInstanceOf(ReauthRequiredError);
     } finally {
       await w.close();
     }
@@ -280,7 +280,7 @@ describe('tokenwarden mcp', () => {
     try {
       const flow = (await w.status()).find((s) => s.name === 'gmail')?.openFlow;
       expect(flow).toBeTruthy();
-      await w.flows.completeFromInput(await peer.approveAuthorization(flow?.url ?? ''), { via: 'test' });
+      await partsOf(w).flows.completeFromInput(await peer.approveAuthorization(flow?.url ?? ''), { via: 'test' });
     } finally {
       await w.close();
     }

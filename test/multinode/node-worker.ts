@@ -7,7 +7,7 @@
  * bench/contention-worker.ts: the fake clock only moves when the test says so.
  */
 import { FakeClock } from '../../src/core/clock.js';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 
 const [configPath, owner] = process.argv.slice(2) as [string, string];
 const clock = new FakeClock(Date.now());
@@ -33,18 +33,18 @@ async function handle(req: Request): Promise<unknown> {
     case 'token':
       return warden.accessToken(req.conn);
     case 'open': {
-      const f = await warden.flows.open(req.conn, { fresh: true });
+      const f = await partsOf(warden).flows.open(req.conn, { fresh: true });
       return { id: f.id, url: f.url };
     }
     case 'complete':
-      return warden.flows.completeFromInput(req.input, { via: owner });
+      return partsOf(warden).flows.completeFromInput(req.input, { via: owner });
     case 'lease':
-      return warden.store.acquireLease(req.key, owner, req.ttlMs, req.t);
+      return partsOf(warden).store.acquireLease(req.key, owner, req.ttlMs, req.t);
     case 'refreshes':
-      return warden.keeper.refreshCount;
+      return partsOf(warden).keeper.refreshCount;
     case 'settle':
       // Report (and act on) every change committed so far, as a caller about to rely on its cache.
-      await warden.store.catchUpChanges?.();
+      await partsOf(warden).store.catchUpChanges?.();
       return null;
     case 'exit':
       await warden.close();

@@ -43,7 +43,7 @@ const CONN = 'sandbox';
 const REDIRECT = 'http://127.0.0.1:1/oauth/callback';
 /** `poll_timeout` of the bot: the leader renews its lease once per poll. */
 const POLL_TIMEOUT_MS = 2_000;
-/** The daemon's Telegram leader lease: poll timeout + 30 s (src/cli/serve.ts). */
+/** The daemon's Telegram leader lease: poll timeout + 30 s (src/daemon.ts). */
 const LEASE_TTL_MS = POLL_TIMEOUT_MS + 30_000;
 const KEY_ENV = 'TW_SERVE_NODES_KEY';
 

@@ -12,6 +12,7 @@ import { ReauthRequiredError } from '../../src/core/errors.js';
 import { MAX_PROVIDER_TEXT } from '../../src/oauth/translate-error.js';
 import { listenHttp, readBody, sendJson } from '../peers/http-fake.js';
 import { startHarness, type Harness } from '../server/harness.js';
+import { partsOf } from '../../src/warden.js';
 
 // Characters that change under URL and form encoding, so every encoded form is exercised.
 const CLIENT_SECRET = 'cs/Q+x=hostile-client-secret-0123456789';
@@ -28,14 +29,14 @@ const seen: string[] = [];
 async function everything(): Promise<string> {
   const w = h.warden;
   const kept = async (name: string) => {
-    const row = await w.store.getConnection(name); // decrypted: only the fields that hold provider texts
+    const row = await partsOf(w).store.getConnection(name); // decrypted: only the fields that hold provider texts
     return JSON.stringify({ cause: row?.cause, lastError: row?.lastError, state: row?.state });
   };
   const token = await h.api('/api/v1/connections/evil/token', { method: 'POST' });
   const parts = [
     await kept('evil'),
     await kept('evil2'),
-    JSON.stringify(await w.store.listEvents({ limit: 1000 })),
+    JSON.stringify(await partsOf(w).store.listEvents({ limit: 1000 })),
     JSON.stringify(await w.status()),
     await (await h.api('/api/v1/connections')).text(),
     await (await h.api('/api/v1/connections/evil')).text(),
@@ -90,7 +91,7 @@ beforeAll(async () => {
     }),
   });
   for (const name of ['evil', 'evil2'])
-    await h.warden.keeper.storeGrant(name, {
+    await partsOf(h.warden).keeper.storeGrant(name, {
       accessToken: ACCESS,
       refreshToken: REFRESH,
       tokenType: 'Bearer',
@@ -105,11 +106,13 @@ afterAll(async () => {
 
 describe('a token endpoint that echoes the request in its error', () => {
   it('refresh: the definitive refusal is diagnosed, its description scrubbed and capped everywhere it is kept', async () => {
-    const err = await h.warden.keeper.forceRefresh('evil').catch((e: unknown) => e);
+    const err = await partsOf(h.warden)
+      .keeper.forceRefresh('evil')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReauthRequiredError);
     // The secrets really were sent, so an unscrubbed echo would have carried them.
     expect(seen.some((b) => b.includes(encodeURIComponent(REFRESH)))).toBe(true);
-    const row = await h.warden.store.getConnection('evil');
+    const row = await partsOf(h.warden).store.getConnection('evil');
     expect(row?.state).toBe('reauth_required');
     const desc = row?.cause?.providerDescription ?? '';
     expect(desc).toMatch(/^we received .*\[redacted\]/);
@@ -124,22 +127,24 @@ describe('a token endpoint that echoes the request in its error', () => {
   });
 
   it('refresh: an echo in the `error` code itself (a transient refusal) reaches lastError and events scrubbed', async () => {
-    await h.warden.keeper.forceRefresh('evil2').catch((e: unknown) => e);
-    const row = await h.warden.store.getConnection('evil2');
+    await partsOf(h.warden)
+      .keeper.forceRefresh('evil2')
+      .catch((e: unknown) => e);
+    const row = await partsOf(h.warden).store.getConnection('evil2');
     expect(row?.lastError ?? '').toMatch(/^Provider answered bad_request: we received/);
     expect((row?.lastError ?? '').length).toBeLessThanOrEqual(MAX_PROVIDER_TEXT + 50);
     expectNoSecret(`${row?.lastError}\n${await everything()}`, [CLIENT_SECRET, REFRESH, ACCESS]);
   });
 
   it('code exchange: the code, the code verifier and the client secret stay out of the error', async () => {
-    const flow = await h.warden.flows.open('evil', { reason: 'manual' });
-    const stored = await h.warden.store.getFlow(flow.id);
+    const flow = await partsOf(h.warden).flows.open('evil', { reason: 'manual' });
+    const stored = await partsOf(h.warden).store.getFlow(flow.id);
     const verifier = stored?.codeVerifier ?? '';
     expect(verifier.length).toBeGreaterThan(40);
     const state = new URL(flow.url).searchParams.get('state') ?? '';
     const redirect = h.warden.config.connections['evil']?.redirect_uri ?? '';
-    const err = await h.warden.flows
-      .completeFromInput(`${redirect}?code=${encodeURIComponent(CODE)}&state=${state}`, { via: 'test' })
+    const err = await partsOf(h.warden)
+      .flows.completeFromInput(`${redirect}?code=${encodeURIComponent(CODE)}&state=${state}`, { via: 'test' })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     expect(seen.some((b) => b.includes(encodeURIComponent(CODE)) && b.includes(verifier))).toBe(true);

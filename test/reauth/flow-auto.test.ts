@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenwardenError, TransientError } from '../../src/core/errors.js';
 import { exitCodeFor } from '../../src/cli/exit-codes.js';
-import { openWarden } from '../../src/warden.js';
+import { openWarden, partsOf } from '../../src/warden.js';
 import { startFakeHttp, type FakeHttp } from '../oauth/fake-http.js';
 import { freePort } from '../daemon/helpers.js';
 
@@ -47,10 +47,12 @@ async function open(deviceUrl: string): Promise<unknown> {
     env: { TW_TEST_KEY: Buffer.alloc(32, 7).toString('base64') },
   });
   try {
-    return await warden.flows.open('gh').then(
-      () => null,
-      (e: unknown) => e,
-    );
+    return await partsOf(warden)
+      .flows.open('gh')
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
   } finally {
     await warden.close();
   }

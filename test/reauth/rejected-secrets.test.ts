@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsoleChannel } from '../../src/channels/console.js';
 import { ReauthRequiredError } from '../../src/core/errors.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../../src/reauth/orchestrator.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startFakeHttp, type FakeHttp } from '../oauth/fake-http.js';
 
@@ -59,11 +59,11 @@ beforeAll(async () => {
   });
   warden = await openWarden({ configPath: ws.configPath });
   const consoleChannel = createConsoleChannel('console', {
-    clock: warden.deps.clock,
-    logger: warden.deps.logger,
+    clock: partsOf(warden).deps.clock,
+    logger: partsOf(warden).deps.logger,
     writeStderr: (t) => said.push(t),
   });
-  orch = createOrchestrator(warden, { channels: new Map([['console', consoleChannel]]) });
+  orch = createOrchestrator(partsOf(warden), { channels: new Map([['console', consoleChannel]]) });
   await orch.start();
 });
 
@@ -85,7 +85,7 @@ describe('a rejected service-account key', () => {
     await orch.stop(); // drains the notice
     expect(said.join('')).toMatch(/robot: service-account key rejected/);
     expect(said.join('')).toMatch(/connections\.robot\.key_file/);
-    expect(await warden.store.listFlows({ connection: 'robot' })).toEqual([]);
-    expect(orch.needsHuman('robot', await warden.store.getConnection('robot'), Date.now())).toBeNull();
+    expect(await partsOf(warden).store.listFlows({ connection: 'robot' })).toEqual([]);
+    expect(orch.needsHuman('robot', await partsOf(warden).store.getConnection('robot'), Date.now())).toBeNull();
   });
 });

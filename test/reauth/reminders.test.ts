@@ -11,7 +11,7 @@ import type { WardenEvent } from '../../src/core/types.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../../src/reauth/orchestrator.js';
 import { createScheduler, type Scheduler } from '../../src/reauth/scheduler.js';
 import type { FlowRecord } from '../../src/store/types.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 
@@ -64,7 +64,9 @@ async function at(t: number): Promise<void> {
 }
 
 function events(type: string, conn: string): Promise<WardenEvent[]> {
-  return warden.store.listEvents({ connection: conn, limit: 1000 }).then((es) => es.filter((e) => e.type === type));
+  return partsOf(warden)
+    .store.listEvents({ connection: conn, limit: 1000 })
+    .then((es) => es.filter((e) => e.type === type));
 }
 
 beforeAll(async () => {
@@ -99,7 +101,7 @@ beforeAll(async () => {
   warden = await openWarden({ configPath: ws.configPath, clock });
   phone = inbox('phone');
   pager = inbox('pager');
-  orch = createOrchestrator(warden, {
+  orch = createOrchestrator(partsOf(warden), {
     channels: new Map<string, Channel>([
       ['phone', phone],
       ['pager', pager],
@@ -108,12 +110,12 @@ beforeAll(async () => {
   });
   await orch.start();
   for (const name of ['mail', 'ops'])
-    await warden.keeper.storeGrant(
+    await partsOf(warden).keeper.storeGrant(
       name,
       { accessToken: `at-${name}`, tokenType: 'Bearer', refreshToken: `rt-${name}`, expiresAt: clock.now() + 60 * DAY },
       { account: 'alice' },
     );
-  scheduler = createScheduler(warden, orch, { clock, probeIntervalMs: 0, rescanMs: DAY });
+  scheduler = createScheduler(partsOf(warden), orch, { clock, probeIntervalMs: 0, rescanMs: DAY });
   scheduler.start();
   await scheduler.settled();
 });
@@ -128,7 +130,7 @@ afterAll(async () => {
 
 describe('predictive renewal', () => {
   it('plans the renewal 24 h before the predicted death, moved out of quiet hours', async () => {
-    const row = await warden.store.getConnection('mail');
+    const row = await partsOf(warden).store.getConnection('mail');
     expect(row?.refreshExpiresAt).toBe(utc('2026-01-12T22:00:00'));
     // Nominally Sunday 11 January 23:00 Berlin (quiet) → Monday 07:30 Berlin.
     expect(orch.renewalAt('mail', row as NonNullable<typeof row>)).toBe(utc('2026-01-12T06:30:00'));
@@ -147,27 +149,27 @@ describe('predictive renewal', () => {
     );
     expect(phone.sent[0]?.fallbacks).toEqual(['mail itself, until then']);
     expect(pager.sent).toEqual([]);
-    expect((await warden.store.getConnection('mail'))?.state).toBe('expiring');
+    expect((await partsOf(warden).store.getConnection('mail'))?.state).toBe('expiring');
     expect(await warden.accessToken('mail')).toBe('at-mail');
-    const [flow] = await warden.store.listOpenFlows('mail');
+    const [flow] = await partsOf(warden).store.listOpenFlows('mail');
     expect(flow).toMatchObject({ reason: 'predicted', askedVia: ['phone'] });
   });
 
   it('after remind_after with no answer: a fresh link, escalated to the next channel', async () => {
-    const before = (await warden.store.listOpenFlows('mail'))[0] as FlowRecord;
+    const before = (await partsOf(warden).store.listOpenFlows('mail'))[0] as FlowRecord;
     await at(utc('2026-01-12T06:40:00'));
     await pager.waitFor(1);
     expect(phone.sent.at(-1)).toMatchObject({ kind: 'reminder', connection: 'mail' });
     expect(pager.sent[0]).toMatchObject({ kind: 'reminder', connection: 'mail' });
     expect(pager.sent[0]?.text).toMatch(/previous link expired unused/);
-    const [flow] = await warden.store.listOpenFlows('mail');
+    const [flow] = await partsOf(warden).store.listOpenFlows('mail');
     expect(flow?.id).not.toBe(before.id);
     expect(flow?.askedVia).toEqual(['phone', 'pager']);
     expect((await events('reauth_reminded', 'mail')).length).toBe(1);
   });
 
   it('the human answers: the new grant replaces the old with no gap, and both channels hear it', async () => {
-    const [flow] = await warden.store.listOpenFlows('mail');
+    const [flow] = await partsOf(warden).store.listOpenFlows('mail');
     const phoneBefore = phone.sent.length;
     const done = await orch.complete(await oidc.approveAuthorization((flow as FlowRecord).url), { via: 'api' });
     expect(done).toMatchObject({ connection: 'mail', account: 'alice' });
@@ -175,7 +177,7 @@ describe('predictive renewal', () => {
     await pager.waitFor(2);
     expect(phone.sent.at(-1)).toMatchObject({ kind: 'recovered', connection: 'mail' });
     expect(phone.sent.at(-1)?.text).toMatch(/Renewed ahead of expiry as alice/);
-    const row = await warden.store.getConnection('mail');
+    const row = await partsOf(warden).store.getConnection('mail');
     expect(row?.state).toBe('healthy');
     expect(row?.refreshExpiresAt).toBe(clock.now() + 7 * DAY);
     const token = await warden.accessToken('mail');
@@ -200,7 +202,7 @@ describe('a dead credential', () => {
     await at(utc('2026-01-12T22:30:00')); // 23:30 in Berlin
     const p0 = phone.sent.length;
     const g0 = pager.sent.length;
-    await warden.keeper.markReauthRequired('ops', {
+    await partsOf(warden).keeper.markReauthRequired('ops', {
       id: 'revoked',
       summary: 'The grant was revoked.',
       fix: 'Re-authorize.',
@@ -208,7 +210,7 @@ describe('a dead credential', () => {
     await phone.waitFor(p0 + 1);
     expect(phone.sent.at(-1)).toMatchObject({ kind: 'reauth_request', connection: 'ops' });
     expect(pager.sent.length).toBe(g0);
-    expect((await warden.store.getConnection('ops'))?.state).toBe('awaiting_human');
+    expect((await partsOf(warden).store.getConnection('ops'))?.state).toBe('awaiting_human');
 
     // remind_after (4 min) passes: remind the phone, escalate to the pager — at night.
     await at(utc('2026-01-12T22:34:00'));
@@ -217,7 +219,7 @@ describe('a dead credential', () => {
     expect(pager.sent.at(-1)).toMatchObject({ kind: 'reauth_request', connection: 'ops' });
     const [reminded] = (await events('reauth_reminded', 'ops')).slice(-1);
     expect(reminded?.data).toMatchObject({ escalatedTo: ['pager'] });
-    const [flow] = await warden.store.listOpenFlows('ops');
+    const [flow] = await partsOf(warden).store.listOpenFlows('ops');
     expect(flow?.askedVia).toEqual(['phone', 'pager']);
 
     // The caller's side meanwhile: fails fast, naming where the human was asked.
@@ -238,7 +240,7 @@ describe('a dead credential', () => {
       expect(box.sent.at(-1)).toMatchObject({ kind: 'reauth_request', connection: 'ops' });
       expect(box.sent.at(-1)?.text).toMatch(/previous link expired unused/);
     }
-    const [fresh] = await warden.store.listOpenFlows('ops');
+    const [fresh] = await partsOf(warden).store.listOpenFlows('ops');
     expect(fresh?.id).not.toBe(flow?.id);
     expect(fresh?.expiresAt).toBe(clock.now() + 10 * 60_000);
   });

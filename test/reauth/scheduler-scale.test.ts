@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/clock.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../../src/reauth/orchestrator.js';
 import { createScheduler, type Scheduler } from '../../src/reauth/scheduler.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 import { accessTokenExpiry, startFastTokenEndpoint, type FastTokenEndpoint } from '../peers/fast-token-endpoint.js';
 
@@ -47,15 +47,15 @@ beforeAll(async () => {
   };
   warden = await openWarden({ configPath: ws.configPath, clock, fetch: simFetch });
   for (let i = 0; i < N; i++)
-    await warden.keeper.storeGrant(name(i), {
+    await partsOf(warden).keeper.storeGrant(name(i), {
       accessToken: `at.${name(i)}.0.${START + EXPIRY(i)}`,
       tokenType: 'Bearer',
       refreshToken: `rt.${name(i)}.0`,
       expiresAt: START + EXPIRY(i),
     });
   // storeGrant stamps lastRefreshAt = now, so each lifetime is EXPIRY(i) and the margin 25 %/60 s/10 %.
-  orch = createOrchestrator(warden, { channels: new Map(), clock });
-  scheduler = createScheduler(warden, orch, { clock, probeIntervalMs: 0, rescanMs: 30_000 });
+  orch = createOrchestrator(partsOf(warden), { channels: new Map(), clock });
+  scheduler = createScheduler(partsOf(warden), orch, { clock, probeIntervalMs: 0, rescanMs: 30_000 });
   scheduler.start();
   await scheduler.settled();
 });
@@ -104,6 +104,7 @@ describe('scheduler on a due-time heap', () => {
     expect(scheduler.reads.full).toBe(1);
     expect(endpoint.stats()).toMatchObject({ refreshes: N, reused: 0 });
     expect(served.filter((s) => s.exp === null || s.exp <= s.at)).toEqual([]);
-    for (const r of await warden.store.listConnections()) expect(r.accessExpiresAt).toBeGreaterThan(clock.now());
+    for (const r of await partsOf(warden).store.listConnections())
+      expect(r.accessExpiresAt).toBeGreaterThan(clock.now());
   });
 });

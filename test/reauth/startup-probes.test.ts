@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../src/core/clock.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../../src/reauth/orchestrator.js';
 import { createScheduler, type Scheduler } from '../../src/reauth/scheduler.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 
 const N = 200; // first probes spread over 200 / 20 = 10 s
@@ -33,14 +33,14 @@ beforeAll(async () => {
   ws = makeWorkspace({ connections: Object.fromEntries(Array.from({ length: N }, (_, i) => [name(i), conn])) });
   warden = await openWarden({ configPath: ws.configPath, clock });
   for (let i = 0; i < N; i++)
-    await warden.keeper.storeGrant(name(i), {
+    await partsOf(warden).keeper.storeGrant(name(i), {
       accessToken: `at-${i}`,
       refreshToken: `rt-${i}`,
       tokenType: 'Bearer',
       expiresAt: START + 10 * 3_600_000,
     });
-  orch = createOrchestrator(warden, { channels: new Map(), clock });
-  scheduler = createScheduler(warden, orch, { clock, probeIntervalMs: 30 * 60_000, rescanMs: 3_600_000 });
+  orch = createOrchestrator(partsOf(warden), { channels: new Map(), clock });
+  scheduler = createScheduler(partsOf(warden), orch, { clock, probeIntervalMs: 30 * 60_000, rescanMs: 3_600_000 });
   scheduler.start();
   await scheduler.settled();
 });

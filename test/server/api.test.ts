@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WardenEvent } from '../../src/core/types.js';
 import { startFaultProxy, type FaultProxy } from '../peers/fault-proxy.js';
 import { API_KEY, startHarness, storedSecrets, type Harness } from './harness.js';
+import { partsOf } from '../../src/warden.js';
 
 let h: Harness;
 let proxy: FaultProxy;
@@ -101,7 +102,7 @@ describe('HTTP API', () => {
     expect(flow['kind']).toBe('auth_code');
     expect(String(flow['url'])).toContain(h.peer.issuer);
     // Secret flow fields stay in the store.
-    const stored = await h.warden.store.getFlow(String(flow['id']));
+    const stored = await partsOf(h.warden).store.getFlow(String(flow['id']));
     expect(stored?.codeVerifier?.length).toBeGreaterThan(20);
     expect(JSON.stringify(flow)).not.toContain(stored?.codeVerifier);
     expect(Object.keys(flow).join()).not.toMatch(/verifier|device|nonce/i);
@@ -165,7 +166,9 @@ describe('HTTP API', () => {
       h.warden.events.on('event', on);
     });
     await h.peer.revokeGrantsFor();
-    await expect(h.warden.keeper.forceRefresh('sandbox')).rejects.toMatchObject({ code: 'TW_REAUTH_REQUIRED' });
+    await expect(partsOf(h.warden).keeper.forceRefresh('sandbox')).rejects.toMatchObject({
+      code: 'TW_REAUTH_REQUIRED',
+    });
     await requested;
     const res = await h.api('/api/v1/connections/sandbox/token', { method: 'POST' });
     expect(res.status).toBe(409);
@@ -183,8 +186,12 @@ describe('HTTP API', () => {
 
   it("provider down and no usable token: 503 TW_PROVIDER_UNAVAILABLE with the provider's Retry-After", async () => {
     await h.authorize({ connection: 'flaky' });
-    await h.warden.store.updateConnection('flaky', { accessExpiresAt: Date.now() - 1_000 }, { now: Date.now() });
-    h.warden.keeper.invalidate('flaky');
+    await partsOf(h.warden).store.updateConnection(
+      'flaky',
+      { accessExpiresAt: Date.now() - 1_000 },
+      { now: Date.now() },
+    );
+    partsOf(h.warden).keeper.invalidate('flaky');
     proxy.setMode('http503', { retryAfterSeconds: 120 });
     try {
       const res = await h.api('/api/v1/connections/flaky/token', { method: 'POST' });

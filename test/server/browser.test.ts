@@ -13,6 +13,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoginLink } from '../../src/server/dashboard/index.js';
 import { freePort, startHarness, storedSecrets, type Harness } from './harness.js';
+import { partsOf } from '../../src/warden.js';
 
 const OUT = join(import.meta.dirname, '..', '..', 'test-output');
 const EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
@@ -70,7 +71,9 @@ describe('dashboard in Chromium', () => {
 
     // The user removes the app's access at the provider; the next refresh is refused.
     await h.peer.revokeGrantsFor();
-    await expect(h.warden.keeper.forceRefresh('sandbox')).rejects.toMatchObject({ code: 'TW_REAUTH_REQUIRED' });
+    await expect(partsOf(h.warden).keeper.forceRefresh('sandbox')).rejects.toMatchObject({
+      code: 'TW_REAUTH_REQUIRED',
+    });
 
     // No reload: the page updates itself over SSE.
     await page.waitForSelector('#conn-sandbox[data-state="awaiting_human"]');
@@ -95,7 +98,7 @@ describe('dashboard in Chromium', () => {
 
     // Hostile text in an event arrives live and stays text.
     await page.waitForSelector('body[data-live="1"]');
-    await h.warden.sink.emit({
+    await partsOf(h.warden).sink.emit({
       type: 'probe_failed',
       connection: 'sandbox',
       message: `Probe said ${EVIL}`,

@@ -10,6 +10,7 @@ import { createApp } from '../../src/server/app.js';
 import { createLoginLink } from '../../src/server/dashboard/index.js';
 import type { ServerContext } from '../../src/server/context.js';
 import { startHarness, storedSecrets, type Harness } from './harness.js';
+import { partsOf } from '../../src/warden.js';
 
 let h: Harness;
 const EVIL = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
@@ -157,7 +158,7 @@ describe('dashboard', () => {
       body: new URLSearchParams({ _csrf: csrfOf(p.html) }),
     });
     expect(ask.status).toBe(303);
-    const flow = (await h.warden.store.listOpenFlows('sandbox'))[0];
+    const flow = (await partsOf(h.warden).store.listOpenFlows('sandbox'))[0];
     expect(flow).toBeDefined();
     p = await page(cookie);
     expect(p.html).toContain(`id="flow-${flow?.id}"`);
@@ -181,7 +182,7 @@ describe('dashboard', () => {
       const res = await h.app.request('/flows/complete', { method: 'POST', headers: { cookie }, body });
       expect(res.status).toBe(403);
     }
-    expect((await h.warden.store.getFlow(flow?.id ?? ''))?.status).toBe('open');
+    expect((await partsOf(h.warden).store.getFlow(flow?.id ?? ''))?.status).toBe('open');
 
     const done = await h.app.request('/flows/complete', {
       method: 'POST',
@@ -210,11 +211,11 @@ describe('dashboard', () => {
   });
 
   it('renders account and event text containing markup inert', async () => {
-    const flow = await h.warden.flows.open('markup', { reason: 'manual', fresh: true });
-    await h.warden.flows.completeFromInput(await h.peer.approveAuthorization(flow.url, { accountId: EVIL }), {
+    const flow = await partsOf(h.warden).flows.open('markup', { reason: 'manual', fresh: true });
+    await partsOf(h.warden).flows.completeFromInput(await h.peer.approveAuthorization(flow.url, { accountId: EVIL }), {
       via: 'test',
     });
-    await h.warden.sink.emit({
+    await partsOf(h.warden).sink.emit({
       type: 'probe_failed',
       connection: 'markup',
       message: `Probe said ${EVIL}`,
@@ -231,14 +232,14 @@ describe('dashboard', () => {
 
   it('shows a learned lifetime with its diagnosis, and says when a cause is inferred', async () => {
     const now = Date.now();
-    await h.warden.store.ensureConnection('markup', now);
+    await partsOf(h.warden).store.ensureConnection('markup', now);
     const learned = {
       id: 'session_limit',
       confidence: 'likely' as const,
       summary: 'The last 2 grants each died about 7d after consent, so a policy most likely limits sign-ins.',
       fix: 'Re-authorize now; ask the administrator to lengthen the session limit.',
     };
-    await h.warden.store.updateConnection(
+    await partsOf(h.warden).store.updateConnection(
       'markup',
       {
         lifetime: {
@@ -258,11 +259,11 @@ describe('dashboard', () => {
     expect(card).toContain(`Fix: ${learned.fix}`);
 
     // A current cause that is the learned one is said once; a known cause carries no "Likely" prefix.
-    await h.warden.store.updateConnection('markup', { cause: learned }, { now });
+    await partsOf(h.warden).store.updateConnection('markup', { cause: learned }, { now });
     card = cardOf((await page(cookie)).html, 'markup');
     expect(card).toContain('Renewal planned before 7d after consent');
     expect(card.split(learned.summary).length - 1).toBe(1);
-    await h.warden.store.updateConnection(
+    await partsOf(h.warden).store.updateConnection(
       'markup',
       { cause: { ...learned, id: 'revoked', confidence: 'known' } },
       { now },
@@ -270,7 +271,7 @@ describe('dashboard', () => {
     card = cardOf((await page(cookie)).html, 'markup');
     expect(card).toContain(`<div>${learned.summary}</div>`);
     expect(card).toContain(`${LIKELY} ${learned.summary}`);
-    await h.warden.store.updateConnection('markup', { cause: null, lifetime: null }, { now });
+    await partsOf(h.warden).store.updateConnection('markup', { cause: null, lifetime: null }, { now });
   });
 
   it('streams events live to a signed-in page', async () => {
@@ -290,8 +291,13 @@ describe('dashboard', () => {
       return buf;
     };
     await readUntil(/event: hello/);
-    await h.warden.sink.emit({ type: 'probe_ok', connection: 'sandbox', message: 'Probe ok: live', data: null });
-    const last = (await h.warden.store.listEvents({ newestFirst: true, limit: 1 }))[0];
+    await partsOf(h.warden).sink.emit({
+      type: 'probe_ok',
+      connection: 'sandbox',
+      message: 'Probe ok: live',
+      data: null,
+    });
+    const last = (await partsOf(h.warden).store.listEvents({ newestFirst: true, limit: 1 }))[0];
     const got = await readUntil(new RegExp(`id: ${last?.id}`));
     expect(got).toMatch(/event: warden/);
     expect(got).toContain('"type":"probe_ok"');
@@ -308,12 +314,12 @@ describe('dashboard', () => {
   });
 
   it('never puts a stored token or verifier in a page', async () => {
-    await h.warden.store.updateConnection('sandbox', { accessExpiresAt: Date.now() - 1 }, { now: Date.now() });
-    await h.warden.keeper.forceRefresh('sandbox');
+    await partsOf(h.warden).store.updateConnection('sandbox', { accessExpiresAt: Date.now() - 1 }, { now: Date.now() });
+    await partsOf(h.warden).keeper.forceRefresh('sandbox');
     await h.api('/api/v1/connections/sandbox/reauth', { method: 'POST' });
     const cookie = await signIn();
     const secrets = await storedSecrets(h.warden, 'sandbox');
-    const flows = await h.warden.store.listFlows({ limit: 100 });
+    const flows = await partsOf(h.warden).store.listFlows({ limit: 100 });
     secrets.push(...flows.map((f) => f.codeVerifier).filter((x): x is string => !!x));
     expect(secrets.length).toBeGreaterThan(3);
     const pages = [(await page(cookie)).html, (await page(cookie, '/?partial=1')).html, h.logs.join('\n')];

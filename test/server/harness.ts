@@ -10,7 +10,7 @@ import { createMailService } from '../../src/mail/index.js';
 import { createOrchestrator, type ReauthOrchestrator } from '../../src/reauth/orchestrator.js';
 import { createApp } from '../../src/server/app.js';
 import type { ServerContext } from '../../src/server/context.js';
-import { openWarden, type Warden } from '../../src/warden.js';
+import { openWarden, type Warden, partsOf } from '../../src/warden.js';
 import { startOidcProvider, type OidcPeer } from '../peers/oidc-provider.js';
 import { makeWorkspace, type Workspace } from '../helpers/workspace.js';
 
@@ -75,16 +75,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const logs: string[] = [];
   const logger: Logger = jsonLogger('debug', (l) => logs.push(l));
   const warden = await openWarden({ configPath: ws.configPath, logger });
-  const orchestrator = createOrchestrator(warden, { channels: new Map(), baseUrl, logger });
+  const orchestrator = createOrchestrator(partsOf(warden), { channels: new Map(), baseUrl, logger });
   await orchestrator.start();
   const mail = opts.mailboxes
     ? createMailService({
         config: warden.config,
-        store: warden.store,
-        tokens: warden.keeper,
-        clock: warden.deps.clock,
+        store: partsOf(warden).store,
+        tokens: partsOf(warden).keeper,
+        clock: partsOf(warden).deps.clock,
         logger,
-        events: warden.sink,
+        events: partsOf(warden).sink,
         owner: 'test',
       })
     : undefined;
@@ -92,7 +92,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     warden,
     orchestrator,
     apiKey: API_KEY,
-    clock: warden.deps.clock,
+    clock: partsOf(warden).deps.clock,
     logger,
     baseUrl,
     mail,
@@ -109,9 +109,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     baseUrl,
     logs,
     async authorize(a = {}) {
-      const flow = await warden.flows.open(a.connection ?? 'sandbox', { reason: 'manual' });
+      const flow = await partsOf(warden).flows.open(a.connection ?? 'sandbox', { reason: 'manual' });
       const finalUrl = await peer.approveAuthorization(flow.url, a.accountId ? { accountId: a.accountId } : {});
-      await warden.flows.completeFromInput(finalUrl, { via: 'test' });
+      await partsOf(warden).flows.completeFromInput(finalUrl, { via: 'test' });
     },
     api(path, init = {}) {
       const headers = new Headers(init.headers);
@@ -130,7 +130,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 
 /** Every secret value stored for a connection (to prove none leaks). */
 export async function storedSecrets(warden: Warden, name: string): Promise<string[]> {
-  const row = await warden.store.getConnection(name);
+  const row = await partsOf(warden).store.getConnection(name);
   return [row?.accessToken, row?.refreshToken, row?.idToken].filter(
     (x): x is string => typeof x === 'string' && x.length > 0,
   );

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FULL_DETAIL_MAX } from '../../src/server/metrics-registry.js';
 import { startHarness, type Harness } from './harness.js';
+import { partsOf } from '../../src/warden.js';
 
 const EXTRA = FULL_DETAIL_MAX + 1;
 let h: Harness;
@@ -45,7 +46,7 @@ describe('/metrics with more than FULL_DETAIL_MAX connections', () => {
     expect(series(text, 'tokenwarden_refresh_total')).toEqual([]);
 
     await h.authorize();
-    await h.warden.keeper.forceRefresh('sandbox');
+    await partsOf(h.warden).keeper.forceRefresh('sandbox');
     text = await (await h.app.request('/metrics')).text();
     expect(series(text, 'tokenwarden_connection_state')).toContain(
       'tokenwarden_connection_state{connection="sandbox",state="healthy"} 1',

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeConnection } from '../../src/keeper/probe.js';
 import { startSmtpPeer, type SmtpPeer } from '../peers/smtp.js';
 import { startHarness, storedSecrets, type Harness } from './harness.js';
+import { partsOf } from '../../src/warden.js';
 
 let h: Harness;
 let smtp: SmtpPeer;
@@ -66,7 +67,7 @@ describe('/metrics', () => {
     expect(value(m, 'tokenwarden_reauth_latency_seconds_count')).toBe(0);
 
     await h.authorize();
-    await h.warden.keeper.forceRefresh('sandbox');
+    await partsOf(h.warden).keeper.forceRefresh('sandbox');
     m = await scrape();
     expect(value(m, 'tokenwarden_connection_state{connection="sandbox",state="healthy"}')).toBe(1);
     expect(value(m, 'tokenwarden_connection_state{connection="sandbox",state="unauthorized"}')).toBe(0);
@@ -78,7 +79,9 @@ describe('/metrics', () => {
     expect(value(m, 'tokenwarden_reauth_latency_seconds_bucket{le="5"}')).toBe(1);
 
     await h.peer.revokeGrantsFor();
-    await expect(h.warden.keeper.forceRefresh('sandbox')).rejects.toMatchObject({ code: 'TW_REAUTH_REQUIRED' });
+    await expect(partsOf(h.warden).keeper.forceRefresh('sandbox')).rejects.toMatchObject({
+      code: 'TW_REAUTH_REQUIRED',
+    });
     m = await scrape();
     expect(value(m, 'tokenwarden_refresh_total{connection="sandbox",outcome="definitive"}')).toBe(1);
     expect(value(m, 'tokenwarden_connection_state{connection="sandbox",state="healthy"}')).toBe(0);
@@ -90,7 +93,7 @@ describe('/metrics', () => {
 
   it('counts probes by outcome', async () => {
     await h.authorize();
-    await probeConnection(h.warden, 'sandbox');
+    await probeConnection(partsOf(h.warden), 'sandbox');
     const m = await scrape();
     const total = m
       .split('\n')

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoginLink } from '../../src/server/dashboard/index.js';
 import { startHarness, type Harness } from './harness.js';
+import { partsOf } from '../../src/warden.js';
 
 let h: Harness;
 
@@ -32,7 +33,7 @@ afterAll(async () => {
 
 /** A fresh link for `name`, approved at the provider: the URL the browser ends on. */
 async function approvedUrl(name: string): Promise<string> {
-  const flow = await h.warden.flows.open(name, { reason: 'manual', fresh: true });
+  const flow = await partsOf(h.warden).flows.open(name, { reason: 'manual', fresh: true });
   return h.peer.approveAuthorization(flow.url);
 }
 
@@ -50,7 +51,7 @@ describe('completion without a refresh token, over HTTP', () => {
     expect(body).toMatchObject({ connection: 'short', account: 'alice', kind: 'auth_code' });
     expect(body['warning']).toMatchObject({ id: 'no_refresh_token', confidence: 'known' });
     expect((body['warning'] as { fix: string }).fix).toMatch(/offline_access/);
-    expect((await h.warden.store.getConnection('short'))?.refreshToken).toBeNull();
+    expect((await partsOf(h.warden).store.getConnection('short'))?.refreshToken).toBeNull();
 
     const ok = await h.api('/api/v1/flows/complete', json({ input: await approvedUrl('sandbox') }));
     expect(ok.status).toBe(200);

@@ -5,10 +5,12 @@
 import type { Hono } from 'hono';
 import { NotFoundError } from '../../core/errors.js';
 import type { FlowRecord } from '../../store/types.js';
-import { connectionView } from '../connection-view.js';
-import type { ServerContext } from '../context.js';
+import { requestReauth } from '../../actions/request-reauth.js';
+import { connectionView } from '../../actions/status-view.js';
+import { reauthDeps, type ServerContext } from '../context.js';
 import { readBody } from './body.js';
 import { reauthBody } from './schemas.js';
+import { partsOf } from '../../warden.js';
 
 /** A flow as the API shows it: the link and its facts, never the verifier, device code or nonce. */
 export function flowView(f: FlowRecord): Record<string, unknown> {
@@ -32,14 +34,14 @@ export function mountConnections(api: Hono, ctx: ServerContext): void {
   api.get('/connections', async (c) => {
     const now = ctx.clock.now();
     const all = await warden.status();
-    return c.json({ connections: all.map((s) => connectionView(s, now, warden.config)) });
+    return c.json({ connections: all.map((s) => connectionView(s, now)) });
   });
 
   api.get('/connections/:name', async (c) => {
     const name = c.req.param('name');
     const s = (await warden.status()).find((x) => x.name === name);
     if (!s) throw new NotFoundError(`No connection named "${name}".`);
-    return c.json(connectionView(s, ctx.clock.now(), warden.config));
+    return c.json(connectionView(s, ctx.clock.now()));
   });
 
   api.post('/connections/:name/token', async (c) => {
@@ -58,9 +60,9 @@ export function mountConnections(api: Hono, ctx: ServerContext): void {
 
   api.post('/connections/:name/reauth', async (c) => {
     const name = c.req.param('name');
-    if (!warden.connections.has(name)) throw new NotFoundError(`No connection named "${name}".`);
+    if (!partsOf(warden).connections.has(name)) throw new NotFoundError(`No connection named "${name}".`);
     const body = await readBody(c, reauthBody);
-    const flow = await ctx.orchestrator.requestReauth(name, {
+    const { flow } = await requestReauth(reauthDeps(ctx), name, {
       reason: body.reason ?? 'manual',
       ...(body.via ? { via: body.via } : {}),
       ...(body.fresh !== undefined ? { fresh: body.fresh } : {}),

@@ -4,6 +4,7 @@ import { InputError } from '../../core/errors.js';
 import type { WardenEvent } from '../../core/types.js';
 import type { ServerContext } from '../context.js';
 import { eventsQuery } from './schemas.js';
+import { partsOf } from '../../warden.js';
 
 export function eventView(e: WardenEvent): Record<string, unknown> {
   return {
@@ -24,7 +25,7 @@ export function mountEvents(api: Hono, ctx: ServerContext): void {
         `Invalid query: ${q.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
       );
     const since = q.data.since ?? 0;
-    const events = await ctx.warden.store.listEvents({
+    const events = await partsOf(ctx.warden).store.listEvents({
       since,
       limit: q.data.limit ?? 100,
       ...(q.data.connection ? { connection: q.data.connection } : {}),

@@ -4,6 +4,7 @@
  * or null) when the authorization worked but needs attention now, e.g. no refresh token came back.
  */
 import type { Hono } from 'hono';
+import { completeFlow } from '../../actions/complete-flow.js';
 import type { ServerContext } from '../context.js';
 import { readBody } from './body.js';
 import { completeBody } from './schemas.js';
@@ -11,7 +12,7 @@ import { completeBody } from './schemas.js';
 export function mountFlows(api: Hono, ctx: ServerContext): void {
   api.post('/flows/complete', async (c) => {
     const { input } = await readBody(c, completeBody);
-    const done = await ctx.orchestrator.complete(input, { via: 'api' });
+    const done = await completeFlow(ctx.orchestrator, input, { via: 'api' });
     return c.json({
       connection: done.connection,
       flow_id: done.flowId,

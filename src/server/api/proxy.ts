@@ -23,6 +23,7 @@ import {
 } from '../../integrations/api-proxy.js';
 import { TokenwardenError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
+import { partsOf } from '../../warden.js';
 
 interface NodeBindings {
   incoming?: IncomingMessage;
@@ -32,7 +33,7 @@ interface NodeBindings {
 export function mountProxy(api: Hono, ctx: ServerContext): void {
   const handle = async (c: Context): Promise<Response> => {
     const name = c.req.param('name') ?? '';
-    const { policy } = proxyTarget(ctx.warden, name);
+    const { policy } = proxyTarget(partsOf(ctx.warden), name);
     const { path, query } = splitTarget(c.req.url);
     const declared = c.req.header('content-length');
     const length = declared === undefined ? undefined : Number(declared);
@@ -50,7 +51,7 @@ export function mountProxy(api: Hono, ctx: ServerContext): void {
       body = node
         ? await bodyFromStream(node.incoming, policy.max_request_bytes, length)
         : await readLimited(c.req.raw.body, policy.max_request_bytes);
-    const call = proxyApiCall(ctx.warden, name, {
+    const call = proxyApiCall(partsOf(ctx.warden), name, {
       method,
       path,
       query,

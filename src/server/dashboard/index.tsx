@@ -7,10 +7,12 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import { TokenwardenError } from '../../core/errors.js';
+import { completeFlow } from '../../actions/complete-flow.js';
+import { requestReauth } from '../../actions/request-reauth.js';
+import { NotFoundError, TokenwardenError } from '../../core/errors.js';
 import type { WardenEvent } from '../../core/types.js';
 import { FailureBudget, clientAddress, secretsEqual } from '../auth.js';
-import type { ServerContext } from '../context.js';
+import { reauthDeps, type ServerContext } from '../context.js';
 import { DASHBOARD_FORM_BYTES, UNAUTHENTICATED_BODY_BYTES, smallBody } from '../guards.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets.js';
 import { accountChangeReason } from '../../reauth/flows.js';
@@ -19,6 +21,7 @@ import { loadModel, refusedChangeIn } from './model.js';
 import { qrSvg } from './qr.js';
 import { DashboardPage, Live, SignInPage } from './page.js';
 import { SESSION_TTL_MS, sessionsFor, type Session } from './sessions.js';
+import { partsOf } from '../../warden.js';
 
 export { createLoginLink } from './sessions.js';
 
@@ -45,26 +48,56 @@ const securityHeaders: MiddlewareHandler = async (c, next) => {
 /** Heartbeat comment on the event stream so proxies keep it open. */
 const SSE_HEARTBEAT_MS = 15_000;
 
-export function mountDashboard(app: Hono, ctx: ServerContext): void {
+/** What every dashboard route shares: the server context, sessions, the sign-in failure budget, cookies. */
+interface DashboardScope {
+  ctx: ServerContext;
+  sessions: ReturnType<typeof sessionsFor>;
+  budget: FailureBudget;
+  secure(): boolean;
+  cookieName(): string;
+  current(c: Context): { id: string | undefined; session: Session | null };
+  signedOut(c: Context): Response | Promise<Response>;
+}
+
+function dashboardScope(ctx: ServerContext): DashboardScope {
   const sessions = sessionsFor(ctx);
-  const budget = new FailureBudget(ctx.clock);
   const secure = (): boolean => ctx.baseUrl.startsWith('https:');
   const cookieName = (): string => (secure() ? '__Host-tw_session' : 'tw_session');
-  const current = (c: Context): { id: string | undefined; session: Session | null } => {
-    const id = getCookie(c, cookieName());
-    return { id, session: sessions.get(id) };
+  return {
+    ctx,
+    sessions,
+    budget: new FailureBudget(ctx.clock),
+    secure,
+    cookieName,
+    current: (c) => {
+      const id = getCookie(c, cookieName());
+      return { id, session: sessions.get(id) };
+    },
+    signedOut: (c) => {
+      c.status(401);
+      return c.html(<SignInPage token={null} valid={false} />);
+    },
   };
-  const signedOut = (c: Context): Response | Promise<Response> => {
-    c.status(401);
-    return c.html(<SignInPage token={null} valid={false} />);
-  };
+}
 
+export function mountDashboard(app: Hono, ctx: ServerContext): void {
+  const d = dashboardScope(ctx);
   const dash = new Hono();
   // Scoped to the dashboard's own paths: a sub-app's `use('*')` would also wrap routes other
   // parts of the server register later.
   for (const path of ['/', '/login', '/logout', '/assets/*', '/flows/*', '/connections/*', '/events/stream'])
     dash.use(path, securityHeaders);
+  mountAssets(dash);
+  mountSignIn(dash, d);
+  mountPage(dash, d);
+  mountFlowRoutes(dash, d);
+  mountConnectionRoutes(dash, d);
+  mountEventStream(dash, d);
+  app.route('/', dash);
+}
 
+/** The page's script and style (no inline ones: the CSP forbids them). */
+function mountAssets(dash: Hono): void {
   dash.get('/assets/dashboard.js', (c) => {
     c.header('Content-Type', 'text/javascript; charset=utf-8');
     c.header('Cache-Control', 'no-cache');
@@ -75,7 +108,11 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     c.header('Cache-Control', 'no-cache');
     return c.body(DASHBOARD_CSS);
   });
+}
 
+/** Sign-in by one-time link (a failure budget per address), sign-out. */
+function mountSignIn(dash: Hono, d: DashboardScope): void {
+  const { ctx, sessions, budget, secure, cookieName, current } = d;
   dash.get('/login', (c) => {
     const token = c.req.query('token') ?? null;
     // Looking does not use the link up (chat apps fetch links to preview them); signing in does.
@@ -122,7 +159,11 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     deleteCookie(c, cookieName(), { path: '/', secure: secure() });
     return c.redirect('/login', 303);
   });
+}
 
+/** The dashboard page (whole, or the live part the script refreshes). */
+function mountPage(dash: Hono, d: DashboardScope): void {
+  const { ctx, current, signedOut } = d;
   dash.get('/', async (c) => {
     const { session } = current(c);
     if (!session) return signedOut(c);
@@ -137,10 +178,14 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     session.flash = null;
     return res;
   });
+}
 
+/** An open flow's QR code, and the paste form (the complete-flow action). */
+function mountFlowRoutes(dash: Hono, d: DashboardScope): void {
+  const { ctx, current, signedOut } = d;
   dash.get('/flows/:id/qr.svg', async (c) => {
     if (!current(c).session) return c.text('Sign in first.', 401);
-    const flow = await ctx.warden.store.getFlow(c.req.param('id'));
+    const flow = await partsOf(ctx.warden).store.getFlow(c.req.param('id'));
     if (!flow || flow.status !== 'open') return c.text('No such open flow.', 404);
     const svg = await qrSvg(flow.url);
     if (svg === null)
@@ -159,7 +204,7 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     if (!(await csrfOk(c, session, form))) return c.text('Stale or missing form token; reload the page.', 403);
     const input = typeof form['input'] === 'string' ? form['input'].trim() : '';
     try {
-      const done = await ctx.orchestrator.complete(input, { via: 'dashboard' });
+      const done = await completeFlow(ctx.orchestrator, input, { via: 'dashboard' });
       // With a warning (no refresh token came back) the notice says so, with the fix.
       session.flash = { kind: done.warning ? 'warn' : 'ok', text: acceptedReply(done) };
     } catch (err) {
@@ -167,17 +212,20 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     }
     return c.redirect('/', 303);
   });
+}
 
+/** Ask for a (fresh) link, confirm a refused account change: the request-reauth action. */
+function mountConnectionRoutes(dash: Hono, d: DashboardScope): void {
+  const { ctx, current, signedOut } = d;
   dash.post('/connections/:name/reauth', async (c) => {
     const { session } = current(c);
     if (!session) return signedOut(c);
     if (!(await csrfOk(c, session))) return c.text('Stale or missing form token; reload the page.', 403);
     const name = c.req.param('name');
     try {
-      if (!ctx.warden.connections.has(name))
-        throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${name}".`);
-      const open = (await ctx.warden.store.listOpenFlows(name))[0];
-      await ctx.orchestrator.requestReauth(name, { reason: 'manual', fresh: open !== undefined });
+      known(ctx, name);
+      const open = (await partsOf(ctx.warden).store.listOpenFlows(name))[0];
+      await requestReauth(reauthDeps(ctx), name, { reason: 'manual', fresh: open !== undefined });
       session.flash = { kind: 'ok', text: `A ${open ? 'fresh ' : ''}link for ${name} is below.` };
     } catch (err) {
       session.flash = { kind: 'error', text: messageOf(err, ctx) };
@@ -194,16 +242,12 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     const name = c.req.param('name');
     const flowId = typeof form['flow'] === 'string' ? form['flow'] : '';
     try {
-      if (!ctx.warden.connections.has(name))
-        throw new TokenwardenError('TW_NOT_FOUND', `No connection named "${name}".`);
-      const events = await ctx.warden.store.listEvents({ connection: name, newestFirst: true, limit: 10 });
+      known(ctx, name);
+      const events = await partsOf(ctx.warden).store.listEvents({ connection: name, newestFirst: true, limit: 10 });
       const refused = refusedChangeIn(events);
       if (!refused || refused.flowId !== flowId)
-        throw new TokenwardenError(
-          'TW_NOT_FOUND',
-          `No refused account change of ${name} to confirm (reload the page).`,
-        );
-      await ctx.orchestrator.requestReauth(name, { reason: accountChangeReason(refused.completedAs), fresh: true });
+        throw new NotFoundError(`No refused account change of ${name} to confirm (reload the page).`);
+      await requestReauth(reauthDeps(ctx), name, { reason: accountChangeReason(refused.completedAs), fresh: true });
       session.flash = {
         kind: 'ok',
         text: `Confirmed: the link for ${name} below switches it to ${refused.completedAs} (accepted only when completed as that account).`,
@@ -213,7 +257,11 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
     }
     return c.redirect('/', 303);
   });
+}
 
+/** Live updates: event ids and types over server-sent events. */
+function mountEventStream(dash: Hono, d: DashboardScope): void {
+  const { ctx, current } = d;
   dash.get('/events/stream', (c) => {
     if (!current(c).session) return c.text('Sign in first.', 401);
     return streamSSE(c, async (stream) => {
@@ -253,8 +301,12 @@ export function mountDashboard(app: Hono, ctx: ServerContext): void {
       ctx.warden.events.off('event', onEvent);
     });
   });
+}
 
-  app.route('/', dash);
+/** Throws NotFoundError for a connection that is not configured. */
+function known(ctx: ServerContext, name: string): void {
+  const { connections } = partsOf(ctx.warden);
+  if (!connections.has(name)) throw new NotFoundError(`No connection named "${name}".`);
 }
 
 function tooManyFailures(c: Context, waitMs: number): Response {

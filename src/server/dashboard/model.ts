@@ -1,8 +1,9 @@
 /** What one dashboard render shows, gathered from the warden (and mail, when present). */
 import type { WardenEvent } from '../../core/types.js';
 import type { MailboxStatus } from '../../mail/index.js';
-import { connectionView, type ConnectionView } from '../connection-view.js';
+import { connectionView, type ConnectionView } from '../../actions/status-view.js';
 import type { ServerContext } from '../context.js';
+import { partsOf } from '../../warden.js';
 
 export interface DashboardModel {
   now: number;
@@ -39,13 +40,13 @@ export async function loadModel(ctx: ServerContext): Promise<DashboardModel> {
   const { warden } = ctx;
   const [statuses, timeline] = await Promise.all([
     warden.status(),
-    warden.store.listEvents({ newestFirst: true, limit: 40 }),
+    partsOf(warden).store.listEvents({ newestFirst: true, limit: 40 }),
   ]);
   const connections = await Promise.all(
     statuses.map(async (s) => {
-      const events = await warden.store.listEvents({ connection: s.name, newestFirst: true, limit: 10 });
+      const events = await partsOf(warden).store.listEvents({ connection: s.name, newestFirst: true, limit: 10 });
       return {
-        ...connectionView(s, now, warden.config),
+        ...connectionView(s, now),
         recent: events.slice(0, 3),
         refusedChange: refusedChangeIn(events),
       };

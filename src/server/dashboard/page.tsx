@@ -1,7 +1,7 @@
 /**
  * The dashboard, server-rendered with Hono JSX. JSX escapes every string it renders; nothing
  * here uses raw HTML. No token, code or verifier is ever passed in: only connection views
- * (connection-view.ts), flow links and event texts, which never carry secrets.
+ * (actions/status-view.ts), flow links and event texts, which never carry secrets.
  */
 import type { FC, PropsWithChildren } from 'hono/jsx';
 import { formatDuration } from '../../core/duration.js';
@@ -9,7 +9,7 @@ import type { DiagnosedCause } from '../../core/errors.js';
 import type { WardenEvent } from '../../core/types.js';
 import type { MailboxStatus } from '../../mail/index.js';
 import { causeSentence } from '../../providers/causes.js';
-import type { ConnectionView } from '../connection-view.js';
+import type { ConnectionView } from '../../actions/status-view.js';
 import type { DashboardModel } from './model.js';
 import { qrFits } from './qr.js';
 import type { Session } from './sessions.js';

@@ -17,13 +17,29 @@
  * works" (and "only one channel") is a warning in {@link HealthWatch.snapshot}, which `/healthz`
  * and `tokenwarden status` show.
  */
+import type { EventEmitter } from 'node:events';
 import type { Channel, ChannelMessage } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
 import { TokenwardenError } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
-import { grantDied, type WardenEvent } from '../core/types.js';
+import { grantDied, type EventSink, type WardenEvent } from '../core/types.js';
 import type { MailService } from '../mail/index.js';
-import type { Warden } from '../warden.js';
+import type { Config } from '../config/schema.js';
+import type { Keeper } from '../keeper/keeper.js';
+import type { ConnectionRuntime } from '../keeper/runtime.js';
+import type { Store } from '../store/types.js';
+
+/** What the health watch uses; the root builds it (docs/architecture.md, "The object graph"). */
+export interface HealthWatchDeps {
+  config: Pick<Config, 'channels' | 'mailboxes'>;
+  connections: ReadonlyMap<string, ConnectionRuntime>;
+  store: Pick<Store, 'getConnection' | 'updateConnection'>;
+  keeper: Pick<Keeper, 'forceRefresh'>;
+  sink: EventSink;
+  /** Where recorded events are emitted (`event`). */
+  events: EventEmitter;
+  deps: { clock: Clock; logger: Logger };
+}
 
 export interface HealthCheck {
   /** `channel:<name>`, `route:<mailbox>:<send|read>:<route id>`, `secret:<connection>`. */
@@ -52,13 +68,6 @@ export interface HealthWatchOptions {
   concurrency?: number;
 }
 
-const watches = new WeakMap<Warden, HealthWatch>();
-
-/** The health watch running on this warden (the daemon's), if any. */
-export function healthWatchOf(warden: Warden): HealthWatch | undefined {
-  return watches.get(warden);
-}
-
 export class HealthWatch {
   private readonly state = new Map<string, HealthCheck>();
   private readonly clock: Clock;
@@ -76,7 +85,7 @@ export class HealthWatch {
   };
 
   constructor(
-    private readonly warden: Warden,
+    private readonly warden: HealthWatchDeps,
     private readonly opts: HealthWatchOptions,
   ) {
     this.clock = opts.clock ?? warden.deps.clock;
@@ -88,7 +97,6 @@ export class HealthWatch {
   /** Listen for route probe failures, then check everything now and on the interval. */
   start(): void {
     if (this.loop) return;
-    watches.set(this.warden, this);
     this.warden.events.on('event', this.onEvent);
     const ac = new AbortController();
     this.abort = ac;
@@ -109,7 +117,6 @@ export class HealthWatch {
     await this.loop;
     this.loop = null;
     while (this.pending.size) await Promise.allSettled([...this.pending]);
-    if (watches.get(this.warden) === this) watches.delete(this.warden);
   }
 
   /**
@@ -320,11 +327,11 @@ export class HealthWatch {
   }
 }
 
-export function createHealthWatch(warden: Warden, opts: HealthWatchOptions): HealthWatch {
+export function createHealthWatch(warden: HealthWatchDeps, opts: HealthWatchOptions): HealthWatch {
   return new HealthWatch(warden, opts);
 }
 
-function channelFix(ch: Channel, warden: Warden, message: string): string {
+function channelFix(ch: Channel, warden: Pick<HealthWatchDeps, 'config'>, message: string): string {
   const key = `channels.${ch.name}`;
   if (ch.type === 'telegram') {
     if (/getMe failed: 401/.test(message))
@@ -340,7 +347,13 @@ function channelFix(ch: Channel, warden: Warden, message: string): string {
   return `The receiving server did not answer: check ${key}.url and that this host can reach it.`;
 }
 
-function routeFix(warden: Warden, mailbox: string, direction: string, route: string, kind: string): string {
+function routeFix(
+  warden: Pick<HealthWatchDeps, 'config'>,
+  mailbox: string,
+  direction: string,
+  route: string,
+  kind: string,
+): string {
   const mb = warden.config.mailboxes[mailbox];
   const routes = (direction === 'send' ? mb?.send : mb?.read) ?? [];
   const [type, host] = route.split(':');

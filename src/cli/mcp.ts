@@ -4,9 +4,9 @@
  * process is told to stop, then closes the warden.
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { wardenOptions, type Io } from '../cli/output.js';
+import { wardenOptions, type Io } from './output.js';
 import { openWarden } from '../warden.js';
-import { createMcpServer } from './server.js';
+import { createMcpServer } from '../mcp/server.js';
 
 export async function runMcp(o: { config?: string }, io: Io): Promise<number> {
   const warden = await openWarden(wardenOptions(o, io));

@@ -6,8 +6,15 @@
  * one renewal after it ends.
  */
 import type { LeaderLease } from '../channels/types.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
 import type { Store } from '../store/types.js';
-import type { Warden } from '../warden.js';
+
+/** What the daemon's leases use. */
+export interface LeaseDeps {
+  store: Pick<Store, 'acquireLease' | 'releaseLease'>;
+  deps: { clock: Clock; owner: string; logger: Logger };
+}
 
 export const DAEMON_LEASE_KEY = 'daemon';
 /** The lease outlives a missed renewal or two; a crashed daemon stops counting after this. */
@@ -15,7 +22,7 @@ export const DAEMON_LEASE_MS = 45_000;
 const RENEW_MS = 15_000;
 
 /** Keep the daemon lease while running; `stop()` releases it. Renewal runs on real time (unref'd). */
-export function holdDaemonLease(warden: Warden): { stop(): Promise<void> } {
+export function holdDaemonLease(warden: LeaseDeps): { stop(): Promise<void> } {
   const { store } = warden;
   const { clock, owner, logger } = warden.deps;
   const renew = (): Promise<void> =>
@@ -44,7 +51,7 @@ export async function runningDaemon(store: Store, now: number): Promise<{ owner:
 }
 
 /** One getUpdates poller per bot among processes sharing a store (a lease row). */
-export function telegramLease(warden: Warden, botId: string, ttlMs: number): LeaderLease {
+export function telegramLease(warden: LeaseDeps, botId: string, ttlMs: number): LeaderLease {
   const key = `telegram:${botId}`;
   return {
     acquire: () => warden.store.acquireLease(key, warden.deps.owner, ttlMs, warden.deps.clock.now()),

@@ -5,9 +5,9 @@
  */
 import { basename, delimiter, dirname } from 'node:path';
 import { jsonLogger } from '../core/logger.js';
-import type { Io } from '../cli/output.js';
-import { startSandbox, DEMO_CONNECTION, type Sandbox } from './sandbox.js';
-import { renderSummary, runTour } from './tour.js';
+import type { Io } from './output.js';
+import { startSandbox, DEMO_CONNECTION, type Sandbox } from '../demo/sandbox.js';
+import { renderSummary, runTour } from '../demo/tour.js';
 
 export interface DemoOptions {
   once?: boolean;
