@@ -76,6 +76,7 @@ export const SUPPORT: Record<string, string> = {
   'multinode-worker.ts': 'a process of multinode.ts',
   'plain-node.ts': 'runs a benchmark on plain node instead of tsx (scale.ts)',
   'scale-common.ts': 'scale.ts, serve-memory.ts, provider-http.ts',
+  'scale-runs.ts': 'scale.ts (runs the series of fresh processes and writes its result)',
   'scale-endpoint.ts': 'a process of scale.ts and provider-http.ts (the token endpoint)',
   'scale-seed.ts': 'a process of scale.ts (seeds the store)',
 };

@@ -52,7 +52,13 @@ describe('docs/benchmarks.md and bench/', () => {
   it('every benchmark writes each of its results with writeResult', () => {
     const silent: string[] = [];
     for (const b of BENCHMARKS) {
-      const src = readFileSync(join(root, 'bench', b.file), 'utf8');
+      const own = readFileSync(join(root, 'bench', b.file), 'utf8');
+      // Its own source and the support files it imports (a series runner may write for it).
+      const imported = [...own.matchAll(/(?:from |import\()'\.\/([a-z0-9-]+)\.js'/g)]
+        .map((m) => `${m[1]}.ts`)
+        .filter((f) => f in SUPPORT)
+        .map((f) => readFileSync(join(root, 'bench', f), 'utf8'));
+      const src = [own, ...imported].join('\n');
       for (const name of b.results) {
         const writes = new RegExp(`writeResult\\(\\s*'${name}'`).test(src);
         if (!writes) silent.push(`${b.file} → ${name}`);
