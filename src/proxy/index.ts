@@ -61,6 +61,74 @@ function loadTls(name: string, p: ProxyConfig, baseDir: string): ProxyTls | unde
 }
 
 /** Start every configured proxy; if one cannot start, the ones already started are stopped and the error thrown. */
+/** The mailbox's IMAP read routes, each with a unique id (`imap:<host>`, `imap:<host>#2`, …). */
+function imapRoutes(mbCfg: Config['mailboxes'][string]): ImapUpstreamRoute[] {
+  const seen = new Set<string>();
+  return mbCfg.read.flatMap((r) => {
+    if (!('imap' in r)) return [];
+    const s = r.imap;
+    let id = `imap:${s.host}`;
+    for (let i = 2; seen.has(id); i++) id = `imap:${s.host}#${i}`;
+    seen.add(id);
+    return [
+      {
+        id,
+        host: s.host,
+        port: s.port,
+        secure: s.secure,
+        starttls: s.starttls,
+        tlsRejectUnauthorized: s.tls_reject_unauthorized,
+        user: s.user,
+        password: s.password,
+        connection: s.connection,
+      },
+    ];
+  });
+}
+
+/** One configured proxy, listening: plaintext logins only on loopback, TLS elsewhere. */
+async function startProxy(deps: ProxyDeps, name: string, p: ProxyConfig): Promise<RunningProxy> {
+  const { host, port } = parseListen(p.listen);
+  const loopback = isLoopbackHost(host);
+  const tls = loadTls(name, p, deps.baseDir);
+  if (!loopback && !tls)
+    throw new ConfigError(`refusing plaintext logins on ${host}: set tls (cert and key)`, {
+      path: `proxies.${name}.listen`,
+    });
+  const mbCfg = deps.config.mailboxes[p.mailbox];
+  if (!mbCfg) throw new ConfigError(`unknown mailbox "${p.mailbox}"`, { path: `proxies.${name}.mailbox` });
+  const gate = new AuthGate({ password: p.password, username: p.username, clock: deps.clock, ...deps.gate });
+  if (p.protocol === 'smtp') {
+    if (!deps.mail) throw new ConfigError('the mail service is not running', { path: `proxies.${name}` });
+    return startSmtpProxy({
+      name,
+      host,
+      port,
+      mailbox: deps.mail.mailbox(p.mailbox),
+      maxBytes: mbCfg.max_message_bytes,
+      gate,
+      loopback,
+      tls,
+      logger: deps.logger,
+    });
+  }
+  return startImapProxy({
+    name,
+    host,
+    port,
+    mailboxName: p.mailbox,
+    routes: imapRoutes(mbCfg),
+    gate,
+    tls,
+    logger: deps.logger,
+    deps: {
+      accessToken: (c) => deps.tokens.accessToken(c),
+      forceRefresh: async (c) => (await deps.tokens.forceRefresh(c)).accessToken,
+      openFlow: async (c) => (await deps.openFlows(c))[0] ?? null,
+    },
+  });
+}
+
 export async function startProxies(deps: ProxyDeps): Promise<RunningProxies> {
   const list: RunningProxy[] = [];
   const close = async (): Promise<void> => {
@@ -68,72 +136,8 @@ export async function startProxies(deps: ProxyDeps): Promise<RunningProxies> {
   };
   try {
     for (const [name, p] of Object.entries(deps.config.proxies)) {
-      const { host, port } = parseListen(p.listen);
-      const loopback = isLoopbackHost(host);
-      const tls = loadTls(name, p, deps.baseDir);
-      if (!loopback && !tls)
-        throw new ConfigError(`refusing plaintext logins on ${host}: set tls (cert and key)`, {
-          path: `proxies.${name}.listen`,
-        });
-      const mbCfg = deps.config.mailboxes[p.mailbox];
-      if (!mbCfg) throw new ConfigError(`unknown mailbox "${p.mailbox}"`, { path: `proxies.${name}.mailbox` });
-      const gate = new AuthGate({ password: p.password, username: p.username, clock: deps.clock, ...deps.gate });
-      if (p.protocol === 'smtp') {
-        if (!deps.mail) throw new ConfigError('the mail service is not running', { path: `proxies.${name}` });
-        list.push(
-          await startSmtpProxy({
-            name,
-            host,
-            port,
-            mailbox: deps.mail.mailbox(p.mailbox),
-            maxBytes: mbCfg.max_message_bytes,
-            gate,
-            loopback,
-            tls,
-            logger: deps.logger,
-          }),
-        );
-      } else {
-        const seen = new Set<string>();
-        const routes: ImapUpstreamRoute[] = mbCfg.read.flatMap((r) => {
-          if (!('imap' in r)) return [];
-          const s = r.imap;
-          let id = `imap:${s.host}`;
-          for (let i = 2; seen.has(id); i++) id = `imap:${s.host}#${i}`;
-          seen.add(id);
-          return [
-            {
-              id,
-              host: s.host,
-              port: s.port,
-              secure: s.secure,
-              starttls: s.starttls,
-              tlsRejectUnauthorized: s.tls_reject_unauthorized,
-              user: s.user,
-              password: s.password,
-              connection: s.connection,
-            },
-          ];
-        });
-        list.push(
-          await startImapProxy({
-            name,
-            host,
-            port,
-            mailboxName: p.mailbox,
-            routes,
-            gate,
-            tls,
-            logger: deps.logger,
-            deps: {
-              accessToken: (c) => deps.tokens.accessToken(c),
-              forceRefresh: async (c) => (await deps.tokens.forceRefresh(c)).accessToken,
-              openFlow: async (c) => (await deps.openFlows(c))[0] ?? null,
-            },
-          }),
-        );
-      }
-      const started = list.at(-1) as RunningProxy;
+      const started = await startProxy(deps, name, p);
+      list.push(started);
       deps.logger.info('mail proxy listening', {
         proxy: name,
         protocol: p.protocol,

@@ -35,6 +35,47 @@ export interface SmtpProxyOptions {
 
 const reply = (code: number, message: string): Error => Object.assign(new Error(message), { responseCode: code });
 
+type DataStream = Parameters<NonNullable<SMTPServerOptions['onData']>>[0];
+type DataSession = Parameters<NonNullable<SMTPServerOptions['onData']>>[1];
+type DataCallback = Parameters<NonNullable<SMTPServerOptions['onData']>>[2];
+
+/** DATA: the message read within the size limit, then committed to the mailbox's outbox before 250. */
+function queueMessage(o: SmtpProxyOptions, stream: DataStream, session: DataSession, cb: DataCallback): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= o.maxBytes) chunks.push(c);
+  });
+  stream.on('end', () => {
+    if (stream.sizeExceeded || size > o.maxBytes)
+      return cb(reply(552, `5.3.4 Message too big (max_message_bytes ${o.maxBytes})`));
+    const envelope = {
+      from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+      to: session.envelope.rcptTo.map((r) => r.address),
+    };
+    o.mailbox.sendRaw({ raw: Buffer.concat(chunks), envelope }).then(
+      (r) => {
+        o.logger.info('mail proxy accepted a message', {
+          proxy: o.name,
+          id: r.id,
+          messageId: r.messageId,
+          status: r.status,
+        });
+        cb(null, `2.0.0 Queued as ${r.id}`);
+      },
+      (e: unknown) => {
+        if (e instanceof MailInputError) return cb(reply(554, `5.6.0 ${e.message}`));
+        o.logger.error('mail proxy could not queue a message', {
+          proxy: o.name,
+          error: e instanceof Error ? e.message : String(e),
+        });
+        cb(reply(451, '4.3.0 Could not store the message; try again later'));
+      },
+    );
+  });
+}
+
 export async function startSmtpProxy(o: SmtpProxyOptions): Promise<RunningProxy> {
   const mailboxAddress = bareAddress(o.mailbox.address).toLowerCase();
   const opts: SMTPServerOptions = {
@@ -72,39 +113,7 @@ export async function startSmtpProxy(o: SmtpProxyOptions): Promise<RunningProxy>
       cb();
     },
     onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= o.maxBytes) chunks.push(c);
-      });
-      stream.on('end', () => {
-        if (stream.sizeExceeded || size > o.maxBytes)
-          return cb(reply(552, `5.3.4 Message too big (max_message_bytes ${o.maxBytes})`));
-        const envelope = {
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address),
-        };
-        o.mailbox.sendRaw({ raw: Buffer.concat(chunks), envelope }).then(
-          (r) => {
-            o.logger.info('mail proxy accepted a message', {
-              proxy: o.name,
-              id: r.id,
-              messageId: r.messageId,
-              status: r.status,
-            });
-            cb(null, `2.0.0 Queued as ${r.id}`);
-          },
-          (e: unknown) => {
-            if (e instanceof MailInputError) return cb(reply(554, `5.6.0 ${e.message}`));
-            o.logger.error('mail proxy could not queue a message', {
-              proxy: o.name,
-              error: e instanceof Error ? e.message : String(e),
-            });
-            cb(reply(451, '4.3.0 Could not store the message; try again later'));
-          },
-        );
-      });
+      queueMessage(o, stream, session, cb);
     },
   };
   const server = new SMTPServer(opts);

@@ -22,7 +22,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Channel, ChannelMessage, IncomingPaste, PasteResult } from '../channels/types.js';
 import type { Clock } from '../core/clock.js';
-import { InputError, NotFoundError, TokenwardenError, channelNames, type DiagnosedCause } from '../core/errors.js';
+import { InputError, NotFoundError, TokenwardenError, type DiagnosedCause } from '../core/errors.js';
 import { redact, type Logger } from '../core/logger.js';
 import { needsHuman, type WardenEvent } from '../core/types.js';
 import type { ConnectionRuntime } from '../keeper/runtime.js';
@@ -35,7 +35,7 @@ import {
   type CompletedFlow,
   type FlowService,
 } from './flows.js';
-import { escalate, flowMessage, notifyFlow, withNote } from './notify.js';
+import { flowMessage, notifyFlow, withNote } from './notify.js';
 import {
   REFUSED_REPLACEMENT_INTERVAL_MS,
   latestFlowFor,
@@ -43,17 +43,16 @@ import {
   replaceQuietly,
   type AnswerDeps,
 } from './answers.js';
+import { followUpFlow, type FollowUpDeps } from './follow-up.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { announceRecovery, announceRejectedSecret, tell, type NoticeDeps } from './notices.js';
 import { FreshLinkSentError, acceptedReply } from './replies.js';
-import { isQuiet, nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
+import { nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
 import { renewalPlanFor, type RenewalRow } from './renewal.js';
 import type { AskRequest, Orchestrator } from './types.js';
 
 export type { AskRequest } from './types.js';
 
-/** A link that expires within this margin is replaced rather than reminded about. */
-const NEARLY_EXPIRED_MS = 60_000;
 /** A refused answer is recorded in at most this many characters (its text can come from outside). */
 const REJECTION_MESSAGE_CHARS = 500;
 
@@ -89,6 +88,8 @@ export class ReauthOrchestrator implements Orchestrator {
   private readonly notices: NoticeDeps;
   /** What replacing a link after a refused or late answer needs. */
   private readonly answers: AnswerDeps;
+  /** What reminders, escalation and replacing an expired link need. */
+  private readonly followUps: FollowUpDeps;
   private readonly clock: Clock;
   private readonly logger: Logger;
   /** Requests for a connection run one after the other (one open flow per connection). */
@@ -123,6 +124,18 @@ export class ReauthOrchestrator implements Orchestrator {
       channels: this.channels,
       remindAfter: (name) => this.runtime(name).config.remind_after,
       requestReauth: (name, req) => this.requestReauth(name, req),
+    };
+    this.followUps = {
+      store: warden.store,
+      sink: warden.sink,
+      channelsConfig: warden.config.channels,
+      clock: this.clock,
+      quietHours: (name) => this.quiet.get(name) ?? null,
+      needsHuman: (name, row, now) => this.needsHuman(name, row, now),
+      remindAfter: (name) => this.runtime(name).config.remind_after,
+      notify: (name) => this.runtime(name).config.notify,
+      ask: (name, req) => this.ask(name, req),
+      send: (flow, targets, o) => this.send(flow, targets, o),
     };
     this.notices = {
       store: warden.store,
@@ -385,57 +398,7 @@ export class ReauthOrchestrator implements Orchestrator {
     return this.queue.run(`flow:${flowId}`, async () => {
       const flow = await this.warden.store.getFlow(flowId);
       if (!flow || flow.status !== 'open') return;
-      await this.queue.run(flow.connection, () => this.followUpLocked(flow));
-    });
-  }
-
-  private async followUpLocked(initial: FlowRecord): Promise<void> {
-    const { store } = this.warden;
-    const flow = (await store.getFlow(initial.id)) ?? initial;
-    if (flow.status !== 'open') return;
-    const now = this.clock.now();
-    const need = this.needsHuman(flow.connection, await store.getConnection(flow.connection), now);
-    const expired = flow.expiresAt <= now;
-    if (!need && flow.reason !== 'manual') {
-      if (expired) await store.finishFlow(flow.id, 'expired', now, 'link expired; no longer needed');
-      return;
-    }
-    if (need === 'predicted' && isQuiet(this.quiet.get(flow.connection) ?? null, now)) return;
-    const rt = this.runtime(flow.connection);
-    const remindDue = now >= (flow.remindedAt ?? flow.createdAt) + rt.config.remind_after;
-    if (!remindDue && !expired) return;
-    const targets = escalate(flow.askedVia, rt.config.notify, remindDue);
-    if (expired || flow.expiresAt - now < NEARLY_EXPIRED_MS) {
-      if (!need) {
-        // A manual flow nobody answered: close it; the human can ask again.
-        if (expired) await store.finishFlow(flow.id, 'expired', now, 'link expired');
-        return;
-      }
-      await this.ask(flow.connection, {
-        reason: flow.reason ?? 'manual',
-        fresh: true,
-        via: targets,
-        kind: remindDue ? 'reminder' : 'reauth_request',
-        note: 'The previous link expired unused; here is a fresh one.',
-      });
-      await this.warden.sink.emit({
-        type: 'reauth_reminded',
-        connection: flow.connection,
-        message: `Sent a fresh link via ${channelNames(targets, this.warden.config.channels)} (the previous one expired unused).`,
-        data: { flowId: flow.id, channels: targets },
-      });
-      return;
-    }
-    await store.updateFlow(flow.id, { remindedAt: now });
-    const newcomers = targets.filter((c) => !flow.askedVia.includes(c));
-    const asked = targets.filter((c) => flow.askedVia.includes(c));
-    if (asked.length) await this.send(flow, asked, { all: true, kind: 'reminder' });
-    if (newcomers.length) await this.send((await store.getFlow(flow.id)) ?? flow, newcomers, { all: true });
-    await this.warden.sink.emit({
-      type: 'reauth_reminded',
-      connection: flow.connection,
-      message: `Reminded via ${channelNames(targets, this.warden.config.channels)}${newcomers.length ? ` (escalated to ${channelNames(newcomers, this.warden.config.channels)})` : ''}.`,
-      data: { flowId: flow.id, channels: targets, escalatedTo: newcomers },
+      await this.queue.run(flow.connection, () => followUpFlow(this.followUps, flow));
     });
   }
 
