@@ -11,10 +11,11 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import type { EventSink } from '../core/types.js';
-import type { OutboxRecord, Store } from '../store/types.js';
+import type { EventSink, NewEvent } from '../core/types.js';
+import type { OutboxPatch, OutboxRecord, Store } from '../store/types.js';
 import type { RouteError } from './errors.js';
 import { toRouteError } from './errors.js';
+import type { Envelope } from './message.js';
 import { decodePayload } from './message.js';
 import type { RouteSlot } from './route-slot.js';
 import { emitSafe } from './route-slot.js';
@@ -77,127 +78,221 @@ export interface DeliveryOutcome {
   error?: string;
 }
 
+/** A route passed over for this attempt, and why (reported in failover events and lastError). */
+interface Skip {
+  route: string;
+  why: string;
+}
+
+/** One delivery attempt of one claimed row: what it carries and what the routes said so far. */
+interface Attempt {
+  rec: OutboxRecord;
+  ctx: DeliveryContext;
+  raw: Buffer;
+  envelope: Envelope;
+  meta: { id: string; messageId: string };
+  /** The row's attempt count once this attempt is written. */
+  attempts: number;
+  /** Fields every log line and event of this attempt carries. */
+  base: { mailbox: string; id: string; messageId: string };
+  skipped: Skip[];
+  lastTransient?: RouteError;
+  maxRetryAfter?: number;
+}
+
 /** Deliver a row this process holds the lease on. Never throws for route failures. */
 export async function deliverClaimed(rec: OutboxRecord, ctx: DeliveryContext): Promise<DeliveryOutcome> {
-  const { raw, envelope } = decodePayload(rec.payload);
-  const meta = { id: rec.id, messageId: rec.messageId };
-  const attempts = rec.attempts + 1;
-  const skipped: { route: string; why: string }[] = [];
-  let lastTransient: RouteError | undefined;
-  let maxRetryAfter: number | undefined;
-  const base = { mailbox: ctx.mailbox, id: rec.id, messageId: rec.messageId };
-
+  const a = startAttempt(rec, ctx);
   for (const slot of ctx.slots) {
     await slot.sync();
     if (!slot.circuit.allows()) {
-      const c = slot.circuit.snapshot();
-      skipped.push({
-        route: slot.id,
-        why: c.state === 'open' ? `circuit open (${c.reason ?? 'auth'})` : 'waiting for Retry-After',
-      });
+      a.skipped.push(circuitSkip(slot));
       continue;
     }
     let res: { providerId?: string };
     try {
-      res = await slot.route.send(raw, envelope, meta);
+      res = await slot.route.send(a.raw, a.envelope, a.meta);
     } catch (e) {
-      const re = toRouteError(slot.id, e);
-      ctx.logger.warn('mail route failed', { ...base, route: slot.id, kind: re.kind, error: re.message });
-      await slot.recordFailure(re);
-      if (re.kind === 'permanent') {
-        // The update and its event are issued together (one commit group) before either is awaited.
-        ctx.onOutcome?.();
-        const updating = ctx.store.updateMessage(
-          rec.id,
-          { status: 'failed', attempts, route: slot.id, lastError: re.message },
-          { owner: ctx.owner },
-        );
-        const event = emitSafe(ctx.events, ctx.logger, {
-          type: 'mail_failed',
-          connection: slot.route.connection ?? null,
-          message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" was refused: ${re.message}`,
-          data: { ...base, route: slot.id, error: re.message },
-        });
-        await updating;
-        await event;
-        return { status: 'failed', route: slot.id, error: re.message };
-      }
-      if (re.kind === 'transient') {
-        lastTransient = re;
-        if (re.retryAfterMs !== undefined) maxRetryAfter = Math.max(maxRetryAfter ?? 0, re.retryAfterMs);
-      }
-      skipped.push({ route: slot.id, why: `${re.kind}: ${re.message}` });
+      const re = await noteRouteFailure(a, slot, e);
+      if (re.kind === 'permanent') return markRefused(a, slot, re);
       continue;
     }
     await slot.recordSuccess();
-    const now = ctx.clock.now();
-    // The `sent` update and its events are issued together, so they share one commit.
-    ctx.onOutcome?.();
-    const updating = ctx.store.updateMessage(
-      rec.id,
-      { status: 'sent', attempts, route: slot.id, lastError: null, sentAt: now },
-      { owner: ctx.owner },
-    );
-    const events: Promise<void>[] = [];
-    if (skipped.length > 0) {
-      events.push(
-        emitSafe(ctx.events, ctx.logger, {
-          type: 'mail_failover',
-          connection: slot.route.connection ?? null,
-          message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" went out via ${slot.id} instead of ${skipped.map((s) => s.route).join(', ')}`,
-          data: { ...base, from: skipped.map((s) => s.route), to: slot.id, why: skipped },
-        }),
-      );
-    }
-    events.push(
-      emitSafe(ctx.events, ctx.logger, {
-        type: 'mail_sent',
-        connection: slot.route.connection ?? null,
-        message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" sent via ${slot.id}`,
-        data: { ...base, route: slot.id, attempts, ...(res.providerId ? { providerId: res.providerId } : {}) },
-      }),
-    );
-    const updated = await updating;
-    if (!updated) {
-      // Our lease ran out while the provider was answering: someone may send it again (same Message-ID).
-      ctx.logger.warn('outbox lease lost before marking sent', { ...base, route: slot.id });
-    }
-    await Promise.all(events);
-    return { status: 'sent', route: slot.id };
+    return markSent(a, slot, res);
   }
+  return queueOrGiveUp(a);
+}
 
-  // Nothing accepted it: stay queued with backoff, or give up when too old.
-  const now = ctx.clock.now();
-  const why = skipped.map((s) => `${s.route}: ${s.why}`).join('; ') || 'no send routes configured';
-  const lastRoute = lastTransient?.route ?? skipped.at(-1)?.route ?? null;
-  if (now - rec.createdAt >= ctx.retry.maxAgeMs || ctx.slots.length === 0) {
-    const error = `gave up after ${attempts} attempts: ${why}`;
-    ctx.onOutcome?.();
-    const updating = ctx.store.updateMessage(
-      rec.id,
-      { status: 'failed', attempts, route: lastRoute, lastError: error },
-      { owner: ctx.owner },
-    );
-    const event = emitSafe(ctx.events, ctx.logger, {
-      type: 'mail_failed',
-      connection: null,
-      message: `Mail ${rec.messageId} from mailbox "${ctx.mailbox}" could not be delivered: ${error}`,
-      data: { ...base, error },
-    });
-    await updating;
-    await event;
-    return { status: 'failed', error };
+function startAttempt(rec: OutboxRecord, ctx: DeliveryContext): Attempt {
+  const { raw, envelope } = decodePayload(rec.payload);
+  return {
+    rec,
+    ctx,
+    raw,
+    envelope,
+    meta: { id: rec.id, messageId: rec.messageId },
+    attempts: rec.attempts + 1,
+    base: { mailbox: ctx.mailbox, id: rec.id, messageId: rec.messageId },
+    skipped: [],
+  };
+}
+
+/** Why a route whose circuit is not letting calls through was passed over. */
+function circuitSkip(slot: RouteSlot<SendRoute>): Skip {
+  const c = slot.circuit.snapshot();
+  return {
+    route: slot.id,
+    why: c.state === 'open' ? `circuit open (${c.reason ?? 'auth'})` : 'waiting for Retry-After',
+  };
+}
+
+/**
+ * Log a route's failure and feed it to the route's circuit. A permanent refusal ends the
+ * attempt (the caller marks the row failed); anything else passes over to the next route,
+ * remembering a transient error's Retry-After for the backoff.
+ */
+async function noteRouteFailure(a: Attempt, slot: RouteSlot<SendRoute>, e: unknown): Promise<RouteError> {
+  const re = toRouteError(slot.id, e);
+  a.ctx.logger.warn('mail route failed', { ...a.base, route: slot.id, kind: re.kind, error: re.message });
+  await slot.recordFailure(re);
+  if (re.kind === 'permanent') return re;
+  if (re.kind === 'transient') {
+    a.lastTransient = re;
+    if (re.retryAfterMs !== undefined) a.maxRetryAfter = Math.max(a.maxRetryAfter ?? 0, re.retryAfterMs);
   }
-  const backoff = retryDelayMs(attempts, maxRetryAfter, ctx.retry);
-  const delay = ctx.slots.some((s) => s.awaitingHuman)
-    ? Math.min(backoff, Math.max(ctx.retry.awaitingHumanMaxMs ?? 30_000, maxRetryAfter ?? 0))
-    : backoff;
-  ctx.onOutcome?.();
-  await ctx.store.updateMessage(
-    rec.id,
-    { status: 'pending', attempts, nextAttemptAt: now + delay, route: lastRoute, lastError: why },
-    { owner: ctx.owner },
+  a.skipped.push({ route: slot.id, why: `${re.kind}: ${re.message}` });
+  return re;
+}
+
+/**
+ * Write the row's outcome and its events: `onOutcome` first, then the update and the events
+ * are issued together (one commit group) before either is awaited.
+ */
+function issueOutcome(
+  a: Attempt,
+  patch: OutboxPatch,
+  events: NewEvent[],
+): { updating: Promise<OutboxRecord | null>; emitting: Promise<void>[] } {
+  a.ctx.onOutcome?.();
+  const updating = a.ctx.store.updateMessage(a.rec.id, patch, { owner: a.ctx.owner });
+  const emitting = events.map((e) => emitSafe(a.ctx.events, a.ctx.logger, e));
+  return { updating, emitting };
+}
+
+/** A route refused the message for good: the row is failed, with a `mail_failed` event. */
+async function markRefused(a: Attempt, slot: RouteSlot<SendRoute>, re: RouteError): Promise<DeliveryOutcome> {
+  const { updating, emitting } = issueOutcome(
+    a,
+    { status: 'failed', attempts: a.attempts, route: slot.id, lastError: re.message },
+    [
+      {
+        type: 'mail_failed',
+        connection: slot.route.connection ?? null,
+        message: `Mail ${a.rec.messageId} from mailbox "${a.ctx.mailbox}" was refused: ${re.message}`,
+        data: { ...a.base, route: slot.id, error: re.message },
+      },
+    ],
   );
-  ctx.logger.info('mail queued for retry', { ...base, attempts, retryInMs: delay });
+  await updating;
+  await Promise.all(emitting);
+  return { status: 'failed', route: slot.id, error: re.message };
+}
+
+/** A route accepted the message: the row is sent, with `mail_sent` (and `mail_failover` if routes were passed over). */
+async function markSent(
+  a: Attempt,
+  slot: RouteSlot<SendRoute>,
+  res: { providerId?: string },
+): Promise<DeliveryOutcome> {
+  const now = a.ctx.clock.now();
+  const { updating, emitting } = issueOutcome(
+    a,
+    { status: 'sent', attempts: a.attempts, route: slot.id, lastError: null, sentAt: now },
+    [...failoverEvents(a, slot), sentEvent(a, slot, res)],
+  );
+  const updated = await updating;
+  if (!updated) {
+    // Our lease ran out while the provider was answering: someone may send it again (same Message-ID).
+    a.ctx.logger.warn('outbox lease lost before marking sent', { ...a.base, route: slot.id });
+  }
+  await Promise.all(emitting);
+  return { status: 'sent', route: slot.id };
+}
+
+/** `mail_failover` when the message went out on a route other than the first. */
+function failoverEvents(a: Attempt, slot: RouteSlot<SendRoute>): NewEvent[] {
+  if (a.skipped.length === 0) return [];
+  const from = a.skipped.map((s) => s.route);
+  return [
+    {
+      type: 'mail_failover',
+      connection: slot.route.connection ?? null,
+      message: `Mail ${a.rec.messageId} from mailbox "${a.ctx.mailbox}" went out via ${slot.id} instead of ${from.join(', ')}`,
+      data: { ...a.base, from, to: slot.id, why: a.skipped },
+    },
+  ];
+}
+
+function sentEvent(a: Attempt, slot: RouteSlot<SendRoute>, res: { providerId?: string }): NewEvent {
+  return {
+    type: 'mail_sent',
+    connection: slot.route.connection ?? null,
+    message: `Mail ${a.rec.messageId} from mailbox "${a.ctx.mailbox}" sent via ${slot.id}`,
+    data: {
+      ...a.base,
+      route: slot.id,
+      attempts: a.attempts,
+      ...(res.providerId ? { providerId: res.providerId } : {}),
+    },
+  };
+}
+
+/** Nothing accepted it: stay queued with backoff, or give up when too old (or no route exists). */
+async function queueOrGiveUp(a: Attempt): Promise<DeliveryOutcome> {
+  const { ctx, rec } = a;
+  const now = ctx.clock.now();
+  const why = a.skipped.map((s) => `${s.route}: ${s.why}`).join('; ') || 'no send routes configured';
+  const lastRoute = a.lastTransient?.route ?? a.skipped.at(-1)?.route ?? null;
+  if (now - rec.createdAt >= ctx.retry.maxAgeMs || ctx.slots.length === 0) return giveUp(a, why, lastRoute);
+  const delay = retryDelayFor(a);
+  const { updating } = issueOutcome(
+    a,
+    { status: 'pending', attempts: a.attempts, nextAttemptAt: now + delay, route: lastRoute, lastError: why },
+    [],
+  );
+  await updating;
+  ctx.logger.info('mail queued for retry', { ...a.base, attempts: a.attempts, retryInMs: delay });
   return { status: 'queued', error: why };
+}
+
+/**
+ * The backed-off wait before the next attempt, shortened while a send route's connection
+ * awaits a human (never below the provider's Retry-After).
+ */
+function retryDelayFor(a: Attempt): number {
+  const { retry, slots } = a.ctx;
+  const backoff = retryDelayMs(a.attempts, a.maxRetryAfter, retry);
+  return slots.some((s) => s.awaitingHuman)
+    ? Math.min(backoff, Math.max(retry.awaitingHumanMaxMs ?? 30_000, a.maxRetryAfter ?? 0))
+    : backoff;
+}
+
+/** The message is too old (or has no route): the row is failed, with a `mail_failed` event. */
+async function giveUp(a: Attempt, why: string, lastRoute: string | null): Promise<DeliveryOutcome> {
+  const error = `gave up after ${a.attempts} attempts: ${why}`;
+  const { updating, emitting } = issueOutcome(
+    a,
+    { status: 'failed', attempts: a.attempts, route: lastRoute, lastError: error },
+    [
+      {
+        type: 'mail_failed',
+        connection: null,
+        message: `Mail ${a.rec.messageId} from mailbox "${a.ctx.mailbox}" could not be delivered: ${error}`,
+        data: { ...a.base, error },
+      },
+    ],
+  );
+  await updating;
+  await Promise.all(emitting);
+  return { status: 'failed', error };
 }
