@@ -71,6 +71,11 @@ async function upstreamHandler(req: IncomingMessage, res: ServerResponse): Promi
   } else if (path === `/base${MSGS}/big`) {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5000' });
     res.end('x'.repeat(5000));
+  } else if (path === `/base${MSGS}/big-oneshot`) {
+    // Too large, without a declared length, in one write: the proxy sees the excess before it
+    // has passed on a byte.
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('y'.repeat(10_000));
   } else if (path === `/base${MSGS}/big-chunked`) {
     res.writeHead(200, { 'content-type': 'text/plain' });
     for (let i = 0; i < 10; i++) res.write('y'.repeat(1000));
@@ -298,6 +303,11 @@ describe('API proxy', () => {
       () => -1,
     );
     expect(got).toBeLessThan(5000);
+    const oneshot = await call(`${MSGS}/big-oneshot`);
+    expect(oneshot.status).toBe(502);
+    expect(((await oneshot.json()) as { error: { message: string } }).error.message).toMatch(
+      /cut off past 4096 bytes \(api_proxy\.max_response_bytes\)/,
+    );
   });
 
   it('a connection without api_proxy, or unknown: 403 / 404', async () => {

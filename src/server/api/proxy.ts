@@ -23,6 +23,7 @@ import {
 } from '../../integrations/api-proxy.js';
 import { TokenwardenError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
+import { statusForCode } from '../error-status.js';
 import { partsOf } from '../../warden.js';
 
 interface NodeBindings {
@@ -103,30 +104,65 @@ const WHOLE_BYTES = 64 * 1024;
 /**
  * Write the answer into the node response. A small answer of known length is gathered and
  * written with its headers in one write (one syscall instead of two or three); a larger one is
- * piped. A body that fails (cut off past its limit, upstream reset) resets the connection; a
- * caller that hangs up stops the upstream body. Plain `pipe` rather than `pipeline`, which
- * allocates an AbortController (and its DOMException) per call.
+ * streamed with backpressure. A body that fails before any byte went out is a 502 with the
+ * reason; after that, the connection is reset. A caller that hangs up stops the upstream body.
+ * No `pipeline`, which allocates an AbortController (and its DOMException) per call.
  */
 function sendAnswer(answer: ProxyAnswer, outgoing: ServerResponse, ctx: ServerContext): void {
-  outgoing.writeHead(answer.status, answer.headers);
   const body = answer.body;
   if (!body) {
-    outgoing.end();
+    outgoing.writeHead(answer.status, answer.headers).end();
     return;
   }
+  // The status line and headers go out with the first bytes of the body, so an answer that fails
+  // before any byte was passed on (cut off past max_response_bytes in its first read, upstream
+  // reset) is still a clean 502 for the caller; once bytes went out, the connection is reset.
+  let started = false;
+  const start = (): void => {
+    if (started) return;
+    started = true;
+    outgoing.writeHead(answer.status, answer.headers);
+  };
   body.once('error', (err) => {
     ctx.logger.warn('api proxy answer stopped', { error: err.message });
-    outgoing.destroy();
+    if (started) {
+      outgoing.destroy();
+      return;
+    }
+    started = true;
+    const failed = new TokenwardenError(
+      'TW_PROVIDER_ERROR',
+      `The API answer failed: ${err.message.replace(/^tokenwarden API proxy: /, '')}.`,
+    );
+    const json = JSON.stringify({ error: failed.toJSON() });
+    outgoing
+      .writeHead(statusForCode(failed.code), {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'content-length': String(Buffer.byteLength(json)),
+      })
+      .end(json);
   });
   outgoing.once('close', () => {
     if (!body.readableEnded) body.destroy();
   });
   const length = Number(answer.headers['content-length'] ?? Infinity);
   if (length > WHOLE_BYTES) {
-    body.pipe(outgoing);
+    body.on('data', (c: Buffer) => {
+      start();
+      if (!outgoing.write(c)) body.pause();
+    });
+    outgoing.on('drain', () => body.resume());
+    body.once('end', () => {
+      start();
+      outgoing.end();
+    });
     return;
   }
   const chunks: Buffer[] = [];
   body.on('data', (c: Buffer) => chunks.push(c));
-  body.once('end', () => outgoing.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+  body.once('end', () => {
+    start();
+    outgoing.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+  });
 }
