@@ -13,7 +13,7 @@ import type { ConnectionRecord, FlowRecord, Store } from '../store/types.js';
 import { escalate } from './notify.js';
 import { isQuiet, type QuietHours } from './quiet-hours.js';
 import type { RenewalRow } from './renewal.js';
-import type { AskRequest } from './types.js';
+import type { AskRequest, HumanNeed } from './types.js';
 
 /** A link closer to expiry than this is replaced rather than reminded about. */
 const NEARLY_EXPIRED_MS = 60_000;
@@ -24,11 +24,7 @@ export interface FollowUpDeps {
   channelsConfig: Config['channels'];
   clock: Clock;
   quietHours(connection: string): QuietHours | null;
-  needsHuman(
-    connection: string,
-    row: (Pick<ConnectionRecord, 'state'> & RenewalRow) | null,
-    now: number,
-  ): 'dead' | 'predicted' | null;
+  needsHuman(connection: string, row: (Pick<ConnectionRecord, 'state'> & RenewalRow) | null, now: number): HumanNeed;
   remindAfter(connection: string): number;
   notify(connection: string): string[];
   /** Open (or replace) the connection's flow and send it (the orchestrator's `ask`). */

@@ -49,9 +49,9 @@ import { announceRecovery, announceRejectedSecret, tell, type NoticeDeps } from 
 import { FreshLinkSentError, acceptedReply } from './replies.js';
 import { nextAllowed, parseQuietHours, type QuietHours } from './quiet-hours.js';
 import { renewalPlanFor, type RenewalRow } from './renewal.js';
-import type { AskRequest, Orchestrator } from './types.js';
+import type { AskRequest, HumanNeed, Orchestrator } from './types.js';
 
-export type { AskRequest } from './types.js';
+export type { AskRequest, HumanNeed } from './types.js';
 
 /** A refused answer is recorded in at most this many characters (its text can come from outside). */
 const REJECTION_MESSAGE_CHARS = 500;
@@ -80,7 +80,6 @@ export interface OrchestratorDeps extends NotifyDeps {
 }
 
 /** Why a connection needs its human: dead now, or predicted to die within `reauth_lead`. */
-export type HumanNeed = 'dead' | 'predicted' | null;
 
 export class ReauthOrchestrator implements Orchestrator {
   readonly channels: Map<string, Channel>;

@@ -6,7 +6,7 @@
 import { shouldRefresh } from '../core/refresh-policy.js';
 import { CONNECTION_STATES, type ConnectionState } from '../core/types.js';
 import type { ConnectionFacts, ConnectionRecord, FlowRecord, LearnedLifetime } from '../store/types.js';
-import type { HumanNeed } from './orchestrator.js';
+import type { HumanNeed } from './types.js';
 
 export type WorkKind = 'refresh' | 'probe' | 'ask' | 'renew' | 'follow_up' | 'mark_expiring';
 

@@ -6,6 +6,9 @@ import type { ChannelMessage } from '../channels/types.js';
 import type { FlowKind, FlowRecord } from '../store/types.js';
 import type { CompletedFlow } from './flows.js';
 
+/** Whether a connection needs its human now: its grant is dead, its predicted death is near, or neither. */
+export type HumanNeed = 'dead' | 'predicted' | null;
+
 export interface ReauthRequest {
   /** Why: a diagnosed cause id, `predicted`, `manual`. */
   reason?: string;

@@ -109,6 +109,7 @@ describe('kill -9 mid-delivery', () => {
     walk(join(ROOT, 'src'));
     files.push(join(ROOT, 'test', 'mail', 'fixtures', 'crash-child.ts'));
     files.push(join(ROOT, 'test', 'mail', 'fixtures', 'group-crash-child.ts'));
+    files.push(join(ROOT, 'test', 'mail', 'fixtures', 'child-mail.ts'));
     for (const f of files) {
       const out = ts.transpileModule(readFileSync(f, 'utf8'), {
         fileName: f,
